@@ -1,0 +1,7 @@
+"""`python -m playground …` is the same as the `gan-playground` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

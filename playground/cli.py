@@ -1,0 +1,209 @@
+"""The command line: `gan-playground train | sample | presets | diagnose`.
+
+Bad arguments exit with status 2 and one line on stderr; a run that cannot proceed (no network
+for a download, a diverging run) exits with status 1 and one line. Never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import PRESETS, ConfigError, GANConfig, preset
+
+
+class UsageError(Exception):
+    """Bad arguments: reported in one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage + message; we want one line
+        raise UsageError(message)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="gan-playground", description="Train and inspect GANs.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    train = sub.add_parser("train", help="train a GAN and save a checkpoint folder")
+    train.add_argument("--preset", choices=list(PRESETS), help="start from a named preset")
+    train.add_argument("--config", type=Path, help="a JSON file of settings (over the preset)")
+    train.add_argument("--set", dest="assignments", action="append", default=[],
+                       metavar="KEY=VALUE", help="one setting (repeatable), e.g. --set lr_g=2e-4")
+    train.add_argument("--steps", type=int, help="total steps (also when resuming)")
+    train.add_argument("--device", help="auto, cpu, cuda or mps")
+    train.add_argument("--seed", type=int)
+    train.add_argument("--resume", type=Path, metavar="DIR", help="continue from a checkpoint")
+    train.add_argument("--no-optimizers", action="store_true",
+                       help="save without optimiser state (smaller; cannot resume exactly)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.add_argument("--out", type=Path, required=True, metavar="DIR")
+
+    sample = sub.add_parser("sample", help="write a grid of samples from a checkpoint")
+    sample.add_argument("checkpoint", type=Path)
+    sample.add_argument("--n", type=int, default=64)
+    sample.add_argument("--out", type=Path, required=True)
+    sample.add_argument("--seed", type=int, default=0)
+    sample.add_argument("--device", default="cpu")
+
+    sub.add_parser("presets", help="list the presets")
+
+    diagnose = sub.add_parser("diagnose", help="mode-coverage measures of a checkpoint")
+    diagnose.add_argument("checkpoint", type=Path)
+    diagnose.add_argument("--samples", type=int, default=2500)
+    diagnose.add_argument("--seed", type=int, default=0)
+    diagnose.add_argument("--json", action="store_true")
+    diagnose.add_argument("--device", default="cpu")
+    return parser
+
+
+def _assignments(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise UsageError(f"--set expects KEY=VALUE, got {item!r}")
+        out[key.strip()] = value
+    return out
+
+
+def build_config(args: argparse.Namespace) -> GANConfig:
+    """Preset, then config file, then --set, then the dedicated flags: later ones win."""
+    cfg = preset(args.preset) if args.preset else GANConfig()
+    if args.config:
+        try:
+            text = args.config.read_text()
+        except OSError as exc:
+            raise UsageError(f"cannot read --config {args.config}: {exc.strerror}") from None
+        overrides = json.loads(text) if text.strip() else {}
+        if not isinstance(overrides, dict):
+            raise UsageError("--config must hold a JSON object of settings")
+        cfg = cfg.replace(**overrides)
+    cfg = cfg.with_strings(_assignments(args.assignments))
+    flags = {k: getattr(args, k) for k in ("steps", "device", "seed") if getattr(args, k) is not None}
+    return cfg.replace(**flags) if flags else cfg
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .checkpoints import load_checkpoint, save_checkpoint
+    from .trainer import Trainer
+
+    if args.resume:
+        trainer = load_checkpoint(args.resume, device=args.device)
+        changes = {k: getattr(args, k) for k in ("steps",) if getattr(args, k) is not None}
+        if args.assignments:
+            changes.update(trainer.cfg.with_strings(_assignments(args.assignments)).to_dict())
+        if changes:
+            trainer.cfg = trainer.cfg.replace(**changes)
+    else:
+        trainer = Trainer(build_config(args))
+    cfg = trainer.cfg
+    bar = tqdm(total=cfg.steps, initial=trainer.step, disable=args.quiet, unit="step",
+               mininterval=0.5, desc=cfg.dataset, file=sys.stderr)
+    while trainer.step < cfg.steps:
+        record = trainer.train_step()
+        bar.update(1)
+        if record is not None:
+            bar.set_postfix(d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", refresh=False)
+    bar.close()
+    metrics = _measures(trainer, 2500, 0) if trainer.data.centres is not None else {}
+    save_checkpoint(trainer, args.out, with_optimizers=not args.no_optimizers, metrics=metrics)
+    summary = f"saved {args.out} at step {trainer.step}"
+    if metrics:
+        summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
+    print(summary)
+    return 0
+
+
+def _measures(trainer, n: int, seed: int) -> dict:
+    from .metrics import coverage_2d
+
+    samples = trainer.sample(n, seed)
+    return coverage_2d(samples, trainer.data.centres, trainer.data.sigma)
+
+
+def cmd_sample(args: argparse.Namespace) -> int:
+    from . import images
+    from .checkpoints import load_checkpoint
+
+    if not 1 <= args.n <= 4096:
+        raise UsageError("--n must be from 1 to 4096")
+    trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
+    out = trainer.sample(args.n, args.seed)
+    if trainer.data.kind == "points":
+        real, _ = trainer.data.sample(2000, _cpu_generator(trainer, args.seed))
+        picture = images.scatter_image(out.numpy(), real.cpu().numpy(), trainer.extent())
+    else:
+        picture = images.make_grid(images.to_uint8(out), upscale=2 if out.shape[-1] <= 32 else 1)
+    images.save_png(picture, str(args.out))
+    print(f"wrote {args.out} ({args.n} samples at step {trainer.step})")
+    return 0
+
+
+def _cpu_generator(trainer, seed: int):
+    import torch
+
+    return torch.Generator(trainer.device).manual_seed(seed)
+
+
+def cmd_presets(args: argparse.Namespace) -> int:
+    width = max(map(len, PRESETS))
+    for name, item in PRESETS.items():
+        print(f"{name:<{width}}  {item.description}")
+    return 0
+
+
+def cmd_diagnose(args: argparse.Namespace) -> int:
+    from .checkpoints import load_checkpoint
+
+    if not 10 <= args.samples <= 100_000:
+        raise UsageError("--samples must be from 10 to 100000")
+    trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
+    if trainer.data.centres is None:
+        raise UsageError(f"coverage measures need a Gaussian-mixture dataset (ring8, grid25); "
+                         f"this checkpoint is '{trainer.cfg.dataset}'")
+    result = _measures(trainer, args.samples, args.seed)
+    result["step"] = trainer.step
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print(f"{args.checkpoint} at step {trainer.step} ({trainer.cfg.dataset}, "
+              f"{args.samples} samples)")
+        print(f"  modes held    {result['modes_held']}/{result['modes_total']}  "
+              "(modes with at least 20% of their fair share of high-quality samples)")
+        print(f"  modes covered {result['modes_covered']}/{result['modes_total']}  "
+              "(modes with at least one high-quality sample)")
+        print(f"  high quality  {result['high_quality_fraction']:.1%}  "
+              "(samples within 3 sigma of a mode centre)")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets,
+            "diagnose": cmd_diagnose}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .checkpoints import CheckpointError
+    from .data import DatasetUnavailable
+    from .trainer import Divergence
+
+    try:
+        args = _parser().parse_args(argv)
+        return COMMANDS[args.command](args)
+    except (UsageError, ConfigError, CheckpointError, json.JSONDecodeError) as exc:
+        print(f"gan-playground: error: {exc}", file=sys.stderr)
+        return 2
+    except (DatasetUnavailable, Divergence) as exc:
+        print(f"gan-playground: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("gan-playground: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,298 @@
+"""One source of truth for a run's settings: the dataclass, its validation, JSON, URL and presets.
+
+Every other module reads a validated `GANConfig`; nothing else decides what a legal setting is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+POINT_DATASETS = ("ring8", "grid25", "spiral", "moons", "circles")
+LABELLED_IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")
+IMAGE_DATASETS = LABELLED_IMAGE_DATASETS + ("folder",)
+DATASETS = POINT_DATASETS + IMAGE_DATASETS
+ARCHITECTURES = ("mlp", "dcgan")
+LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
+# Losses whose discriminator is a classifier with a real/fake target, so smoothing the target makes sense.
+TARGET_LOSSES = ("minimax", "nonsaturating", "lsgan")
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+IMAGE_SIZES = (28, 32, 64)
+
+
+class ConfigError(ValueError):
+    """A setting is invalid. The message names the setting and what is allowed."""
+
+    def __init__(self, name: str, message: str):
+        super().__init__(f"{name}: {message}")
+        self.setting = name
+
+
+@dataclass
+class GANConfig:
+    # --- data ---
+    dataset: str = "ring8"
+    data_folder: str = ""  # only for dataset="folder": a folder of images (searched recursively)
+    image_size: int = 32  # images are resized and centre-cropped to this many pixels a side
+    grayscale: bool = False  # convert colour images to one channel
+    # --- model ---
+    arch: str = "mlp"
+    conditional: bool = False  # feed the class label to G and D (labelled datasets only)
+    hidden: int = 128  # MLP width
+    layers: int = 3  # MLP hidden layers
+    width: int = 64  # DCGAN base channel count (ngf = ndf)
+    latent_dim: int = 2
+    spectral_norm: bool = False  # on D's layers
+    # --- objective ---
+    loss: str = "nonsaturating"
+    gp_weight: float = 10.0  # WGAN-GP's lambda
+    clip_value: float = 0.01  # WGAN's weight clipping bound c
+    label_smoothing: float = 0.0  # one-sided: real target becomes 1 - value
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed to 0
+    # --- optimisation ---
+    optimizer: str = "adam"
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 256
+    d_steps: int = 1  # discriminator updates per generator update
+    g_steps: int = 1  # generator updates per step
+    ema: float = 0.0  # generator EMA decay; 0 turns it off
+    # --- run ---
+    seed: int = 0
+    steps: int = 3000
+    log_every: int = 25
+    sample_every: int = 250
+    device: str = "auto"
+
+    # ------------------------------------------------------------------ derived facts
+    @property
+    def is_points(self) -> bool:
+        return self.dataset in POINT_DATASETS
+
+    @property
+    def is_labelled(self) -> bool:
+        return self.dataset in LABELLED_IMAGE_DATASETS
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> GANConfig:
+        """Check every setting; raise ConfigError naming the first bad one. Returns self."""
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name), f.type)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("arch", self.arch, ARCHITECTURES)
+        _choice("loss", self.loss, LOSSES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("device", self.device, DEVICES)
+        _choice("image_size", self.image_size, IMAGE_SIZES)
+        if self.dataset == "folder" and not self.data_folder.strip():
+            raise ConfigError("data_folder", "dataset 'folder' needs a folder of images")
+        if self.is_points and self.arch != "mlp":
+            raise ConfigError("arch", f"2D dataset '{self.dataset}' needs arch 'mlp'")
+        if self.conditional and not self.is_labelled:
+            raise ConfigError(
+                "conditional", f"needs a labelled dataset ({', '.join(LABELLED_IMAGE_DATASETS)})"
+            )
+        _int_range("hidden", self.hidden, 4, 4096)
+        _int_range("layers", self.layers, 1, 8)
+        _int_range("width", self.width, 4, 512)
+        _int_range("latent_dim", self.latent_dim, 1, 1024)
+        _float_range("gp_weight", self.gp_weight, 0.0, 1000.0)
+        _float_range("clip_value", self.clip_value, 1e-5, 10.0)
+        _float_range("label_smoothing", self.label_smoothing, 0.0, 0.5)
+        if self.label_smoothing > 0 and self.loss not in TARGET_LOSSES:
+            raise ConfigError(
+                "label_smoothing",
+                f"applies to losses {', '.join(TARGET_LOSSES)} only; set it to 0 for '{self.loss}'",
+            )
+        _float_range("instance_noise", self.instance_noise, 0.0, 10.0)
+        _float_range("lr_g", self.lr_g, 1e-7, 1.0, low_open=False)
+        _float_range("lr_d", self.lr_d, 1e-7, 1.0, low_open=False)
+        _float_range("beta1", self.beta1, 0.0, 0.9999)
+        _float_range("beta2", self.beta2, 0.0, 0.99999)
+        _int_range("batch_size", self.batch_size, 2, 8192)
+        _int_range("d_steps", self.d_steps, 1, 100)
+        _int_range("g_steps", self.g_steps, 1, 100)
+        _float_range("ema", self.ema, 0.0, 0.99999)
+        _int_range("seed", self.seed, 0, 2**31 - 1)
+        _int_range("steps", self.steps, 1, 10_000_000)
+        _int_range("log_every", self.log_every, 1, 100_000)
+        _int_range("sample_every", self.sample_every, 1, 1_000_000)
+        return self
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GANConfig:
+        """Build and validate from a dict; unknown keys are refused, missing keys take defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError("config", "must be a JSON object of settings")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(str(key), f"unknown setting (known: {', '.join(sorted(known))})")
+        return cls(**data).validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> GANConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError("config", f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> GANConfig:
+        """A validated copy with some settings changed."""
+        return GANConfig.from_dict({**self.to_dict(), **changes})
+
+    def with_strings(self, assignments: dict[str, str]) -> GANConfig:
+        """A validated copy with settings given as text (from `--set KEY=VALUE` or a URL)."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for key, text in assignments.items():
+            if key not in fields:
+                raise ConfigError(key, f"unknown setting (known: {', '.join(sorted(fields))})")
+            changes[key] = parse_value(key, text, fields[key].type)
+        return self.replace(**changes)
+
+    def to_query(self, base: GANConfig | None = None) -> dict[str, str]:
+        """The settings that differ from `base` (defaults if None), as strings for a page URL."""
+        base_dict = (base or GANConfig()).to_dict()
+        return {k: _to_text(v) for k, v in self.to_dict().items() if base_dict[k] != v}
+
+
+# ---------------------------------------------------------------------- value helpers
+_TYPE_NAMES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _check_type(name: str, value: Any, type_name: Any) -> None:
+    expected = _TYPE_NAMES[type_name if isinstance(type_name, str) else type_name.__name__]
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        raise ConfigError(name, f"must be {expected.__name__}, got {type(value).__name__} {value!r}")
+
+
+def parse_value(name: str, text: str, type_name: Any) -> Any:
+    """Parse one setting given as text."""
+    expected = _TYPE_NAMES[type_name if isinstance(type_name, str) else type_name.__name__]
+    text = text.strip()
+    if expected is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"must be true or false, got {text!r}")
+    if expected is str:
+        return text
+    try:
+        return expected(text)
+    except ValueError:
+        raise ConfigError(name, f"must be {expected.__name__}, got {text!r}") from None
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+def _int_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be an integer from {low} to {high}; got {value}")
+
+
+def _float_range(
+    name: str, value: float, low: float, high: float, low_open: bool = False
+) -> None:
+    if not math.isfinite(value) or not low <= value <= high:
+        raise ConfigError(name, f"must be a number from {low:g} to {high:g}; got {value!r}")
+
+
+# ---------------------------------------------------------------------- presets
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    settings: dict = field(default_factory=dict)
+
+    def config(self) -> GANConfig:
+        return GANConfig().replace(**self.settings)
+
+
+_IMAGE = dict(arch="dcgan", latent_dim=64, loss="nonsaturating", lr_g=2e-4, lr_d=2e-4,
+              beta1=0.5, batch_size=64, log_every=10, sample_every=100)
+
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "ring8-stable",
+            "Ring of 8 Gaussians learned with all 8 modes: WGAN-GP keeps the critic's gradients "
+            "useful everywhere, so the generator is pulled towards every mode, not only the nearest.",
+            dict(dataset="ring8", loss="wgan-gp", d_steps=5, lr_g=1e-3, lr_d=1e-3,
+                 beta1=0.5, beta2=0.9, steps=3000),
+        ),
+        Preset(
+            "ring8-collapse",
+            "The classic classroom collapse: the original minimax GAN on the ring of 8. "
+            "The generator chases whichever mode the discriminator currently rates as real and "
+            "ends on a few of them.",
+            dict(dataset="ring8", loss="nonsaturating", steps=3000),
+        ),
+        Preset(
+            "grid25-stable",
+            "5x5 grid of 25 Gaussians with WGAN-GP: harder than the ring because modes sit close "
+            "together; watch modes fill in row by row.",
+            dict(dataset="grid25", loss="wgan-gp", d_steps=5, lr_g=1e-3, lr_d=1e-3,
+                 beta1=0.5, beta2=0.9, steps=5000),
+        ),
+        Preset(
+            "digits-dcgan",
+            "DCGAN on the 1,797 bundled handwritten digits (8x8, upscaled): works offline in "
+            "a minute on a laptop CPU.",
+            dict(_IMAGE, dataset="digits", image_size=32, width=32, steps=1500),
+        ),
+        Preset(
+            "mnist-dcgan",
+            "DCGAN on MNIST (downloaded on first use, 28x28 grey).",
+            dict(_IMAGE, dataset="mnist", image_size=28, steps=5000),
+        ),
+        Preset(
+            "fashion-dcgan",
+            "DCGAN on Fashion-MNIST (downloaded on first use, 28x28 grey).",
+            dict(_IMAGE, dataset="fashion", image_size=28, steps=5000),
+        ),
+        Preset(
+            "cifar10-dcgan",
+            "DCGAN on CIFAR-10 (downloaded on first use, 32x32 colour); best on a GPU.",
+            dict(_IMAGE, dataset="cifar10", image_size=32, latent_dim=100, steps=20000),
+        ),
+    ]
+}
+
+
+def preset(name: str) -> GANConfig:
+    if name not in PRESETS:
+        raise ConfigError("preset", f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return PRESETS[name].config()

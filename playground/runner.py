@@ -1,0 +1,289 @@
+"""A training run in a background thread, controlled through thread-safe flags and observed
+through immutable snapshots of plain data.
+
+The thread never draws anything: a page polls `snapshot()` (about once a second) and draws it.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .config import GANConfig
+from .trainer import Divergence, Hyper, Trainer
+
+log = logging.getLogger(__name__)
+
+# Statuses a run goes through. "finished", "stopped", "diverged" and "error" are final.
+FINAL = ("finished", "stopped", "diverged", "error")
+MAX_FRAMES = 48  # sample grids kept for scrubbing back and for the timelapse
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The generator's output on the fixed noise batch at one step."""
+
+    step: int
+    samples: np.ndarray  # points (N, 2) float32 or images (N, H, W, C) uint8
+    decision: np.ndarray | None = None  # D's score over the 2D window (2D data only)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    status: str  # starting, running, paused, finished, stopped, diverged, error
+    step: int
+    total_steps: int
+    steps_per_sec: float
+    history: dict[str, list[float]]
+    frames: tuple[Frame, ...] = ()
+    error: str | None = None
+    config: GANConfig | None = None
+    kind: str = ""  # "points" or "images"
+    extent: tuple[float, float, float, float] | None = None
+    device: str = ""
+    elapsed: float = 0.0
+    info: dict = field(default_factory=dict)
+
+    @property
+    def latest(self) -> Frame | None:
+        return self.frames[-1] if self.frames else None
+
+    @property
+    def active(self) -> bool:
+        return self.status not in FINAL
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.steps_per_sec <= 0 or self.status != "running":
+            return None
+        return (self.total_steps - self.step) / self.steps_per_sec
+
+
+class Run:
+    """Loops `Trainer.train_step()` in a daemon thread.
+
+    Controls (safe from any thread): start, pause, resume, step (while paused), stop, change
+    learning rates / D steps live, save. `snapshot()` returns the latest state as plain data.
+    """
+
+    def __init__(self, config: GANConfig | None = None, trainer: Trainer | None = None,
+                 make_trainer: Callable[[GANConfig], Trainer] = Trainer):
+        if config is None and trainer is None:
+            raise ValueError("a Run needs a config or a trainer")
+        self.config = (trainer.cfg if trainer else config).validate()
+        self.trainer = trainer
+        self._make_trainer = make_trainer
+        self._cond = threading.Condition()
+        self._step_lock = threading.Lock()  # held while stepping; save() takes it too
+        self._thread: threading.Thread | None = None
+        self._status = "created"
+        self._error: str | None = None
+        self._stop = False
+        self._paused = False
+        self._manual: deque[tuple[bool, bool]] = deque()  # queued single steps (d, g)
+        self._pending_hyper = Hyper()
+        self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
+        self._frame_every = 1  # keep every n-th grid so frames span the whole run
+        self._frames_seen = 0
+        self._started_at = 0.0
+
+    # ------------------------------------------------------------------ controls
+    def start(self, paused: bool = False) -> None:
+        with self._cond:
+            if self._thread is not None:
+                raise RuntimeError("this run was already started")
+            self._paused = paused
+            self._status = "starting"
+            self._started_at = time.perf_counter()
+            self._thread = threading.Thread(target=self._main, name="gan-run", daemon=True)
+            self._thread.start()
+
+    def pause(self) -> None:
+        with self._cond:
+            if self._status in ("running", "starting"):
+                self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._manual.clear()
+            self._cond.notify_all()
+
+    def step(self, d: bool = True, g: bool = True) -> bool:
+        """Queue one manual step while paused; returns False (and does nothing) otherwise."""
+        with self._cond:
+            if not self._paused or self._status in FINAL:
+                return False
+            self._manual.append((d, g))
+            self._cond.notify_all()
+            return True
+
+    def stop(self, wait: float | None = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(wait)
+
+    def set_hyper(self, lr_g: float | None = None, lr_d: float | None = None,
+                  d_steps: int | None = None) -> None:
+        """Change settings live; validated now, applied before the next step."""
+        self.config.replace(**{k: v for k, v in
+                               dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items()
+                               if v is not None})  # raises ConfigError for a bad value
+        with self._cond:
+            for key, value in dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items():
+                if value is not None:
+                    setattr(self._pending_hyper, key, value)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def save(self, path: str | Path, **kwargs) -> Path:
+        """Save a checkpoint between two steps (safe while running)."""
+        from .checkpoints import save_checkpoint
+
+        if self.trainer is None:
+            raise RuntimeError("nothing to save yet: the run has not built its models")
+        with self._step_lock:
+            return save_checkpoint(self.trainer, path, **kwargs)
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ observing
+    def snapshot(self) -> Snapshot:
+        trainer = self.trainer
+        with self._cond:
+            frames = tuple(self._frames)
+            status, error = self._status, self._error
+            history = trainer.history.copy() if trainer else {}
+        if trainer is None:
+            return Snapshot(status, 0, self.config.steps, 0.0, history, frames, error,
+                            self.config, elapsed=self._elapsed())
+        return Snapshot(
+            status=status, step=trainer.step, total_steps=trainer.cfg.steps,
+            steps_per_sec=trainer.steps_per_sec, history=history, frames=frames, error=error,
+            config=trainer.cfg, kind=trainer.data.kind,
+            extent=trainer.extent() if trainer.data.kind == "points" else None,
+            device=str(trainer.device), elapsed=self._elapsed(),
+            info={"notes": list(getattr(trainer.data, "notes", []))},
+        )
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._started_at if self._started_at else 0.0
+
+    # ------------------------------------------------------------------ the thread
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        with self._cond:
+            self._status = status
+            if error is not None:
+                self._error = error
+            self._cond.notify_all()
+
+    def _main(self) -> None:
+        try:
+            if self.trainer is None:
+                self.trainer = self._make_trainer(self.config)
+            self._record_frame()  # a first picture right away, before any training
+            self._loop()
+        except Divergence as exc:
+            self._set_status("diverged", str(exc))
+        except Exception as exc:  # shown to the person, not raised into a dead thread
+            log.exception("training run failed")
+            self._set_status("error", _describe(exc))
+        finally:
+            self._release()
+
+    def _next_action(self) -> tuple[bool, bool] | None:
+        """Block while paused; return (do_d, do_g) for the next step, or None to end."""
+        with self._cond:
+            while True:
+                if self._stop:
+                    return None
+                if not self._paused:
+                    self._status = "running"
+                    return (True, True)
+                self._status = "paused"
+                if self._manual:
+                    return self._manual.popleft()
+                self._cond.wait()
+
+    def _loop(self) -> None:
+        trainer = self.trainer
+        while True:
+            if trainer.step >= trainer.cfg.steps:
+                self._record_frame()
+                self._set_status("finished")
+                return
+            action = self._next_action()
+            if action is None:
+                self._set_status("stopped")
+                return
+            manual = self._status == "paused"
+            with self._step_lock:
+                self._apply_pending_hyper()
+                record = trainer.train_step(*action)
+            if manual or trainer.step % trainer.cfg.sample_every == 0:
+                self._record_frame()
+            elif record is not None and trainer.step <= 10 * trainer.cfg.log_every:
+                # Early in a run, a picture at every log keeps the first live update quick.
+                self._record_frame()
+
+    def _apply_pending_hyper(self) -> None:
+        with self._cond:
+            hyper, self._pending_hyper = self._pending_hyper, Hyper()
+        self.trainer.apply(hyper)
+
+    def _record_frame(self) -> None:
+        trainer = self.trainer
+        with self._step_lock:
+            samples = trainer.fixed_samples()
+            decision = trainer.decision_map() if trainer.data.kind == "points" else None
+        frame = Frame(trainer.step, samples, decision)
+        with self._cond:
+            if self._frames and self._frames[-1].step == frame.step:
+                self._frames[-1] = frame
+                return
+            self._frames_seen += 1
+            if len(self._frames) == MAX_FRAMES:
+                # Thin out: keep every other frame, so the kept ones span the whole run.
+                kept = list(self._frames)[::2]
+                self._frames.clear()
+                self._frames.extend(kept)
+            self._frames.append(frame)
+
+    def _release(self) -> None:
+        """Free accelerator memory held only by this run's optimiser state and caches."""
+        try:
+            import torch
+
+            if self.trainer is not None and self.trainer.device.type == "cuda":
+                torch.cuda.empty_cache()
+        except Exception:  # cleanup must never raise from the thread
+            pass
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "out of memory" in text.lower():
+        return ("The GPU ran out of memory: try a smaller batch size, a smaller image size or "
+                "a narrower model.")
+    return text if len(text) < 500 else text[:500] + "…"

@@ -1,0 +1,360 @@
+"""The GAN step and its bookkeeping.
+
+`Trainer` owns the data, G, D, their optimisers and a bounded history; `train_step()` is one
+generator update preceded by `d_steps` discriminator updates, and returns a log record every
+`log_every` steps. Losses are summed on the device and copied to the host only at those log
+steps, so a GPU is never stalled by a per-step `.item()`.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import images
+from .config import ConfigError, GANConfig
+from .data import DataSource, load_dataset
+from .losses import LOSSES, gradient_penalty
+from .models import build_models
+
+# Series recorded at every logged step (besides "step").
+SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")
+_D_STATS, _G_STATS = 3, 1  # (d_loss, d_real, d_fake) and (g_loss,) accumulated on the device
+_INIT_LOCK = threading.Lock()  # model init reads the global RNG: one seeded build at a time
+
+
+class Divergence(RuntimeError):
+    """Training produced NaN or inf; the message says where and what to try."""
+
+
+def resolve_device(name: str) -> torch.device:
+    """'auto' picks cuda, then mps, then cpu; an explicit device must exist."""
+    cuda = torch.cuda.is_available()
+    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    if name == "auto":
+        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
+    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
+        raise ConfigError("device", f"'{name}' is not available on this machine; use auto or cpu")
+    return torch.device(name)
+
+
+def device_label(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"GPU: {torch.cuda.get_device_name(device)}"
+    return "Apple GPU (mps)" if device.type == "mps" else "CPU"
+
+
+class BoundedHistory:
+    """Logged series that never exceed `capacity` points.
+
+    When full, neighbouring points are averaged in pairs and later records are averaged over
+    twice as many logs before they are stored: the history covers the whole run at an even,
+    coarsening resolution and its memory stays flat however long the run.
+    """
+
+    def __init__(self, keys: tuple[str, ...] = ("step",) + SERIES, capacity: int = 1000):
+        self.keys, self.capacity = keys, max(4, capacity - capacity % 2)
+        self.data: dict[str, list[float]] = {k: [] for k in keys}
+        self.stride = 1  # logs averaged into one stored point
+        self._pending: list[dict[str, float]] = []
+
+    def append(self, record: dict[str, float]) -> None:
+        self._pending.append(record)
+        if len(self._pending) < self.stride:
+            return
+        merged = _mean_records(self._pending)
+        self._pending = []
+        for k in self.keys:
+            self.data[k].append(merged[k])
+        if len(self.data["step"]) >= self.capacity:
+            for k in self.keys:
+                values = self.data[k]
+                self.data[k] = [_pair(values[i], values[i + 1], k) for i in range(0, len(values), 2)]
+            self.stride *= 2
+
+    def copy(self) -> dict[str, list[float]]:
+        return {k: list(v) for k, v in self.data.items()}
+
+    def __len__(self) -> int:
+        return len(self.data["step"])
+
+    def state(self) -> dict:
+        return {"stride": self.stride, "data": self.copy()}
+
+    def load(self, state: dict) -> None:
+        data = state.get("data", {})
+        lengths = {len(data.get(k, [])) for k in self.keys}
+        if len(lengths) != 1:
+            raise ValueError("history series have different lengths")
+        self.data = {k: [float(v) for v in data[k]] for k in self.keys}
+        self.stride = max(1, int(state.get("stride", 1)))
+
+
+def _pair(a: float, b: float, key: str) -> float:
+    return b if key == "step" else (a + b) / 2  # a merged point sits at its later step
+
+
+def _mean_records(records: list[dict[str, float]]) -> dict[str, float]:
+    merged = {k: sum(r[k] for r in records) / len(records) for k in records[0]}
+    merged["step"] = records[-1]["step"]
+    return merged
+
+
+@dataclass
+class Hyper:
+    """The settings a teacher may change while a run is live; applied before the next step."""
+
+    lr_g: float | None = None
+    lr_d: float | None = None
+    d_steps: int | None = None
+
+
+class Trainer:
+    def __init__(self, cfg: GANConfig, data: DataSource | None = None,
+                 n_fixed: int | None = None):
+        self.cfg = cfg.validate()
+        self.device = resolve_device(cfg.device)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+        self.data = data if data is not None else load_dataset(cfg, self.device)
+        with _INIT_LOCK:
+            torch.manual_seed(cfg.seed)
+            g, d = build_models(cfg, self.data.shape, self.data.num_classes)
+        self.G, self.D = g.to(self.device), d.to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
+        self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device)
+        self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device)
+        self.d_loss_fn, self.g_loss_fn = LOSSES[cfg.loss]
+        self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.step = 0
+        self.history = BoundedHistory()
+        self._d_acc = torch.zeros(_D_STATS, device=self.device)
+        self._g_acc = torch.zeros(_G_STATS, device=self.device)
+        self._d_count = self._g_count = 0
+        self._grad_norms = torch.zeros(2, device=self.device)
+        self._log_started = time.perf_counter()
+        self._log_step0 = 0
+        self.steps_per_sec = 0.0
+        self._init_fixed_noise(n_fixed)
+
+    # ------------------------------------------------------------------ set-up helpers
+    def _init_fixed_noise(self, n_fixed: int | None) -> None:
+        """One fixed noise batch (drawn on the CPU, so it is the same on every device) makes the
+        sample grids comparable over time."""
+        n = n_fixed or (512 if self.data.kind == "points" else 64)
+        cpu = torch.Generator().manual_seed(self.cfg.seed + 1)
+        self.fixed_z = torch.randn(n, self.cfg.latent_dim, generator=cpu).to(self.device)
+        classes = self.data.num_classes if self.cfg.conditional else 0
+        self.fixed_labels = (torch.arange(n) % classes).to(self.device) if classes else None
+
+    @property
+    def num_classes(self) -> int:
+        return self.data.num_classes if self.cfg.conditional else 0
+
+    def apply(self, hyper: Hyper) -> None:
+        """Change learning rates and D steps between steps (the config records the new values)."""
+        changes = {k: v for k, v in vars(hyper).items() if v is not None}
+        if not changes:
+            return
+        self.cfg = self.cfg.replace(**changes)
+        for group in self.opt_g.param_groups:
+            group["lr"] = self.cfg.lr_g
+        for group in self.opt_d.param_groups:
+            group["lr"] = self.cfg.lr_d
+
+    # ------------------------------------------------------------------ the step
+    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
+        """Instance noise (Sønderby et al. 2016), annealed linearly to zero over the run."""
+        std = self.cfg.instance_noise * max(0.0, 1.0 - self.step / self.cfg.steps)
+        if std <= 0:
+            return x
+        return x + std * torch.randn(x.shape, device=x.device, generator=self.gen)
+
+    def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.gen)
+        labels = None
+        if self.num_classes:
+            labels = torch.randint(self.num_classes, (n,), device=self.device, generator=self.gen)
+        return z, labels
+
+    def d_update(self, want_norm: bool = False) -> None:
+        """One discriminator update: D maximises its objective on real x vs fixed (detached) G(z)."""
+        cfg = self.cfg
+        real, labels = self.data.sample(cfg.batch_size, self.gen)
+        labels = labels if self.num_classes else None
+        z, _ = self._latent(cfg.batch_size)
+        with torch.no_grad():  # D's update must not touch G: no graph through G at all
+            fake = self.G(z, labels)
+        real, fake = self._noisy(real), self._noisy(fake)
+        r, f = self.D(real, labels), self.D(fake, labels)
+        loss = self.d_loss_fn(r, f, cfg.label_smoothing)
+        if cfg.loss == "wgan-gp":
+            loss = loss + cfg.gp_weight * gradient_penalty(
+                lambda x: self.D(x, labels), real, fake, self.gen)
+        self.opt_d.zero_grad(set_to_none=True)
+        loss.backward()
+        if want_norm:
+            self._grad_norms[1] = _grad_norm(self.D)
+        self.opt_d.step()
+        if cfg.loss == "wgan":  # WGAN's Lipschitz constraint: clip every weight to [-c, c]
+            with torch.no_grad():
+                params = list(self.D.parameters())
+                torch._foreach_clamp_min_(params, -cfg.clip_value)
+                torch._foreach_clamp_max_(params, cfg.clip_value)
+        with torch.no_grad():
+            self._d_acc += torch.stack([loss.detach(), self._score(r).mean(), self._score(f).mean()])
+        self._d_count += 1
+
+    def g_update(self, want_norm: bool = False) -> None:
+        """One generator update: G minimises its loss on D(G(z)); only G's optimiser steps."""
+        z, labels = self._latent(self.cfg.batch_size)
+        f = self.D(self._noisy(self.G(z, labels)), labels)
+        loss = self.g_loss_fn(f)
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        if want_norm:
+            self._grad_norms[0] = _grad_norm(self.G)
+        self.opt_g.step()
+        if self.G_ema is not None:
+            _ema_update(self.G_ema, self.G, self.cfg.ema)
+        with torch.no_grad():
+            self._g_acc += loss.detach().reshape(1)
+        self._g_count += 1
+
+    def _score(self, scores: torch.Tensor) -> torch.Tensor:
+        """D's output as shown to people: a probability for the log-loss GANs, else the raw score."""
+        return torch.sigmoid(scores) if self.cfg.loss in ("minimax", "nonsaturating") else scores
+
+    def train_step(self, d: bool = True, g: bool = True) -> dict[str, float] | None:
+        """`d_steps` D updates then `g_steps` G updates (either part can be skipped, as in a
+        manual "D only" step). Returns the log record when this step is a logging step."""
+        logging = (self.step + 1) % self.cfg.log_every == 0
+        self.G.train()
+        self.D.train()
+        if d:
+            for i in range(self.cfg.d_steps):
+                self.d_update(want_norm=logging and i == self.cfg.d_steps - 1)
+        if g:
+            for i in range(self.cfg.g_steps):
+                self.g_update(want_norm=logging and i == self.cfg.g_steps - 1)
+        self.step += 1
+        return self.flush_log() if logging else None
+
+    def flush_log(self) -> dict[str, float]:
+        """Copy the device-side sums to the host (the only sync), check them, store a record."""
+        d_stats = (self._d_acc / max(self._d_count, 1)).tolist()
+        g_stats = (self._g_acc / max(self._g_count, 1)).tolist()
+        norms = self._grad_norms.tolist()
+        now = time.perf_counter()
+        if self.step > self._log_step0:
+            self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
+        self._log_started, self._log_step0 = now, self.step
+        record = dict(step=float(self.step), d_loss=d_stats[0], g_loss=g_stats[0],
+                      d_real=d_stats[1], d_fake=d_stats[2],
+                      g_grad_norm=norms[0], d_grad_norm=norms[1])
+        self._d_acc.zero_()
+        self._g_acc.zero_()
+        self._d_count = self._g_count = 0
+        bad = [k for k, v in record.items() if not math.isfinite(v)]
+        if bad:
+            raise Divergence(
+                f"training diverged at step {self.step}: {', '.join(bad)} became "
+                f"{record[bad[0]]}. Try lower learning rates (now lr_g={self.cfg.lr_g:g}, "
+                f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss wgan-gp) or spectral norm.")
+        self.history.append(record)
+        return record
+
+    # ------------------------------------------------------------------ looking at G
+    @property
+    def sampler(self) -> torch.nn.Module:
+        """The generator used for pictures: the EMA copy when there is one."""
+        return self.G_ema if self.G_ema is not None else self.G
+
+    @torch.inference_mode()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        g = self.sampler
+        was_training = g.training
+        g.eval()  # BN running statistics: a sample does not depend on the rest of its batch
+        out = g(z.to(self.device), None if labels is None else labels.to(self.device))
+        g.train(was_training)
+        return out
+
+    def sample(self, n: int, seed: int = 0) -> torch.Tensor:
+        """n fresh samples from noise seeded by `seed` (class labels cycle 0, 1, …), on the CPU."""
+        cpu = torch.Generator().manual_seed(seed)
+        z = torch.randn(n, self.cfg.latent_dim, generator=cpu)
+        labels = torch.arange(n) % self.num_classes if self.num_classes else None
+        return torch.cat([self.generate(z[i:i + 4096], None if labels is None else labels[i:i + 4096]).cpu()
+                          for i in range(0, n, 4096)])
+
+    def fixed_samples(self) -> np.ndarray:
+        """Points (N, 2) float32, or images (N, H, W, C) uint8, from the fixed noise batch."""
+        out = self.generate(self.fixed_z, self.fixed_labels)
+        if self.data.kind == "points":
+            return out.float().cpu().numpy()
+        return images.to_uint8(out)
+
+    def sample_grid(self) -> np.ndarray:
+        """The fixed-noise samples as one picture (a grid, or a scatter over real points)."""
+        samples = self.fixed_samples()
+        if self.data.kind == "points":
+            real, _ = self.data.sample(len(samples), torch.Generator(self.device).manual_seed(0))
+            return images.scatter_image(samples, real.cpu().numpy(), extent=self.extent())
+        return images.make_grid(samples, upscale=2 if samples.shape[1] <= 32 else 1)
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """The data-space window for 2D views: the real data's range with a margin."""
+        if not hasattr(self, "_extent"):
+            real, _ = self.data.sample(4096, torch.Generator(self.device).manual_seed(1))
+            lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
+            half = float((hi - lo).max()) * 0.6 + 0.5
+            mid = (lo + hi) / 2
+            self._extent = (float(mid[0]) - half, float(mid[0]) + half,
+                            float(mid[1]) - half, float(mid[1]) + half)
+        return self._extent
+
+    @torch.inference_mode()
+    def decision_map(self, resolution: int = 64) -> np.ndarray:
+        """D's score on a resolution² grid over `extent()` (2D only), as D's shown output:
+        rows go from the top (high y) to the bottom, as an image does."""
+        x0, x1, y0, y1 = self.extent()
+        xs = torch.linspace(x0, x1, resolution, device=self.device)
+        ys = torch.linspace(y1, y0, resolution, device=self.device)
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        was_training = self.D.training
+        self.D.eval()
+        scores = self._score(self.D(torch.stack([gx, gy], dim=-1).reshape(-1, 2)))
+        self.D.train(was_training)
+        return scores.reshape(resolution, resolution).float().cpu().numpy()
+
+
+def _optimizer(cfg: GANConfig, params, lr: float, device: torch.device) -> torch.optim.Optimizer:
+    params = list(params)
+    if cfg.optimizer == "adam":
+        # The fused kernel is one launch for all parameters on a GPU; on CPU foreach is the default.
+        fused = device.type == "cuda"
+        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=lr)
+    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1)
+
+
+def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
+    grads = [p.grad for p in module.parameters() if p.grad is not None]
+    if not grads:
+        return torch.zeros(())
+    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
+
+
+@torch.no_grad()
+def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, decay: float) -> None:
+    # ema ← decay·ema + (1 − decay)·live, for weights; BN running statistics are copied.
+    torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - decay)
+    for b_ema, b_live in zip(ema.buffers(), live.buffers()):
+        b_ema.copy_(b_live)

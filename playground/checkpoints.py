@@ -38,16 +38,17 @@ class CheckpointError(ValueError):
 
 
 # ---------------------------------------------------------------------- saving
-def save_checkpoint(trainer: Trainer, path: str | Path, with_optimizers: bool = True,
-                    metrics: dict | None = None) -> Path:
+def save_checkpoint(
+    trainer: Trainer, path: str | Path, with_optimizers: bool = True, metrics: dict | None = None
+) -> Path:
     """Write `trainer` to the folder `path` (created if needed) atomically."""
     folder = Path(path)
     folder.mkdir(parents=True, exist_ok=True)
     groups = {
         "generator": trainer.G.state_dict(),
         "discriminator": trainer.D.state_dict(),
-        "fixed": {"z": trainer.fixed_z} | (
-            {"labels": trainer.fixed_labels} if trainer.fixed_labels is not None else {}),
+        "fixed": {"z": trainer.fixed_z}
+        | ({"labels": trainer.fixed_labels} if trainer.fixed_labels is not None else {}),
     }
     if trainer.G_ema is not None:
         groups["generator_ema"] = trainer.G_ema.state_dict()
@@ -65,8 +66,11 @@ def save_checkpoint(trainer: Trainer, path: str | Path, with_optimizers: bool = 
         "config": trainer.cfg.to_dict(),
         "step": trainer.step,
         "files": files,
-        "data": {"kind": trainer.data.kind, "shape": list(trainer.data.shape),
-                 "num_classes": trainer.data.num_classes},
+        "data": {
+            "kind": trainer.data.kind,
+            "shape": list(trainer.data.shape),
+            "num_classes": trainer.data.num_classes,
+        },
         "metrics": metrics or {},
         "history": trainer.history.state(),
     }
@@ -136,7 +140,8 @@ def read_meta(path: str | Path) -> dict:
     if version > VERSION:
         raise CheckpointError(
             f"checkpoint format version {version} is newer than this program reads ({VERSION}); "
-            "upgrade gan-playground")
+            "upgrade gan-playground"
+        )
     for key, kind in (("config", dict), ("step", int), ("files", dict)):
         if not isinstance(meta.get(key), kind):
             raise CheckpointError(f"{META}: field '{key}' is missing or malformed")
@@ -164,25 +169,29 @@ def _load_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
         raise CheckpointError(f"{name} is not a readable safetensors file ({exc})") from None
 
 
-def _check_against(expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor],
-                   what: str) -> None:
+def _check_against(
+    expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], what: str
+) -> None:
     missing = sorted(set(expected) - set(got))
     extra = sorted(set(got) - set(expected))
     if missing or extra:
         raise CheckpointError(
-            f"{what} does not match its config: missing {missing[:5]}, unexpected {extra[:5]}")
+            f"{what} does not match its config: missing {missing[:5]}, unexpected {extra[:5]}"
+        )
     for key, ref in expected.items():
         t = got[key]
         if t.shape != ref.shape or t.dtype != ref.dtype:
             raise CheckpointError(
                 f"{what}: tensor {key} is {t.dtype} {tuple(t.shape)}, "
-                f"expected {ref.dtype} {tuple(ref.shape)}")
+                f"expected {ref.dtype} {tuple(ref.shape)}"
+            )
         if t.is_floating_point() and not torch.isfinite(t).all():
             raise CheckpointError(f"{what}: tensor {key} holds NaN or inf")
 
 
-def load_checkpoint(path: str | Path, device: str | None = None,
-                    with_optimizers: bool = True) -> Trainer:
+def load_checkpoint(
+    path: str | Path, device: str | None = None, with_optimizers: bool = True
+) -> Trainer:
     """Rebuild a Trainer from a checkpoint folder (models, EMA, optimisers, fixed noise, history).
 
     `device` overrides the saved device setting (e.g. "cpu" to inspect a GPU run on a laptop).
@@ -213,8 +222,9 @@ def load_checkpoint(path: str | Path, device: str | None = None,
         if "labels" in expected_fixed:
             expected_fixed["labels"] = torch.empty(fixed["z"].shape[0], dtype=torch.long)
     _check_against(expected_fixed, fixed, "fixed noise")
-    if "labels" in fixed and (fixed["labels"].min() < 0
-                              or fixed["labels"].max() >= trainer.num_classes):
+    if "labels" in fixed and (
+        fixed["labels"].min() < 0 or fixed["labels"].max() >= trainer.num_classes
+    ):
         raise CheckpointError("fixed noise labels are out of range")
     trainer.fixed_z = fixed["z"].to(trainer.device)
     trainer.fixed_labels = fixed["labels"].to(trainer.device) if "labels" in fixed else None

@@ -30,14 +30,23 @@ def _parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a GAN and save a checkpoint folder")
     train.add_argument("--preset", choices=list(PRESETS), help="start from a named preset")
     train.add_argument("--config", type=Path, help="a JSON file of settings (over the preset)")
-    train.add_argument("--set", dest="assignments", action="append", default=[],
-                       metavar="KEY=VALUE", help="one setting (repeatable), e.g. --set lr_g=2e-4")
+    train.add_argument(
+        "--set",
+        dest="assignments",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="one setting (repeatable), e.g. --set lr_g=2e-4",
+    )
     train.add_argument("--steps", type=int, help="total steps (also when resuming)")
     train.add_argument("--device", help="auto, cpu, cuda or mps")
     train.add_argument("--seed", type=int)
     train.add_argument("--resume", type=Path, metavar="DIR", help="continue from a checkpoint")
-    train.add_argument("--no-optimizers", action="store_true",
-                       help="save without optimiser state (smaller; cannot resume exactly)")
+    train.add_argument(
+        "--no-optimizers",
+        action="store_true",
+        help="save without optimiser state (smaller; cannot resume exactly)",
+    )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--out", type=Path, required=True, metavar="DIR")
 
@@ -82,7 +91,9 @@ def build_config(args: argparse.Namespace) -> GANConfig:
             raise UsageError("--config must hold a JSON object of settings")
         cfg = cfg.replace(**overrides)
     cfg = cfg.with_strings(_assignments(args.assignments))
-    flags = {k: getattr(args, k) for k in ("steps", "device", "seed") if getattr(args, k) is not None}
+    flags = {
+        k: getattr(args, k) for k in ("steps", "device", "seed") if getattr(args, k) is not None
+    }
     return cfg.replace(**flags) if flags else cfg
 
 
@@ -102,8 +113,15 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         trainer = Trainer(build_config(args))
     cfg = trainer.cfg
-    bar = tqdm(total=cfg.steps, initial=trainer.step, disable=args.quiet, unit="step",
-               mininterval=0.5, desc=cfg.dataset, file=sys.stderr)
+    bar = tqdm(
+        total=cfg.steps,
+        initial=trainer.step,
+        disable=args.quiet,
+        unit="step",
+        mininterval=0.5,
+        desc=cfg.dataset,
+        file=sys.stderr,
+    )
     while trainer.step < cfg.steps:
         record = trainer.train_step()
         bar.update(1)
@@ -164,26 +182,40 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
         raise UsageError("--samples must be from 10 to 100000")
     trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
     if trainer.data.centres is None:
-        raise UsageError(f"coverage measures need a Gaussian-mixture dataset (ring8, grid25); "
-                         f"this checkpoint is '{trainer.cfg.dataset}'")
+        raise UsageError(
+            f"coverage measures need a Gaussian-mixture dataset (ring8, grid25); "
+            f"this checkpoint is '{trainer.cfg.dataset}'"
+        )
     result = _measures(trainer, args.samples, args.seed)
     result["step"] = trainer.step
     if args.json:
         print(json.dumps(result))
     else:
-        print(f"{args.checkpoint} at step {trainer.step} ({trainer.cfg.dataset}, "
-              f"{args.samples} samples)")
-        print(f"  modes held    {result['modes_held']}/{result['modes_total']}  "
-              "(modes with at least 20% of their fair share of high-quality samples)")
-        print(f"  modes covered {result['modes_covered']}/{result['modes_total']}  "
-              "(modes with at least one high-quality sample)")
-        print(f"  high quality  {result['high_quality_fraction']:.1%}  "
-              "(samples within 3 sigma of a mode centre)")
+        print(
+            f"{args.checkpoint} at step {trainer.step} ({trainer.cfg.dataset}, "
+            f"{args.samples} samples)"
+        )
+        print(
+            f"  modes held    {result['modes_held']}/{result['modes_total']}  "
+            "(modes with at least 20% of their fair share of high-quality samples)"
+        )
+        print(
+            f"  modes covered {result['modes_covered']}/{result['modes_total']}  "
+            "(modes with at least one high-quality sample)"
+        )
+        print(
+            f"  high quality  {result['high_quality_fraction']:.1%}  "
+            "(samples within 3 sigma of a mode centre)"
+        )
     return 0
 
 
-COMMANDS = {"train": cmd_train, "sample": cmd_sample, "presets": cmd_presets,
-            "diagnose": cmd_diagnose}
+COMMANDS = {
+    "train": cmd_train,
+    "sample": cmd_sample,
+    "presets": cmd_presets,
+    "diagnose": cmd_diagnose,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ IMAGE_DATASETS = LABELLED_IMAGE_DATASETS + ("folder",)
 DATASETS = POINT_DATASETS + IMAGE_DATASETS
 ARCHITECTURES = ("mlp", "dcgan")
 LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
-# Losses whose discriminator is a classifier with a real/fake target, so smoothing the target makes sense.
+# Losses whose D is a real/fake classifier with a target, so smoothing that target makes sense.
 TARGET_LOSSES = ("minimax", "nonsaturating", "lsgan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
@@ -148,7 +148,9 @@ class GANConfig:
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ConfigError("config", f"not valid JSON ({exc.msg} at line {exc.lineno})") from None
+            raise ConfigError(
+                "config", f"not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> GANConfig:
@@ -184,7 +186,9 @@ def _check_type(name: str, value: Any, type_name: Any) -> None:
     else:
         ok = isinstance(value, expected)
     if not ok:
-        raise ConfigError(name, f"must be {expected.__name__}, got {type(value).__name__} {value!r}")
+        raise ConfigError(
+            name, f"must be {expected.__name__}, got {type(value).__name__} {value!r}"
+        )
 
 
 def parse_value(name: str, text: str, type_name: Any) -> Any:
@@ -222,9 +226,7 @@ def _int_range(name: str, value: int, low: int, high: int) -> None:
         raise ConfigError(name, f"must be an integer from {low} to {high}; got {value}")
 
 
-def _float_range(
-    name: str, value: float, low: float, high: float, low_open: bool = False
-) -> None:
+def _float_range(name: str, value: float, low: float, high: float, low_open: bool = False) -> None:
     if not math.isfinite(value) or not low <= value <= high:
         raise ConfigError(name, f"must be a number from {low:g} to {high:g}; got {value!r}")
 
@@ -240,8 +242,17 @@ class Preset:
         return GANConfig().replace(**self.settings)
 
 
-_IMAGE = dict(arch="dcgan", latent_dim=64, loss="nonsaturating", lr_g=2e-4, lr_d=2e-4,
-              beta1=0.5, batch_size=64, log_every=10, sample_every=100)
+_IMAGE = dict(
+    arch="dcgan",
+    latent_dim=64,
+    loss="nonsaturating",
+    lr_g=2e-4,
+    lr_d=2e-4,
+    beta1=0.5,
+    batch_size=64,
+    log_every=10,
+    sample_every=100,
+)
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -250,8 +261,16 @@ PRESETS: dict[str, Preset] = {
             "ring8-stable",
             "Ring of 8 Gaussians learned with all 8 modes: WGAN-GP keeps the critic's gradients "
             "useful everywhere, so the generator is pulled towards every mode, not only the nearest.",
-            dict(dataset="ring8", loss="wgan-gp", d_steps=5, lr_g=1e-3, lr_d=1e-3,
-                 beta1=0.5, beta2=0.9, steps=3000),
+            dict(
+                dataset="ring8",
+                loss="wgan-gp",
+                d_steps=5,
+                lr_g=1e-3,
+                lr_d=1e-3,
+                beta1=0.5,
+                beta2=0.9,
+                steps=3000,
+            ),
         ),
         Preset(
             "ring8-collapse",
@@ -264,8 +283,16 @@ PRESETS: dict[str, Preset] = {
             "grid25-stable",
             "5x5 grid of 25 Gaussians with WGAN-GP: harder than the ring because modes sit close "
             "together; watch modes fill in row by row.",
-            dict(dataset="grid25", loss="wgan-gp", d_steps=5, lr_g=1e-3, lr_d=1e-3,
-                 beta1=0.5, beta2=0.9, steps=5000),
+            dict(
+                dataset="grid25",
+                loss="wgan-gp",
+                d_steps=5,
+                lr_g=1e-3,
+                lr_d=1e-3,
+                beta1=0.5,
+                beta2=0.9,
+                steps=5000,
+            ),
         ),
         Preset(
             "digits-dcgan",

@@ -160,8 +160,9 @@ def load_dataset(
         images, labels = _load_cifar10(cache, download)
         return _image_source(name, images, labels, size, device, grayscale=cfg.grayscale)
     if name == "folder":
-        return _folder_source(Path(cfg.data_folder).expanduser(), size, cfg.grayscale, device,
-                              max_images)
+        return _folder_source(
+            Path(cfg.data_folder).expanduser(), size, cfg.grayscale, device, max_images
+        )
     raise ValueError(f"unknown dataset {name!r}")
 
 
@@ -209,8 +210,15 @@ def toy_points(
 def _points_source(name: str, device: torch.device) -> DataSource:
     spec = mixture_spec(name)
     centres, sigma = spec if spec is not None else (None, None)
-    return DataSource(name=name, kind="points", shape=(2,), num_classes=0, centres=centres,
-                      sigma=sigma, device=device)
+    return DataSource(
+        name=name,
+        kind="points",
+        shape=(2,),
+        num_classes=0,
+        centres=centres,
+        sigma=sigma,
+        device=device,
+    )
 
 
 def _mixture_points(
@@ -233,8 +241,7 @@ def _spiral(n: int, generator: torch.Generator, device: torch.device) -> torch.T
     u = torch.rand(n, generator=generator, device=device).sqrt()
     t = SPIRAL_TURNS * 2 * math.pi * u
     r = 2.0 * u
-    return _noise(torch.stack((r * torch.cos(t), r * torch.sin(t)), dim=1), SPIRAL_NOISE,
-                  generator)
+    return _noise(torch.stack((r * torch.cos(t), r * torch.sin(t)), dim=1), SPIRAL_NOISE, generator)
 
 
 def _moons(n: int, generator: torch.Generator, device: torch.device) -> torch.Tensor:
@@ -282,19 +289,25 @@ def _image_source(
     if labels is not None:
         label_tensor = torch.from_numpy(labels.astype(np.int64)).to(device)
     return DataSource(
-        name=name, kind="images", shape=tuple(on_device.shape[1:]),
-        num_classes=10 if labels is not None else 0, centres=None, sigma=None, device=device,
-        skipped=skipped, notes=list(notes or []), images=on_device, labels=label_tensor,
+        name=name,
+        kind="images",
+        shape=tuple(on_device.shape[1:]),
+        num_classes=10 if labels is not None else 0,
+        centres=None,
+        sigma=None,
+        device=device,
+        skipped=skipped,
+        notes=list(notes or []),
+        images=on_device,
+        labels=label_tensor,
     )
 
 
-def _chunked(
-    images: torch.Tensor, convert: Callable[[torch.Tensor], torch.Tensor]
-) -> torch.Tensor:
+def _chunked(images: torch.Tensor, convert: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
     """Apply a float conversion to uint8 images a chunk at a time and return uint8 again."""
     parts = []
     for start in range(0, images.shape[0], _CHUNK):
-        converted = convert(images[start:start + _CHUNK].float())
+        converted = convert(images[start : start + _CHUNK].float())
         parts.append(converted.round_().clamp_(0, 255).to(torch.uint8))
     return torch.cat(parts)
 
@@ -319,8 +332,9 @@ def _fit_size(images: torch.Tensor, size: int, pad_small: bool) -> torch.Tensor:
     shrinking = size < side
 
     def resize(chunk: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(chunk, size=(size, size), mode="bilinear", align_corners=False,
-                             antialias=shrinking)
+        return F.interpolate(
+            chunk, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
+        )
 
     return _chunked(images, resize)
 
@@ -347,7 +361,8 @@ class _IdxDataset:
 _IDX_DATASETS = {
     "mnist": _IdxDataset("MNIST", "MNIST", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
     "fashion": _IdxDataset(
-        "Fashion-MNIST", "FashionMNIST",
+        "Fashion-MNIST",
+        "FashionMNIST",
         "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
     ),
 }
@@ -373,16 +388,25 @@ def _load_idx_dataset(
     for name in missing:
         magic = _IDX_IMAGES_MAGIC if name == IDX_IMAGES else _IDX_LABELS_MAGIC
         paths[name] = raw / f"{name}.gz"
-        _download(spec.url + name + ".gz", raw / f"{name}.gz", spec.title,
-                  limit=_IDX_MAX_BYTES, validate=lambda p, m=magic: _read_idx(p, m))
+        _download(
+            spec.url + name + ".gz",
+            raw / f"{name}.gz",
+            spec.title,
+            limit=_IDX_MAX_BYTES,
+            validate=lambda p, m=magic: _read_idx(p, m),
+        )
     images = _read_idx(paths[IDX_IMAGES], _IDX_IMAGES_MAGIC)
     labels = _read_idx(paths[IDX_LABELS], _IDX_LABELS_MAGIC)
     if images.shape[1:] != (_MNIST_SIDE, _MNIST_SIDE):
-        raise DatasetUnavailable(f"{paths[IDX_IMAGES]} holds {images.shape[1]}x{images.shape[2]} "
-                                 f"images, not {spec.title}'s 28x28: replace it with the original")
+        raise DatasetUnavailable(
+            f"{paths[IDX_IMAGES]} holds {images.shape[1]}x{images.shape[2]} "
+            f"images, not {spec.title}'s 28x28: replace it with the original"
+        )
     if labels.shape[0] != images.shape[0]:
-        raise DatasetUnavailable(f"{spec.title}: {images.shape[0]} images but {labels.shape[0]} "
-                                 f"labels in {raw}: replace the files with the originals")
+        raise DatasetUnavailable(
+            f"{spec.title}: {images.shape[0]} images but {labels.shape[0]} "
+            f"labels in {raw}: replace the files with the originals"
+        )
     _check_labels(labels, paths[IDX_LABELS])
     return images[:, None], labels.astype(np.int64)
 
@@ -401,8 +425,10 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
     kind = "images" if magic == _IDX_IMAGES_MAGIC else "labels"
 
     def refuse(problem: str) -> DatasetUnavailable:
-        return DatasetUnavailable(f"{path} is not a valid IDX {kind} file ({problem}): delete it "
-                                  "so it is downloaded again, or replace it with the original")
+        return DatasetUnavailable(
+            f"{path} is not a valid IDX {kind} file ({problem}): delete it "
+            "so it is downloaded again, or replace it with the original"
+        )
 
     if len(data) < 4:
         raise refuse(f"only {len(data)} bytes")
@@ -425,26 +451,33 @@ def _read_idx(path: Path, magic: int) -> np.ndarray:
 def _read_maybe_gzip(path: Path, limit: int) -> bytes:
     try:
         if path.stat().st_size > limit:
-            raise DatasetUnavailable(f"{path} is larger than {limit:,} bytes, too big to be the "
-                                     "dataset file: replace it with the original")
+            raise DatasetUnavailable(
+                f"{path} is larger than {limit:,} bytes, too big to be the "
+                "dataset file: replace it with the original"
+            )
         data = path.read_bytes()
         if data[:2] != b"\x1f\x8b":  # not gzip: an already unpacked file
             return data
         with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
             data = unpacked.read(limit + 1)
     except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetUnavailable(f"{path} cannot be read or unpacked ({_one_line(exc)}): delete "
-                                 "it so it is downloaded again") from None
+        raise DatasetUnavailable(
+            f"{path} cannot be read or unpacked ({_one_line(exc)}): delete "
+            "it so it is downloaded again"
+        ) from None
     if len(data) > limit:
-        raise DatasetUnavailable(f"{path} unpacks to more than {limit:,} bytes, too big to be the "
-                                 "dataset file: replace it with the original")
+        raise DatasetUnavailable(
+            f"{path} unpacks to more than {limit:,} bytes, too big to be the "
+            "dataset file: replace it with the original"
+        )
     return data
 
 
 def _check_labels(labels: np.ndarray, path: Path) -> None:
     if labels.size and int(labels.max()) > 9:
-        raise DatasetUnavailable(f"{path} has a label {int(labels.max())}, outside 0..9: "
-                                 "replace it with the original")
+        raise DatasetUnavailable(
+            f"{path} has a label {int(labels.max())}, outside 0..9: replace it with the original"
+        )
 
 
 # ---------------------------------------------------------------------------- CIFAR-10 (binary)
@@ -475,8 +508,13 @@ def _fetch_cifar10(cache: Path, folder: Path, download: bool) -> None:
         _extract_cifar10(archive, folder)
     elif download:
         # Extracting is the check that the download is real; only then is the archive kept.
-        _download(CIFAR_URL, archive, "CIFAR-10", limit=_CIFAR_MAX_DOWNLOAD,
-                  validate=lambda path: _extract_cifar10(path, folder))
+        _download(
+            CIFAR_URL,
+            archive,
+            "CIFAR-10",
+            limit=_CIFAR_MAX_DOWNLOAD,
+            validate=lambda path: _extract_cifar10(path, folder),
+        )
     else:
         raise DatasetUnavailable(
             f"CIFAR-10 is not downloaded and downloading is off: put {CIFAR_TAR} (the binary "
@@ -507,8 +545,10 @@ def _extract_cifar10(archive: Path, folder: Path) -> None:
         ) from None
     missing = sorted(set(CIFAR_BATCHES) - found)
     if missing:
-        raise DatasetUnavailable(f"{archive} lacks {', '.join(missing)} under {CIFAR_DIR}/: it "
-                                 "is not the binary CIFAR-10 archive; delete it")
+        raise DatasetUnavailable(
+            f"{archive} lacks {', '.join(missing)} under {CIFAR_DIR}/: it "
+            "is not the binary CIFAR-10 archive; delete it"
+        )
 
 
 def _plausible_batch(size: int) -> bool:
@@ -544,8 +584,9 @@ def _download(
         with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
             _save_atomic(response, dest, limit=limit, validate=validate)
     except DatasetUnavailable as exc:
-        raise DatasetUnavailable(f"the file downloaded from {url} is not usable {title} data, so "
-                                 f"it was not kept ({exc})") from None
+        raise DatasetUnavailable(
+            f"the file downloaded from {url} is not usable {title} data, so it was not kept ({exc})"
+        ) from None
     except (OSError, http.client.HTTPException, ValueError) as exc:
         # URLError, HTTPError, timeouts and disk errors are all OSErrors; the UI wants one line.
         raise DatasetUnavailable(
@@ -620,13 +661,16 @@ def _folder_source(
         else:
             loaded.append(pixels)
     if not loaded:
-        raise DatasetUnavailable(f"no readable images in {folder} (looked for "
-                                 f"{', '.join(FOLDER_EXTENSIONS)}, searching subfolders)")
+        raise DatasetUnavailable(
+            f"no readable images in {folder} (looked for "
+            f"{', '.join(FOLDER_EXTENSIONS)}, searching subfolders)"
+        )
     notes = _folder_notes(len(loaded), len(candidates), unreadable, too_large, ignored, max_images)
     stacked = np.stack(loaded)  # (N, H, W, C)
     images = stacked.transpose(0, 3, 1, 2)
-    return _image_source("folder", images, None, size, device, notes=notes,
-                         skipped=unreadable + too_large)
+    return _image_source(
+        "folder", images, None, size, device, notes=notes, skipped=unreadable + too_large
+    )
 
 
 def _image_files(folder: Path) -> tuple[list[Path], int]:
@@ -684,16 +728,34 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return image
 
 
-def _folder_notes(loaded: int, candidates: int, unreadable: int, too_large: int, ignored: int,
-                  max_images: int) -> list[str]:
+def _folder_notes(
+    loaded: int, candidates: int, unreadable: int, too_large: int, ignored: int, max_images: int
+) -> list[str]:
     notes = [f"loaded {loaded:,} images"]
     if unreadable:
         notes.append(f"skipped {unreadable:,} files that are not readable images")
     if too_large:
-        notes.append(f"skipped {too_large:,} images larger than "
-                     f"{MAX_IMAGE_PIXELS // 1_000_000} megapixels")
+        notes.append(
+            f"skipped {too_large:,} images larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
+        )
     if ignored:
         notes.append(f"ignored {ignored:,} files without an image extension")
     if loaded >= max_images and candidates > loaded + unreadable + too_large:
         notes.append(f"stopped at the cap of {max_images:,} images; the rest were not loaded")
     return notes
+
+
+def dataset_status(cache_dir: Path | None = None) -> dict[str, str]:
+    """For each dataset, whether it works offline now: shown on the app's home page."""
+    cache = Path(cache_dir) if cache_dir is not None else data_cache_dir()
+    status = {name: "offline (generated in code)" for name in POINT_DATASETS}
+    status["digits"] = "offline (bundled with scikit-learn)"
+    for name, spec in _IDX_DATASETS.items():
+        raw = cache / spec.folder / "raw"
+        ready = all(_find_idx(raw, part) for part in (IDX_IMAGES, IDX_LABELS))
+        status[name] = "downloaded" if ready else "downloads on first use (needs network)"
+    cifar = cache / CIFAR_DIR
+    ready = all((cifar / name).is_file() for name in CIFAR_BATCHES) or (cache / CIFAR_TAR).is_file()
+    status["cifar10"] = "downloaded" if ready else "downloads on first use (needs network)"
+    status["folder"] = "your own images (a folder path)"
+    return status

@@ -1,4 +1,4 @@
-"""Turning generator output into pictures: grids of images, scatter plots of points, PNG and GIF bytes.
+"""Turning generator output into pictures: image grids, point scatters, PNG and GIF bytes.
 
 Plain numpy/PIL so the engine, the command line and the pages share one rendering.
 """
@@ -19,9 +19,10 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return scaled.permute(0, 2, 3, 1).cpu().numpy()
 
 
-def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2,
-              upscale: int = 1) -> np.ndarray:
-    """Tile (N, H, W, C) uint8 images into one (rows·(H+pad)+pad, …, C) image on a dark background."""
+def make_grid(
+    images: np.ndarray, ncols: int | None = None, pad: int = 2, upscale: int = 1
+) -> np.ndarray:
+    """Tile (N, H, W, C) uint8 images into one (H', W', C) picture on a dark background."""
     n, h, w, c = images.shape
     ncols = ncols or max(1, math.ceil(math.sqrt(n)))
     nrows = max(1, math.ceil(n / ncols))
@@ -29,16 +30,19 @@ def make_grid(images: np.ndarray, ncols: int | None = None, pad: int = 2,
     for i in range(n):
         row, col = divmod(i, ncols)
         top, left = pad + row * (h + pad), pad + col * (w + pad)
-        grid[top:top + h, left:left + w] = images[i]
+        grid[top : top + h, left : left + w] = images[i]
     if upscale > 1:
         grid = grid.repeat(upscale, axis=0).repeat(upscale, axis=1)
     return grid
 
 
-def scatter_image(points: np.ndarray, real: np.ndarray | None = None,
-                  extent: tuple[float, float, float, float] | None = None,
-                  size: int = 512) -> np.ndarray:
-    """Draw generated `points` (orange) over `real` ones (blue) as an (size, size, 3) uint8 image."""
+def scatter_image(
+    points: np.ndarray,
+    real: np.ndarray | None = None,
+    extent: tuple[float, float, float, float] | None = None,
+    size: int = 512,
+) -> np.ndarray:
+    """Generated `points` (orange) over `real` ones (blue) as a (size, size, 3) uint8 image."""
     clouds = [p for p in (real, points) if p is not None and len(p)]
     if extent is None:
         allp = np.concatenate(clouds)
@@ -52,7 +56,7 @@ def scatter_image(points: np.ndarray, real: np.ndarray | None = None,
     def plot(cloud: np.ndarray, colour: tuple[int, int, int], r: int) -> None:
         px = (cloud[:, 0] - x0) / (x1 - x0) * (size - 1)
         py = (1 - (cloud[:, 1] - y0) / (y1 - y0)) * (size - 1)  # y grows upwards
-        for u, v in zip(px, py):
+        for u, v in zip(px, py, strict=True):
             if np.isfinite(u) and np.isfinite(v):
                 draw.ellipse((u - r, v - r, u + r, v + r), fill=colour)
 
@@ -72,8 +76,14 @@ def gif_bytes(frames: list[np.ndarray], ms_per_frame: int = 200) -> bytes:
     """An animated, looping GIF of same-sized (H, W, C) uint8 frames."""
     pictures = [Image.fromarray(_squeeze_gray(f)) for f in frames]
     buffer = io.BytesIO()
-    pictures[0].save(buffer, format="GIF", save_all=True, append_images=pictures[1:],
-                     duration=ms_per_frame, loop=0)
+    pictures[0].save(
+        buffer,
+        format="GIF",
+        save_all=True,
+        append_images=pictures[1:],
+        duration=ms_per_frame,
+        loop=0,
+    )
     return buffer.getvalue()
 
 

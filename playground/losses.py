@@ -64,8 +64,12 @@ def hinge_d_loss(r: Tensor, f: Tensor, smoothing: float = 0.0) -> Tensor:
     return F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
 
 
-def gradient_penalty(critic: Callable[[Tensor], Tensor], real: Tensor, fake: Tensor,
-                     generator: torch.Generator | None = None) -> Tensor:
+def gradient_penalty(
+    critic: Callable[[Tensor], Tensor],
+    real: Tensor,
+    fake: Tensor,
+    generator: torch.Generator | None = None,
+) -> Tensor:
     # WGAN-GP (Gulrajani et al. 2017): E[(‖∇_x̂ D(x̂)‖₂ − 1)²] at x̂ = εx + (1 − ε)x̃,
     # ε ~ U[0, 1] per sample: a soft 1-Lipschitz constraint on lines between real and fake.
     shape = (real.shape[0],) + (1,) * (real.dim() - 1)

@@ -13,8 +13,13 @@ import numpy as np
 import torch
 
 
-def coverage_2d(samples: torch.Tensor | np.ndarray, centres: torch.Tensor | np.ndarray,
-                sigma: float, hq_radius: float = 3.0, held_share: float = 0.2) -> dict:
+def coverage_2d(
+    samples: torch.Tensor | np.ndarray,
+    centres: torch.Tensor | np.ndarray,
+    sigma: float,
+    hq_radius: float = 3.0,
+    held_share: float = 0.2,
+) -> dict:
     """Coverage measures of `samples` (N, 2) against mixture `centres` (M, 2) of std `sigma`."""
     x = torch.as_tensor(np.asarray(samples, dtype=np.float64))
     c = torch.as_tensor(np.asarray(centres, dtype=np.float64))

@@ -23,8 +23,14 @@ def _maybe_sn(layer: nn.Module, on: bool) -> nn.Module:
 class Generator(nn.Module):
     """z (B, latent_dim) [+ label (B,)] -> sample (B, *out_shape)."""
 
-    def __init__(self, body: nn.Module, latent_dim: int, out_shape: tuple[int, ...],
-                 num_classes: int = 0, image: bool = False):
+    def __init__(
+        self,
+        body: nn.Module,
+        latent_dim: int,
+        out_shape: tuple[int, ...],
+        num_classes: int = 0,
+        image: bool = False,
+    ):
         super().__init__()
         self.latent_dim = latent_dim
         self.out_shape = out_shape
@@ -44,14 +50,17 @@ class Generator(nn.Module):
 
 
 class Discriminator(nn.Module):
-    """sample (B, *in_shape) [+ label] -> one raw score per sample (B,): a logit or a critic value."""
+    """sample (B, *in_shape) [+ label] -> a raw score per sample (B,): a logit or a critic value."""
 
-    def __init__(self, features: nn.Module, feature_dim: int, num_classes: int = 0,
-                 spectral: bool = False):
+    def __init__(
+        self, features: nn.Module, feature_dim: int, num_classes: int = 0, spectral: bool = False
+    ):
         super().__init__()
         self.features = features
         self.head = _maybe_sn(nn.Linear(feature_dim, 1), spectral)
-        self.embed = _maybe_sn(nn.Embedding(num_classes, feature_dim), spectral) if num_classes else None
+        self.embed = (
+            _maybe_sn(nn.Embedding(num_classes, feature_dim), spectral) if num_classes else None
+        )
 
     def forward(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         h = self.features(x)  # (B, feature_dim)
@@ -70,11 +79,14 @@ def _mlp_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: int)
         layers += [nn.Linear(width, cfg.hidden), nn.ReLU()]
         width = cfg.hidden
     layers.append(nn.Linear(width, math.prod(out_shape)))
-    return Generator(nn.Sequential(*layers), cfg.latent_dim, out_shape, num_classes,
-                     image=len(out_shape) == 3)
+    return Generator(
+        nn.Sequential(*layers), cfg.latent_dim, out_shape, num_classes, image=len(out_shape) == 3
+    )
 
 
-def _mlp_discriminator(cfg: GANConfig, in_shape: tuple[int, ...], num_classes: int) -> Discriminator:
+def _mlp_discriminator(
+    cfg: GANConfig, in_shape: tuple[int, ...], num_classes: int
+) -> Discriminator:
     layers: list[nn.Module] = [nn.Flatten()]
     width = math.prod(in_shape)
     for _ in range(cfg.layers):
@@ -85,7 +97,7 @@ def _mlp_discriminator(cfg: GANConfig, in_shape: tuple[int, ...], num_classes: i
 
 # ---------------------------------------------------------------------- DCGAN
 def _dcgan_plan(size: int) -> tuple[int, int]:
-    """(side of the smallest feature map, number of 2x up/down-sampling stages) for an image size."""
+    """(side of the smallest feature map, number of 2x resampling stages) for an image size."""
     return {28: (7, 2), 32: (4, 3), 64: (4, 4)}[size]
 
 
@@ -106,18 +118,25 @@ def _dcgan_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: in
     # Project z to the smallest map (a linear layer equals the paper's 1x1 -> side x side
     # transposed conv), then each stage doubles the side and halves the channels.
     layers: list[nn.Module] = [
-        nn.Linear(in_dim, width * side * side, bias=False), _Unflatten(width, side),
-        nn.BatchNorm2d(width), nn.ReLU(True),
+        nn.Linear(in_dim, width * side * side, bias=False),
+        _Unflatten(width, side),
+        nn.BatchNorm2d(width),
+        nn.ReLU(True),
     ]
     for _ in range(stages - 1):
-        layers += [nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
-                   nn.BatchNorm2d(width // 2), nn.ReLU(True)]
+        layers += [
+            nn.ConvTranspose2d(width, width // 2, 4, 2, 1, bias=False),
+            nn.BatchNorm2d(width // 2),
+            nn.ReLU(True),
+        ]
         width //= 2
     layers.append(nn.ConvTranspose2d(width, channels, 4, 2, 1))  # no BN on G's output layer
     return Generator(nn.Sequential(*layers), cfg.latent_dim, out_shape, num_classes, image=True)
 
 
-def _dcgan_discriminator(cfg: GANConfig, in_shape: tuple[int, ...], num_classes: int) -> Discriminator:
+def _dcgan_discriminator(
+    cfg: GANConfig, in_shape: tuple[int, ...], num_classes: int
+) -> Discriminator:
     channels, size, _ = in_shape
     side, stages = _dcgan_plan(size)
     # Batch norm mixes samples within a batch, which breaks WGAN-GP's per-sample gradient
@@ -126,23 +145,26 @@ def _dcgan_discriminator(cfg: GANConfig, in_shape: tuple[int, ...], num_classes:
     layers: list[nn.Module] = []
     width_in, width = channels, cfg.width
     for stage in range(stages):
-        layers.append(_maybe_sn(nn.Conv2d(width_in, width, 4, 2, 1, bias=not use_bn),
-                                cfg.spectral_norm))
+        layers.append(
+            _maybe_sn(nn.Conv2d(width_in, width, 4, 2, 1, bias=not use_bn), cfg.spectral_norm)
+        )
         if use_bn and stage > 0:  # no BN on D's input layer (DCGAN paper)
             layers.append(nn.BatchNorm2d(width))
         layers.append(nn.LeakyReLU(0.2, True))
         width_in, width = width, width * 2
     layers.append(nn.Flatten())
-    return Discriminator(nn.Sequential(*layers), width_in * side * side, num_classes,
-                         cfg.spectral_norm)
+    return Discriminator(
+        nn.Sequential(*layers), width_in * side * side, num_classes, cfg.spectral_norm
+    )
 
 
 def data_shape(cfg: GANConfig, channels: int) -> tuple[int, ...]:
     return (2,) if cfg.is_points else (channels, cfg.image_size, cfg.image_size)
 
 
-def build_models(cfg: GANConfig, shape: tuple[int, ...],
-                 num_classes: int = 0) -> tuple[Generator, Discriminator]:
+def build_models(
+    cfg: GANConfig, shape: tuple[int, ...], num_classes: int = 0
+) -> tuple[Generator, Discriminator]:
     """G and D for data of `shape`: (2,) for points or (C, H, W) for images."""
     classes = num_classes if cfg.conditional else 0
     if cfg.arch == "mlp":

@@ -73,8 +73,12 @@ class Run:
     learning rates / D steps live, save. `snapshot()` returns the latest state as plain data.
     """
 
-    def __init__(self, config: GANConfig | None = None, trainer: Trainer | None = None,
-                 make_trainer: Callable[[GANConfig], Trainer] = Trainer):
+    def __init__(
+        self,
+        config: GANConfig | None = None,
+        trainer: Trainer | None = None,
+        make_trainer: Callable[[GANConfig], Trainer] = Trainer,
+    ):
         if config is None and trainer is None:
             raise ValueError("a Run needs a config or a trainer")
         self.config = (trainer.cfg if trainer else config).validate()
@@ -133,12 +137,17 @@ class Run:
         if wait and self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(wait)
 
-    def set_hyper(self, lr_g: float | None = None, lr_d: float | None = None,
-                  d_steps: int | None = None) -> None:
+    def set_hyper(
+        self, lr_g: float | None = None, lr_d: float | None = None, d_steps: int | None = None
+    ) -> None:
         """Change settings live; validated now, applied before the next step."""
-        self.config.replace(**{k: v for k, v in
-                               dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items()
-                               if v is not None})  # raises ConfigError for a bad value
+        self.config.replace(
+            **{
+                k: v
+                for k, v in dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items()
+                if v is not None
+            }
+        )  # raises ConfigError for a bad value
         with self._cond:
             for key, value in dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items():
                 if value is not None:
@@ -176,14 +185,30 @@ class Run:
             status, error = self._status, self._error
             history = trainer.history.copy() if trainer else {}
         if trainer is None:
-            return Snapshot(status, 0, self.config.steps, 0.0, history, frames, error,
-                            self.config, elapsed=self._elapsed())
+            return Snapshot(
+                status,
+                0,
+                self.config.steps,
+                0.0,
+                history,
+                frames,
+                error,
+                self.config,
+                elapsed=self._elapsed(),
+            )
         return Snapshot(
-            status=status, step=trainer.step, total_steps=trainer.cfg.steps,
-            steps_per_sec=trainer.steps_per_sec, history=history, frames=frames, error=error,
-            config=trainer.cfg, kind=trainer.data.kind,
+            status=status,
+            step=trainer.step,
+            total_steps=trainer.cfg.steps,
+            steps_per_sec=trainer.steps_per_sec,
+            history=history,
+            frames=frames,
+            error=error,
+            config=trainer.cfg,
+            kind=trainer.data.kind,
             extent=trainer.extent() if trainer.data.kind == "points" else None,
-            device=str(trainer.device), elapsed=self._elapsed(),
+            device=str(trainer.device),
+            elapsed=self._elapsed(),
             info={"notes": list(getattr(trainer.data, "notes", []))},
         )
 
@@ -284,6 +309,8 @@ class Run:
 def _describe(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     if "out of memory" in text.lower():
-        return ("The GPU ran out of memory: try a smaller batch size, a smaller image size or "
-                "a narrower model.")
+        return (
+            "The GPU ran out of memory: try a smaller batch size, a smaller image size or "
+            "a narrower model."
+        )
     return text if len(text) < 500 else text[:500] + "…"

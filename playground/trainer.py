@@ -75,7 +75,9 @@ class BoundedHistory:
         if len(self.data["step"]) >= self.capacity:
             for k in self.keys:
                 values = self.data[k]
-                self.data[k] = [_pair(values[i], values[i + 1], k) for i in range(0, len(values), 2)]
+                self.data[k] = [
+                    _pair(values[i], values[i + 1], k) for i in range(0, len(values), 2)
+                ]
             self.stride *= 2
 
     def copy(self) -> dict[str, list[float]]:
@@ -116,12 +118,13 @@ class Hyper:
 
 
 class Trainer:
-    def __init__(self, cfg: GANConfig, data: DataSource | None = None,
-                 n_fixed: int | None = None):
+    def __init__(self, cfg: GANConfig, data: DataSource | None = None, n_fixed: int | None = None):
         self.cfg = cfg.validate()
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda":
-            torch.backends.cudnn.benchmark = True  # fixed shapes: let cuDNN pick its fastest kernels
+            torch.backends.cudnn.benchmark = (
+                True  # fixed shapes: let cuDNN pick its fastest kernels
+            )
         self.data = data if data is not None else load_dataset(cfg, self.device)
         with _INIT_LOCK:
             torch.manual_seed(cfg.seed)
@@ -184,7 +187,7 @@ class Trainer:
         return z, labels
 
     def d_update(self, want_norm: bool = False) -> None:
-        """One discriminator update: D maximises its objective on real x vs fixed (detached) G(z)."""
+        """One D update: D maximises its objective on real x against detached fakes G(z)."""
         cfg = self.cfg
         real, labels = self.data.sample(cfg.batch_size, self.gen)
         labels = labels if self.num_classes else None
@@ -196,7 +199,8 @@ class Trainer:
         loss = self.d_loss_fn(r, f, cfg.label_smoothing)
         if cfg.loss == "wgan-gp":
             loss = loss + cfg.gp_weight * gradient_penalty(
-                lambda x: self.D(x, labels), real, fake, self.gen)
+                lambda x: self.D(x, labels), real, fake, self.gen
+            )
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if want_norm:
@@ -208,7 +212,9 @@ class Trainer:
                 torch._foreach_clamp_min_(params, -cfg.clip_value)
                 torch._foreach_clamp_max_(params, cfg.clip_value)
         with torch.no_grad():
-            self._d_acc += torch.stack([loss.detach(), self._score(r).mean(), self._score(f).mean()])
+            self._d_acc += torch.stack(
+                [loss.detach(), self._score(r).mean(), self._score(f).mean()]
+            )
         self._d_count += 1
 
     def g_update(self, want_norm: bool = False) -> None:
@@ -228,7 +234,7 @@ class Trainer:
         self._g_count += 1
 
     def _score(self, scores: torch.Tensor) -> torch.Tensor:
-        """D's output as shown to people: a probability for the log-loss GANs, else the raw score."""
+        """D's output as people see it: a probability for the log-loss GANs, else the raw score."""
         return torch.sigmoid(scores) if self.cfg.loss in ("minimax", "nonsaturating") else scores
 
     def train_step(self, d: bool = True, g: bool = True) -> dict[str, float] | None:
@@ -255,9 +261,15 @@ class Trainer:
         if self.step > self._log_step0:
             self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
         self._log_started, self._log_step0 = now, self.step
-        record = dict(step=float(self.step), d_loss=d_stats[0], g_loss=g_stats[0],
-                      d_real=d_stats[1], d_fake=d_stats[2],
-                      g_grad_norm=norms[0], d_grad_norm=norms[1])
+        record = dict(
+            step=float(self.step),
+            d_loss=d_stats[0],
+            g_loss=g_stats[0],
+            d_real=d_stats[1],
+            d_fake=d_stats[2],
+            g_grad_norm=norms[0],
+            d_grad_norm=norms[1],
+        )
         self._d_acc.zero_()
         self._g_acc.zero_()
         self._d_count = self._g_count = 0
@@ -266,7 +278,8 @@ class Trainer:
             raise Divergence(
                 f"training diverged at step {self.step}: {', '.join(bad)} became "
                 f"{record[bad[0]]}. Try lower learning rates (now lr_g={self.cfg.lr_g:g}, "
-                f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss wgan-gp) or spectral norm.")
+                f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss wgan-gp) or spectral norm."
+            )
         self.history.append(record)
         return record
 
@@ -290,8 +303,14 @@ class Trainer:
         cpu = torch.Generator().manual_seed(seed)
         z = torch.randn(n, self.cfg.latent_dim, generator=cpu)
         labels = torch.arange(n) % self.num_classes if self.num_classes else None
-        return torch.cat([self.generate(z[i:i + 4096], None if labels is None else labels[i:i + 4096]).cpu()
-                          for i in range(0, n, 4096)])
+        return torch.cat(
+            [
+                self.generate(
+                    z[i : i + 4096], None if labels is None else labels[i : i + 4096]
+                ).cpu()
+                for i in range(0, n, 4096)
+            ]
+        )
 
     def fixed_samples(self) -> np.ndarray:
         """Points (N, 2) float32, or images (N, H, W, C) uint8, from the fixed noise batch."""
@@ -315,8 +334,12 @@ class Trainer:
             lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
             half = float((hi - lo).max()) * 0.6 + 0.5
             mid = (lo + hi) / 2
-            self._extent = (float(mid[0]) - half, float(mid[0]) + half,
-                            float(mid[1]) - half, float(mid[1]) + half)
+            self._extent = (
+                float(mid[0]) - half,
+                float(mid[0]) + half,
+                float(mid[1]) - half,
+                float(mid[1]) + half,
+            )
         return self._extent
 
     @torch.inference_mode()
@@ -356,5 +379,5 @@ def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
 def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, decay: float) -> None:
     # ema ← decay·ema + (1 − decay)·live, for weights; BN running statistics are copied.
     torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - decay)
-    for b_ema, b_live in zip(ema.buffers(), live.buffers()):
+    for b_ema, b_live in zip(ema.buffers(), live.buffers(), strict=True):
         b_ema.copy_(b_live)

@@ -1,0 +1,46 @@
+"""Home: what the app is, the game in one formula, one-click starts, device and datasets."""
+
+import streamlit as st
+
+from pages import ui
+from playground.data import dataset_status
+
+st.title("GAN Playground")
+st.markdown(
+    "Train a generative adversarial network live, watch it learn, and see **mode collapse** "
+    "happen and measured."
+)
+st.latex(r"\min_G \max_D \; \mathbb{E}_{x \sim p_\text{data}}[\log D(x)] + "
+         r"\mathbb{E}_{z \sim p_z}[\log(1 - D(G(z)))]")
+st.markdown(
+    "A **generator** G turns random noise z into samples; a **discriminator** D learns to tell "
+    "them from real data. Each improves against the other, and at the game's equilibrium G's "
+    "samples are indistinguishable from the data. In practice the game is unstable: G often "
+    "learns only a few of the data's modes, which is *mode collapse*."
+)
+
+
+def go_train(preset: str) -> None:
+    st.session_state["pending_preset"] = preset
+    st.session_state["autostart"] = True
+
+
+cols = st.columns(4)
+starts = [
+    ("See mode collapse", "ring8-collapse", "The original GAN on a ring of 8 Gaussians."),
+    ("See it fixed", "ring8-stable", "The same data with settings that learn all 8 modes."),
+    ("Train digits", "digits-dcgan", "A DCGAN on handwritten digits, offline, on a CPU."),
+]
+for col, (label, preset, text) in zip(cols, starts, strict=False):
+    if col.button(label, key=f"start_{preset}", type="primary", use_container_width=True):
+        go_train(preset)
+        st.switch_page("pages/train.py")
+    col.caption(text)
+if cols[3].button("Explore a trained generator", use_container_width=True):
+    st.switch_page("pages/explore.py")
+cols[3].caption("Move through the latent space of a shipped model.")
+
+st.subheader("This machine")
+st.write(f"Training runs on: **{ui.device_description()}**")
+rows = [{"dataset": name, "status": status} for name, status in dataset_status().items()]
+st.dataframe(rows, hide_index=True, use_container_width=False)

@@ -1,0 +1,317 @@
+"""Drawing helpers shared by the pages: the session's run slot, settings widgets, figures.
+
+Computation lives in `playground`; this module only turns its plain data into widgets and charts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import time
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from playground.checkpoints import CheckpointError, read_meta
+from playground.config import (
+    ARCHITECTURES,
+    DATASETS,
+    DEVICES,
+    IMAGE_SIZES,
+    LOSSES,
+    OPTIMIZERS,
+    PRESETS,
+    ConfigError,
+    GANConfig,
+)
+from playground.losses import FORMULAS
+from playground.runner import Run, Snapshot
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "checkpoints"
+USER_RUNS = CHECKPOINTS / "runs"
+REFRESH_SECONDS = 1.0  # how often the live view redraws while a run is active
+
+
+# ---------------------------------------------------------------------- the session's run
+class RunSlot:
+    """The one training run a browser session owns. Replacing it stops the old one first."""
+
+    def __init__(self) -> None:
+        self.run: Run | None = None
+
+    def replace(self, run: Run | None) -> None:
+        self.stop()
+        self.run = run
+
+    def stop(self) -> None:
+        if self.run is not None:
+            self.run.stop(wait=10.0)
+
+
+@st.cache_resource(scope="session", on_release=lambda slot: slot.stop(), show_spinner=False)
+def run_slot() -> RunSlot:
+    """Session-scoped: when the browser session goes away, its training thread is stopped."""
+    return RunSlot()
+
+
+# ---------------------------------------------------------------------- checkpoints on disk
+def safe_run_name(text: str) -> str:
+    """A folder name that cannot escape `checkpoints/runs/`: letters, digits, '-', '_', '.'."""
+    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-")[:80]
+    return name or "run"
+
+
+def new_run_folder(cfg: GANConfig) -> Path:
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    return USER_RUNS / safe_run_name(f"{cfg.dataset}-{cfg.arch}-{cfg.loss}-{stamp}")
+
+
+def list_checkpoints() -> list[tuple[Path, dict]]:
+    """(folder, checked metadata) for every loadable checkpoint under checkpoints/, newest first."""
+    found = []
+    for meta_file in CHECKPOINTS.rglob("checkpoint.json"):
+        try:
+            found.append((meta_file.parent, read_meta(meta_file.parent)))
+        except CheckpointError:
+            continue
+    return sorted(found, key=lambda item: item[0].stat().st_mtime, reverse=True)
+
+
+def describe_config(cfg: GANConfig) -> str:
+    model = f"{cfg.arch}{' conditional' if cfg.conditional else ''}"
+    return f"{cfg.dataset} · {model} · {cfg.loss} · lr {cfg.lr_g:g}/{cfg.lr_d:g}"
+
+
+# ---------------------------------------------------------------------- device
+@st.cache_resource(show_spinner=False)
+def device_description() -> str:
+    from playground.trainer import device_label, resolve_device
+
+    return device_label(resolve_device("auto"))
+
+
+# ---------------------------------------------------------------------- settings widgets
+HELP = {
+    "dataset": "2D toys (ring8, grid25, …) train in seconds and make collapse visible; digits is "
+    "offline; mnist, fashion and cifar10 download on first use.",
+    "data_folder": "A folder of your own images (searched recursively).",
+    "image_size": "Images are resized and centre-cropped to this many pixels a side.",
+    "grayscale": "Convert colour images to one channel.",
+    "arch": "mlp: fully connected layers (2D data or flattened images). dcgan: transposed "
+    "convolutions in G, strided convolutions in D.",
+    "conditional": "Give G and D the class label, so you can ask G for a given digit.",
+    "hidden": "Units per hidden layer of the MLP.",
+    "layers": "Hidden layers of the MLP.",
+    "width": "DCGAN base channel count: wider is stronger and slower.",
+    "latent_dim": "Size of the noise vector z that G turns into a sample.",
+    "spectral_norm": "Normalise each D layer by its largest singular value: keeps D smooth "
+    "(Miyato et al. 2018).",
+    "loss": "The game G and D play; its formula is shown below.",
+    "gp_weight": "λ, how strongly WGAN-GP pushes D's gradient norm towards 1.",
+    "clip_value": "WGAN clips every D weight to [−c, c] to keep it Lipschitz.",
+    "label_smoothing": "One-sided: D's target for real samples becomes 1 − this, so D is "
+    "never fully confident.",
+    "instance_noise": "Std of Gaussian noise added to everything D sees, fading to 0: blurs the "
+    "two distributions so they overlap early on.",
+    "optimizer": "Adam is the default for GANs; RMSprop is what the original WGAN used.",
+    "lr_g": "Generator learning rate. Can be changed while a run is live.",
+    "lr_d": "Discriminator learning rate. Can be changed while a run is live.",
+    "beta1": "Adam's momentum; 0.5 is the DCGAN choice (less momentum than the default 0.9).",
+    "beta2": "Adam's second-moment decay.",
+    "batch_size": "Samples per update, for real and fake each.",
+    "d_steps": "D updates per G update (WGANs use 5). Can be changed while a run is live.",
+    "g_steps": "G updates per step.",
+    "ema": "Sample from an exponential moving average of G's weights (0 = off; 0.999 typical): "
+    "smoother pictures.",
+    "seed": "Same seed and settings give the same run.",
+    "steps": "Total training steps (one step = d_steps D updates + g_steps G updates).",
+    "log_every": "Steps between points on the curves.",
+    "sample_every": "Steps between sample grids.",
+    "device": "auto picks the GPU when there is one.",
+}
+
+CHOICES = {
+    "dataset": DATASETS,
+    "arch": ARCHITECTURES,
+    "loss": LOSSES,
+    "optimizer": OPTIMIZERS,
+    "device": DEVICES,
+    "image_size": IMAGE_SIZES,
+}
+LIVE = ("lr_g", "lr_d", "d_steps")  # settings a live run picks up at its next step
+MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim",
+        "steps", "seed", "device")
+ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
+                  "width", "spectral_norm", "gp_weight", "clip_value", "label_smoothing",
+                  "instance_noise", "optimizer", "beta1", "beta2", "g_steps", "ema",
+                  "log_every", "sample_every")
+
+
+def key_of(name: str) -> str:
+    return f"cfg.{name}"
+
+
+def load_into_widgets(cfg: GANConfig) -> None:
+    """Put a config's values into the settings widgets' state (before they are drawn)."""
+    for name, value in cfg.to_dict().items():
+        st.session_state[key_of(name)] = value
+
+
+def _widget(name: str, field: dataclasses.Field, device_text: str):
+    key = key_of(name)
+    help_text = HELP.get(name)
+    if name in CHOICES:
+        options = list(CHOICES[name])
+        fmt = (lambda v: f"auto ({device_text})" if v == "auto" else v) if name == "device" else str
+        return st.selectbox(name, options, key=key, help=help_text, format_func=fmt)
+    if field.type in ("bool", bool):
+        return st.checkbox(name, key=key, help=help_text)
+    if field.type in ("int", int):
+        return st.number_input(name, key=key, help=help_text, step=1, format="%d")
+    if field.type in ("float", float):
+        return st.number_input(name, key=key, help=help_text, format="%g", step=None)
+    return st.text_input(name, key=key, help=help_text)
+
+
+def settings_sidebar() -> tuple[GANConfig | None, str | None]:
+    """Every setting as a widget in the sidebar. Returns (config, None) when valid, else
+    (None, message) with the engine's message also shown under the offending control."""
+    fields = {f.name: f for f in dataclasses.fields(GANConfig)}
+    defaults = GANConfig().to_dict()
+    for name, value in defaults.items():
+        st.session_state.setdefault(key_of(name), value)
+    device_text = device_description()
+    slots: dict[str, st.delta_generator.DeltaGenerator] = {}
+    values = {}
+    with st.sidebar:
+        for name in MAIN:
+            values[name] = _widget(name, fields[name], device_text)
+            slots[name] = st.empty()
+        loss = values["loss"]
+        formula, intuition = FORMULAS[loss]
+        st.latex(formula)
+        st.caption(intuition)
+        with st.expander("Advanced"):
+            for name in ADVANCED_ORDER:
+                values[name] = _widget(name, fields[name], device_text)
+                slots[name] = st.empty()
+    try:
+        return GANConfig.from_dict(_coerce(values, fields)), None
+    except ConfigError as exc:
+        target = slots.get(exc.setting)
+        if target is not None:
+            target.error(str(exc))
+        return None, str(exc)
+
+
+def _coerce(values: dict, fields: dict) -> dict:
+    """number_input returns floats for ints typed as 3.0 etc.; give the engine its types."""
+    out = {}
+    for name, value in values.items():
+        kind = fields[name].type
+        if kind in ("int", int) and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out[name] = value
+    return out
+
+
+def preset_picker() -> None:
+    """One click sets every setting from a preset."""
+
+    def apply() -> None:
+        name = st.session_state["preset"]
+        if name in PRESETS:
+            load_into_widgets(PRESETS[name].config())
+
+    names = ["(custom)"] + list(PRESETS)
+    st.sidebar.selectbox("Preset", names, key="preset", on_change=apply,
+                         help="A named setup that reliably shows something; picking one sets "
+                         "every control below.")
+    chosen = st.session_state.get("preset")
+    if chosen in PRESETS:
+        st.sidebar.caption(PRESETS[chosen].description)
+
+
+def apply_query_params() -> None:
+    """On a session's first visit, settings in the URL (a shared link) fill the widgets."""
+    if st.session_state.get("_query_applied"):
+        return
+    st.session_state["_query_applied"] = True
+    params = {k: v for k, v in st.query_params.to_dict().items() if k in GANConfig().to_dict()}
+    if not params:
+        return
+    try:
+        load_into_widgets(GANConfig().with_strings(params))
+    except ConfigError as exc:
+        st.warning(f"The link's settings were not used: {exc}")
+
+
+def write_query_params(cfg: GANConfig) -> None:
+    wanted = cfg.to_query()
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+# ---------------------------------------------------------------------- figures
+def smooth(values: list[float], weight: float) -> np.ndarray:
+    """Exponential moving average, as TensorBoard's smoothing slider does (weight in [0, 1))."""
+    out = np.empty(len(values))
+    last = values[0] if values else 0.0
+    for i, v in enumerate(values):
+        last = weight * last + (1 - weight) * v
+        out[i] = last
+    return out
+
+
+def line_figure(history: dict[str, list[float]], series: dict[str, str], title: str,
+                smoothing: float = 0.0, log_y: bool = False) -> go.Figure:
+    fig = go.Figure()
+    steps = history.get("step", [])
+    for key, label in series.items():
+        values = history.get(key, [])
+        if values:
+            fig.add_trace(go.Scatter(x=steps, y=smooth(values, smoothing), name=label,
+                                     mode="lines"))
+    fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis_title="step", legend=dict(orientation="h", y=-0.25))
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def points_figure(samples: np.ndarray, real: np.ndarray | None,
+                  extent: tuple[float, float, float, float],
+                  decision: np.ndarray | None = None, title: str = "") -> go.Figure:
+    """Real (blue) and generated (orange) points over D's score heatmap: GAN Lab's view."""
+    x0, x1, y0, y1 = extent
+    fig = go.Figure()
+    if decision is not None:
+        res = decision.shape[0]
+        fig.add_trace(go.Heatmap(z=decision[::-1], x=np.linspace(x0, x1, res),
+                                 y=np.linspace(y0, y1, res), colorscale="RdBu",
+                                 showscale=True, opacity=0.55,
+                                 colorbar=dict(title="D", thickness=10)))
+    if real is not None:
+        fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="real",
+                                   marker=dict(size=4, color="#1f77b4")))
+    fig.add_trace(go.Scattergl(x=samples[:, 0], y=samples[:, 1], mode="markers",
+                               name="generated", marker=dict(size=4, color="#ff7f0e")))
+    fig.update_layout(title=title, height=480, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(range=[x0, x1]), yaxis=dict(range=[y0, y1], scaleanchor="x"),
+                      legend=dict(orientation="h", y=-0.12))
+    return fig
+
+
+def status_message(snap: Snapshot) -> None:
+    """A readable banner for how a run ended."""
+    if snap.status == "diverged":
+        st.error(f"**The run diverged and stopped.** {snap.error}")
+    elif snap.status == "error":
+        st.error(f"**The run stopped with an error.** {snap.error}")
+    elif snap.status == "finished":
+        st.success(f"Finished {snap.total_steps:,} steps in {snap.elapsed:.0f} s.")
+    elif snap.status == "stopped":
+        st.info(f"Stopped at step {snap.step:,}.")

@@ -110,6 +110,8 @@ HELP = {
     "spectral_norm": "Normalise each D layer by its largest singular value: keeps D smooth "
     "(Miyato et al. 2018).",
     "loss": "The game G and D play; its formula is shown below.",
+    "pack": "PacGAN: D judges this many samples together, so a generator that keeps producing "
+    "the same thing is easy to catch (Lin et al. 2018). 1 = off.",
     "gp_weight": "λ, how strongly WGAN-GP pushes D's gradient norm towards 1.",
     "clip_value": "WGAN clips every D weight to [−c, c] to keep it Lipschitz.",
     "label_smoothing": "One-sided: D's target for real samples becomes 1 − this, so D is "
@@ -145,7 +147,7 @@ LIVE = ("lr_g", "lr_d", "d_steps")  # settings a live run picks up at its next s
 MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim",
         "steps", "seed", "device")
 ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
-                  "width", "spectral_norm", "gp_weight", "clip_value", "label_smoothing",
+                  "width", "spectral_norm", "pack", "gp_weight", "clip_value", "label_smoothing",
                   "instance_noise", "optimizer", "beta1", "beta2", "g_steps", "ema",
                   "log_every", "sample_every")
 

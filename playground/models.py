@@ -158,8 +158,9 @@ def _dcgan_discriminator(
     )
 
 
-def data_shape(cfg: GANConfig, channels: int) -> tuple[int, ...]:
-    return (2,) if cfg.is_points else (channels, cfg.image_size, cfg.image_size)
+def packed_shape(shape: tuple[int, ...], pack: int) -> tuple[int, ...]:
+    """What D sees under PacGAN packing: `pack` samples stacked along the first axis."""
+    return (shape[0] * pack, *shape[1:])
 
 
 def build_models(
@@ -167,12 +168,14 @@ def build_models(
 ) -> tuple[Generator, Discriminator]:
     """G and D for data of `shape`: (2,) for points or (C, H, W) for images."""
     classes = num_classes if cfg.conditional else 0
+    d_shape = packed_shape(shape, cfg.pack)
     if cfg.arch == "mlp":
-        g, d = _mlp_generator(cfg, shape, classes), _mlp_discriminator(cfg, shape, classes)
+        g, d = _mlp_generator(cfg, shape, classes), _mlp_discriminator(cfg, d_shape, classes)
     else:
         if len(shape) != 3 or shape[1] not in (28, 32, 64):
             raise ValueError(f"DCGAN needs 28, 32 or 64 px images, got shape {shape}")
-        g, d = _dcgan_generator(cfg, shape, classes), _dcgan_discriminator(cfg, shape, classes)
+        g = _dcgan_generator(cfg, shape, classes)
+        d = _dcgan_discriminator(cfg, d_shape, classes)
     if cfg.arch == "dcgan":
         g.apply(_dcgan_init)
         d.apply(_dcgan_init)

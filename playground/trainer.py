@@ -179,6 +179,12 @@ class Trainer:
             return x
         return x + std * torch.randn(x.shape, device=x.device, generator=self.gen)
 
+    def _pack(self, x: torch.Tensor) -> torch.Tensor:
+        """PacGAN (Lin et al. 2018): D scores `pack` samples jointly, so a generator that repeats
+        itself is easy to spot. (B, C, …) -> (B / pack, pack·C, …), consecutive samples grouped."""
+        m = self.cfg.pack
+        return x if m == 1 else x.reshape(x.shape[0] // m, x.shape[1] * m, *x.shape[2:])
+
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.gen)
         labels = None
@@ -194,7 +200,7 @@ class Trainer:
         z, _ = self._latent(cfg.batch_size)
         with torch.no_grad():  # D's update must not touch G: no graph through G at all
             fake = self.G(z, labels)
-        real, fake = self._noisy(real), self._noisy(fake)
+        real, fake = self._pack(self._noisy(real)), self._pack(self._noisy(fake))
         r, f = self.D(real, labels), self.D(fake, labels)
         loss = self.d_loss_fn(r, f, cfg.label_smoothing)
         if cfg.loss == "wgan-gp":
@@ -220,7 +226,7 @@ class Trainer:
     def g_update(self, want_norm: bool = False) -> None:
         """One generator update: G minimises its loss on D(G(z)); only G's optimiser steps."""
         z, labels = self._latent(self.cfg.batch_size)
-        f = self.D(self._noisy(self.G(z, labels)), labels)
+        f = self.D(self._pack(self._noisy(self.G(z, labels))), labels)
         loss = self.g_loss_fn(f)
         self.opt_g.zero_grad(set_to_none=True)
         loss.backward()
@@ -352,7 +358,9 @@ class Trainer:
         gy, gx = torch.meshgrid(ys, xs, indexing="ij")
         was_training = self.D.training
         self.D.eval()
-        scores = self._score(self.D(torch.stack([gx, gy], dim=-1).reshape(-1, 2)))
+        points = torch.stack([gx, gy], dim=-1).reshape(-1, 2)
+        # Under packing D takes `pack` points: show its score for a pack of copies of one point.
+        scores = self._score(self.D(points.repeat(1, self.cfg.pack)))
         self.D.train(was_training)
         return scores.reshape(resolution, resolution).float().cpu().numpy()
 

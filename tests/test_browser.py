@@ -1,0 +1,129 @@
+"""One real-browser test: the app under `streamlit run`, driven by Playwright in Debian's chromium.
+
+Opens the app, starts ring8-stable from the Train page, sees the step counter rise and the charts
+appear without reloading, then moves a slider in the Latent explorer.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+pytestmark = pytest.mark.browser
+
+if CHROMIUM is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must install chromium for the browser test")
+    pytest.skip("chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, GAN_PLAYGROUND_DATA=str(tmp_path_factory.mktemp("data")))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start: " + proc.stdout.read().decode()[-2000:])
+    yield url
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def page(server, tmp_path_factory):
+    playwright = pytest.importorskip("playwright.sync_api")
+    shots = Path(os.environ.get("GAN_PLAYGROUND_SCREENSHOTS", tmp_path_factory.mktemp("shots")))
+    shots.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync"])
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.shots = shots
+        yield pg
+        browser.close()
+
+
+def _idle(page, timeout=60_000):
+    page.wait_for_selector(IDLE, timeout=timeout)
+
+
+def _step_count(page) -> int:
+    text = page.locator("[data-testid='stProgress']").first.inner_text(timeout=5_000)
+    match = re.search(r"step ([\d,]+)", text)
+    return int(match.group(1).replace(",", "")) if match else -1
+
+
+def test_train_live_then_explore(server, page):
+    page.goto(server + "/train?dataset=ring8")
+    _idle(page)
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.locator("[data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name="ring8-stable").click()
+    _idle(page)
+    page.get_by_role("button", name="▶ Start").click()
+
+    # The live view redraws by itself: the step counter rises with no reload.
+    page.wait_for_selector("[data-testid='stProgress']", timeout=60_000)
+    first = _step_count(page)
+    deadline = time.monotonic() + 60
+    later = first
+    while time.monotonic() < deadline and later <= first:
+        time.sleep(1.0)
+        later = _step_count(page)
+    assert later > first >= 0, f"step counter did not rise ({first} -> {later})"
+    page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=60_000)
+    assert page.locator("[data-testid='stPlotlyChart']").count() >= 4  # 3 curves + points
+    page.screenshot(path=str(page.shots / "train.png"), full_page=True)
+
+    # The explorer: a shipped checkpoint renders; a slider moves.
+    page.goto(server + "/explore")
+    _idle(page)
+    slider = page.locator("[data-testid='stSlider'] [role='slider']").first
+    slider.wait_for(timeout=60_000)
+    before = slider.get_attribute("aria-valuenow")
+    slider.focus()
+    page.keyboard.press("ArrowRight")
+    page.keyboard.press("ArrowRight")
+    _idle(page)
+    after = page.locator("[data-testid='stSlider'] [role='slider']").first.get_attribute(
+        "aria-valuenow")
+    assert after != before
+    assert page.locator("[data-testid='stException']").count() == 0
+    page.screenshot(path=str(page.shots / "explore.png"), full_page=True)

@@ -83,9 +83,10 @@ def build_config(args: argparse.Namespace) -> GANConfig:
     cfg = preset(args.preset) if args.preset else GANConfig()
     if args.config:
         try:
-            text = args.config.read_text()
-        except OSError as exc:
-            raise UsageError(f"cannot read --config {args.config}: {exc.strerror}") from None
+            text = args.config.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+            raise UsageError(f"cannot read --config {args.config}: {reason}") from None
         overrides = json.loads(text) if text.strip() else {}
         if not isinstance(overrides, dict):
             raise UsageError("--config must hold a JSON object of settings")
@@ -101,15 +102,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .checkpoints import load_checkpoint, save_checkpoint
-    from .trainer import Trainer
+    from .trainer import Hyper, Trainer
 
     if args.resume:
         trainer = load_checkpoint(args.resume, device=args.device)
-        changes = {k: getattr(args, k) for k in ("steps",) if getattr(args, k) is not None}
+        changes = {}
         if args.assignments:
             changes.update(trainer.cfg.with_strings(_assignments(args.assignments)).to_dict())
+        # The dedicated flag wins over --set, as in build_config.
+        changes.update({k: getattr(args, k) for k in ("steps",) if getattr(args, k) is not None})
         if changes:
             trainer.cfg = trainer.cfg.replace(**changes)
+            # The optimisers were built from the saved rates: give them the new ones too.
+            trainer.apply(Hyper(lr_g=trainer.cfg.lr_g, lr_d=trainer.cfg.lr_d))
     else:
         trainer = Trainer(build_config(args))
     cfg = trainer.cfg
@@ -231,6 +236,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except (DatasetUnavailable, Divergence) as exc:
         print(f"gan-playground: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # e.g. --out names a file, or a folder that cannot be created
+        print(f"gan-playground: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("gan-playground: interrupted", file=sys.stderr)

@@ -144,8 +144,11 @@ def test_digits_upscaling_keeps_the_picture():
 # ---------------------------------------------------------------------------- MNIST-like IDX files
 def idx_bytes(array: np.ndarray) -> bytes:
     magic = 0x0800 | array.ndim
-    return struct.pack(">I", magic) + struct.pack(f">{array.ndim}I", *array.shape) + \
-        array.astype(np.uint8).tobytes()
+    return (
+        struct.pack(">I", magic)
+        + struct.pack(f">{array.ndim}I", *array.shape)
+        + array.astype(np.uint8).tobytes()
+    )
 
 
 def tiny_mnist(count: int = 10) -> tuple[np.ndarray, np.ndarray]:
@@ -168,8 +171,9 @@ def write_idx(raw: Path, images: np.ndarray, labels: np.ndarray, gz: bool) -> No
             (raw / name).write_bytes(payload)
 
 
-@pytest.mark.parametrize(("dataset", "folder", "gz"),
-                         [("mnist", "MNIST", True), ("fashion", "FashionMNIST", False)])
+@pytest.mark.parametrize(
+    ("dataset", "folder", "gz"), [("mnist", "MNIST", True), ("fashion", "FashionMNIST", False)]
+)
 def test_idx_datasets_load_from_the_torchvision_layout(tmp_path, dataset, folder, gz):
     write_idx(tmp_path / folder / "raw", *tiny_mnist(), gz=gz)
     source = load_dataset(cfg(dataset, image_size=28), cache_dir=tmp_path, download=False)
@@ -284,8 +288,11 @@ def test_download_fetches_validates_and_keeps_the_files(tmp_path, monkeypatch):
 
 
 def test_a_download_that_is_not_the_data_is_not_kept(tmp_path, monkeypatch):
-    monkeypatch.setattr(urllib.request, "urlopen",
-                        lambda url, timeout=None: io.BytesIO(b"<html>captive portal</html>"))
+    monkeypatch.setattr(
+        urllib.request,
+        "urlopen",
+        lambda url, timeout=None: io.BytesIO(b"<html>captive portal</html>"),
+    )
     with pytest.raises(DatasetUnavailable, match="not kept") as caught:
         load_dataset(cfg("fashion"), cache_dir=tmp_path)
     assert "\n" not in str(caught.value)
@@ -300,11 +307,23 @@ def cifar_record(label: int, rgb: tuple[int, int, int]) -> bytes:
 
 def cifar_batches() -> dict[str, bytes]:
     """Five batches of two records; label k's record has a distinct colour, label 3 pure red."""
-    colours = {0: (0, 0, 0), 1: (255, 255, 255), 2: (0, 255, 0), 3: (255, 0, 0),
-               4: (0, 0, 255), 5: (10, 20, 30), 6: (60, 50, 40), 7: (70, 80, 90),
-               8: (100, 0, 100), 9: (200, 100, 0)}
-    return {f"data_batch_{b + 1}.bin": cifar_record(2 * b, colours[2 * b])
-            + cifar_record(2 * b + 1, colours[2 * b + 1]) for b in range(5)}
+    colours = {
+        0: (0, 0, 0),
+        1: (255, 255, 255),
+        2: (0, 255, 0),
+        3: (255, 0, 0),
+        4: (0, 0, 255),
+        5: (10, 20, 30),
+        6: (60, 50, 40),
+        7: (70, 80, 90),
+        8: (100, 0, 100),
+        9: (200, 100, 0),
+    }
+    return {
+        f"data_batch_{b + 1}.bin": cifar_record(2 * b, colours[2 * b])
+        + cifar_record(2 * b + 1, colours[2 * b + 1])
+        for b in range(5)
+    }
 
 
 def write_cifar(cache: Path) -> None:
@@ -330,18 +349,19 @@ def test_cifar10_reads_binary_records_in_rgb_plane_order(tmp_path):
 
 def test_cifar10_grayscale_and_resizing(tmp_path):
     write_cifar(tmp_path)
-    grey = load_dataset(cfg("cifar10", image_size=32, grayscale=True), cache_dir=tmp_path,
-                        download=False)
+    grey = load_dataset(
+        cfg("cifar10", image_size=32, grayscale=True), cache_dir=tmp_path, download=False
+    )
     assert grey.shape == (1, 32, 32)
     red = red_images(grey)
     assert torch.allclose(red, torch.tensor(round(0.299 * 255) / 127.5 - 1), atol=1e-6)
     for size in (28, 64):
-        resized = load_dataset(cfg("cifar10", image_size=size), cache_dir=tmp_path,
-                               download=False)
+        resized = load_dataset(cfg("cifar10", image_size=size), cache_dir=tmp_path, download=False)
         assert resized.shape == (3, size, size)
         red = red_images(resized)
-        assert torch.allclose(red[:, 0], torch.tensor(1.0)) and torch.allclose(red[:, 1:],
-                                                                              torch.tensor(-1.0))
+        assert torch.allclose(red[:, 0], torch.tensor(1.0)) and torch.allclose(
+            red[:, 1:], torch.tensor(-1.0)
+        )
 
 
 def test_cifar10_refuses_a_batch_of_the_wrong_length(tmp_path):
@@ -410,8 +430,9 @@ def make_folder(root: Path) -> Path:
     stripes[:, 64:, 2] = 255
     Image.fromarray(stripes).save(root / "d_stripes.png")
     (root / "nested" / "deeper").mkdir(parents=True)
-    Image.new("RGB", (100, 60), (0, 128, 255)).save(root / "nested" / "deeper" / "e.JPG",
-                                                    quality=95)
+    Image.new("RGB", (100, 60), (0, 128, 255)).save(
+        root / "nested" / "deeper" / "e.JPG", quality=95
+    )
     (root / "f_corrupt.png").write_bytes(b"\x89PNG\r\n\x1a\n" + bytes(range(200)))
     (root / "g_text.jpg").write_text("this is not a picture")
     (root / "notes.txt").write_text("not an image either, and not named like one")
@@ -477,7 +498,11 @@ def test_cache_dir_follows_the_environment(tmp_path, monkeypatch):
 
 def test_the_module_imports_neither_streamlit_nor_torchvision():
     tree = ast.parse(Path(data.__file__).read_text())
-    imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import)
-                for alias in node.names}
+    imported = {
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Import)
+        for alias in node.names
+    }
     imported |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
     assert not {name for name in imported if name.split(".")[0] in ("streamlit", "torchvision")}

@@ -1,0 +1,81 @@
+"""Shared fixtures: tiny configs and trainers that run in milliseconds on one CPU thread."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from playground.config import GANConfig
+from playground.data import load_dataset
+from playground.trainer import Trainer
+
+# Small enough that a step takes about a millisecond on one core.
+TINY = dict(
+    dataset="ring8",
+    hidden=16,
+    layers=2,
+    batch_size=32,
+    steps=10,
+    log_every=1,
+    sample_every=5,
+    device="cpu",
+)
+# DCGAN on the bundled digits at its smallest: 8 base channels, batch 16.
+TINY_IMAGES = dict(
+    dataset="digits",
+    arch="dcgan",
+    image_size=28,
+    width=8,
+    latent_dim=16,
+    batch_size=16,
+    steps=4,
+    log_every=1,
+    sample_every=2,
+    device="cpu",
+)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_thread():
+    """The machine has two cores shared with other jobs: one intra-op thread is fastest."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def tiny_config(**changes) -> GANConfig:
+    return GANConfig(**{**TINY, **changes}).validate()
+
+
+def tiny_image_config(**changes) -> GANConfig:
+    return GANConfig(**{**TINY_IMAGES, **changes}).validate()
+
+
+@pytest.fixture
+def tiny_cfg():
+    """Factory: a validated tiny ring8 MLP config, with any settings changed."""
+    return tiny_config
+
+
+@pytest.fixture
+def tiny_image_cfg():
+    """Factory: a validated tiny digits DCGAN config, with any settings changed."""
+    return tiny_image_config
+
+
+@pytest.fixture(scope="session")
+def digits28():
+    """The bundled digits at 28 px, loaded once (scikit-learn's import is the slow part)."""
+    return load_dataset(tiny_image_config(), "cpu")
+
+
+@pytest.fixture
+def make_trainer(digits28):
+    """Factory: a Trainer for a tiny config; digits configs at 28 px share one loaded dataset."""
+
+    def make(cfg: GANConfig) -> Trainer:
+        shared = cfg.dataset == "digits" and cfg.image_size == 28 and not cfg.grayscale
+        return Trainer(cfg, data=digits28 if shared else None)
+
+    return make

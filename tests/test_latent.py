@@ -1,0 +1,211 @@
+"""Tests for playground.latent: interpolation maths, seeds, truncation, principal directions and
+the frozen generator copy, on tiny CPU models (a 2D MLP and a narrow digits DCGAN)."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from playground import latent
+from playground.checkpoints import CheckpointError, save_checkpoint
+from playground.config import GANConfig, preset
+from playground.latent import (
+    LatentModel,
+    interpolate,
+    lerp,
+    load_latent_model,
+    principal_directions,
+    slerp,
+    truncate,
+    z_from_seed,
+)
+from playground.trainer import Trainer
+
+
+@pytest.fixture(scope="module")
+def points_trainer() -> Trainer:
+    cfg = GANConfig(dataset="ring8", hidden=16, layers=2, batch_size=32, device="cpu")
+    trainer = Trainer(cfg)
+    for _ in range(3):
+        trainer.train_step()
+    return trainer
+
+
+@pytest.fixture(scope="module")
+def digits_trainer() -> Trainer:
+    cfg = preset("digits-dcgan").replace(width=8, latent_dim=16, batch_size=16, device="cpu")
+    trainer = Trainer(cfg)
+    for _ in range(3):
+        trainer.train_step()
+    return trainer
+
+
+# ---------------------------------------------------------------------- interpolation
+def test_lerp_endpoints_and_midpoint():
+    a, b = torch.tensor([0.0, 2.0]), torch.tensor([4.0, -2.0])
+    assert torch.equal(lerp(a, b, 0.0), a)
+    assert torch.equal(lerp(a, b, 1.0), b)
+    assert torch.allclose(lerp(a, b, 0.5), torch.tensor([2.0, 0.0]))
+    assert lerp(a, b, torch.linspace(0, 1, 5)).shape == (5, 2)
+
+
+def test_slerp_endpoints():
+    gen = torch.Generator().manual_seed(0)
+    a, b = torch.randn(8, generator=gen), torch.randn(8, generator=gen)
+    assert torch.allclose(slerp(a, b, 0.0), a, atol=1e-5)
+    assert torch.allclose(slerp(a, b, 1.0), b, atol=1e-5)
+
+
+def test_slerp_keeps_unit_vectors_on_the_sphere():
+    gen = torch.Generator().manual_seed(1)
+    a = torch.nn.functional.normalize(torch.randn(16, generator=gen), dim=0)
+    b = torch.nn.functional.normalize(torch.randn(16, generator=gen), dim=0)
+    path = slerp(a, b, torch.linspace(0, 1, 11))
+    assert torch.allclose(path.norm(dim=1), torch.ones(11), atol=1e-5)
+    # …while the straight line dips inside the sphere in the middle.
+    assert lerp(a, b, 0.5).norm() < 0.99
+
+
+def test_slerp_moves_at_constant_angular_speed():
+    a, b = torch.tensor([1.0, 0.0]), torch.tensor([0.0, 1.0])
+    mid = slerp(a, b, 0.5)
+    assert torch.allclose(mid, torch.tensor([math.sqrt(0.5), math.sqrt(0.5)]), atol=1e-6)
+
+
+def test_slerp_falls_back_to_lerp_when_parallel():
+    a = torch.tensor([1.0, 2.0, 3.0])
+    b = 2 * a
+    assert torch.allclose(slerp(a, b, 0.25), lerp(a, b, 0.25), atol=1e-6)
+    assert torch.isfinite(slerp(a, a, 0.5)).all()
+    zero = torch.zeros(3)
+    assert torch.allclose(slerp(zero, a, 0.5), 0.5 * a)
+
+
+@pytest.mark.parametrize("method", latent.METHODS)
+def test_interpolate_shapes_and_ends(method):
+    a, b = z_from_seed(0, 6), z_from_seed(1, 6)
+    path = interpolate(a, b, 7, method)
+    assert path.shape == (7, 6)
+    assert torch.allclose(path[0], a, atol=1e-5)
+    assert torch.allclose(path[-1], b, atol=1e-5)
+    assert interpolate(a, b, 1, method).shape == (1, 6)
+
+
+def test_interpolate_rejects_unknown_method():
+    with pytest.raises(ValueError):
+        interpolate(torch.zeros(2), torch.ones(2), 4, "cubic")
+
+
+def test_z_from_seed_is_reproducible_and_seed_dependent():
+    assert torch.equal(z_from_seed(42, 32), z_from_seed(42, 32))
+    assert not torch.equal(z_from_seed(42, 32), z_from_seed(43, 32))
+    assert z_from_seed(0, 5).shape == (5,)
+    torch.manual_seed(0)
+    first = z_from_seed(7, 4)
+    torch.manual_seed(123)  # the global RNG plays no part
+    assert torch.equal(first, z_from_seed(7, 4))
+
+
+def test_truncate_scales_towards_the_mean():
+    z = torch.tensor([1.0, -2.0, 0.5])
+    assert torch.equal(truncate(z, 1.0), z)
+    assert torch.allclose(truncate(z, 0.5), z / 2)
+    assert truncate(z, 0.1).norm() < z.norm()
+
+
+# ---------------------------------------------------------------------- the model copy
+def test_generate_shapes_for_points(points_trainer):
+    model = LatentModel.from_trainer(points_trainer)
+    assert (model.kind, model.shape, model.latent_dim, model.num_classes) == ("points", (2,), 2, 0)
+    out = model.generate(torch.randn(5, 2))
+    assert out.shape == (5, 2) and out.dtype == torch.float32 and out.device.type == "cpu"
+    assert model.real.shape == (latent.N_REAL, 2)
+    x0, x1, y0, y1 = model.extent
+    assert x0 < x1 and y0 < y1
+
+
+def test_generate_shapes_for_digits_and_matches_trainer(digits_trainer):
+    model = LatentModel.from_trainer(digits_trainer)
+    assert model.kind == "images" and model.shape == (1, 32, 32)
+    z = torch.randn(3, 16)
+    out = model.generate(z)
+    assert out.shape == (3, 1, 32, 32)
+    assert out.min() >= -1 and out.max() <= 1
+    assert torch.allclose(out, digits_trainer.generate(z).cpu(), atol=1e-6)
+    with pytest.raises(ValueError):
+        model.generate(torch.randn(3, 15))
+
+
+def test_copy_is_frozen_and_independent(points_trainer):
+    model = LatentModel.from_trainer(points_trainer)
+    assert not model.generator.training
+    assert not any(p.requires_grad for p in model.generator.parameters())
+    z = torch.randn(4, 2)
+    before = model.generate(z)
+    trainer_copy = Trainer(points_trainer.cfg)
+    trainer_copy.G.load_state_dict(points_trainer.G.state_dict())
+    model2 = LatentModel.from_trainer(trainer_copy)
+    trainer_copy.train_step()  # training the source afterwards leaves the copy alone
+    assert torch.equal(model2.generate(z), before)
+
+
+def test_conditional_generate_uses_labels():
+    cfg = preset("digits-dcgan").replace(
+        width=8, latent_dim=8, batch_size=16, conditional=True, device="cpu"
+    )
+    model = LatentModel.from_trainer(Trainer(cfg))
+    assert model.num_classes == 10
+    z = z_from_seed(3, 8).expand(2, 8)
+    out = model.generate(z, torch.tensor([1, 7]))
+    assert out.shape == (2, 1, 32, 32)
+    assert not torch.allclose(out[0], out[1])  # the same z, another class: another sample
+
+
+def test_load_latent_model_matches_the_trainer(digits_trainer, tmp_path):
+    save_checkpoint(digits_trainer, tmp_path / "ckpt")
+    rng = torch.random.get_rng_state()
+    model = load_latent_model(tmp_path / "ckpt")
+    assert torch.equal(rng, torch.random.get_rng_state())  # loading draws no random numbers
+    assert model.step == digits_trainer.step
+    z = torch.randn(2, 16)
+    assert torch.allclose(model.generate(z), digits_trainer.generate(z).cpu(), atol=1e-6)
+    assert torch.equal(model.fixed_z, digits_trainer.fixed_z.cpu())
+
+
+def test_load_latent_model_refuses_a_broken_generator_file(points_trainer, tmp_path):
+    folder = save_checkpoint(points_trainer, tmp_path / "ckpt")
+    (generator,) = folder.glob("generator-*.safetensors")
+    generator.write_bytes(b"not safetensors")
+    with pytest.raises(CheckpointError):
+        load_latent_model(folder)
+
+
+# ---------------------------------------------------------------------- directions
+def test_principal_directions_are_unit_vectors(digits_trainer):
+    model = LatentModel.from_trainer(digits_trainer)
+    directions, explained = principal_directions(model, 4, n=128)
+    assert directions.shape == (4, 16) and explained.shape == (4,)
+    assert torch.allclose(directions.norm(dim=1), torch.ones(4), atol=1e-5)
+    assert (explained >= 0).all() and explained.sum() <= 1 + 1e-6
+    assert (explained[:-1] >= explained[1:] - 1e-9).all()  # sorted, largest first
+    again, _ = principal_directions(model, 4, n=128)
+    assert torch.allclose(directions, again)  # same seed, same directions (signs included)
+
+
+def test_principal_direction_changes_the_output_more_than_random(digits_trainer):
+    model = LatentModel.from_trainer(digits_trainer)
+    directions, _ = principal_directions(model, 2, n=256)
+    gen = torch.Generator().manual_seed(5)
+    randoms = torch.nn.functional.normalize(torch.randn(16, 16, generator=gen), dim=1)
+    top = latent.output_change(model, directions[0])
+    typical = sum(latent.output_change(model, r) for r in randoms) / len(randoms)
+    assert top > typical
+
+
+def test_principal_directions_cap_k_at_the_latent_size(points_trainer):
+    model = LatentModel.from_trainer(points_trainer)
+    directions, explained = principal_directions(model, 4, n=64)
+    assert directions.shape == (2, 2) and explained.shape == (2,)
+    assert torch.allclose(directions.norm(dim=1), torch.ones(2), atol=1e-5)

@@ -1,0 +1,272 @@
+"""The background run: its life cycle, pause / single step / resume / stop, live settings,
+errors and divergence reported as statuses, and no thread left behind."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+import pytest
+import torch
+
+from playground.config import ConfigError
+from playground.runner import FINAL, MAX_FRAMES, Run
+from playground.trainer import Trainer
+
+TIMEOUT = 30.0  # generous: a stuck thread fails the test instead of hanging it
+# An unhandled exception in the run thread must fail the test, not only warn.
+pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
+
+
+def wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def run_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "gan-run" and t.is_alive()]
+
+
+@pytest.fixture
+def runs():
+    """Runs made in a test; all are stopped afterwards and no run thread may survive."""
+    made: list[Run] = []
+
+    def make(cfg, **kwargs) -> Run:
+        run = Run(cfg, **kwargs)
+        made.append(run)
+        return run
+
+    yield make
+    for run in made:
+        run.stop(wait=TIMEOUT)
+    assert run_threads() == []
+
+
+def test_a_run_reaches_finished(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=12, log_every=2, sample_every=5))
+    assert run.snapshot().status == "created"
+    run.start()
+    assert run.join(TIMEOUT)
+    snap = run.snapshot()
+    assert snap.status == "finished" and not snap.active and snap.error is None
+    assert snap.step == snap.total_steps == 12
+    assert snap.history["step"] == [2.0, 4.0, 6.0, 8.0, 10.0, 12.0]
+    assert all(math.isfinite(v) for v in snap.history["d_loss"])
+    assert snap.frames[0].step == 0, "a first picture before any training"
+    assert snap.latest.step == 12
+    assert [f.step for f in snap.frames] == sorted({f.step for f in snap.frames})
+    assert snap.latest.samples.shape == (512, 2)
+    assert snap.latest.decision.shape == (64, 64)
+    assert snap.kind == "points" and snap.extent is not None and snap.device == "cpu"
+    assert snap.config.steps == 12
+    assert snap.eta_seconds is None
+    assert not run.alive
+
+
+def test_a_run_cannot_start_twice(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=2))
+    run.start()
+    with pytest.raises(RuntimeError):
+        run.start()
+    assert run.join(TIMEOUT)
+
+
+def test_frames_stay_bounded_and_span_the_run(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=150, log_every=50, sample_every=1))
+    run.start()
+    assert run.join(TIMEOUT)
+    steps = [f.step for f in run.snapshot().frames]
+    assert len(steps) <= MAX_FRAMES
+    assert steps[0] == 0 and steps[-1] == 150
+    assert steps == sorted(set(steps))
+
+
+def test_pause_single_steps_and_resume(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=20, log_every=1))
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    assert run.snapshot().step == 0
+    for expected in (1, 2, 3):
+        assert run.step() is True
+        wait_for(lambda e=expected: run.snapshot().step == e, f"step {expected}")
+        wait_for(lambda: not run._manual, "the queued step to be taken")
+        assert run.status == "paused"
+    time.sleep(0.05)  # give a run that would wrongly keep going the chance to do so
+    snap = run.snapshot()
+    assert snap.step == 3 and snap.status == "paused"
+    assert snap.latest.step == 3, "a single step draws a picture"
+    # Several queued steps are each taken once.
+    for _ in range(4):
+        assert run.step()
+    wait_for(lambda: run.snapshot().step == 7, "four more steps")
+    wait_for(lambda: not run._manual, "the queue to empty")
+    assert run.snapshot().step == 7
+    run.resume()
+    assert run.join(TIMEOUT)
+    assert run.status == "finished" and run.snapshot().step == 20
+
+
+def test_d_only_and_g_only_single_steps(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=20))
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused" and run.trainer is not None, "the paused run")
+
+    def weights(module):
+        return [p.detach().clone() for p in module.parameters()]
+
+    def same(before, module):
+        return all(torch.equal(a, b) for a, b in zip(before, module.parameters(), strict=True))
+
+    g0, d0 = weights(run.trainer.G), weights(run.trainer.D)
+    assert run.step(d=True, g=False)
+    wait_for(lambda: run.snapshot().step == 1, "the D-only step")
+    assert same(g0, run.trainer.G) and not same(d0, run.trainer.D)
+    g1, d1 = weights(run.trainer.G), weights(run.trainer.D)
+    assert run.step(d=False, g=True)
+    wait_for(lambda: run.snapshot().step == 2, "the G-only step")
+    assert same(d1, run.trainer.D) and not same(g1, run.trainer.G)
+
+
+def test_step_while_running_is_refused(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=10_000_000, log_every=100, sample_every=100_000))
+    run.start()
+    wait_for(lambda: run.status == "running", "the run to start")
+    assert run.step() is False
+    assert not run._manual, "nothing was queued"
+    run.pause()
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    paused_at = run.snapshot().step
+    time.sleep(0.05)
+    assert run.snapshot().step == paused_at, "a paused run does not train"
+    run.resume()
+    wait_for(lambda: run.snapshot().step > paused_at, "training to continue")
+    assert run.status == "running"
+    run.stop()
+    assert run.join(TIMEOUT) and run.status == "stopped"
+    assert run.step() is False, "no steps after the end"
+
+
+def test_stop_while_paused_ends_the_thread(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=100))
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    assert run.alive and run_threads()
+    run.stop()
+    assert run.join(TIMEOUT)
+    assert run.status == "stopped" and not run.alive
+    assert run._thread not in threading.enumerate()
+    assert run_threads() == []
+
+
+def test_set_hyper_validates_then_applies(runs, tiny_cfg):
+    run = runs(tiny_cfg(steps=20, lr_g=1e-3, lr_d=1e-3))
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    for bad in (dict(lr_g=-1.0), dict(lr_d=math.nan), dict(d_steps=0)):
+        with pytest.raises(ConfigError) as info:
+            run.set_hyper(**bad)
+        assert info.value.setting in bad
+    run.set_hyper(lr_g=2e-4, d_steps=2)
+    assert run.trainer.cfg.lr_g == 1e-3, "applied before the next step, not mid-step"
+    run.step()
+    wait_for(lambda: run.snapshot().step == 1, "the step")
+    trainer = run.trainer
+    assert trainer.cfg.lr_g == 2e-4 and trainer.cfg.d_steps == 2 and trainer.cfg.lr_d == 1e-3
+    assert trainer.opt_g.param_groups[0]["lr"] == 2e-4
+    assert run.snapshot().config.lr_g == 2e-4
+
+
+def test_a_failing_trainer_factory_ends_in_error(runs, tiny_cfg):
+    def broken(cfg):
+        raise RuntimeError("cannot build the models: out of llamas")
+
+    run = runs(tiny_cfg(), make_trainer=broken)
+    run.start()
+    assert run.join(TIMEOUT)
+    snap = run.snapshot()
+    assert snap.status == "error" and snap.status in FINAL
+    assert "out of llamas" in snap.error
+    assert snap.step == 0
+
+
+def test_an_exception_mid_run_ends_in_error(runs, tiny_cfg):
+    def make(cfg):
+        trainer = Trainer(cfg)
+        real_step = trainer.train_step
+
+        def flaky(*args):
+            if trainer.step == 3:
+                raise ValueError("shape mismatch in step 4")
+            return real_step(*args)
+
+        trainer.train_step = flaky
+        return trainer
+
+    run = runs(tiny_cfg(steps=10), make_trainer=make)
+    run.start()
+    assert run.join(TIMEOUT)
+    snap = run.snapshot()
+    assert snap.status == "error"
+    assert snap.error == "shape mismatch in step 4"
+    assert snap.step == 3
+
+
+def test_out_of_memory_is_explained(runs, tiny_cfg):
+    def make(cfg):
+        raise RuntimeError("CUDA out of memory. Tried to allocate 20.00 GiB")
+
+    run = runs(tiny_cfg(), make_trainer=make)
+    run.start()
+    assert run.join(TIMEOUT)
+    assert "smaller batch size" in run.snapshot().error
+
+
+def test_a_diverging_run_ends_diverged(runs, tiny_cfg):
+    def make(cfg):
+        trainer = Trainer(cfg)
+        trainer.g_loss_fn = lambda f: f.mean() * math.nan
+        return trainer
+
+    run = runs(tiny_cfg(steps=50, log_every=5), make_trainer=make)
+    run.start()
+    assert run.join(TIMEOUT)
+    snap = run.snapshot()
+    assert snap.status == "diverged"
+    assert "diverged at step 5" in snap.error
+    assert snap.step == 5
+
+
+def test_a_run_from_an_existing_trainer_continues_it(runs, tiny_cfg):
+    trainer = Trainer(tiny_cfg(steps=8))
+    for _ in range(5):
+        trainer.train_step()
+    run = runs(None, trainer=trainer)
+    run.start()
+    assert run.join(TIMEOUT)
+    assert run.status == "finished" and trainer.step == 8
+    assert run.snapshot().history["step"][-1] == 8.0
+
+
+def test_a_run_needs_a_config_or_a_trainer():
+    with pytest.raises(ValueError):
+        Run()
+
+
+def test_save_while_paused_writes_a_loadable_checkpoint(runs, tiny_cfg, tmp_path):
+    from playground.checkpoints import load_checkpoint
+
+    run = runs(tiny_cfg(steps=20))
+    with pytest.raises(RuntimeError):
+        run.save(tmp_path / "early")  # no models yet
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    run.step()
+    run.step()
+    wait_for(lambda: run.snapshot().step == 2, "two steps")
+    run.save(tmp_path / "ckpt")
+    assert load_checkpoint(tmp_path / "ckpt").step == 2

@@ -5,6 +5,8 @@ import streamlit as st
 from pages import ui
 from playground.data import dataset_status
 
+ui.require_router()
+
 st.title("GAN Playground")
 st.markdown(
     "Train a generative adversarial network live, watch it learn, and see **mode collapse** "

@@ -5,6 +5,8 @@ import streamlit as st
 from pages import train_ui, ui
 from playground.runner import Run
 
+ui.require_router()
+
 st.title("Train a GAN")
 slot = ui.run_slot()
 ui.apply_query_params()

@@ -35,6 +35,28 @@ USER_RUNS = CHECKPOINTS / "runs"
 REFRESH_SECONDS = 1.0  # how often the live view redraws while a run is active
 
 
+# ---------------------------------------------------------------------- routing
+def require_router() -> None:
+    """Make a page opened by its own URL run inside app.py's navigation.
+
+    Streamlit treats a folder named `pages/` beside the main script as an old-style page
+    folder until the main script has called `st.navigation` once in the server process. So the
+    very first request of a fresh server to, say, /explore would run the page alone (every
+    module of the folder listed as a page, no page config). Switching that mode off and
+    rerunning lets app.py route the request as usual. Every page calls this first.
+    """
+    if st.session_state.get("_routed"):  # only a session's first run can be the stray one
+        return
+    st.session_state["_routed"] = True
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this internals: nothing to repair
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 # ---------------------------------------------------------------------- the session's run
 class RunSlot:
     """The one training run a browser session owns. Replacing it stops the old one first."""

@@ -160,6 +160,11 @@ class Run:
         self._thread.join(timeout)
         return not self._thread.is_alive()
 
+    def between_steps(self) -> threading.Lock:
+        """A context manager that holds training between two steps, e.g. to copy a model:
+        `with run.between_steps(): model = copy(run.trainer.G)`."""
+        return self._step_lock
+
     def save(self, path: str | Path, **kwargs) -> Path:
         """Save a checkpoint between two steps (safe while running)."""
         from .checkpoints import save_checkpoint

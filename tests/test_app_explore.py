@@ -133,7 +133,7 @@ def test_2d_checkpoint_draws_charts(checkpoints):
     assert not at.exception
     assert len(at.get("plotly_chart")) == 2  # the point over the clouds, the interpolation path
     assert len(at.image) == 0
-    at.slider(key=f"explore.ckpt:{checkpoints['ring']}.0.z1").set_value(-2.0).run()
+    next(s for s in at.slider if s.label == "z[1]").set_value(-2.0).run()
     assert not at.exception
 
 

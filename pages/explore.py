@@ -1,0 +1,125 @@
+"""Latent explorer: pick a trained generator, move through its latent space, interpolate.
+
+Widgets → `playground.latent` → draw. The generator is a cached, frozen copy running under
+inference mode, so moving a slider costs one forward pass: no reloading, no retraining.
+"""
+
+import streamlit as st
+import torch
+
+from pages import explore_ui as xui
+from pages import ui
+from playground import images, latent
+
+ui.require_router()
+
+DIMS, DIRECTIONS = "Latent dimensions", "Principal directions"
+
+st.title("🧭 Latent explorer")
+st.caption(
+    "Every sample a generator makes is a point z in its latent space. Pick a point with "
+    "a seed, move it with the sliders, and walk from one seed to another."
+)
+
+source = xui.source_picker()
+if source is None:
+    st.stop()
+model, key = source
+
+controls, output = st.columns([2, 3], gap="large")
+with controls:
+    seed = xui.seed_input(
+        "explore.seed",
+        "Seed",
+        "Which random z to start from: the same seed always gives the same z, on any machine.",
+    )
+    label = xui.class_picker(model)
+    psi = st.slider(
+        "Truncation ψ",
+        0.1,
+        1.5,
+        1.0,
+        0.05,
+        key="explore.psi",
+        help="Scales z towards the centre of the latent space (z → ψ·z, the truncation trick). "
+        "ψ < 1 gives more typical, cleaner samples with less variety; ψ > 1 reaches rarely "
+        "sampled regions, where samples get stranger.",
+    )
+    mode = st.radio(
+        "Move along",
+        (DIMS, DIRECTIONS),
+        horizontal=True,
+        key="explore.mode",
+        help="Latent dimensions: edit coordinates of z one by one (often entangled: one "
+        "coordinate changes many things). Principal directions: move along the few latent "
+        "directions that change the output most (GANSpace).",
+    )
+    base = latent.z_from_seed(seed, model.latent_dim)
+    if mode == DIMS:
+        z = xui.dimension_sliders(base, f"explore.{key}", seed)
+    else:
+        found, explained = xui.directions(model, key)
+        z = base + xui.direction_sliders(found, explained, f"explore.{key}")
+z = latent.truncate(z, psi)
+
+with output:
+    sample = model.generate(z[None], label)
+    if model.kind == "images":
+        xui.show_image(sample, f"G(z) · seed {seed} · ψ {psi:g} · step {model.step:,}")
+    else:
+        cloud = model.sample(xui.N_CLOUD, seed=0, psi=psi)  # the model as a whole, for context
+        xui.show_point(model, sample[0], cloud)
+
+
+@st.fragment
+def interpolation(model: latent.LatentModel, psi: float, label: torch.Tensor | None) -> None:
+    """From seed A to seed B; a fragment, so its own controls rerun only this section."""
+    st.subheader("Interpolation")
+    a_col, b_col = st.columns(2)
+    with a_col:
+        seed_a = xui.seed_input("explore.seed_a", "Seed A", "Where the walk starts.")
+    with b_col:
+        st.session_state.setdefault("explore.seed_b", 1)
+        seed_b = xui.seed_input("explore.seed_b", "Seed B", "Where the walk ends.")
+    n_col, m_col = st.columns(2)
+    frames = n_col.slider(
+        "Frames",
+        4,
+        32,
+        8,
+        key="explore.frames",
+        help="How many evenly spaced steps from A to B, both included.",
+    )
+    method = m_col.radio(
+        "Path",
+        latent.METHODS,
+        index=1,
+        horizontal=True,
+        key="explore.method",
+        help="linear: the straight line between the two z. spherical (slerp): along the great "
+        "circle, keeping ‖z‖ near the values seen in training; a straight line between two "
+        "random z passes near the origin, where samples are often washed out.",
+    )
+    ends = [latent.truncate(latent.z_from_seed(s, model.latent_dim), psi) for s in (seed_a, seed_b)]
+    zs = latent.interpolate(*ends, frames, method)
+    labels = None if label is None else label.expand(frames)
+    outputs = model.generate(zs, labels)
+    if model.kind == "images":
+        st.image(
+            xui.frames_strip(images.to_uint8(outputs)),
+            caption=f"seed {seed_a} → seed {seed_b}, {method}, {frames} frames",
+            output_format="PNG",
+        )
+    else:
+        st.columns([3, 2])[0].plotly_chart(xui.path_figure(model, outputs.numpy()))
+    st.download_button(
+        "⬇️ Download GIF",
+        data=xui.gif_maker(model, outputs),
+        file_name="interpolation.gif",
+        mime="image/gif",
+        help="An animated GIF of this walk, A → B and back, looping.",
+    )
+
+
+st.divider()
+interpolation(model, psi, label)

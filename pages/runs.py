@@ -1,0 +1,121 @@
+"""Runs: every checkpoint under checkpoints/, with a preview, its settings and its metrics, and
+buttons to explore it, train it further, download it or (for your own runs) delete it."""
+
+from pathlib import Path
+
+import streamlit as st
+
+from pages import explore_ui as xui
+from pages import ui
+from playground.runner import Run
+
+ui.require_router()
+
+st.title("🗂️ Runs")
+st.caption(
+    f"Checkpoints saved under `{ui.CHECKPOINTS.name}/`: your runs, then the examples "
+    "that ship with the app (those cannot be deleted)."
+)
+
+if flash := st.session_state.pop("runs.flash", None):
+    st.success(flash)
+
+
+def run_card(folder: Path, meta: dict) -> None:
+    cfg, key = meta["config_obj"], str(folder)
+    with st.container(border=True):
+        picture, info, actions = st.columns([1, 3, 2], vertical_alignment="center")
+        preview = xui.thumbnail(key, xui.checkpoint_mtime(folder))
+        if preview is None:
+            picture.caption("no preview")
+        else:
+            picture.image(preview, caption="fixed-noise samples")
+        info.markdown(f"**{xui.checkpoint_name(folder)}**")
+        info.caption(ui.describe_config(cfg))
+        info.write(f"step {meta['step']:,} of {cfg.steps:,}")
+        if metrics := xui.metrics_text(meta.get("metrics")):
+            info.write(metrics)
+
+        if actions.button(
+            "🧭 Explore",
+            key=f"runs.explore.{key}",
+            width="stretch",
+            help="Open this generator in the Latent explorer.",
+        ):
+            st.session_state["explore_source"] = key
+            st.switch_page("pages/explore.py")
+        if actions.button(
+            "▶️ Resume training",
+            key=f"runs.resume.{key}",
+            width="stretch",
+            help="Load this checkpoint (models, optimisers, history) as this "
+            "session's run, paused, and open the Train page. It replaces the "
+            "run you have there now.",
+        ):
+            resume(folder)
+        actions.download_button(
+            "⬇️ Download .zip",
+            data=lambda: xui.zip_checkpoint(folder),
+            file_name=f"{folder.name}.zip",
+            mime="application/zip",
+            key=f"runs.zip.{key}",
+            on_click="ignore",
+            width="stretch",
+            help="checkpoint.json and its safetensors files; the Latent explorer can open it.",
+        )
+        if xui.is_user_run(folder):
+            delete_controls(folder, actions)
+
+
+def resume(folder: Path) -> None:
+    try:
+        trainer = xui.load_for_training(folder)
+    except Exception as exc:  # shown to the person, never a traceback
+        st.error(f"Cannot resume {folder.name}: {exc}")
+        return
+    run = Run(trainer=trainer)
+    ui.run_slot().replace(run)
+    run.start(paused=True)
+    st.switch_page("pages/train.py")
+
+
+def delete_controls(folder: Path, where) -> None:
+    key = str(folder)
+    sure = where.checkbox(
+        "Yes, delete it",
+        key=f"runs.sure.{key}",
+        help="Tick to enable the Delete button: deleting cannot be undone.",
+    )
+    if where.button(
+        "🗑️ Delete",
+        key=f"runs.delete.{key}",
+        disabled=not sure,
+        width="stretch",
+        help="Remove this checkpoint folder from disk.",
+    ):
+        try:
+            xui.delete_user_run(folder)
+        except (ValueError, OSError) as exc:
+            st.error(str(exc))
+            return
+        st.session_state["runs.flash"] = f"Deleted {folder.name}."
+        st.rerun()
+
+
+checkpoints = ui.list_checkpoints()
+if not checkpoints:
+    st.info(
+        "No checkpoints yet. Train a model on the **Train** page and save it: it will be "
+        "listed here, ready to explore, resume or download."
+    )
+    st.page_link("pages/train.py", label="Go to the Train page", icon="🏋️")
+mine = [xui.is_user_run(folder) for folder, _ in checkpoints]
+groups = {
+    "Your runs": [c for c, own in zip(checkpoints, mine, strict=True) if own],
+    "Examples": [c for c, own in zip(checkpoints, mine, strict=True) if not own],
+}
+for title, group in groups.items():
+    if group:
+        st.subheader(f"{title} ({len(group)})")
+        for folder, meta in group:
+            run_card(folder, meta)

@@ -1,0 +1,325 @@
+"""Walking the latent space of a trained generator: seeds, truncation, interpolation and
+GANSpace-style principal directions.
+
+`LatentModel` is a frozen, eval-mode copy of a generator with the few facts a viewer needs
+(latent size, classes, output kind and shape, the 2D window). It never trains and never changes,
+so one copy can serve many sliders and many sessions at once: every call runs under
+`torch.inference_mode()` and only reads the weights.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file
+
+from .checkpoints import CheckpointError, read_meta
+from .models import build_models
+
+METHODS = ("linear", "spherical")
+N_REAL = 1000  # real points kept for 2D views
+
+
+@dataclass(eq=False)  # eq=False: comparing modules and tensors field by field is meaningless
+class LatentModel:
+    generator: torch.nn.Module  # eval mode, requires_grad off; z (N, latent_dim) -> samples
+    latent_dim: int
+    num_classes: int  # 0 when the generator takes no label
+    kind: str  # "points" or "images"
+    shape: tuple[int, ...]  # (2,) or (C, H, W)
+    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
+    step: int = 0
+    dataset: str = ""
+    extent: tuple[float, float, float, float] | None = None  # 2D data-space window
+    real: np.ndarray | None = None  # (N_REAL, 2) float32 real points, 2D only
+    fixed_z: torch.Tensor | None = None  # the run's fixed noise batch, CPU
+    fixed_labels: torch.Tensor | None = None
+
+    @classmethod
+    def from_trainer(cls, trainer, device: str | torch.device | None = None) -> LatentModel:
+        """A frozen copy of `trainer.sampler` (the EMA generator when there is one).
+
+        The copy is independent of the trainer: training on can go on while this is explored.
+        `device` defaults to the trainer's device."""
+        target = torch.device(device) if device is not None else trainer.device
+        generator = copy.deepcopy(trainer.sampler).to(target).eval().requires_grad_(False)
+        data = trainer.data
+        real = extent = None
+        if data.kind == "points":
+            extent = trainer.extent()
+            points, _ = data.sample(N_REAL, torch.Generator(data.device).manual_seed(0))
+            real = points.float().cpu().numpy()
+        return cls(
+            generator=generator,
+            latent_dim=trainer.cfg.latent_dim,
+            num_classes=trainer.num_classes,
+            kind=data.kind,
+            shape=tuple(data.shape),
+            device=target,
+            step=trainer.step,
+            dataset=trainer.cfg.dataset,
+            extent=extent,
+            real=real,
+            fixed_z=trainer.fixed_z.detach().cpu().clone(),
+            fixed_labels=None
+            if trainer.fixed_labels is None
+            else trainer.fixed_labels.detach().cpu().clone(),
+        )
+
+    @torch.inference_mode()
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """z (N, latent_dim) [+ labels (N,)] -> float32 samples (N, *shape) on the CPU."""
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"z must be (N, {self.latent_dim}), got {tuple(z.shape)}")
+        if self.num_classes and labels is None:
+            labels = torch.arange(z.shape[0]) % self.num_classes
+        if not self.num_classes:
+            labels = None
+        out = self.generator(
+            z.to(self.device, torch.float32), None if labels is None else labels.to(self.device)
+        )
+        return out.float().cpu()
+
+    def sample(self, n: int, seed: int = 0, psi: float = 1.0) -> torch.Tensor:
+        """n samples from noise seeded by `seed` (class labels cycle 0, 1, …), truncated by psi."""
+        z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
+        return self.generate(truncate(z, psi))
+
+
+# ---------------------------------------------------------------------- loading
+def load_latent_model(path: str | Path, device: str | torch.device = "cpu") -> LatentModel:
+    """The generator of a checkpoint folder, without its discriminator, optimisers or dataset.
+
+    Exploring needs no training data, so an MNIST checkpoint opens on a machine that never
+    downloaded MNIST. Only safetensors and checked JSON are read; any problem raises
+    CheckpointError."""
+    folder = Path(path)
+    meta = read_meta(folder)
+    cfg = meta["config_obj"]
+    kind, shape, num_classes = _data_facts(meta)
+    # Built on the meta device: no memory and no random init (which would draw from, and so
+    # disturb, the global RNG a training thread may be seeding right now); the checkpoint's
+    # tensors are then assigned in place of the empty ones.
+    with torch.device("meta"):
+        generator, _ = build_models(cfg, shape, num_classes)
+    files = meta["files"]
+    role = "generator_ema" if "generator_ema" in files else "generator"
+    _load_module(generator, _tensors(folder, files[role]), role)
+    fixed = _tensors(folder, files["fixed"])
+    fixed_z, fixed_labels = fixed.get("z"), fixed.get("labels")
+    if fixed_z is None or fixed_z.ndim != 2 or fixed_z.shape[1] != cfg.latent_dim:
+        raise CheckpointError("fixed noise does not match the config's latent_dim")
+    if not torch.isfinite(fixed_z).all():
+        raise CheckpointError("fixed noise holds NaN or inf")
+    classes = num_classes if cfg.conditional else 0
+    if classes:
+        if fixed_labels is None or fixed_labels.shape != fixed_z.shape[:1]:
+            raise CheckpointError("fixed noise labels are missing or malformed")
+        if fixed_labels.min() < 0 or fixed_labels.max() >= classes:
+            raise CheckpointError("fixed noise labels are out of range")
+    real = extent = None
+    if kind == "points":
+        real, extent = _real_points(cfg)
+    target = torch.device(device)
+    return LatentModel(
+        generator=generator.to(target).eval().requires_grad_(False),
+        latent_dim=cfg.latent_dim,
+        num_classes=classes,
+        kind=kind,
+        shape=shape,
+        device=target,
+        step=meta["step"],
+        dataset=cfg.dataset,
+        extent=extent,
+        real=real,
+        fixed_z=fixed_z.float(),
+        fixed_labels=fixed_labels.long() if classes else None,
+    )
+
+
+def _data_facts(meta: dict) -> tuple[str, tuple[int, ...], int]:
+    data = meta.get("data")
+    cfg = meta["config_obj"]
+    if not isinstance(data, dict):
+        raise CheckpointError("checkpoint.json: field 'data' is missing or malformed")
+    kind, shape, classes = data.get("kind"), data.get("shape"), data.get("num_classes")
+    valid_shape = isinstance(shape, list) and all(
+        isinstance(s, int) and not isinstance(s, bool) and 0 < s <= 4096 for s in shape
+    )
+    if kind == "points":
+        valid_shape = valid_shape and shape == [2]
+    elif kind == "images":
+        valid_shape = valid_shape and len(shape) == 3 and shape[0] in (1, 3)
+    else:
+        raise CheckpointError(f"checkpoint.json: unknown data kind {kind!r}")
+    if not valid_shape:
+        raise CheckpointError(f"checkpoint.json: data shape {shape!r} does not fit kind {kind}")
+    if not isinstance(classes, int) or isinstance(classes, bool) or not 0 <= classes <= 10_000:
+        raise CheckpointError("checkpoint.json: data num_classes is malformed")
+    if (kind == "points") != cfg.is_points:
+        raise CheckpointError(f"checkpoint.json: data kind {kind} contradicts {cfg.dataset}")
+    return kind, tuple(shape), classes
+
+
+def _tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
+    path = folder / name  # `name` was checked by read_meta: a bare file name, no path
+    if not path.is_file():
+        raise CheckpointError(f"tensor file {name} is missing")
+    try:
+        return load_file(str(path), device="cpu")
+    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
+        raise CheckpointError(f"{name} is not a readable safetensors file ({exc})") from None
+
+
+def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role: str) -> None:
+    expected = module.state_dict()
+    if set(expected) != set(tensors):
+        missing = sorted(set(expected) - set(tensors))[:5]
+        extra = sorted(set(tensors) - set(expected))[:5]
+        raise CheckpointError(
+            f"{role} does not match its config: missing {missing}, unexpected {extra}"
+        )
+    for key, ref in expected.items():
+        t = tensors[key]
+        if t.shape != ref.shape or t.dtype != ref.dtype:
+            raise CheckpointError(
+                f"{role}: tensor {key} is {t.dtype} {tuple(t.shape)}, "
+                f"expected {ref.dtype} {tuple(ref.shape)}"
+            )
+        if t.is_floating_point() and not torch.isfinite(t).all():
+            raise CheckpointError(f"{role}: tensor {key} holds NaN or inf")
+    module.load_state_dict(tensors, assign=True)
+    if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
+        raise CheckpointError(f"{role}: some weights were not in the checkpoint")
+
+
+def _real_points(cfg) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Real 2D points (generated in code, no files) and the same window `Trainer.extent` uses."""
+    from .data import load_dataset
+
+    source = load_dataset(cfg, "cpu")
+    wide, _ = source.sample(4096, torch.Generator().manual_seed(1))
+    lo, hi = wide.min(0).values, wide.max(0).values
+    half = float((hi - lo).max()) * 0.6 + 0.5
+    mid = ((lo + hi) / 2).tolist()
+    extent = (mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half)
+    real, _ = source.sample(N_REAL, torch.Generator().manual_seed(0))
+    return real.float().numpy(), extent
+
+
+# ---------------------------------------------------------------------- latent arithmetic
+def z_from_seed(seed: int, latent_dim: int) -> torch.Tensor:
+    """The latent (latent_dim,) for a seed: N(0, I) from a CPU generator, so every machine and
+    every device gives the same z for the same seed."""
+    return torch.randn(latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+
+
+def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:
+    """The truncation trick: move z towards the latent's mean by the factor psi.
+
+    StyleGAN writes it w' = w̄ + ψ(w − w̄). Our prior is N(0, I), whose mean is 0, so this is
+    simply ψ·z. ψ < 1 pulls samples towards the typical, well-trained middle of the latent
+    (cleaner samples, less variety); ψ > 1 pushes them out to rarely-sampled regions."""
+    return z * psi
+
+
+def lerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """(1 − t)·a + t·b. A tensor t of shape (n,) gives (n, *a.shape)."""
+    t = _as_weights(t, a)
+    return (1 - t) * a + t * b
+
+
+def slerp(a: torch.Tensor, b: torch.Tensor, t: float | torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation: along the great circle from a to b, with the norm interpolated
+    linearly. A straight line between two Gaussian samples passes close to the origin, where
+    z has a norm the generator never saw in training (‖z‖ ≈ √d); slerp stays on the shell.
+
+    When a and b are (nearly) parallel or antiparallel the circle is undefined or numerically
+    unstable, and the straight line is used instead."""
+    t = _as_weights(t, a)
+    norm_a, norm_b = a.norm(), b.norm()
+    if norm_a < 1e-12 or norm_b < 1e-12:
+        return lerp(a, b, t)
+    cos = torch.clamp(torch.dot(a.flatten() / norm_a, b.flatten() / norm_b), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    sin = torch.sin(omega)
+    if sin.abs() < 1e-6:
+        return lerp(a, b, t)
+    # On the unit sphere: sin((1−t)Ω)/sinΩ · â + sin(tΩ)/sinΩ · b̂, then scale by the lerped norm.
+    direction = torch.sin((1 - t) * omega) * (a / norm_a) + torch.sin(t * omega) * (b / norm_b)
+    return direction / sin * ((1 - t) * norm_a + t * norm_b)
+
+
+def _as_weights(t: float | torch.Tensor, like: torch.Tensor) -> torch.Tensor | float:
+    if isinstance(t, torch.Tensor) and t.ndim > 0:
+        return t.to(like.dtype).reshape(-1, *([1] * like.ndim))  # (n, 1, …) broadcasts
+    return float(t)
+
+
+def interpolate(
+    a: torch.Tensor, b: torch.Tensor, n: int, method: str = "spherical"
+) -> torch.Tensor:
+    """n latents (n, latent_dim) evenly spaced from a to b inclusive."""
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+    if n < 1:
+        raise ValueError("n must be at least 1")
+    t = torch.linspace(0.0, 1.0, n) if n > 1 else torch.zeros(1)
+    return (slerp if method == "spherical" else lerp)(a, b, t)
+
+
+# ---------------------------------------------------------------------- directions
+@torch.inference_mode()
+def principal_directions(
+    model: LatentModel, k: int, n: int = 512, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GANSpace-style directions (Härkönen et al. 2020), found on the outputs.
+
+    Sample n latents Z (n, d), generate X (n, p), take the top principal components of X and
+    their scores S (n, k); then solve Z·W ≈ S by least squares: column j of W (d,) is the latent
+    direction whose movement best predicts the j-th output component. Returns the unit
+    directions (k', d) and each component's fraction of the output variance (k',), where
+    k' = min(k, d, p, n − 1)."""
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, model.latent_dim, generator=gen)
+    x = model.generate(z).reshape(n, -1)
+    x = x - x.mean(dim=0)
+    k = max(0, min(k, model.latent_dim, x.shape[1], n - 1))
+    # PCA through the smaller of the two Gram matrices (an eigh of at most n x n is far cheaper
+    # than an SVD of X): the eigenvectors of XᵀX are the components, those of XXᵀ the scores.
+    if x.shape[1] <= n:
+        evals, evecs = torch.linalg.eigh((x.T @ x).double())  # ascending eigenvalues
+        top = evals.argsort(descending=True)[:k]
+        scores = x.double() @ evecs[:, top]  # (n, k) coordinates along each component
+    else:
+        evals, evecs = torch.linalg.eigh((x @ x.T).double())
+        top = evals.argsort(descending=True)[:k]
+        scores = evecs[:, top] * evals[top].clamp_min(0).sqrt()
+    total = evals.clamp_min(0).sum()
+    explained = evals[top].clamp_min(0) / total if total > 0 else torch.zeros(k).double()
+    zc = (z - z.mean(dim=0)).double()
+    weights = torch.linalg.lstsq(zc, scores).solution  # (d, k)
+    directions = weights.T  # (k, d)
+    norms = directions.norm(dim=1, keepdim=True)
+    directions = torch.where(norms > 1e-12, directions / norms.clamp_min(1e-12), 0.0)
+    # A component's sign is arbitrary; fix it so the largest entry is positive (repeatable UI).
+    largest = directions.abs().argmax(dim=1, keepdim=True)
+    signs = torch.sign(directions.gather(1, largest))
+    directions = directions * torch.where(signs == 0, 1.0, signs)
+    return directions.float(), explained.float()
+
+
+def output_change(
+    model: LatentModel, direction: torch.Tensor, n: int = 64, seed: int = 1, step: float = 1.0
+) -> float:
+    """Mean distance between G(z) and G(z + step·direction) over n random z: how much moving
+    along a direction changes a sample (used to rank and test directions)."""
+    z = torch.randn(n, model.latent_dim, generator=torch.Generator().manual_seed(seed))
+    before = model.generate(z).reshape(n, -1)
+    after = model.generate(z + step * direction).reshape(n, -1)
+    return float((after - before).norm(dim=1).mean())

@@ -2,12 +2,14 @@
 
 import streamlit as st
 
-st.set_page_config(page_title="GAN Playground", page_icon="🎲", layout="wide")
+st.set_page_config(page_title="GAN Playground", page_icon=":material/casino:", layout="wide")
 
 pages = [
-    st.Page("pages/home.py", title="Home", icon="🏠", default=True),
-    st.Page("pages/train.py", title="Train", icon="🏋️", url_path="train"),
-    st.Page("pages/explore.py", title="Latent explorer", icon="🧭", url_path="explore"),
-    st.Page("pages/runs.py", title="Runs", icon="🗂️", url_path="runs"),
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
+    st.Page(
+        "pages/explore.py", title="Latent explorer", icon=":material/explore:", url_path="explore"
+    ),
+    st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 st.navigation(pages).run()

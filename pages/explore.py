@@ -15,7 +15,7 @@ ui.require_router()
 
 DIMS, DIRECTIONS = "Latent dimensions", "Principal directions"
 
-st.title("🧭 Latent explorer")
+st.title("Latent explorer")
 st.caption(
     "Every sample a generator makes is a point z in its latent space. Pick a point with "
     "a seed, move it with the sliders, and walk from one seed to another."

@@ -258,7 +258,7 @@ def _apply_requested_source(labels: dict[str, str]) -> None:
 def _current_run_source(run) -> tuple[LatentModel, str]:
     col, button = st.columns([4, 1], vertical_alignment="bottom")
     refresh = button.button(
-        "🔄 Refresh from run",
+        "Refresh from run",
         help="Take a new snapshot of the run's "
         "generator; the explorer does not follow training by itself.",
     )
@@ -292,7 +292,7 @@ def _upload_source() -> tuple[LatentModel, str] | None:
 
 # ---------------------------------------------------------------------- latent controls
 def seed_input(key: str, label: str, help_text: str) -> int:
-    """A seed number_input with a 🎲 button beside it that draws a new one."""
+    """A seed number_input with a "Random" button beside it that draws a new one."""
 
     def reroll() -> None:
         st.session_state[key] = secrets.randbelow(100_000)
@@ -302,7 +302,10 @@ def seed_input(key: str, label: str, help_text: str) -> int:
     seed = left.number_input(
         label, min_value=0, max_value=2**31 - 1, step=1, key=key, help=help_text
     )
-    right.button("🎲 Random", key=f"{key}.random", on_click=reroll, help="Draw a new random seed.")
+    right.button(
+        "Random", icon=":material/casino:", key=f"{key}.random", on_click=reroll,
+        help="Draw a new random seed.",
+    )
     return int(seed)
 
 

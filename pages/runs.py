@@ -11,7 +11,7 @@ from playground.runner import Run
 
 ui.require_router()
 
-st.title("🗂️ Runs")
+st.title("Runs")
 st.caption(
     f"Checkpoints saved under `{ui.CHECKPOINTS.name}/`: your runs, then the examples "
     "that ship with the app (those cannot be deleted)."
@@ -37,7 +37,7 @@ def run_card(folder: Path, meta: dict) -> None:
             info.write(metrics)
 
         if actions.button(
-            "🧭 Explore",
+            "Explore",
             key=f"runs.explore.{key}",
             width="stretch",
             help="Open this generator in the Latent explorer.",
@@ -45,7 +45,7 @@ def run_card(folder: Path, meta: dict) -> None:
             st.session_state["explore_source"] = key
             st.switch_page("pages/explore.py")
         if actions.button(
-            "▶️ Resume training",
+            "Resume training",
             key=f"runs.resume.{key}",
             width="stretch",
             help="Load this checkpoint (models, optimisers, history) as this "
@@ -108,7 +108,7 @@ if not checkpoints:
         "No checkpoints yet. Train a model on the **Train** page and save it: it will be "
         "listed here, ready to explore, resume or download."
     )
-    st.page_link("pages/train.py", label="Go to the Train page", icon="🏋️")
+    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
 mine = [xui.is_user_run(folder) for folder, _ in checkpoints]
 groups = {
     "Your runs": [c for c, own in zip(checkpoints, mine, strict=True) if own],

@@ -52,26 +52,71 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
     paused = active and snap.status == "paused"
     can_save = run is not None and run.trainer is not None
     cols = st.columns(8)
-    cols[0].button("▶ Start", on_click=start, type="primary", disabled=problem is not None,
-                   help="Start a new run with the settings in the sidebar (stops any current one).")
+    cols[0].button(
+        "Start",
+        icon=":material/play_arrow:",
+        on_click=start,
+        type="primary",
+        disabled=problem is not None,
+        help="Start a new run with the settings in the sidebar (stops any current one).",
+    )
     if paused:
-        cols[1].button("⏯ Resume", on_click=run.resume, help="Continue training.")
+        cols[1].button(
+            "Resume", icon=":material/resume:", on_click=run.resume, help="Continue training."
+        )
     else:
-        cols[1].button("⏸ Pause", on_click=run.pause if run else None, disabled=not active,
-                       help="Pause; then step by hand.")
+        cols[1].button(
+            "Pause",
+            icon=":material/pause:",
+            on_click=run.pause if run else None,
+            disabled=not active,
+            help="Pause; then step by hand.",
+        )
     step_help = "One step while paused: {}."
-    cols[2].button("Step", on_click=_step, args=(run, True, True), disabled=not paused,
-                   help=step_help.format("d_steps D updates, then a G update"))
-    cols[3].button("D only", on_click=_step, args=(run, True, False), disabled=not paused,
-                   help=step_help.format("only the discriminator learns"))
-    cols[4].button("G only", on_click=_step, args=(run, False, True), disabled=not paused,
-                   help=step_help.format("only the generator learns"))
-    cols[5].button("⏹ Stop", on_click=run.stop if run else None, disabled=not active,
-                   help="End the run; its state stays on screen and can be saved.")
-    cols[6].button("💾 Save", on_click=_save, args=(run,), disabled=not can_save,
-                   help="Save a checkpoint to checkpoints/runs/ (see the Runs page).")
-    cols[7].button("↺ Reset", on_click=slot.replace, args=(None,), disabled=run is None,
-                   help="Stop and discard the current run.")
+    cols[2].button(
+        "Step",
+        on_click=_step,
+        args=(run, True, True),
+        disabled=not paused,
+        help=step_help.format("d_steps D updates, then a G update"),
+    )
+    cols[3].button(
+        "D only",
+        on_click=_step,
+        args=(run, True, False),
+        disabled=not paused,
+        help=step_help.format("only the discriminator learns"),
+    )
+    cols[4].button(
+        "G only",
+        on_click=_step,
+        args=(run, False, True),
+        disabled=not paused,
+        help=step_help.format("only the generator learns"),
+    )
+    cols[5].button(
+        "Stop",
+        icon=":material/stop:",
+        on_click=run.stop if run else None,
+        disabled=not active,
+        help="End the run; its state stays on screen and can be saved.",
+    )
+    cols[6].button(
+        "Save",
+        icon=":material/save:",
+        on_click=_save,
+        args=(run,),
+        disabled=not can_save,
+        help="Save a checkpoint to checkpoints/runs/ (see the Runs page).",
+    )
+    cols[7].button(
+        "Reset",
+        icon=":material/restart_alt:",
+        on_click=slot.replace,
+        args=(None,),
+        disabled=run is None,
+        help="Stop and discard the current run.",
+    )
     if problem:
         st.error(f"Fix this setting to start: {problem}")
     if "saved_to" in st.session_state:
@@ -84,8 +129,10 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
 def live_view(slot: ui.RunSlot) -> None:
     run = slot.run
     if run is None:
-        st.info("Pick a preset in the sidebar (or set things by hand) and press **Start**. "
-                "Curves and samples appear here while it trains.")
+        st.info(
+            "Pick a preset in the sidebar (or set things by hand) and press **Start**. "
+            "Curves and samples appear here while it trains."
+        )
         return
     polling = run.snapshot().status in POLLING
     every = ui.REFRESH_SECONDS if polling else None
@@ -140,24 +187,47 @@ def _metrics(snap: Snapshot) -> None:
 
 
 def _charts(snap: Snapshot) -> None:
-    smoothing = st.slider("Curve smoothing", 0.0, 0.99, 0.6, 0.01, key="smoothing",
-                          help="Exponential moving average over logged points; 0 shows raw values.")
+    smoothing = st.slider(
+        "Curve smoothing",
+        0.0,
+        0.99,
+        0.6,
+        0.01,
+        key="smoothing",
+        help="Exponential moving average over logged points; 0 shows raw values.",
+    )
     h = snap.history
     c1, c2, c3 = st.columns(3)
-    c1.plotly_chart(ui.line_figure(h, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses",
-                                   smoothing), key="chart_loss")
+    c1.plotly_chart(
+        ui.line_figure(h, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", smoothing),
+        key="chart_loss",
+    )
     probability = snap.config is not None and snap.config.loss in ("minimax", "nonsaturating")
     title = "D's output (probability real)" if probability else "D's score"
-    c2.plotly_chart(ui.line_figure(h, {"d_real": "D(real)", "d_fake": "D(fake)"}, title,
-                                   smoothing), key="chart_d")
-    c3.plotly_chart(ui.line_figure(h, {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
-                                   "Gradient norms", smoothing, log_y=True), key="chart_grad")
+    c2.plotly_chart(
+        ui.line_figure(h, {"d_real": "D(real)", "d_fake": "D(fake)"}, title, smoothing),
+        key="chart_d",
+    )
+    c3.plotly_chart(
+        ui.line_figure(
+            h,
+            {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
+            "Gradient norms",
+            smoothing,
+            log_y=True,
+        ),
+        key="chart_grad",
+    )
 
 
 def _pick_frame(snap: Snapshot) -> Frame:
     frames = snap.frames
-    follow = st.toggle("Follow the latest samples", value=True, key="follow_latest",
-                       help="Off: scrub back through earlier samples of the same noise.")
+    follow = st.toggle(
+        "Follow the latest samples",
+        value=True,
+        key="follow_latest",
+        help="Off: scrub back through earlier samples of the same noise.",
+    )
     if follow or len(frames) < 2:
         return frames[-1]
     steps = [f.step for f in frames]
@@ -170,13 +240,21 @@ def _samples(run: Run, snap: Snapshot) -> None:
         return
     frame = _pick_frame(snap)
     if snap.kind == "points":
-        fig = ui.points_figure(frame.samples, _real_points(run), snap.extent, frame.decision,
-                               title=f"Real (blue) vs generated (orange) at step {frame.step:,}; "
-                               "background: D's score")
+        fig = ui.points_figure(
+            frame.samples,
+            _real_points(run),
+            snap.extent,
+            frame.decision,
+            title=f"Real (blue) vs generated (orange) at step {frame.step:,}; "
+            "background: D's score",
+        )
         st.plotly_chart(fig, key="chart_points")
     else:
-        st.image(images.make_grid(frame.samples), caption=f"Fixed noise at step {frame.step:,}",
-                 width=min(512, 16 * frame.samples.shape[2]))
+        st.image(
+            images.make_grid(frame.samples),
+            caption=f"Fixed noise at step {frame.step:,}",
+            width=min(512, 16 * frame.samples.shape[2]),
+        )
 
 
 def _real_points(run: Run) -> np.ndarray | None:
@@ -201,15 +279,27 @@ def _downloads(run: Run, snap: Snapshot) -> None:
     if latest is None:
         return
     cols[0].download_button(
-        "Samples (PNG)", data=lambda: images.png_bytes(_frame_picture(run, snap, latest)),
-        file_name=f"samples-step{latest.step}.png", mime="image/png", key="dl_png")
-    cols[1].download_button("Loss history (CSV)", data=lambda: history_csv(snap.history),
-                            file_name="history.csv", mime="text/csv", key="dl_csv")
+        "Samples (PNG)",
+        data=lambda: images.png_bytes(_frame_picture(run, snap, latest)),
+        file_name=f"samples-step{latest.step}.png",
+        mime="image/png",
+        key="dl_png",
+    )
+    cols[1].download_button(
+        "Loss history (CSV)",
+        data=lambda: history_csv(snap.history),
+        file_name="history.csv",
+        mime="text/csv",
+        key="dl_csv",
+    )
     cols[2].download_button(
         "Timelapse (GIF)",
         data=lambda: images.gif_bytes([_frame_picture(run, snap, f) for f in snap.frames]),
-        file_name="timelapse.gif", mime="image/gif", key="dl_gif",
-        disabled=len(snap.frames) < 2)
+        file_name="timelapse.gif",
+        mime="image/gif",
+        key="dl_gif",
+        disabled=len(snap.frames) < 2,
+    )
 
 
 def history_csv(history: dict[str, list[float]]) -> str:

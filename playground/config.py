@@ -293,8 +293,8 @@ PRESETS: dict[str, Preset] = {
         ),
         Preset(
             "digits-dcgan",
-            "DCGAN on the 1,797 bundled handwritten digits (8x8, upscaled): works offline in "
-            "a minute on a laptop CPU.",
+            "DCGAN on the 1,797 bundled handwritten digits (8x8, upscaled): works offline; "
+            "digit shapes appear within a few hundred steps on a laptop CPU.",
             dict(_IMAGE, dataset="digits", image_size=32, width=32, steps=1500),
         ),
         Preset(

@@ -49,7 +49,7 @@ def test_train_page_renders_every_setting(fresh_slot):
     for name in GANConfig().to_dict():
         assert f"cfg.{name}" in keys, name
     assert at.latex  # the loss formula
-    assert [b.label for b in at.button][:1] == ["▶ Start"]
+    assert [b.label for b in at.button][:1] == ["Start"]
 
 
 def test_preset_sets_every_control(fresh_slot):
@@ -69,7 +69,7 @@ def test_invalid_setting_shows_engine_message(fresh_slot):
     assert not at.exception
     messages = " ".join(e.value for e in at.error)
     assert "label_smoothing" in messages
-    start = next(b for b in at.button if b.label == "▶ Start")
+    start = next(b for b in at.button if b.label == "Start")
     assert start.disabled
 
 
@@ -78,7 +78,7 @@ def test_start_shows_progress_chart_and_samples(fresh_slot):
     at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
     at.sidebar.number_input(key="cfg.batch_size").set_value(64).run()
     at.sidebar.number_input(key="cfg.steps").set_value(400).run()
-    next(b for b in at.button if b.label == "▶ Start").click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
     assert fresh_slot.run is not None
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -99,12 +99,12 @@ def test_pause_step_resume_stop(fresh_slot):
     at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
     at.sidebar.number_input(key="cfg.batch_size").set_value(32).run()
     at.sidebar.number_input(key="cfg.steps").set_value(100000).run()
-    next(b for b in at.button if b.label == "▶ Start").click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
     run = fresh_slot.run
     deadline = time.monotonic() + 30
     while run.snapshot().step < 3 and time.monotonic() < deadline:
         time.sleep(0.1)
-    next(b for b in at.button if b.label == "⏸ Pause").click().run()
+    next(b for b in at.button if b.label == "Pause").click().run()
     deadline = time.monotonic() + 10
     while run.status != "paused" and time.monotonic() < deadline:
         time.sleep(0.05)
@@ -115,8 +115,8 @@ def test_pause_step_resume_stop(fresh_slot):
     assert run.snapshot().step == before + 1
     next(b for b in at.button if b.label == "D only").click().run()
     assert run.snapshot().step == before + 2
-    next(b for b in at.button if b.label == "⏯ Resume").click().run()
-    next(b for b in at.button if b.label == "⏹ Stop").click().run()
+    next(b for b in at.button if b.label == "Resume").click().run()
+    next(b for b in at.button if b.label == "Stop").click().run()
     assert run.join(10)
     assert run.status == "stopped"
     assert not at.exception
@@ -127,7 +127,7 @@ def test_live_learning_rate_change_reaches_the_run(fresh_slot):
     at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
     at.sidebar.number_input(key="cfg.batch_size").set_value(32).run()
     at.sidebar.number_input(key="cfg.steps").set_value(100000).run()
-    next(b for b in at.button if b.label == "▶ Start").click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
     run = fresh_slot.run
     at.sidebar.number_input(key="cfg.lr_g").set_value(0.05).run()
     deadline = time.monotonic() + 20
@@ -141,9 +141,9 @@ def test_second_start_stops_the_first(fresh_slot):
     at = _page("train.py").run()
     at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
     at.sidebar.number_input(key="cfg.steps").set_value(100000).run()
-    next(b for b in at.button if b.label == "▶ Start").click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
     first = fresh_slot.run
-    next(b for b in at.button if b.label == "▶ Start").click().run()
+    next(b for b in at.button if b.label == "Start").click().run()
     assert fresh_slot.run is not first
     assert first.join(10) and first.status == "stopped"
 

@@ -97,7 +97,7 @@ def test_train_live_then_explore(server, page):
     sidebar.locator("[data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name="ring8-stable").click()
     _idle(page)
-    page.get_by_role("button", name="▶ Start").click()
+    page.get_by_role("button", name="Start").click()
 
     # The live view redraws by itself: the step counter rises with no reload.
     page.wait_for_selector("[data-testid='stProgress']", timeout=60_000)

@@ -10,6 +10,12 @@ pages = [
     st.Page(
         "pages/explore.py", title="Latent explorer", icon=":material/explore:", url_path="explore"
     ),
+    st.Page(
+        "pages/diagnostics.py",
+        title="Diagnostics",
+        icon=":material/troubleshoot:",
+        url_path="diagnostics",
+    ),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 st.navigation(pages).run()

@@ -113,7 +113,8 @@ def interpolation(model: latent.LatentModel, psi: float, label: torch.Tensor | N
     else:
         st.columns([3, 2])[0].plotly_chart(xui.path_figure(model, outputs.numpy()))
     st.download_button(
-        "⬇️ Download GIF",
+        "Download GIF",
+        icon=":material/download:",
         data=xui.gif_maker(model, outputs),
         file_name="interpolation.gif",
         mime="image/gif",

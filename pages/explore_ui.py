@@ -5,16 +5,11 @@ folder, uploaded zip), the latent controls, and the figures. Computation is `pla
 from __future__ import annotations
 
 import hashlib
-import io
 import math
-import re
 import secrets
-import shutil
-import stat
 import tempfile
 import weakref
-import zipfile
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
@@ -22,7 +17,7 @@ import streamlit as st
 import torch
 
 from pages import ui
-from playground import images, latent
+from playground import images, latent, store
 from playground.checkpoints import META, CheckpointError, read_meta
 from playground.latent import LatentModel
 
@@ -31,9 +26,6 @@ SLIDER_RANGE = 3.0  # latent sliders span ±3 standard deviations of the N(0, 1)
 N_DIRECTIONS = 4
 N_CLOUD = 1000  # model samples drawn under the highlighted point of a 2D model
 IMAGE_PX = 256  # the explored image is shown about this large (nearest-neighbour upscaling)
-MAX_ZIP_MEMBER = 200 * 2**20  # bytes per file extracted from an uploaded zip
-MAX_ZIP_TOTAL = 400 * 2**20
-MAX_ZIP_MEMBERS = 32
 CLASS_NAMES = {
     "fashion": (
         "T-shirt/top",
@@ -63,10 +55,6 @@ CLASS_NAMES = {
 
 
 # ---------------------------------------------------------------------- loading models
-class UploadError(ValueError):
-    """An uploaded zip cannot be used; the message says why."""
-
-
 def checkpoint_mtime(folder: str | Path) -> int:
     return (Path(folder) / META).stat().st_mtime_ns
 
@@ -82,96 +70,8 @@ def load_uploaded(digest: str, _data: bytes) -> LatentModel:
     """An uploaded zip's generator, keyed by the zip's SHA-256. The tensors are read into
     memory, so the temporary folder is gone as soon as this returns."""
     with tempfile.TemporaryDirectory(prefix="gan-upload-") as folder:
-        extract_checkpoint_zip(_data, Path(folder))
+        store.extract_checkpoint_zip(_data, Path(folder))
         return latent.load_latent_model(folder, device="cpu")
-
-
-def extract_checkpoint_zip(data: bytes, dest: Path) -> list[str]:
-    """Extract only `checkpoint.json` and `*.safetensors` regular files, flat into `dest`.
-
-    Entry paths are never used: a file is written under its bare name (so a zip of a folder
-    works), and names are whitelisted. Symlinks, duplicates, oversized entries (checked while
-    reading, not trusted from the header) and too many files are refused."""
-    try:
-        archive = zipfile.ZipFile(io.BytesIO(data))
-    except zipfile.BadZipFile:
-        raise UploadError("the file is not a zip archive") from None
-    written: list[str] = []
-    total = 0
-    with archive:
-        members = [m for m in archive.infolist() if not m.is_dir()]
-        if len(members) > MAX_ZIP_MEMBERS:
-            raise UploadError(f"the zip holds {len(members)} files; a checkpoint has a few")
-        for member in members:
-            name = PurePosixPath(member.filename.replace("\\", "/")).name
-            if name != META and not _is_tensor_name(name):
-                continue  # anything else (__MACOSX, README, …) is ignored
-            if stat.S_ISLNK(member.external_attr >> 16):
-                raise UploadError(f"{name} is a symbolic link, not a file")
-            if name in written:
-                raise UploadError(f"the zip holds two files named {name}")
-            if member.file_size > MAX_ZIP_MEMBER:
-                raise UploadError(f"{name} is larger than {MAX_ZIP_MEMBER // 2**20} MB")
-            total += _copy_capped(archive, member, dest / name, MAX_ZIP_TOTAL - total)
-            written.append(name)
-    if META not in written:
-        raise UploadError(f"the zip has no {META}: zip a checkpoint folder's files")
-    return written
-
-
-def _is_tensor_name(name: str) -> bool:
-    return re.fullmatch(r"[A-Za-z0-9_-]{1,100}\.safetensors", name) is not None
-
-
-def _copy_capped(
-    archive: zipfile.ZipFile, member: zipfile.ZipInfo, target: Path, budget: int
-) -> int:
-    limit = min(MAX_ZIP_MEMBER, budget)
-    copied = 0
-    try:
-        with archive.open(member) as source, open(target, "xb") as sink:
-            while block := source.read(2**20):
-                copied += len(block)
-                if copied > limit:
-                    raise UploadError(
-                        f"{target.name} unpacks to more than the {limit // 2**20} MB allowed"
-                    )
-                sink.write(block)
-    except (zipfile.BadZipFile, EOFError, RuntimeError, NotImplementedError) as exc:
-        raise UploadError(f"{target.name} cannot be unpacked ({exc})") from None
-    return copied
-
-
-def zip_checkpoint(folder: str | Path) -> bytes:
-    """A checkpoint folder's `checkpoint.json` and the safetensors files it names, as a zip."""
-    folder = Path(folder)
-    meta = read_meta(folder)
-    with io.BytesIO() as buffer:
-        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
-            archive.write(folder / META, META)
-            for name in sorted(set(meta["files"].values())):
-                archive.write(folder / name, name)
-        return buffer.getvalue()
-
-
-def delete_user_run(folder: str | Path) -> None:
-    """Delete a checkpoint folder under ui.USER_RUNS; anything else (shipped examples, a path
-    outside checkpoints/, a symlink) raises ValueError."""
-    path = Path(folder)
-    root = ui.USER_RUNS.resolve()
-    resolved = path.resolve()
-    if path.is_symlink() or resolved == root or not resolved.is_relative_to(root):
-        raise ValueError(f"{path} is not one of your runs under {ui.USER_RUNS}; not deleted")
-    if not (resolved / META).is_file():
-        raise ValueError(f"{path} is not a checkpoint folder; not deleted")
-    shutil.rmtree(resolved)
-
-
-def is_user_run(folder: str | Path) -> bool:
-    path = Path(folder)
-    root = ui.USER_RUNS.resolve()
-    resolved = path.resolve()
-    return not path.is_symlink() and resolved != root and resolved.is_relative_to(root)
 
 
 # ---------------------------------------------------------------------- the source picker

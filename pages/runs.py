@@ -7,6 +7,7 @@ import streamlit as st
 
 from pages import explore_ui as xui
 from pages import ui
+from playground import capacity, store
 from playground.runner import Run
 
 ui.require_router()
@@ -54,8 +55,9 @@ def run_card(folder: Path, meta: dict) -> None:
         ):
             resume(folder)
         actions.download_button(
-            "⬇️ Download .zip",
-            data=lambda: xui.zip_checkpoint(folder),
+            "Download .zip",
+            icon=":material/download:",
+            data=lambda: store.zip_checkpoint(folder),
             file_name=f"{folder.name}.zip",
             mime="application/zip",
             key=f"runs.zip.{key}",
@@ -63,7 +65,7 @@ def run_card(folder: Path, meta: dict) -> None:
             width="stretch",
             help="checkpoint.json and its safetensors files; the Latent explorer can open it.",
         )
-        if xui.is_user_run(folder):
+        if store.is_user_run(folder, ui.USER_RUNS):
             delete_controls(folder, actions)
 
 
@@ -74,8 +76,14 @@ def resume(folder: Path) -> None:
         st.error(f"Cannot resume {folder.name}: {exc}")
         return
     run = Run(trainer=trainer)
-    ui.run_slot().replace(run)
-    run.start(paused=True)
+    slot = ui.run_slot()
+    slot.stop()  # this session's current run frees its training slot first
+    if not capacity.SLOTS.try_start(run, paused=True):
+        busy = capacity.SLOTS.status()
+        st.error(f"All {busy.limit} training slots on this server are in use ({busy.active} runs "
+                 "active): try again when one finishes or is stopped.")
+        return
+    slot.replace(run)
     st.switch_page("pages/train.py")
 
 
@@ -87,14 +95,15 @@ def delete_controls(folder: Path, where) -> None:
         help="Tick to enable the Delete button: deleting cannot be undone.",
     )
     if where.button(
-        "🗑️ Delete",
+        "Delete",
+        icon=":material/delete:",
         key=f"runs.delete.{key}",
         disabled=not sure,
         width="stretch",
         help="Remove this checkpoint folder from disk.",
     ):
         try:
-            xui.delete_user_run(folder)
+            store.delete_user_run(folder, ui.USER_RUNS)
         except (ValueError, OSError) as exc:
             st.error(str(exc))
             return
@@ -109,7 +118,7 @@ if not checkpoints:
         "listed here, ready to explore, resume or download."
     )
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
-mine = [xui.is_user_run(folder) for folder, _ in checkpoints]
+mine = [store.is_user_run(folder, ui.USER_RUNS) for folder, _ in checkpoints]
 groups = {
     "Your runs": [c for c, own in zip(checkpoints, mine, strict=True) if own],
     "Examples": [c for c, own in zip(checkpoints, mine, strict=True) if not own],

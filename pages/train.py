@@ -12,6 +12,7 @@ slot = ui.run_slot()
 ui.apply_query_params()
 train_ui.apply_pending_preset()
 ui.preset_picker()
+train_ui.image_upload()
 cfg, problem = ui.settings_sidebar()
 if cfg is not None:
     ui.write_query_params(cfg)
@@ -30,12 +31,13 @@ if run is not None and snap.active and cfg is not None:
 def start() -> None:
     if cfg is None:
         return
-    new_run = Run(cfg)
-    slot.replace(new_run)  # a second Start stops the first run; nothing leaks
-    new_run.start()
+    # A second Start stops the first run; the new one starts only if the server has a free
+    # training slot (otherwise the page says so and watches for one).
+    train_ui.start_run(slot, Run(cfg))
 
 
 train_ui.controls(slot, start, problem)
+train_ui.capacity_notice()
 if st.session_state.pop("autostart", False) and cfg is not None:
     start()
     st.rerun()

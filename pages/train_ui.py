@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import io
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import streamlit as st
 import torch
 
-from pages import ui
-from playground import images
+from pages import diagnostics_ui, ui
+from playground import capacity, images, uploads
 from playground.config import PRESETS
 from playground.runner import Frame, Run, Snapshot
 
@@ -29,6 +31,8 @@ def apply_pending_preset() -> None:
 # ---------------------------------------------------------------------- controls
 def _step(run: Run, d: bool, g: bool) -> None:
     """Queue one manual step and wait briefly for it, so the redraw shows its result."""
+    if run is None:  # a stale click after Reset
+        return
     before = run.trainer.step if run.trainer else 0
     if run.step(d=d, g=g):
         deadline = time.monotonic() + 3.0
@@ -37,12 +41,18 @@ def _step(run: Run, d: bool, g: bool) -> None:
 
 
 def _save(run: Run) -> None:
-    folder = ui.new_run_folder(run.trainer.cfg)
+    trainer = run.trainer if run is not None else None
+    if trainer is None:
+        return
+    folder = None
     try:
+        folder = ui.new_run_folder(trainer.cfg)
         run.save(folder)
         st.session_state["saved_to"] = str(folder.relative_to(ui.ROOT))
     except Exception as exc:  # disk full, permissions: say so, keep the run
         st.session_state["save_error"] = f"Could not save: {exc}"
+        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
 
 
 def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -> None:
@@ -156,6 +166,7 @@ def draw(run: Run, snap: Snapshot) -> None:
         st.caption("Building the models and loading the data…")
         return
     _metrics(snap)
+    diagnostics_ui.live_gauges(snap)
     _charts(snap)
     _samples(run, snap)
     _downloads(run, snap)
@@ -309,3 +320,113 @@ def history_csv(history: dict[str, list[float]]) -> str:
     for row in zip(*(history[k] for k in keys), strict=True):
         out.write(",".join(f"{v:g}" for v in row) + "\n")
     return out.getvalue()
+
+
+# ---------------------------------------------------------------------- training slots
+WAITING = "train.waiting_for_slot"  # this session's Start was refused: all slots were busy
+SLOT_FREED = "train.slot_freed"
+SLOT_POLL_SECONDS = 2.0
+
+
+def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
+    """Start `new_run` as this session's run if the server has a free training slot. This
+    session's current run is stopped first, so it frees its own slot. False when all are busy."""
+    slot.stop()
+    if not capacity.SLOTS.try_start(new_run):
+        st.session_state[WAITING] = True
+        return False
+    slot.replace(new_run)
+    st.session_state.pop(WAITING, None)
+    st.session_state.pop(SLOT_FREED, None)
+    return True
+
+
+def capacity_notice() -> None:
+    """How many of the server's training slots are in use; after a refused Start, a warning
+    that watches for a free slot by itself."""
+    waiting = st.session_state.get(WAITING, False)
+
+    @st.fragment(run_every=SLOT_POLL_SECONDS if waiting else None)
+    def notice() -> None:
+        status = capacity.SLOTS.status()
+        if waiting and not status.full:
+            st.session_state[WAITING] = False
+            st.session_state[SLOT_FREED] = True
+            st.rerun()  # redraw the page: the warning goes and polling stops
+        if waiting:
+            st.warning(
+                f"**All {status.limit} training slots on this server are in use** "
+                f"({status.active} runs active), so your run did not start. A run frees its "
+                "slot when it finishes, is stopped or reset, or its browser tab is closed; "
+                "this message changes by itself when a slot is free."
+            )
+        elif st.session_state.get(SLOT_FREED):
+            st.success(f"A training slot is free ({status.active} of {status.limit} in use): "
+                       "press **▶ Start**.")
+        st.caption(f"Training slots on this server: {status.active} of {status.limit} in use.")
+
+    notice()
+
+
+# ---------------------------------------------------------------------- your own images
+UPLOAD_KEY = "train.images_zip"
+UPLOAD_NOTE = "train.upload_note"
+
+
+class UploadSpace:
+    """This session's private temporary folder for unpacked images; deleted with the session."""
+
+    def __init__(self) -> None:
+        self.root = uploads.new_upload_folder()
+        self.count = 0
+
+    def fresh(self) -> Path:
+        """An empty subfolder for a new upload; earlier uploads are deleted."""
+        if not self.root.is_dir():  # removed under us (a /tmp cleaner on a long-lived server)
+            self.root = uploads.new_upload_folder()
+        for old in self.root.iterdir():
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+        self.count += 1
+        return self.root / f"images-{self.count}"
+
+    def remove(self) -> None:
+        uploads.remove_upload_folder(self.root)
+
+
+@st.cache_resource(scope="session", on_release=lambda space: space.remove(), show_spinner=False)
+def upload_space() -> UploadSpace:
+    return UploadSpace()
+
+
+def _unpack_upload() -> None:
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None:
+        return
+    target = upload_space().fresh()
+    try:
+        report = uploads.extract_image_zip(upload.getvalue(), target)
+    except uploads.UploadError as exc:
+        st.session_state[UPLOAD_NOTE] = ("error", f"This zip cannot be used: {exc}")
+        return
+    except OSError as exc:  # disk full: say so
+        st.session_state[UPLOAD_NOTE] = ("error", f"Could not unpack the zip: {exc}")
+        return
+    st.session_state[ui.key_of("data_folder")] = str(target)
+    st.session_state[UPLOAD_NOTE] = ("success", report.message().capitalize() + ".")
+
+
+def image_upload() -> None:
+    """With dataset 'folder': upload a zip of your own images instead of typing a path."""
+    if st.session_state.get(ui.key_of("dataset")) != "folder":
+        return
+    st.sidebar.file_uploader(
+        "Your images (.zip)", type=["zip"], key=UPLOAD_KEY, on_change=_unpack_upload,
+        help="A zip of your own pictures (PNG, JPEG, BMP, GIF, WebP; any folders inside). It is "
+        "unpacked into a private temporary folder for this session, which becomes data_folder. "
+        "Unsafe entries are refused and files that are not images skipped, each counted.")
+    kind, text = st.session_state.get(UPLOAD_NOTE, (None, None))
+    if kind == "error":
+        st.sidebar.error(text)
+    elif kind == "success":
+        st.sidebar.success(text)

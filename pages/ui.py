@@ -6,14 +6,13 @@ Computation lives in `playground`; this module only turns its plain data into wi
 from __future__ import annotations
 
 import dataclasses
-import re
-import time
 from pathlib import Path
 
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from playground import store
 from playground.checkpoints import CheckpointError, read_meta
 from playground.config import (
     ARCHITECTURES,
@@ -72,23 +71,26 @@ class RunSlot:
         if self.run is not None:
             self.run.stop(wait=10.0)
 
+    def release(self) -> None:
+        """The session is gone. Called on the server's event loop, so it must not wait: the run
+        stops at its next step and then frees its models (see Run.discard)."""
+        if self.run is not None:
+            self.run.discard()
 
-@st.cache_resource(scope="session", on_release=lambda slot: slot.stop(), show_spinner=False)
+
+@st.cache_resource(scope="session", on_release=lambda slot: slot.release(), show_spinner=False)
 def run_slot() -> RunSlot:
     """Session-scoped: when the browser session goes away, its training thread is stopped."""
     return RunSlot()
 
 
 # ---------------------------------------------------------------------- checkpoints on disk
-def safe_run_name(text: str) -> str:
-    """A folder name that cannot escape `checkpoints/runs/`: letters, digits, '-', '_', '.'."""
-    name = re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip(".-")[:80]
-    return name or "run"
+safe_run_name = store.safe_run_name  # a folder name that cannot escape checkpoints/runs/
 
 
 def new_run_folder(cfg: GANConfig) -> Path:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    return USER_RUNS / safe_run_name(f"{cfg.dataset}-{cfg.arch}-{cfg.loss}-{stamp}")
+    """A new, empty folder under checkpoints/runs/ (never an existing run's)."""
+    return store.new_run_folder(USER_RUNS, cfg)
 
 
 def list_checkpoints() -> list[tuple[Path, dict]]:
@@ -154,6 +156,8 @@ HELP = {
     "steps": "Total training steps (one step = d_steps D updates + g_steps G updates).",
     "log_every": "Steps between points on the curves.",
     "sample_every": "Steps between sample grids.",
+    "eval_every": "Steps between mode-collapse measures (modes or classes covered; see the "
+    "Diagnostics page). They cost a few percent of training time; 0 turns them off.",
     "device": "auto picks the GPU when there is one.",
 }
 
@@ -171,7 +175,7 @@ MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "lat
 ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
                   "width", "spectral_norm", "pack", "gp_weight", "clip_value", "label_smoothing",
                   "instance_noise", "optimizer", "beta1", "beta2", "g_steps", "ema",
-                  "log_every", "sample_every")
+                  "log_every", "sample_every", "eval_every")
 
 
 def key_of(name: str) -> str:

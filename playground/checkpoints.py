@@ -28,6 +28,13 @@ FORMAT = "gan-playground-checkpoint"
 VERSION = 1
 META = "checkpoint.json"
 MAX_META_BYTES = 8 * 1024 * 1024
+# A safetensors header lists names, dtypes, shapes and offsets: a few KB for our models. The
+# library itself accepts up to 100 MB of header JSON; a hostile file stops here instead.
+MAX_TENSOR_HEADER = 4 * 1024 * 1024
+# Top-level fields of checkpoint.json. Unknown ones are refused, not ignored: a new field means
+# a new format, which gets a new VERSION (refused above as "newer"); an unknown field in a
+# version-1 file is damage or tampering, and silently dropping it would hide that.
+FIELDS = ("format", "version", "config", "step", "files", "data", "metrics", "history", "measures")
 # Tensor groups: file role -> what it holds.
 ROLES = ("generator", "discriminator", "generator_ema", "optimizers", "fixed")
 _FILE_NAME = re.compile(r"^[a-z_]+-[0-9a-f]{8,32}\.safetensors$")
@@ -73,6 +80,7 @@ def save_checkpoint(
         },
         "metrics": metrics or {},
         "history": trainer.history.state(),
+        "measures": trainer.measures.state(),  # the live mode-collapse measures over time
     }
     _atomic_write(folder / META, json.dumps(meta, indent=1).encode())
     _remove_unreferenced(folder, set(files.values()))
@@ -142,9 +150,18 @@ def read_meta(path: str | Path) -> dict:
             f"checkpoint format version {version} is newer than this program reads ({VERSION}); "
             "upgrade gan-playground"
         )
+    unknown = sorted(str(key) for key in meta if key not in FIELDS)
+    if unknown:
+        raise CheckpointError(
+            f"{META}: unknown field(s) {', '.join(map(repr, unknown[:5]))} for format version "
+            f"{version} (known: {', '.join(FIELDS)})"
+        )
     for key, kind in (("config", dict), ("step", int), ("files", dict)):
-        if not isinstance(meta.get(key), kind):
+        if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
             raise CheckpointError(f"{META}: field '{key}' is missing or malformed")
+    for key in ("data", "metrics", "history", "measures"):
+        if key in meta and not isinstance(meta[key], dict):
+            raise CheckpointError(f"{META}: field '{key}' must be a JSON object")
     try:
         meta["config_obj"] = GANConfig.from_dict(meta["config"])
     except (ConfigError, TypeError) as exc:
@@ -163,10 +180,35 @@ def _load_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
     path = folder / name
     if not path.is_file():
         raise CheckpointError(f"tensor file {name} is missing")
+    _check_header(path)
     try:
         return load_file(str(path), device="cpu")
     except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
         raise CheckpointError(f"{name} is not a readable safetensors file ({exc})") from None
+
+
+def _check_header(path: Path) -> None:
+    """Refuse a safetensors file whose header is implausible, before the library parses it:
+    its first 8 bytes give the header's length (little-endian), then that much JSON."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(8)
+        size = path.stat().st_size
+    except OSError as exc:
+        raise CheckpointError(f"{path.name} cannot be read ({exc.strerror})") from None
+    if len(head) < 8:
+        raise CheckpointError(f"{path.name} is not a readable safetensors file (too short)")
+    length = int.from_bytes(head, "little")
+    if length > MAX_TENSOR_HEADER:
+        raise CheckpointError(
+            f"{path.name} is not a usable safetensors file: its header claims {length:,} bytes, "
+            f"more than the {MAX_TENSOR_HEADER // 2**20} MB a checkpoint's header needs"
+        )
+    if length > size - 8:
+        raise CheckpointError(
+            f"{path.name} is not a readable safetensors file: its header runs past the end "
+            "of the file (truncated?)"
+        )
 
 
 def _check_against(
@@ -239,6 +281,11 @@ def load_checkpoint(
             trainer.history.load(history)
         except (ValueError, TypeError, KeyError, AttributeError):
             raise CheckpointError("checkpoint history is malformed") from None
+    if isinstance(meta.get("measures"), dict):  # absent from checkpoints saved before them
+        try:
+            trainer.measures.load(meta["measures"])
+        except (ValueError, TypeError, AttributeError):
+            raise CheckpointError("checkpoint measures are malformed") from None
     trainer._log_step0 = trainer.step
     return trainer
 

@@ -1,4 +1,4 @@
-"""The command line: `gan-playground train | sample | presets | diagnose`.
+"""The command line: `gan-playground train | sample | presets | diagnose | bench`.
 
 Bad arguments exit with status 2 and one line on stderr; a run that cannot proceed (no network
 for a download, a diverging run) exits with status 1 and one line. Never a traceback.
@@ -65,6 +65,14 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--seed", type=int, default=0)
     diagnose.add_argument("--json", action="store_true")
     diagnose.add_argument("--device", default="cpu")
+
+    bench = sub.add_parser("bench", help="measure training speed and the live view's costs")
+    bench.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    bench.add_argument("--quick", action="store_true", help="a short run (CI): rough figures")
+    bench.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
+    bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    bench.add_argument("--budget", type=float, metavar="SECONDS", help="seconds per measured block")
+    bench.add_argument("--only", metavar="SECTIONS", help="e.g. overhead,multirun (default: all)")
     return parser
 
 
@@ -143,10 +151,57 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _measures(trainer, n: int, seed: int) -> dict:
-    from .metrics import coverage_2d
+    from .evaluation import diagnose
 
-    samples = trainer.sample(n, seed)
-    return coverage_2d(samples, trainer.data.centres, trainer.data.sigma)
+    return diagnose(trainer, n, seed).measures
+
+
+# What `diagnose` prints, in order: (key, label). Counts show as "k/total", shares as percents.
+_SHOWN = (
+    ("modes_held", "modes held"),
+    ("modes_covered", "modes covered"),
+    ("high_quality_fraction", "high quality"),
+    ("classes_covered", "classes covered"),
+    ("classes_held", "classes held"),
+    ("confident_fraction", "recognisable"),
+    ("class_histogram", "class histogram"),
+    ("reverse_kl", "reverse KL"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("density", "density"),
+    ("coverage", "coverage"),
+    ("diversity_ratio", "diversity ratio"),
+    ("duplicate_rate", "near-duplicates"),
+    ("nearest_train_distance", "nearest training image"),
+    ("nearest_train_ratio", "  relative to real"),
+)
+_PERCENT = ("high_quality_fraction", "confident_fraction", "duplicate_rate")
+
+
+def _measure_lines(result: dict) -> list[str]:
+    import textwrap
+
+    from .metrics import EXPLANATIONS
+
+    lines = []
+    for key, label in _SHOWN:
+        if key not in result:
+            continue
+        value = result[key]
+        total = result.get("modes_total" if key.startswith("modes_") else "classes_total")
+        if key.startswith(("modes_", "classes_")):
+            text = f"{value}/{total}"
+        elif key == "class_histogram":
+            text = " ".join(str(c) for c in value)
+        elif key in _PERCENT:
+            text = f"{value:.1%}"
+        else:
+            text = f"{value:.3f}"
+        lines.append(f"  {label:<24}{text}")
+        lines += textwrap.wrap(
+            EXPLANATIONS[key], 96, initial_indent=" " * 6, subsequent_indent=" " * 6
+        )
+    return lines
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
@@ -186,10 +241,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if not 10 <= args.samples <= 100_000:
         raise UsageError("--samples must be from 10 to 100000")
     trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
-    if trainer.data.centres is None:
+    if trainer.data.kind == "points" and trainer.data.centres is None:
         raise UsageError(
-            f"coverage measures need a Gaussian-mixture dataset (ring8, grid25); "
-            f"this checkpoint is '{trainer.cfg.dataset}'"
+            f"mode-collapse measures need a Gaussian-mixture dataset (ring8, grid25) or "
+            f"images; this checkpoint is '{trainer.cfg.dataset}'"
         )
     result = _measures(trainer, args.samples, args.seed)
     result["step"] = trainer.step
@@ -200,19 +255,14 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             f"{args.checkpoint} at step {trainer.step} ({trainer.cfg.dataset}, "
             f"{args.samples} samples)"
         )
-        print(
-            f"  modes held    {result['modes_held']}/{result['modes_total']}  "
-            "(modes with at least 20% of their fair share of high-quality samples)"
-        )
-        print(
-            f"  modes covered {result['modes_covered']}/{result['modes_total']}  "
-            "(modes with at least one high-quality sample)"
-        )
-        print(
-            f"  high quality  {result['high_quality_fraction']:.1%}  "
-            "(samples within 3 sigma of a mode centre)"
-        )
+        print("\n".join(_measure_lines(result)))
     return 0
+
+
+def cmd_bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    return bench.main(args)
 
 
 COMMANDS = {
@@ -220,6 +270,7 @@ COMMANDS = {
     "sample": cmd_sample,
     "presets": cmd_presets,
     "diagnose": cmd_diagnose,
+    "bench": cmd_bench,
 }
 
 

@@ -28,7 +28,9 @@ class ConfigError(ValueError):
     """A setting is invalid. The message names the setting and what is allowed."""
 
     def __init__(self, name: str, message: str):
-        super().__init__(f"{name}: {message}")
+        # A name from outside (an unknown key) may hold a newline: quote it, keep one line.
+        shown = name if name.isprintable() else repr(name)
+        super().__init__(f"{shown}: {message}")
         self.setting = name
 
 
@@ -69,6 +71,7 @@ class GANConfig:
     steps: int = 3000
     log_every: int = 25
     sample_every: int = 250
+    eval_every: int = 500  # steps between mode-collapse measures (0 = off)
     device: str = "auto"
 
     # ------------------------------------------------------------------ derived facts
@@ -131,6 +134,7 @@ class GANConfig:
         _int_range("steps", self.steps, 1, 10_000_000)
         _int_range("log_every", self.log_every, 1, 100_000)
         _int_range("sample_every", self.sample_every, 1, 1_000_000)
+        _int_range("eval_every", self.eval_every, 0, 1_000_000)
         return self
 
     # ------------------------------------------------------------------ serialisation

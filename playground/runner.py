@@ -50,6 +50,7 @@ class Snapshot:
     device: str = ""
     elapsed: float = 0.0
     info: dict = field(default_factory=dict)
+    measures: tuple[dict, ...] = ()  # live mode-collapse measures, {"step", …} each
 
     @property
     def latest(self) -> Frame | None:
@@ -97,6 +98,8 @@ class Run:
         self._frame_every = 1  # keep every n-th grid so frames span the whole run
         self._frames_seen = 0
         self._started_at = 0.0
+        self._discarded = False  # nobody will look at this run again: free it when it ends
+        self._ended = False  # the thread has finished its work (set in _release)
 
     # ------------------------------------------------------------------ controls
     def start(self, paused: bool = False) -> None:
@@ -136,6 +139,18 @@ class Run:
             self._cond.notify_all()
         if wait and self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(wait)
+
+    def discard(self) -> None:
+        """End the run for good without waiting (its browser session is gone): the thread stops
+        at its next step and then lets go of the models, data and pictures, so their memory (GPU
+        memory too) is freed even while something still holds this Run object."""
+        with self._cond:
+            self._discarded = True
+            self._stop = True
+            self._cond.notify_all()
+            ended = self._thread is None or self._ended  # else the thread drops it (_release)
+        if ended:
+            self._drop()
 
     def set_hyper(
         self, lr_g: float | None = None, lr_d: float | None = None, d_steps: int | None = None
@@ -215,6 +230,7 @@ class Run:
             device=str(trainer.device),
             elapsed=self._elapsed(),
             info={"notes": list(getattr(trainer.data, "notes", []))},
+            measures=tuple(trainer.measures.copy()),
         )
 
     def _elapsed(self) -> float:
@@ -305,10 +321,21 @@ class Run:
         try:
             import torch
 
-            if self.trainer is not None and self.trainer.device.type == "cuda":
+            on_gpu = self.trainer is not None and self.trainer.device.type == "cuda"
+            with self._cond:  # with discard(): exactly one of the two sees the other's flag
+                self._ended = True
+                discarded = self._discarded
+            if discarded:
+                self._drop()
+            if on_gpu:
                 torch.cuda.empty_cache()
         except Exception:  # cleanup must never raise from the thread
             pass
+
+    def _drop(self) -> None:
+        with self._step_lock, self._cond:
+            self.trainer = None
+            self._frames.clear()
 
 
 def _describe(exc: BaseException) -> str:

@@ -14,7 +14,7 @@ import torch
 from streamlit.testing.v1 import AppTest
 
 from pages import explore_ui, ui
-from playground import latent
+from playground import latent, store
 from playground.cli import main as cli
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "explore.py")
@@ -202,7 +202,7 @@ def test_extract_writes_only_whitelisted_names_flat(checkpoints, tmp_path):
         archive.writestr("nested/dir/", b"")
     dest = tmp_path / "dest"
     dest.mkdir()
-    written = explore_ui.extract_checkpoint_zip(buffer.getvalue(), dest)
+    written = store.extract_checkpoint_zip(buffer.getvalue(), dest)
     assert "checkpoint.json" in written and "escape-abc.safetensors" in written
     assert sorted(p.name for p in dest.iterdir()) == sorted(written)
     assert not (tmp_path / "escape-abc.safetensors").exists()
@@ -225,12 +225,12 @@ def test_extract_refuses_symlinks_oversize_and_missing_meta(tmp_path, monkeypatc
         "two files named": archive([("a/checkpoint.json", "{}"), ("b/checkpoint.json", "{}")]),
         "MB": archive([("checkpoint.json", "{}"), ("big.safetensors", b"0" * 4096)]),
     }
-    monkeypatch.setattr(explore_ui, "MAX_ZIP_MEMBER", 1024)
+    monkeypatch.setattr(store, "MAX_ZIP_MEMBER", 1024)
     for message, data in cases.items():
         dest = tmp_path / message.replace(" ", "-")
         dest.mkdir()
-        with pytest.raises(explore_ui.UploadError, match=message):
-            explore_ui.extract_checkpoint_zip(data, dest)
+        with pytest.raises(store.UploadError, match=message):
+            store.extract_checkpoint_zip(data, dest)
 
 
 def test_gif_of_an_interpolation(checkpoints):

@@ -16,6 +16,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from pages import explore_ui, ui
+from playground import store
 from playground.cli import main as cli
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
@@ -140,22 +141,22 @@ def test_delete_only_for_user_runs_and_only_when_confirmed(checkpoints, app):
 
 def test_delete_refuses_anything_outside_user_runs(checkpoints, tmp_path):
     with pytest.raises(ValueError):
-        explore_ui.delete_user_run(checkpoints["ring"])
+        store.delete_user_run(checkpoints["ring"], ui.USER_RUNS)
     with pytest.raises(ValueError):
-        explore_ui.delete_user_run(ui.USER_RUNS)
+        store.delete_user_run(ui.USER_RUNS, ui.USER_RUNS)
     with pytest.raises(ValueError):
-        explore_ui.delete_user_run(ui.USER_RUNS / ".." / "examples" / "ring8-demo")
+        store.delete_user_run(ui.USER_RUNS / ".." / "examples" / "ring8-demo", ui.USER_RUNS)
     escape = ui.USER_RUNS / "link"
     escape.symlink_to(checkpoints["ring"])
     with pytest.raises(ValueError):
-        explore_ui.delete_user_run(escape)
+        store.delete_user_run(escape, ui.USER_RUNS)
     assert (checkpoints["ring"] / "checkpoint.json").exists()
-    assert not explore_ui.is_user_run(checkpoints["ring"])
-    assert explore_ui.is_user_run(checkpoints["digits"])
+    assert not store.is_user_run(checkpoints["ring"], ui.USER_RUNS)
+    assert store.is_user_run(checkpoints["digits"], ui.USER_RUNS)
 
 
 def test_zip_holds_the_checkpoint_files(checkpoints):
-    data = explore_ui.zip_checkpoint(checkpoints["digits"])
+    data = store.zip_checkpoint(checkpoints["digits"])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = sorted(archive.namelist())
     assert names == sorted(p.name for p in checkpoints["digits"].iterdir())

@@ -26,6 +26,7 @@ def test_samples_on_every_centre_cover_and_hold_all_modes():
         "modes_covered": 8,
         "modes_held": 8,
         "high_quality_fraction": 1.0,
+        "reverse_kl": 0.0,
         "mode_counts": [5] * 8,
     }
 

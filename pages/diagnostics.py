@@ -1,0 +1,50 @@
+"""Diagnostics: is the generator collapsing? Mode and class coverage measured now and over
+training, the pictures that show it, and runs compared side by side.
+
+Widgets → `playground.evaluation` (through cached helpers in diagnostics_ui) → draw.
+"""
+
+import streamlit as st
+
+from pages import diagnostics_ui as dui
+from pages import ui
+
+ui.require_router()
+
+st.title("Diagnostics")
+st.caption(
+    "A loss curve cannot show mode collapse: a generator that makes only one kind of sample can "
+    "have perfectly calm losses. So here it is measured: which modes (for 2D mixtures) or which "
+    "classes (for labelled images) the generator produces, and how often."
+)
+
+run = ui.run_slot().run
+sources = dui.all_sources(run)
+one, compare = st.tabs(["One model", "Compare models"])
+
+with one:
+    source = dui.source_picker(sources)
+    if source is not None:
+        n = st.select_slider(
+            "Samples",
+            dui.SAMPLE_CHOICES,
+            value=2500,
+            key="diag.samples",
+            help="How many fresh samples to measure now. The papers use 2,500; fewer is faster, "
+            "more is steadier. (During training, 1,000 points or 256 images are measured.)",
+        )
+        if source.key == dui.CURRENT:
+            st.button(
+                "↻ Measure again",
+                key="diag.refresh",
+                help="The run keeps training: measure its generator as it is now.",
+            )
+        dui.show_source(source, run, n)
+
+with compare:
+    if sources:
+        dui.compare_view(sources)
+    else:
+        st.info("Nothing to compare yet: train and save a few runs first.")
+    st.divider()
+    dui.every_loss_section()

@@ -1,0 +1,1033 @@
+"""`gan-playground bench`: how fast the playground trains, and what its live view costs.
+
+Everything is measured in one process, one run, so ratios compare like with like on a shared,
+noisy machine: compared variants run in interleaved blocks (A B C, then C B A, …) and each
+ratio is the median of the per-round ratios. Sections:
+
+- overhead: steps/s of a plain training loop written here as simply as possible, of the engine's
+  `Trainer.train_step` loop, and of a `runner.Run` in its thread while this thread polls
+  `snapshot()` once a second, as the Train page does;
+- images: DCGAN 64x64 images/s, the classic PyTorch example's eager fp32 step against the engine;
+- multirun: six 2D runs batched in one `MultiRun` against six separate Trainers;
+- ui: Start-to-first-update latency, one latent-explorer slider move, building the Train page's
+  figures from a snapshot;
+- memory: process RSS over a long run (history and frames must stay bounded).
+
+Speed is never asserted by a test: this command measures, BENCHMARKS.md records.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import math
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import images
+from .config import ConfigError, GANConfig, preset
+from .data import DataSource, load_dataset
+from .models import build_models
+from .multirun import MultiRun
+from .runner import FINAL, MAX_FRAMES, Run
+from .trainer import SERIES, BoundedHistory, Trainer, device_label, resolve_device
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE_DIGITS = ROOT / "checkpoints" / "examples" / "digits-dcgan"
+SECTIONS = ("ui", "overhead", "images", "multirun", "memory")
+POLL_SECONDS = 1.0  # the Train page redraws its live view about once a second
+NEVER = 10_000_000  # a step count no benchmark reaches: runs go on until stopped
+
+
+@dataclass(frozen=True)
+class Budget:
+    block_s: float  # seconds per measured block
+    rounds: int  # interleaved rounds per comparison
+    image_rounds: int  # DCGAN 64 px rounds (a CPU step takes seconds)
+    memory_steps: int  # steps of the long run
+    slider_moves: int
+    figure_repeats: int
+
+    def scaled(self, block_s: float) -> Budget:
+        """The same plan with `block_s` seconds a block; the long run shrinks or grows alike."""
+        factor = block_s / self.block_s
+        return dataclasses.replace(
+            self, block_s=block_s, memory_steps=max(100, int(self.memory_steps * factor))
+        )
+
+
+QUICK = Budget(
+    block_s=0.4, rounds=3, image_rounds=1, memory_steps=3000, slider_moves=10, figure_repeats=3
+)
+FULL = Budget(
+    block_s=2.0, rounds=5, image_rounds=3, memory_steps=50_000, slider_moves=50, figure_repeats=10
+)
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------- timing helpers
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+Block = Callable[[float], tuple[int, float]]  # run for about s seconds -> (steps, seconds)
+
+
+def loop_block(step: Callable[[], object], device: torch.device) -> Block:
+    """A block that calls `step` until `seconds` have passed (at least once)."""
+
+    def block(seconds: float) -> tuple[int, float]:
+        done, start = 0, time.perf_counter()
+        while True:
+            step()
+            done += 1
+            if time.perf_counter() - start >= seconds:
+                break
+        _sync(device)
+        return done, time.perf_counter() - start
+
+    return block
+
+
+class RunBlock:
+    """A `Run` in its background thread, resumed for a block while this thread polls its
+    snapshot every POLL_SECONDS (as the page does), then paused again."""
+
+    def __init__(self, trainer: Trainer, poll_s: float = POLL_SECONDS):
+        self.run, self.poll_s, self.polls = Run(trainer=trainer), poll_s, 0
+        self.run.start(paused=True)
+        self._wait_for("paused")
+
+    def _wait_for(self, status: str, timeout: float = 600.0) -> None:
+        deadline = time.perf_counter() + timeout
+        while self.run.status != status:
+            if self.run.status in FINAL:
+                raise RuntimeError(f"benchmark run ended: {self.run.snapshot().error}")
+            if time.perf_counter() > deadline:
+                raise RuntimeError(f"benchmark run never became {status}")
+            time.sleep(0.001)
+
+    def __call__(self, seconds: float) -> tuple[int, float]:
+        trainer = self.run.trainer
+        first, start = trainer.step, time.perf_counter()
+        self.run.resume()
+        next_poll = start
+        while (now := time.perf_counter()) - start < seconds:
+            if now >= next_poll:
+                self.run.snapshot()
+                self.polls += 1
+                next_poll += self.poll_s
+            time.sleep(max(0.0, min(next_poll, start + seconds) - time.perf_counter()))
+        # End on a step boundary, after at least one step, as loop_block does: pausing lets
+        # the step under way finish, so no step's time is counted without the step.
+        while trainer.step == first:
+            if self.run.status in FINAL:
+                raise RuntimeError(f"benchmark run ended: {self.run.snapshot().error}")
+            time.sleep(0.0002)
+        self.run.pause()
+        self._wait_for("paused")
+        return trainer.step - first, time.perf_counter() - start
+
+    def close(self) -> None:
+        self.run.stop(wait=30.0)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One measured block: steps done, wall-clock seconds, and this process's CPU seconds (all
+    its threads). Other processes on a shared machine slow the wall clock, not the CPU time, so
+    CPU-time rates cross-check wall-clock ones when the machine is busy."""
+
+    steps: int
+    wall: float
+    cpu: float
+
+
+def interleaved(variants: dict[str, Block], rounds: int, block_s: float) -> dict[str, list[Sample]]:
+    """Each variant's blocks, one per round. One short warm-up round first; then the order
+    alternates (A B C, C B A, …) so a shared machine's slow drifts hit every variant alike."""
+    names = list(variants)
+    for name in names:
+        variants[name](block_s / 2)
+    samples: dict[str, list[Sample]] = {name: [] for name in names}
+    for r in range(rounds):
+        for name in names if r % 2 == 0 else names[::-1]:
+            cpu = time.process_time()
+            done, seconds = variants[name](block_s)
+            samples[name].append(Sample(done, seconds, time.process_time() - cpu))
+    return samples
+
+
+def rates(samples: list[Sample], clock: str = "wall") -> list[float]:
+    """Steps per second of each block, by the wall clock or by CPU time."""
+    return [s.steps / max(getattr(s, clock), 1e-9) for s in samples]
+
+
+def paired_ratio(top: list[float], bottom: list[float]) -> float:
+    """Median over rounds of top/bottom (pairs from the same round share the machine's mood)."""
+    return statistics.median(t / b for t, b in zip(top, bottom, strict=True))
+
+
+def spread(top: list[float], bottom: list[float]) -> list[float]:
+    ratios = [t / b for t, b in zip(top, bottom, strict=True)]
+    return [round(min(ratios), 3), round(max(ratios), 3)]
+
+
+# ---------------------------------------------------------------------- the plain loop
+def plain_step(
+    cfg: GANConfig, data: DataSource, device: torch.device, reuse_fake: bool = False
+) -> Callable[[], None]:
+    """One step of the simplest faithful training loop for a non-saturating GAN, as one would
+    write it in a notebook: same models (models.build_models), loss, batch and device as the
+    engine, default torch.optim.Adam, no logging, no pictures.
+
+    reuse_fake=False draws fresh noise for the G update, as the engine does; reuse_fake=True is
+    the classic PyTorch DCGAN example's step: one G forward, used detached for D and then for G.
+    """
+    plain = dict(loss="nonsaturating", d_steps=1, g_steps=1, pack=1, conditional=False)
+    if (
+        any(getattr(cfg, k) != v for k, v in plain.items())
+        or cfg.label_smoothing
+        or (cfg.instance_noise)
+    ):
+        raise ValueError("the plain loop is a plain non-saturating GAN: change the config")
+    torch.manual_seed(cfg.seed)
+    G, D = build_models(cfg, data.shape)
+    G, D = G.to(device), D.to(device)
+    opt_g = torch.optim.Adam(G.parameters(), lr=cfg.lr_g, betas=(cfg.beta1, cfg.beta2))
+    opt_d = torch.optim.Adam(D.parameters(), lr=cfg.lr_d, betas=(cfg.beta1, cfg.beta2))
+    ema = copy.deepcopy(G).requires_grad_(False) if cfg.ema > 0 else None
+    batch, latent = cfg.batch_size, cfg.latent_dim
+    if data.kind == "images":
+        pictures = data.images.float().div(127.5).sub(1.0)  # (N, C, H, W) in [-1, 1]
+
+        def real_batch() -> torch.Tensor:
+            return pictures[torch.randint(len(pictures), (batch,), device=device)]
+    elif data.centres is not None:
+        centres, sigma = data.centres.to(device), data.sigma
+
+        def real_batch() -> torch.Tensor:
+            which = torch.randint(len(centres), (batch,), device=device)
+            return centres[which] + sigma * torch.randn(batch, 2, device=device)
+    else:
+        gen = torch.Generator(device).manual_seed(cfg.seed)
+
+        def real_batch() -> torch.Tensor:
+            return data.sample(batch, gen)[0]
+
+    def step() -> None:
+        real = real_batch()
+        z = torch.randn(batch, latent, device=device)
+        if reuse_fake:
+            fake = G(z)
+        else:
+            with torch.no_grad():
+                fake = G(z)
+        # D maximises log σ(D(x)) + log(1 − σ(D(G(z)))), i.e. minimises the softplus form.
+        loss_d = F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean()
+        opt_d.zero_grad()
+        loss_d.backward()
+        opt_d.step()
+        if not reuse_fake:
+            fake = G(torch.randn(batch, latent, device=device))
+        # G maximises log σ(D(G(z))).
+        loss_g = F.softplus(-D(fake)).mean()
+        opt_g.zero_grad()
+        loss_g.backward()
+        opt_g.step()
+        if ema is not None:
+            with torch.no_grad():
+                for e, p in zip(ema.parameters(), G.parameters(), strict=True):
+                    e.lerp_(p, 1.0 - cfg.ema)
+
+    return step
+
+
+# ---------------------------------------------------------------------- 1. overhead
+def overhead(
+    name: str, cfg: GANConfig, device: torch.device, budget: Budget, data: DataSource | None = None
+) -> dict:
+    """plain loop vs Trainer loop vs Run-in-a-thread with a polling consumer, same config."""
+    cfg = cfg.replace(device=device.type, steps=NEVER)
+    data = data if data is not None else load_dataset(cfg, device)
+    variants: dict[str, Block] = {
+        "plain": loop_block(plain_step(cfg, data, device), device),
+        "trainer": loop_block(Trainer(cfg, data=data).train_step, device),
+    }
+    run = RunBlock(Trainer(cfg, data=data))
+    variants["run"] = run
+    try:
+        samples = interleaved(variants, budget.rounds, budget.block_s)
+    finally:
+        run.close()
+    wall = {k: rates(v) for k, v in samples.items()}
+    cpu = {k: rates(v, "cpu") for k, v in samples.items()}
+    med = {k: statistics.median(v) for k, v in wall.items()}
+    return {
+        "config": name,
+        "device": device.type,
+        "batch_size": cfg.batch_size,
+        "plain_steps_per_s": round(med["plain"], 2),
+        "trainer_steps_per_s": round(med["trainer"], 2),
+        "run_steps_per_s": round(med["run"], 2),
+        "ratio_trainer_vs_plain": round(paired_ratio(wall["trainer"], wall["plain"]), 4),
+        "ratio_run_vs_plain": round(paired_ratio(wall["run"], wall["plain"]), 4),
+        "ratio_run_vs_plain_range": spread(wall["run"], wall["plain"]),
+        "cpu_ratio_trainer_vs_plain": round(paired_ratio(cpu["trainer"], cpu["plain"]), 4),
+        "cpu_ratio_run_vs_plain": round(paired_ratio(cpu["run"], cpu["plain"]), 4),
+        "cpu_ratio_run_vs_trainer": round(paired_ratio(cpu["run"], cpu["trainer"]), 4),
+        "rounds": budget.rounds,
+        "block_s": budget.block_s,
+        "snapshot_polls": run.polls,
+    }
+
+
+def dcgan64_config(
+    device: torch.device, batch: int = 128, size: int = 64, width: int = 64, latent: int = 100
+) -> GANConfig:
+    """The classic DCGAN example's settings: 64 px colour, ngf = ndf = 64, nz = 100, Adam
+    2e-4 with beta1 0.5, batch 128."""
+    return GANConfig(
+        dataset="cifar10",
+        arch="dcgan",
+        image_size=size,
+        width=width,
+        latent_dim=latent,
+        loss="nonsaturating",
+        lr_g=2e-4,
+        lr_d=2e-4,
+        beta1=0.5,
+        batch_size=batch,
+        log_every=10,
+        sample_every=NEVER // 10,
+        steps=NEVER,
+        device=device.type,
+    )
+
+
+def random_images(count: int, shape: tuple[int, int, int], device: torch.device) -> DataSource:
+    """Random pixels in place of CIFAR/LSUN: throughput does not depend on the pictures, and
+    nothing needs downloading."""
+    pixels = torch.randint(
+        0, 256, (count, *shape), dtype=torch.uint8, generator=torch.Generator().manual_seed(0)
+    )
+    return DataSource(
+        name="random",
+        kind="images",
+        shape=shape,
+        num_classes=0,
+        centres=None,
+        sigma=None,
+        device=device,
+        images=pixels.to(device),
+    )
+
+
+# ---------------------------------------------------------------------- 2. image throughput
+def image_throughput(
+    device: torch.device,
+    budget: Budget,
+    batch: int = 128,
+    size: int = 64,
+    width: int = 64,
+    latent: int = 100,
+) -> dict:
+    """DCGAN images/s: the classic example's eager fp32 step against the engine's Trainer."""
+    cfg = dcgan64_config(device, batch, size, width, latent)
+    data = random_images(max(4 * batch, 256), (3, size, size), device)
+    variants = {
+        "plain": loop_block(plain_step(cfg, data, device, reuse_fake=True), device),
+        "engine": loop_block(Trainer(cfg, data=data).train_step, device),
+    }
+    # A CPU step takes seconds: blocks of one step each (the first call is the warm-up).
+    block_s = budget.block_s if device.type != "cpu" else 0.0
+    samples = interleaved(variants, budget.image_rounds, block_s)
+    wall = {k: rates(v) for k, v in samples.items()}
+    cpu = {k: rates(v, "cpu") for k, v in samples.items()}
+    med = {k: statistics.median(v) * batch for k, v in wall.items()}
+    return {
+        "config": f"dcgan {size}px width {width} nz {latent}",
+        "device": device.type,
+        "batch_size": batch,
+        "plain_images_per_s": round(med["plain"], 2),
+        "engine_images_per_s": round(med["engine"], 2),
+        "ratio_engine_vs_plain": round(paired_ratio(wall["engine"], wall["plain"]), 4),
+        "cpu_ratio_engine_vs_plain": round(paired_ratio(cpu["engine"], cpu["plain"]), 4),
+        "rounds": budget.image_rounds,
+    }
+
+
+# ---------------------------------------------------------------------- 3. many runs at once
+def multirun_cost(name: str, configs: list[GANConfig], budget: Budget) -> dict:
+    """Six separate Trainers stepped one after another against one batched MultiRun."""
+    configs = [c.replace(device="cpu", steps=NEVER) for c in configs]
+    data = load_dataset(configs[0], "cpu")
+    trainers = [Trainer(c, data=data) for c in configs]
+    multi = MultiRun(configs, data=data)
+
+    def separate() -> None:
+        for trainer in trainers:
+            trainer.train_step()
+
+    cpu = torch.device("cpu")
+    samples = interleaved(
+        {"separate": loop_block(separate, cpu), "batched": loop_block(multi.train_step, cpu)},
+        budget.rounds,
+        budget.block_s,
+    )
+    wall = {k: rates(v) for k, v in samples.items()}
+    on_cpu = {k: rates(v, "cpu") for k, v in samples.items()}
+    n = len(configs)
+    # A "step" of `separate` is one step of each of the n runs, so one run alone would do
+    # n times as many steps a second; the batched step's wall time over one run's is then
+    # n·separate/batched, and the speed-up over running them separately batched/separate.
+    pairs = list(zip(wall["separate"], wall["batched"], strict=True))
+    cpu_pairs = zip(on_cpu["separate"], on_cpu["batched"], strict=True)
+    return {
+        "config": name,
+        "members": n,
+        "batch_size": configs[0].batch_size,
+        "hidden": configs[0].hidden,
+        "one_run_steps_per_s": round(statistics.median(wall["separate"]) * n, 2),
+        "batched_steps_per_s": round(statistics.median(wall["batched"]), 2),
+        "time_ratio_batched_vs_one": round(statistics.median(n * s / b for s, b in pairs), 3),
+        "speedup_vs_separate": round(statistics.median(b / s for s, b in pairs), 3),
+        "cpu_time_ratio_batched_vs_one": round(
+            statistics.median(n * s / b for s, b in cpu_pairs), 3
+        ),
+        "rounds": budget.rounds,
+    }
+
+
+def multirun_sets(quick: bool) -> list[tuple[str, list[GANConfig]]]:
+    stable = preset("ring8-stable")
+    losses = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
+    sets = [
+        ("ring8-stable, 6 seeds", [stable.replace(seed=s) for s in range(6)]),
+        ("ring8-stable, 6 losses", [stable.replace(loss=loss) for loss in losses]),
+    ]
+    if not quick:
+        # Smaller models are launch-bound rather than compute-bound: where batching pays most.
+        for hidden, batch in ((128, 256), (64, 128), (32, 64)):
+            cfg = GANConfig(dataset="ring8", hidden=hidden, batch_size=batch)
+            name = f"ring8 hidden {hidden}, batch {batch}, 6 seeds"
+            sets.append((name, [cfg.replace(seed=s) for s in range(6)]))
+    return sets
+
+
+# ---------------------------------------------------------------------- 4. UI costs
+def first_update(name: str, timeout: float = 300.0) -> dict:
+    """Seconds from Run.start() until a snapshot holds a logged loss point and a frame; the
+    run builds its models and loads its data in that time, as after the page's Start."""
+    cfg = preset(name).replace(device="cpu")
+    start = time.perf_counter()
+    run = Run(cfg)
+    run.start()
+    try:
+        while True:
+            snap = run.snapshot()
+            if snap.history.get("step") and snap.frames:
+                break
+            if not snap.active or time.perf_counter() - start > timeout:
+                raise RuntimeError(f"{name}: no first update ({snap.status}: {snap.error})")
+            time.sleep(0.005)
+        seconds = time.perf_counter() - start
+    finally:
+        run.stop(wait=30.0)
+    # The page redraws every POLL_SECONDS from Start, so it shows the update at the next tick.
+    shown = math.ceil(seconds / POLL_SECONDS) * POLL_SECONDS
+    return {
+        "config": name,
+        "seconds": round(seconds, 3),
+        "shown_by_page_s": shown,
+        "step": snap.step,
+    }
+
+
+def digits_model() -> tuple[object, str]:
+    """The digits generator the explorer would show: the shipped example if there is one, else
+    a digits-dcgan model trained a few steps here (a slider move costs the same either way)."""
+    from .latent import LatentModel, load_latent_model
+
+    if (EXAMPLE_DIGITS / "checkpoint.json").is_file():
+        return load_latent_model(EXAMPLE_DIGITS), f"checkpoint {EXAMPLE_DIGITS.relative_to(ROOT)}"
+    trainer = Trainer(preset("digits-dcgan").replace(device="cpu"))
+    for _ in range(20):
+        trainer.train_step()
+    return LatentModel.from_trainer(trainer, "cpu"), "digits-dcgan trained 20 steps in the bench"
+
+
+def slider_move(moves: int) -> dict:
+    """One latent-explorer slider move: G on one z, then the picture upscaled to about 256 px
+    and PNG-encoded (what st.image sends); milliseconds, median over `moves`."""
+    from .latent import z_from_seed
+
+    model, source = digits_model()
+    direction = torch.nn.functional.normalize(
+        torch.randn(model.latent_dim, generator=torch.Generator().manual_seed(3)), dim=0
+    )
+    base = z_from_seed(0, model.latent_dim)
+    generate_ms, total_ms = [], []
+    for i in range(moves + 2):  # two warm-up moves
+        start = time.perf_counter()
+        sample = model.generate((base + (i % 7 - 3) * direction).unsqueeze(0))
+        middle = time.perf_counter()
+        picture = images.to_uint8(sample)[0]
+        factor = max(1, math.ceil(256 / max(picture.shape[:2])))
+        picture = picture.repeat(factor, axis=0).repeat(factor, axis=1)
+        images.png_bytes(picture)
+        end = time.perf_counter()
+        if i >= 2:
+            generate_ms.append((middle - start) * 1e3)
+            total_ms.append((end - start) * 1e3)
+    return {
+        "model": source,
+        "moves": moves,
+        "generate_ms": round(statistics.median(generate_ms), 3),
+        "total_ms": round(statistics.median(total_ms), 3),
+    }
+
+
+def _smooth(values: list[float], weight: float) -> np.ndarray:
+    out, last = np.empty(len(values)), values[0] if values else 0.0
+    for i, v in enumerate(values):
+        last = weight * last + (1 - weight) * v
+        out[i] = last
+    return out
+
+
+def train_page_figures(
+    history: dict,
+    samples: np.ndarray,
+    real: np.ndarray,
+    extent,
+    decision: np.ndarray,
+    smoothing: float = 0.6,
+) -> list:
+    """The Train page's four figures for a 2D run, built as pages/ui.py's line_figure and
+    points_figure build them (the engine may not import pages, so this mirrors them)."""
+    import plotly.graph_objects as go
+
+    figures = []
+    for series in (("d_loss", "g_loss"), ("d_real", "d_fake"), ("g_grad_norm", "d_grad_norm")):
+        fig = go.Figure()
+        for key in series:
+            fig.add_trace(
+                go.Scatter(
+                    x=history["step"], y=_smooth(history[key], smoothing), name=key, mode="lines"
+                )
+            )
+        fig.update_layout(
+            title=" / ".join(series),
+            height=260,
+            margin=dict(l=10, r=10, t=40, b=10),
+            xaxis_title="step",
+            legend=dict(orientation="h", y=-0.25),
+        )
+        figures.append(fig)
+    figures[-1].update_yaxes(type="log")
+    x0, x1, y0, y1 = extent
+    res = decision.shape[0]
+    fig = go.Figure()
+    fig.add_trace(
+        go.Heatmap(
+            z=decision[::-1],
+            x=np.linspace(x0, x1, res),
+            y=np.linspace(y0, y1, res),
+            colorscale="RdBu",
+            showscale=True,
+            opacity=0.55,
+            colorbar=dict(title="D", thickness=10),
+        )
+    )
+    fig.add_trace(
+        go.Scattergl(
+            x=real[:, 0],
+            y=real[:, 1],
+            mode="markers",
+            name="real",
+            marker=dict(size=4, color="#1f77b4"),
+        )
+    )
+    fig.add_trace(
+        go.Scattergl(
+            x=samples[:, 0],
+            y=samples[:, 1],
+            mode="markers",
+            name="generated",
+            marker=dict(size=4, color="#ff7f0e"),
+        )
+    )
+    fig.update_layout(
+        height=480,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis=dict(range=[x0, x1]),
+        yaxis=dict(range=[y0, y1], scaleanchor="x"),
+        legend=dict(orientation="h", y=-0.12),
+    )
+    figures.append(fig)
+    return figures
+
+
+def figure_costs(repeats: int) -> dict:
+    """Building the Train page's figures from a snapshot with a full history (the worst case),
+    and then serialising them as st.plotly_chart does; plus an image run's grid picture."""
+    import plotly.io
+
+    trainer = Trainer(preset("ring8-stable").replace(device="cpu"))
+    history = BoundedHistory()
+    rng = np.random.default_rng(0)
+    for step in range(1, history.capacity):
+        history.append({"step": float(step), **{k: float(rng.random()) + 0.1 for k in SERIES}})
+    real = trainer.data.sample(1000, torch.Generator().manual_seed(7))[0].numpy()
+    samples, decision = trainer.fixed_samples(), trainer.decision_map()
+    data = history.copy()
+    build, serialise = [], []
+    for i in range(repeats + 1):
+        start = time.perf_counter()
+        figures = train_page_figures(data, samples, real, trainer.extent(), decision)
+        middle = time.perf_counter()
+        for fig in figures:
+            plotly.io.to_json(fig, validate=False)
+        end = time.perf_counter()
+        if i:
+            build.append((middle - start) * 1e3)
+            serialise.append((end - middle) * 1e3)
+    grid = (np.random.default_rng(1).random((64, 32, 32, 1)) * 255).astype(np.uint8)
+    grid_ms = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        images.png_bytes(images.make_grid(grid))
+        grid_ms.append((time.perf_counter() - start) * 1e3)
+    return {
+        "history_points": len(history),
+        "figures": len(figures),
+        "build_ms": round(statistics.median(build), 2),
+        "build_and_serialise_ms": round(statistics.median(build) + statistics.median(serialise), 2),
+        "image_grid_png_ms": round(statistics.median(grid_ms), 2),
+    }
+
+
+# ---------------------------------------------------------------------- 5. memory
+def rss_mb() -> float | None:
+    """Resident memory of this process in MB (Linux /proc), else None."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def memory(budget: Budget) -> dict:
+    """RSS over a long Run that logs every step and samples often, so its history coarsens many
+    times and its frames are thinned many times: both must stay bounded."""
+    steps = budget.memory_steps
+    cfg = preset("ring8-stable").replace(
+        device="cpu", hidden=32, batch_size=64, log_every=1, sample_every=20, steps=steps
+    )
+    start_mb = rss_mb()
+    run = Run(cfg)
+    run.start()
+    readings: list[tuple[int, float]] = []
+    next_poll = time.perf_counter()
+    while run.alive:
+        if time.perf_counter() >= next_poll:  # a page's once-a-second poll
+            run.snapshot()
+            next_poll += POLL_SECONDS
+        trainer = run.trainer
+        if trainer is not None:
+            readings.append((trainer.step, rss_mb() or 0.0))
+        time.sleep(0.05)
+    snap = run.snapshot()
+    run.join()
+    if snap.status != "finished":
+        raise RuntimeError(f"memory run ended {snap.status}: {snap.error}")
+    end_mb = rss_mb()
+    if end_mb is None or not readings:
+        return {
+            "steps": steps,
+            "history_points": len(snap.history["step"]),
+            "frames": len(snap.frames),
+            "rss_end_mb": None,
+            "growth_after_warmup_mb": None,
+        }
+    warm = [mb for step, mb in readings if step >= steps // 10] or [end_mb]
+    frame_bytes = sum(
+        f.samples.nbytes + (f.decision.nbytes if f.decision is not None else 0) for f in snap.frames
+    )
+    return {
+        "steps": steps,
+        "logs": steps // cfg.log_every,
+        "history_points": len(snap.history["step"]),
+        "history_capacity": 1000,
+        "frames": len(snap.frames),
+        "max_frames": MAX_FRAMES,
+        "frame_kb": round(frame_bytes / 1024, 1),
+        "rss_start_mb": _round(start_mb),
+        "rss_warm_mb": _round(warm[0]),
+        "rss_end_mb": _round(end_mb),
+        "rss_max_mb": _round(max(mb for _, mb in readings)),
+        "growth_after_warmup_mb": _round((end_mb or 0.0) - warm[0]),
+    }
+
+
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+# ---------------------------------------------------------------------- the machine
+def machine(device: torch.device) -> dict:
+    model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        model = platform.processor()
+    info = {
+        "cpu": model or platform.processor() or "unknown",
+        "cores": os.cpu_count(),
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "device": device_label(device),
+    }
+    if hasattr(os, "getloadavg"):
+        info["load_average"] = [round(x, 2) for x in os.getloadavg()]
+    return info
+
+
+# ---------------------------------------------------------------------- targets
+def targets(results: dict, device: torch.device) -> list[dict]:
+    """Issue 5's targets against what this run measured. A speed target counts as met only
+    when both clocks agree (wall clock and CPU time), so a busy machine cannot flatter it."""
+    out = []
+
+    def add(target: str, measured: str, status: str, why: str = "") -> None:
+        out.append({"target": target, "measured": measured, "status": status, "why": why})
+
+    gpu = device.type == "cuda"
+    for row in results.get("overhead", []):
+        where = row["device"].upper()
+        ratio, cpu = row["ratio_run_vs_plain"], row.get("cpu_ratio_run_vs_plain", math.inf)
+        add(
+            f"overhead ratio >= 0.97 ({row['config']}, {where})",
+            f"{ratio:.3f} (CPU time {cpu:.3f})",
+            "met" if min(ratio, cpu) >= 0.97 else "not met",
+        )
+    if not gpu:
+        no_gpu = "no GPU on this machine"
+        add("overhead ratio >= 0.97 on a GPU (DCGAN 64 px)", "-", "not measurable here", no_gpu)
+        add(
+            "GPU DCGAN 64 px images/s >= 2x the plain eager fp32 loop",
+            "-",
+            "not measurable here",
+            no_gpu,
+        )
+        add("GPU ring8 MLP steps/s >= 3x the eager loop", "-", "not measurable here", no_gpu)
+    for row in results.get("overhead", []):
+        if row["config"].startswith("ring8") and row["device"] == "cpu":
+            ratio, cpu = row["ratio_trainer_vs_plain"], row.get("cpu_ratio_trainer_vs_plain", 9)
+            add(
+                "CPU ring8 MLP: engine no slower than the plain loop",
+                f"{ratio:.3f}x (CPU time {cpu:.3f}x)",
+                "met" if min(ratio, cpu) >= 1.0 else "not met",
+            )
+    for row in results.get("images", []):
+        if row["device"] == "cuda":
+            ratio = row["ratio_engine_vs_plain"]
+            add(
+                "GPU DCGAN 64 px images/s >= 2x the plain eager fp32 loop",
+                f"{ratio:.2f}x",
+                "met" if ratio >= 2 else "not met",
+            )
+    for row in results.get("multirun", []):
+        ratio, cpu = row["time_ratio_batched_vs_one"], row.get("cpu_time_ratio_batched_vs_one", 0)
+        add(
+            f"N={row['members']} batched <= 2x one run's wall time ({row['config']}, CPU)",
+            f"{ratio:.2f}x (CPU time {cpu:.2f}x)",
+            "met" if max(ratio, cpu) <= 2 else "not met",
+        )
+    for row in results.get("ui", {}).get("first_update", []):
+        add(
+            f"first live update <= 2 s after Start ({row['config']}, CPU, {row['when']})",
+            f"{row['seconds']:.2f} s (page shows it by {row['shown_by_page_s']:.0f} s)",
+            "met" if row["shown_by_page_s"] <= 2 else "not met",
+        )
+    slider = results.get("ui", {}).get("slider")
+    if slider:
+        add(
+            "slider move <= 100 ms server-side (digits, CPU)",
+            f"{slider['total_ms']:.1f} ms",
+            "met" if slider["total_ms"] <= 100 else "not met",
+        )
+    mem = results.get("memory")
+    if mem:
+        growth = mem["growth_after_warmup_mb"]
+        title = f"memory flat within 100 MB over a long run ({mem['steps']:,} steps)"
+        if growth is None:
+            add(title, "-", "not measurable here", "no /proc/self/statm")
+        else:
+            add(title, f"{growth:+.1f} MB", "met" if growth <= 100 else "not met")
+    return out
+
+
+# ---------------------------------------------------------------------- the command
+def parse_sections(text: str | None) -> tuple[str, ...]:
+    if not text:
+        return SECTIONS
+    wanted = tuple(s.strip() for s in text.split(",") if s.strip())
+    unknown = [s for s in wanted if s not in SECTIONS]
+    if unknown or not wanted:
+        raise ConfigError("only", f"sections are {', '.join(SECTIONS)}; got {text!r}")
+    return wanted
+
+
+def run_bench(
+    device_name: str = "auto",
+    quick: bool = False,
+    threads: int | None = None,
+    block_s: float | None = None,
+    sections: tuple[str, ...] = SECTIONS,
+) -> dict:
+    """Measure the chosen sections; returns plain data (what --json writes)."""
+    device = resolve_device(device_name)
+    if threads is not None:
+        if not 1 <= threads <= 1024:
+            raise ConfigError("threads", f"must be from 1 to 1024; got {threads}")
+        torch.set_num_threads(threads)
+    budget = QUICK if quick else FULL
+    if block_s is not None:
+        if not 0 < block_s <= 600:
+            raise ConfigError(
+                "budget", f"must be more than 0 and at most 600 seconds; got {block_s}"
+            )
+        budget = budget.scaled(block_s)
+    began = time.perf_counter()
+    results: dict = {
+        "mode": "quick" if quick else "full",
+        "budget": dataclasses.asdict(budget),
+        "sections": list(sections),
+        "machine": machine(device),
+        "rss_at_start_mb": _round(rss_mb()),
+    }
+    cpu = torch.device("cpu")
+    if "ui" in sections:  # first: a cold start is what a fresh app process sees
+        ui: dict = {"first_update": []}
+        for name in ("ring8-stable", "digits-dcgan"):
+            for when in ("cold", "warm"):
+                log(f"ui: first update, {name} ({when})")
+                ui["first_update"].append({**first_update(name), "when": when})
+        log("ui: slider move")
+        ui["slider"] = slider_move(budget.slider_moves)
+        log("ui: figures")
+        ui["figures"] = figure_costs(budget.figure_repeats)
+        results["ui"] = ui
+    if "overhead" in sections:
+        rows = []
+        plan = [
+            ("ring8-stable", preset("ring8-stable"), cpu),
+            ("digits-dcgan", preset("digits-dcgan"), cpu),
+        ]
+        if device.type == "cuda":
+            plan += [
+                ("ring8-stable", preset("ring8-stable"), device),
+                ("dcgan64 (random 3x64x64)", None, device),
+            ]
+        for name, cfg, where in plan:
+            log(f"overhead: {name} on {where.type}")
+            if cfg is None:  # the classic example's DCGAN on random 64 px colour pictures
+                data = random_images(512, (3, 64, 64), where)
+                rows.append(overhead(name, dcgan64_config(where), where, budget, data))
+            else:
+                rows.append(overhead(name, cfg, where, budget))
+        results["overhead"] = rows
+    if "images" in sections:
+        log(f"images: DCGAN 64 px batch 128 on {device.type}")
+        results["images"] = [image_throughput(device, budget)]
+    if "multirun" in sections:
+        rows = []
+        for name, configs in multirun_sets(quick):
+            log(f"multirun: {name}")
+            rows.append(multirun_cost(name, configs, budget))
+        results["multirun"] = rows
+    if "memory" in sections:
+        log(f"memory: a {budget.memory_steps:,}-step run")
+        results["memory"] = memory(budget)
+    if hasattr(os, "getloadavg"):
+        results["load_average_end"] = round(os.getloadavg()[0], 2)
+    results["targets"] = targets(results, device)
+    results["seconds"] = round(time.perf_counter() - began, 1)
+    return results
+
+
+# ---------------------------------------------------------------------- the table
+def format_table(results: dict) -> str:
+    m = results["machine"]
+    load = m.get("load_average")
+    lines = [
+        f"GAN Playground benchmark ({results['mode']}, {results['seconds']} s)",
+        f"machine: {m['cpu']}, {m['cores']} cores, torch {m['torch']}, "
+        f"{m['torch_threads']} thread(s), {m['device']}"
+        + (
+            f"; load average {load[0]} at start, {results.get('load_average_end')} at end"
+            if load
+            else ""
+        ),
+    ]
+
+    def table(title: str, columns: list[tuple[str, Callable[[dict], object]]], rows) -> None:
+        cells = [[name for name, _ in columns]]
+        cells += [[_cell(get(row)) for _, get in columns] for row in rows]
+        widths = [max(len(r[i]) for r in cells) for i in range(len(columns))]
+        lines.extend(["", title])
+        for r in cells:
+            lines.append("  " + "  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)))
+
+    def key(name: str) -> Callable[[dict], object]:
+        return lambda row: row.get(name, "-")
+
+    if "overhead" in results:
+        table(
+            "1. Overhead (steps/s; Run = background thread + snapshot() polled every 1 s; "
+            "ratios: median of paired rounds)",
+            [
+                ("config", key("config")),
+                ("device", key("device")),
+                ("plain", key("plain_steps_per_s")),
+                ("trainer", key("trainer_steps_per_s")),
+                ("Run", key("run_steps_per_s")),
+                ("trainer/plain", key("ratio_trainer_vs_plain")),
+                ("Run/plain", key("ratio_run_vs_plain")),
+                ("Run/plain range", lambda r: "-".join(map(str, r["ratio_run_vs_plain_range"]))),
+                ("by CPU time: trainer/plain", key("cpu_ratio_trainer_vs_plain")),
+                ("Run/plain", key("cpu_ratio_run_vs_plain")),
+            ],
+            results["overhead"],
+        )
+    if "images" in results:
+        table(
+            "2. Image throughput (images/s; plain = the classic DCGAN example's step, eager fp32)",
+            [
+                ("config", key("config")),
+                ("device", key("device")),
+                ("batch", key("batch_size")),
+                ("plain", key("plain_images_per_s")),
+                ("engine", key("engine_images_per_s")),
+                ("engine/plain", key("ratio_engine_vs_plain")),
+                ("by CPU time", key("cpu_ratio_engine_vs_plain")),
+            ],
+            results["images"],
+        )
+    if "multirun" in results:
+        table(
+            "3. Many runs at once (CPU; one run = a sixth of six separate Trainers)",
+            [
+                ("members", key("config")),
+                ("one run steps/s", key("one_run_steps_per_s")),
+                ("batched steps/s", key("batched_steps_per_s")),
+                ("batched time / one", key("time_ratio_batched_vs_one")),
+                ("by CPU time", key("cpu_time_ratio_batched_vs_one")),
+                ("speed-up vs separate", key("speedup_vs_separate")),
+            ],
+            results["multirun"],
+        )
+    if "ui" in results:
+        ui, s, f = results["ui"], results["ui"]["slider"], results["ui"]["figures"]
+        rows = [
+            (
+                f"first update {r['config']} ({r['when']})",
+                f"{r['seconds']:.3f} s",
+                f"page shows it by {r['shown_by_page_s']:.0f} s",
+            )
+            for r in ui["first_update"]
+        ]
+        rows += [
+            (
+                "slider move: generate + PNG",
+                f"{s['total_ms']:.2f} ms",
+                f"generate {s['generate_ms']:.2f} ms; {s['model']}",
+            ),
+            (
+                "train page figures: build",
+                f"{f['build_ms']:.1f} ms",
+                f"{f['figures']} figures, {f['history_points']} history points",
+            ),
+            (
+                "  build + serialise",
+                f"{f['build_and_serialise_ms']:.1f} ms",
+                "what st.plotly_chart sends",
+            ),
+            ("image grid 64x32px + PNG", f"{f['image_grid_png_ms']:.2f} ms", ""),
+        ]
+        table(
+            "4. UI costs (CPU)",
+            [(n, lambda r, i=i: r[i]) for i, n in enumerate(("what", "time", "note"))],
+            rows,
+        )
+    if "memory" in results:
+        table(
+            "5. Memory over a long Run (ring8, log every step, sample every 20 steps; MB RSS)",
+            [
+                ("steps", key("steps")),
+                ("history points", key("history_points")),
+                ("cap", key("history_capacity")),
+                ("frames", key("frames")),
+                ("cap", key("max_frames")),
+                ("RSS start", key("rss_start_mb")),
+                ("warm", key("rss_warm_mb")),
+                ("end", key("rss_end_mb")),
+                ("max", key("rss_max_mb")),
+                ("growth after warm-up", key("growth_after_warmup_mb")),
+            ],
+            [results["memory"]],
+        )
+    table(
+        "Targets (issue 5; speed targets must hold by both clocks)",
+        [
+            ("target", key("target")),
+            ("measured", key("measured")),
+            ("status", lambda t: t["status"] + (f" ({t['why']})" if t["why"] else "")),
+        ],
+        results["targets"],
+    )
+    return "\n".join(lines)
+
+
+def _cell(value) -> str:
+    if isinstance(value, float):
+        return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
+    return str(value)
+
+
+def main(args) -> int:
+    """The `bench` subcommand (args from cli's parser)."""
+    results = run_bench(
+        device_name=args.device,
+        quick=args.quick,
+        threads=args.threads,
+        block_s=args.budget,
+        sections=parse_sections(args.only),
+    )
+    print(format_table(results))
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
+        print(f"wrote {args.json}")
+    return 0

@@ -1,0 +1,263 @@
+"""The mode-collapse measures of a generator, wired to its dataset: live during training (every
+`eval_every` steps, on few samples) and on demand for a checkpoint (`diagnose`).
+
+An `Evaluator` holds what the measures compare against, computed once per sample count: for 2D
+mixtures the mode centres; for images a fixed subset of real images (their spread, their
+nearest-neighbour distances, their classifier features) and the classifier itself. Measuring a
+generator is then one batch of samples and a few distance matrices. The measures themselves are
+the pure functions of `playground.metrics`.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import images, metrics
+from .data import DataSource
+
+log = logging.getLogger(__name__)
+
+LIVE_SAMPLES = {"points": 1000, "images": 256}  # few samples live, so training barely slows
+DIAGNOSE_SAMPLES = 2500  # the papers' count, for `diagnose` and the Diagnostics page
+MAX_TRAIN_REFERENCE = 10_000  # training images searched for each sample's nearest neighbour
+MEASURE_CAPACITY = 200  # live measure records kept per run (thinned evenly beyond that)
+EVAL_SEED = 2017  # the live noise: the same z at every evaluation, so the timeline compares
+
+
+@dataclass(frozen=True)
+class Report:
+    """One evaluation: the measures (plain JSON-able values) and what a page draws with them."""
+
+    measures: dict
+    samples: np.ndarray  # points (N, 2) float32, or images (N, H, W, C) uint8
+    reference: list[float] | None = None  # true share of each mode or class
+    predicted: np.ndarray | None = None  # (N,) class of each image (labelled data)
+    confidence: np.ndarray | None = None  # (N,) the classifier's probability for that class
+
+    @property
+    def counts(self) -> list[int] | None:
+        return self.measures.get("mode_counts") or self.measures.get("class_histogram")
+
+
+@dataclass
+class _ImageReference:
+    real: torch.Tensor  # (n, D) float32 real images, flattened
+    spread: float  # their mean pairwise distance
+    duplicate_threshold: float
+    real_to_train: float  # mean leave-one-out distance of a real image to the training set
+    features: torch.Tensor | None  # (n, 64) classifier features of the real images
+
+
+class Evaluator:
+    """Measures for generators of one dataset. `supported` is False for 2D toys without mode
+    centres (spiral, moons, circles): nothing is measured there."""
+
+    def __init__(self, dataset: str, data: DataSource, seed: int = 0, classifier=None):
+        self.dataset, self.data, self.seed = dataset, data, seed
+        self.kind = data.kind
+        self._classifier = classifier
+        self._refs: dict[int, _ImageReference] = {}
+        self._train: torch.Tensor | None = None
+        self._order: torch.Tensor | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def supported(self) -> bool:
+        return self.kind == "images" or self.data.centres is not None
+
+    @property
+    def labelled(self) -> bool:
+        return self.kind == "images" and self.data.labels is not None and self.data.num_classes > 0
+
+    @property
+    def classifier(self):
+        if self._classifier is None and self.labelled:
+            from .classifier import get_classifier
+
+            self._classifier = get_classifier(self.dataset, self.data)
+        return self._classifier
+
+    # ------------------------------------------------------------------ measuring
+    def measure(self, samples: torch.Tensor) -> Report:
+        """Measures of generated `samples`: (N, 2) points or (N, C, H, W) images in [-1, 1]."""
+        if not self.supported:
+            raise ValueError(
+                f"no mode-collapse measures for '{self.dataset}': they need a Gaussian mixture "
+                "(ring8, grid25) or images"
+            )
+        with self._lock:
+            if self.kind == "points":
+                return self._measure_points(samples)
+            return self._measure_images(samples)
+
+    def _measure_points(self, samples: torch.Tensor) -> Report:
+        points = samples.detach().float().cpu()
+        m = self.data.centres.shape[0]
+        result = metrics.coverage_2d(points, self.data.centres, self.data.sigma)
+        result["samples"] = int(points.shape[0])
+        return Report(result, points.numpy(), reference=[1.0 / m] * m)
+
+    def _measure_images(self, samples: torch.Tensor) -> Report:
+        device = self.data.device
+        fake = samples.detach().to(device, torch.float32)
+        n = fake.shape[0]
+        ref = self._reference(n)
+        flat = fake.reshape(n, -1)
+        n_ref = ref.real.shape[0]
+        result: dict = {"samples": n}
+        predicted = confidence = reference = None
+        if self.labelled:
+            clf = self.classifier
+            probs, feats = clf.predict(fake)
+            result |= metrics.class_measures(probs, clf.label_distribution)
+            if n >= 2 and ref.features is not None and ref.features.shape[0] >= 2:
+                result |= metrics.precision_recall_density_coverage(ref.features, feats)
+            confidence, predicted = (t.numpy() for t in probs.max(dim=1))
+            reference = clf.label_distribution.tolist()
+        if n >= 2 and n_ref >= 2:
+            result["diversity_ratio"] = metrics.mean_pairwise_distance(flat) / ref.spread
+            result["duplicate_rate"] = metrics.duplicate_rate(flat[:n_ref], ref.duplicate_threshold)
+        nearest = metrics.nearest_train_distances(flat, self._train_set())
+        result["nearest_train_distance"] = float(nearest.mean())
+        if ref.real_to_train > 0:
+            result["nearest_train_ratio"] = result["nearest_train_distance"] / ref.real_to_train
+        return Report(
+            result, images.to_uint8(fake), reference, predicted=predicted, confidence=confidence
+        )
+
+    # ------------------------------------------------------------------ the real side, once
+    def _permutation(self) -> torch.Tensor:
+        """A fixed random order of the training images; references are taken from its head."""
+        if self._order is None:
+            gen = torch.Generator(self.data.device).manual_seed(self.seed)
+            self._order = torch.randperm(len(self.data), generator=gen, device=self.data.device)
+        return self._order
+
+    def _as_float(self, index: torch.Tensor) -> torch.Tensor:
+        x = self.data.images.index_select(0, index).float().div_(127.5).sub_(1.0)
+        return x
+
+    def _train_set(self) -> torch.Tensor:
+        if self._train is None:
+            head = self._permutation()[:MAX_TRAIN_REFERENCE]
+            self._train = self._as_float(head).reshape(len(head), -1)
+        return self._train
+
+    def _reference(self, n: int) -> _ImageReference:
+        """The real images compared with n generated ones: as many as there are (up to n), so
+        distance statistics that depend on the set size compare like with like."""
+        if n in self._refs:
+            return self._refs[n]
+        index = self._permutation()[: min(n, len(self.data))]
+        real_images = self._as_float(index)
+        real = real_images.reshape(len(index), -1)
+        spread = metrics.mean_pairwise_distance(real)
+        threshold = metrics.duplicate_threshold(real) if len(index) >= 2 else 0.0
+        train = self._train_set()
+        # The reference is the head of the same order as the training subset, so real image i
+        # is training image i: leave it out when finding its nearest training neighbour.
+        loo = metrics.nearest_train_distances(
+            real, train, exclude=torch.arange(len(index), device=real.device)
+        )
+        finite = loo[torch.isfinite(loo)]
+        features = None
+        if self.labelled:
+            _, features = self.classifier.predict(real_images)
+        ref = _ImageReference(
+            real, spread, threshold, float(finite.mean()) if len(finite) else 0.0, features
+        )
+        self._refs[n] = ref
+        return ref
+
+
+# ---------------------------------------------------------------------- a run's series
+class MeasureSeries:
+    """The live measure records of a run: {"step", "samples", measures…}, at most `capacity`
+    of them. Beyond that every other record is dropped (the latest kept), so the series spans
+    the whole run at a coarsening resolution. `error` stops further evaluation when set."""
+
+    def __init__(self, capacity: int = MEASURE_CAPACITY):
+        self.capacity = max(4, capacity)
+        self.records: list[dict] = []
+        self.error: str | None = None
+        self.seconds = 0.0  # time spent measuring, for the slowdown it costs
+
+    def append(self, record: dict) -> None:
+        records = list(self.records)  # readers in other threads see an old or a new list
+        if records and records[-1]["step"] == record["step"]:
+            records[-1] = record
+        else:
+            records.append(record)
+        if len(records) > self.capacity:
+            records = records[::-1][::2][::-1]
+        self.records = records
+
+    def copy(self) -> list[dict]:
+        return [dict(r) for r in self.records]
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def state(self) -> dict:
+        return {"records": self.copy(), "error": self.error}
+
+    def load(self, state: dict) -> None:
+        records = state.get("records", [])
+        if not isinstance(records, list) or not all(
+            isinstance(r, dict) and isinstance(r.get("step"), (int, float)) for r in records
+        ):
+            raise ValueError("measure records are malformed")
+        self.records = [dict(r) for r in records][-self.capacity :]
+        error = state.get("error")
+        self.error = error if isinstance(error, str) else None
+
+
+def series_record(step: int, report: Report) -> dict:
+    return {"step": int(step), **report.measures}
+
+
+# ---------------------------------------------------------------------- entry points
+def evaluator_for(trainer) -> Evaluator:
+    """The trainer's evaluator, built at its first use."""
+    ev = getattr(trainer, "evaluator", None)
+    if ev is None:
+        ev = Evaluator(trainer.cfg.dataset, trainer.data, seed=trainer.cfg.seed)
+        trainer.evaluator = ev
+    return ev
+
+
+def measure_live(trainer) -> dict | None:
+    """Measure `trainer`'s generator on LIVE_SAMPLES fixed-noise samples and append the record
+    to `trainer.measures`. Returns the record, or None when the dataset has no measures or an
+    earlier evaluation failed (its message is in `trainer.measures.error`)."""
+    import time
+
+    series: MeasureSeries = trainer.measures
+    if series.error is not None:
+        return None
+    started = time.perf_counter()
+    try:
+        ev = evaluator_for(trainer)
+        if not ev.supported:
+            return None
+        samples = trainer.sample(LIVE_SAMPLES[ev.kind], seed=EVAL_SEED)
+        record = series_record(trainer.step, ev.measure(samples))
+    except Exception as exc:  # a measure must never end a training run
+        log.exception("live evaluation failed")
+        series.error = f"the mode-collapse measures stopped: {exc}"
+        return None
+    finally:
+        series.seconds += time.perf_counter() - started
+    series.append(record)
+    return record
+
+
+def diagnose(trainer, n: int = DIAGNOSE_SAMPLES, seed: int = 0) -> Report:
+    """The measures of a trainer's generator (EMA copy when there is one) on n fresh samples."""
+    ev = evaluator_for(trainer)
+    return ev.measure(trainer.sample(n, seed=seed))

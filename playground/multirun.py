@@ -1,0 +1,638 @@
+"""Many 2D GAN runs trained together as one batched computation.
+
+N members (for example the six losses side by side on one dataset, or five seeds of a preset)
+share one MLP architecture, batch size and dataset. Their weights are stacked on a leading
+member axis, so every layer of all N generators (or discriminators) is one batched matrix
+multiply, `torch.baddbmm(b, x, W)` with x (N, B, in), W (N, in, out), b (N, 1, out), and one
+Python-level step trains them all. On a CPU that removes most of the per-operation overhead a
+small model pays N times over; the arithmetic itself still grows with N.
+
+Each member keeps what makes it itself: its loss, learning rates, seed (initial weights and
+random stream), label smoothing, gradient-penalty weight and clipping bound. With the same
+seed a member follows the same trajectory as a lone `Trainer` run of its config, up to float
+rounding: same initial weights, same random draws in the same order, same update rules.
+
+Hand-written batched matmuls were measured against `torch.func.vmap(functional_call)` on a
+2-core CPU (ring8-stable, N = 6): about 28 ms against 35 ms a step, so the batched matmuls win.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ConfigError, GANConfig
+from .data import DataSource, load_dataset
+from .losses import LOSSES
+from .metrics import coverage_2d
+from .models import build_models
+from .runner import FINAL, MAX_FRAMES, Frame, Snapshot
+from .trainer import _INIT_LOCK, SERIES, BoundedHistory, Divergence, resolve_device
+
+# Settings each member may set for itself; every other setting is shared by all members.
+PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
+MAX_MEMBERS = 32
+_PROBABILITY_LOSSES = ("minimax", "nonsaturating")  # D's output is shown as σ(score) for these
+
+Layers = list[tuple[torch.Tensor, torch.Tensor]]  # [(W (N, in, out), b (N, 1, out)), ...]
+
+
+def check_members(configs: list[GANConfig]) -> list[GANConfig]:
+    """Validate every member and that they can be batched; raise ConfigError naming the setting."""
+    if not 1 <= len(configs) <= MAX_MEMBERS:
+        raise ConfigError(
+            "members", f"a multi-run needs 1 to {MAX_MEMBERS} configs, got {len(configs)}"
+        )
+    configs = [cfg.validate() for cfg in configs]
+    first = configs[0]
+    for index, cfg in enumerate(configs[1:], start=1):
+        for f in dataclasses.fields(GANConfig):
+            mine, theirs = getattr(cfg, f.name), getattr(first, f.name)
+            if f.name not in PER_MEMBER and mine != theirs:
+                raise ConfigError(
+                    f.name,
+                    f"member {index} has {mine!r} but member 0 has {theirs!r}; members of a "
+                    f"multi-run share every setting except {', '.join(PER_MEMBER)}",
+                )
+    if not first.is_points:
+        raise ConfigError(
+            "dataset", f"a multi-run trains the 2D MLP GANs only; '{first.dataset}' is images"
+        )
+    if first.optimizer != "adam":
+        raise ConfigError("optimizer", "a multi-run trains with adam only")
+    if first.spectral_norm:
+        raise ConfigError("spectral_norm", "a multi-run does not support spectral norm")
+    return configs
+
+
+# ---------------------------------------------------------------------- stacked MLPs
+def _linears(module: nn.Module, activation: type[nn.Module]) -> list[nn.Linear]:
+    """The Linear layers of a models.py MLP, checking it is Linear, act, …, Linear as assumed."""
+    found = [m for m in module.modules() if isinstance(m, (nn.Linear, activation))]
+    linears, acts = found[::2], found[1::2]
+    pattern_ok = all(isinstance(m, nn.Linear) for m in linears) and all(
+        isinstance(m, activation) and getattr(m, "negative_slope", 0.2) == 0.2 for m in acts
+    )
+    if not pattern_ok or len(found) % 2 == 0:
+        raise NotImplementedError("multirun expects models.py's MLP layout: Linear, act, …, Linear")
+    return linears
+
+
+def _stack(modules: list[nn.Module], activation: type[nn.Module], device) -> Layers:
+    per_member = [_linears(m, activation) for m in modules]
+    layers = []
+    for i in range(len(per_member[0])):
+        w = torch.stack([lin[i].weight.detach().t() for lin in per_member])  # (N, in, out)
+        b = torch.stack([lin[i].bias.detach() for lin in per_member]).unsqueeze(1)  # (N, 1, out)
+        layers.append(
+            (
+                w.contiguous().to(device).requires_grad_(True),
+                b.contiguous().to(device).requires_grad_(True),
+            )
+        )
+    return layers
+
+
+def _mlp(x: torch.Tensor, layers: Layers, act: Callable, members: torch.Tensor | None = None):
+    """x (N, B, in) through N stacked MLPs (or the `members` subset) -> (N, B, out)."""
+    last = len(layers) - 1
+    for i, (w, b) in enumerate(layers):
+        if members is not None:
+            w, b = w.index_select(0, members), b.index_select(0, members)
+        x = torch.baddbmm(b, x, w)
+        if i < last:
+            x = act(x)
+    return x
+
+
+def _leaky(x: torch.Tensor) -> torch.Tensor:
+    return F.leaky_relu(x, 0.2)
+
+
+def _params(layers: Layers) -> list[torch.Tensor]:
+    return [t for pair in layers for t in pair]
+
+
+class StackedAdam:
+    """Adam (Kingma & Ba 2015) over stacked parameters with one learning rate per member.
+
+    Same update as torch.optim.Adam: m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g²,
+    p ← p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε); lr has shape (N,) and broadcasts over each
+    member's slice, so members never mix."""
+
+    def __init__(self, params: list[torch.Tensor], lr: torch.Tensor, betas: tuple[float, float]):
+        self.params, self.lr, self.betas, self.eps = params, lr, betas, 1e-8
+        self.exp_avg = [torch.zeros_like(p) for p in params]
+        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        self.t = 0
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        self.t += 1
+        beta1, beta2 = self.betas
+        grads = [p.grad for p in self.params]
+        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
+        torch._foreach_mul_(self.exp_avg_sq, beta2)
+        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
+        denom = torch._foreach_sqrt(self.exp_avg_sq)
+        torch._foreach_div_(denom, math.sqrt(1 - beta2**self.t))
+        torch._foreach_add_(denom, self.eps)
+        update = torch._foreach_div(self.exp_avg, denom)
+        step_size = (self.lr / -(1 - beta1**self.t)).view(-1, 1, 1)  # (N, 1, 1), negative
+        torch._foreach_mul_(update, [step_size] * len(update))
+        torch._foreach_add_(self.params, update)
+
+
+def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
+    """Each member's gradient norm over all its parameters: (N,)."""
+    squares = [p.grad.pow(2).sum(dim=(1, 2)) for p in params if p.grad is not None]
+    return torch.stack(squares).sum(0).sqrt()
+
+
+# ---------------------------------------------------------------------- the batched trainer
+class MultiRun:
+    """N 2D GANs trained in lock-step. `train_step()` mirrors `Trainer.train_step()` for all of
+    them; `histories[i]` holds member i's records under the series names of `trainer.SERIES`."""
+
+    def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
+        self.configs = check_members(list(configs))
+        self.cfg = cfg = self.configs[0]  # the shared settings (steps, batch, architecture…)
+        self.n = len(self.configs)
+        self.device = resolve_device(cfg.device)
+        self.data = data if data is not None else load_dataset(cfg, self.device)
+        gens, discs = [], []
+        with _INIT_LOCK:  # the same initial weights a lone Trainer with this seed would build
+            for member in self.configs:
+                torch.manual_seed(member.seed)
+                g, d = build_models(member, self.data.shape)
+                gens.append(g)
+                discs.append(d)
+        self.g_layers = _stack(gens, nn.ReLU, self.device)
+        self.d_layers = _stack(discs, nn.LeakyReLU, self.device)
+        self.g_ema = (
+            [[t.detach().clone() for t in pair] for pair in self.g_layers] if cfg.ema > 0 else None
+        )
+        self.opt_g = StackedAdam(
+            _params(self.g_layers), self._column("lr_g"), (cfg.beta1, cfg.beta2)
+        )
+        self.opt_d = StackedAdam(
+            _params(self.d_layers), self._column("lr_d"), (cfg.beta1, cfg.beta2)
+        )
+        self.gens = [torch.Generator(device=self.device).manual_seed(m.seed) for m in self.configs]
+        self._probability = torch.tensor(
+            [[m.loss in _PROBABILITY_LOSSES] for m in self.configs], device=self.device
+        )  # (N, 1)
+        self._gp_members = [i for i, m in enumerate(self.configs) if m.loss == "wgan-gp"]
+        self._gp_index = torch.tensor(self._gp_members, dtype=torch.long, device=self.device)
+        clip = [m.clip_value if m.loss == "wgan" else math.inf for m in self.configs]
+        self._clip = torch.tensor(clip, device=self.device).view(-1, 1, 1)
+        self._any_clip = any(m.loss == "wgan" for m in self.configs)
+        self.step = 0
+        self.histories = [BoundedHistory() for _ in range(self.n)]
+        self.errors: list[str | None] = [None] * self.n
+        self._d_acc = torch.zeros(self.n, 3, device=self.device)  # d_loss, d_real, d_fake
+        self._g_acc = torch.zeros(self.n, device=self.device)
+        self._grad_norms = torch.zeros(self.n, 2, device=self.device)  # ‖∇G‖, ‖∇D‖
+        self._d_count = self._g_count = 0
+        self._log_started, self._log_step0 = time.perf_counter(), 0
+        self.steps_per_sec = 0.0
+        # Each member's fixed noise batch, drawn as Trainer draws it (CPU, seed + 1).
+        self.fixed_z = torch.stack(
+            [
+                torch.randn(
+                    512, cfg.latent_dim, generator=torch.Generator().manual_seed(m.seed + 1)
+                )
+                for m in self.configs
+            ]
+        ).to(self.device)
+
+    def _column(self, name: str) -> torch.Tensor:
+        return torch.tensor([getattr(m, name) for m in self.configs], device=self.device)
+
+    # ------------------------------------------------------------------ batched pieces
+    def _G(self, z: torch.Tensor, layers: Layers | None = None) -> torch.Tensor:
+        return _mlp(z, layers or self.g_layers, F.relu)  # (N, B, 2)
+
+    def _D(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
+        return _mlp(x, self.d_layers, _leaky, members).squeeze(-1)  # (N, B)
+
+    def _per_member(self, draw: Callable[[torch.Generator], torch.Tensor]) -> torch.Tensor:
+        """Stack one draw per member from that member's own random stream."""
+        return torch.stack([draw(gen) for gen in self.gens])
+
+    def _latent(self) -> torch.Tensor:
+        shape = (self.cfg.batch_size, self.cfg.latent_dim)
+        return self._per_member(lambda g: torch.randn(shape, device=self.device, generator=g))
+
+    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
+        std = self.cfg.instance_noise * max(0.0, 1.0 - self.step / self.cfg.steps)
+        if std <= 0:
+            return x
+        shape = x.shape[1:]
+        return x + std * self._per_member(
+            lambda g: torch.randn(shape, device=self.device, generator=g)
+        )
+
+    def _pack(self, x: torch.Tensor) -> torch.Tensor:
+        m = self.cfg.pack  # PacGAN: (N, B, 2) -> (N, B / m, 2m), as Trainer._pack per member
+        return x if m == 1 else x.reshape(x.shape[0], x.shape[1] // m, x.shape[2] * m)
+
+    def _score(self, scores: torch.Tensor) -> torch.Tensor:
+        return torch.where(self._probability, torch.sigmoid(scores), scores)
+
+    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """WGAN-GP's E[(‖∇D(x̂)‖ − 1)²] for the wgan-gp members (k,), as losses.gradient_penalty."""
+        idx = self._gp_index
+        real, fake = real.index_select(0, idx), fake.index_select(0, idx)
+        shape = (real.shape[1], 1)
+        eps = torch.stack(
+            [
+                torch.rand(shape, device=self.device, generator=self.gens[i], dtype=real.dtype)
+                for i in self._gp_members
+            ]
+        )
+        mixed = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
+        (grad,) = torch.autograd.grad(self._D(mixed, idx).sum(), mixed, create_graph=True)
+        return ((grad.norm(dim=2) - 1.0) ** 2).mean(dim=1)
+
+    # ------------------------------------------------------------------ the step
+    def d_update(self, want_norm: bool = False) -> None:
+        batch = self.cfg.batch_size
+        real = self._per_member(lambda g: self.data.sample(batch, g)[0])  # (N, B, 2)
+        z = self._latent()
+        with torch.no_grad():
+            fake = self._G(z)
+        real, fake = self._pack(self._noisy(real)), self._pack(self._noisy(fake))
+        r, f = self._D(real), self._D(fake)  # (N, B')
+        losses = [
+            LOSSES[m.loss][0](r[i], f[i], m.label_smoothing) for i, m in enumerate(self.configs)
+        ]
+        if self._gp_members:
+            penalty = self._penalty(real, fake)
+            for j, i in enumerate(self._gp_members):
+                losses[i] = losses[i] + self.configs[i].gp_weight * penalty[j]
+        loss = torch.stack(losses)  # (N,): members' parameters are disjoint, so one backward
+        self.opt_d.zero_grad()
+        loss.sum().backward()
+        if want_norm:
+            self._grad_norms[:, 1] = _member_norms(self.opt_d.params)
+        self.opt_d.step()
+        if self._any_clip:  # WGAN members: clip every D weight to [-c, c] (others have c = inf)
+            with torch.no_grad():
+                for p in self.opt_d.params:
+                    p.clamp_(min=-self._clip, max=self._clip)
+        with torch.no_grad():
+            stats = [loss.detach(), self._score(r).mean(1), self._score(f).mean(1)]
+            self._d_acc += torch.stack(stats, dim=1)
+        self._d_count += 1
+
+    def g_update(self, want_norm: bool = False) -> None:
+        f = self._D(self._pack(self._noisy(self._G(self._latent()))))
+        loss = torch.stack([LOSSES[m.loss][1](f[i]) for i, m in enumerate(self.configs)])
+        self.opt_g.zero_grad()
+        loss.sum().backward(inputs=self.opt_g.params)  # G's gradients only: D's are not needed
+        if want_norm:
+            self._grad_norms[:, 0] = _member_norms(self.opt_g.params)
+        self.opt_g.step()
+        if self.g_ema is not None:
+            with torch.no_grad():
+                ema = _params(self.g_ema)
+                torch._foreach_lerp_(ema, self.opt_g.params, 1.0 - self.cfg.ema)
+        with torch.no_grad():
+            self._g_acc += loss.detach()
+        self._g_count += 1
+
+    def train_step(self, d: bool = True, g: bool = True) -> list[dict[str, float] | None] | None:
+        """One step for every member; on a logging step, the members' records (None for a
+        member that has diverged)."""
+        logging = (self.step + 1) % self.cfg.log_every == 0
+        if d:
+            for i in range(self.cfg.d_steps):
+                self.d_update(want_norm=logging and i == self.cfg.d_steps - 1)
+        if g:
+            for i in range(self.cfg.g_steps):
+                self.g_update(want_norm=logging and i == self.cfg.g_steps - 1)
+        self.step += 1
+        return self.flush_log() if logging else None
+
+    def flush_log(self) -> list[dict[str, float] | None]:
+        """One host copy for all members; a member that turned NaN/inf is frozen and marked."""
+        d_stats = (self._d_acc / max(self._d_count, 1)).tolist()
+        g_stats = (self._g_acc / max(self._g_count, 1)).tolist()
+        norms = self._grad_norms.tolist()
+        now = time.perf_counter()
+        if self.step > self._log_step0:
+            self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
+        self._log_started, self._log_step0 = now, self.step
+        self._d_acc.zero_()
+        self._g_acc.zero_()
+        self._d_count = self._g_count = 0
+        records: list[dict[str, float] | None] = []
+        for i in range(self.n):
+            if self.errors[i] is not None:
+                records.append(None)
+                continue
+            values = [d_stats[i][0], g_stats[i], d_stats[i][1], d_stats[i][2], *norms[i]]
+            record = {"step": float(self.step), **dict(zip(SERIES, values, strict=True))}
+            bad = [k for k, v in record.items() if not math.isfinite(v)]
+            if bad:
+                self._freeze(i, bad, record)
+                records.append(None)
+                continue
+            self.histories[i].append(record)
+            records.append(record)
+        if all(e is not None for e in self.errors):
+            raise Divergence(f"every member diverged; member 0: {self.errors[0]}")
+        return records
+
+    def _freeze(self, i: int, bad: list[str], record: dict[str, float]) -> None:
+        m = self.configs[i]
+        self.errors[i] = (
+            f"training diverged at step {self.step}: {', '.join(bad)} became {record[bad[0]]}. "
+            f"Try lower learning rates (now lr_g={m.lr_g:g}, lr_d={m.lr_d:g}) or a gradient "
+            "penalty (loss wgan-gp)."
+        )
+        self.opt_g.lr[i] = 0.0  # its slice stops moving; the other members are unaffected
+        self.opt_d.lr[i] = 0.0
+
+    def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
+        """Change one member's learning rates (validated like a config) before the next step."""
+        changes = {k: v for k, v in dict(lr_g=lr_g, lr_d=lr_d).items() if v is not None}
+        if not changes:
+            return
+        self.configs[member] = self.configs[member].replace(**changes)
+        if self.errors[member] is None:
+            self.opt_g.lr[member] = self.configs[member].lr_g
+            self.opt_d.lr[member] = self.configs[member].lr_d
+
+    # ------------------------------------------------------------------ looking at members
+    @property
+    def sampler_layers(self) -> Layers:
+        """Generator weights used for pictures: the EMA copies when there are some."""
+        return [tuple(p) for p in self.g_ema] if self.g_ema is not None else self.g_layers
+
+    @torch.inference_mode()
+    def samples(self, member: int, n: int, seed: int = 0) -> torch.Tensor:
+        """n samples (n, 2) of one member on the CPU, from noise seeded as Trainer.sample does."""
+        z = torch.randn(n, self.cfg.latent_dim, generator=torch.Generator().manual_seed(seed))
+        layers = [(w[member : member + 1], b[member : member + 1]) for w, b in self.sampler_layers]
+        return self._G(z.to(self.device).unsqueeze(0), layers)[0].float().cpu()
+
+    def coverage(self, member: int, n: int = 2500, seed: int = 0) -> dict:
+        """Mode-coverage measures (metrics.coverage_2d) of one member; mixtures only."""
+        if self.data.centres is None:
+            raise ValueError(
+                f"coverage needs a Gaussian mixture (ring8, grid25), not {self.cfg.dataset}"
+            )
+        return coverage_2d(self.samples(member, n, seed), self.data.centres, self.data.sigma)
+
+    @torch.inference_mode()
+    def fixed_samples(self) -> np.ndarray:
+        """Every member's samples of its fixed noise batch: (N, 512, 2) float32."""
+        return self._G(self.fixed_z, self.sampler_layers).float().cpu().numpy()
+
+    def extent(self) -> tuple[float, float, float, float]:
+        """The same 2D window Trainer.extent computes for this dataset."""
+        if not hasattr(self, "_extent"):
+            real, _ = self.data.sample(4096, torch.Generator(self.device).manual_seed(1))
+            lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
+            half = float((hi - lo).max()) * 0.6 + 0.5
+            mid = ((lo + hi) / 2).tolist()
+            self._extent = (mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half)
+        return self._extent
+
+    @torch.inference_mode()
+    def decision_maps(self, resolution: int = 64) -> np.ndarray:
+        """Each member's D output over `extent()`: (N, resolution, resolution), top row high y."""
+        x0, x1, y0, y1 = self.extent()
+        xs = torch.linspace(x0, x1, resolution, device=self.device)
+        ys = torch.linspace(y1, y0, resolution, device=self.device)
+        gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+        points = torch.stack([gx, gy], dim=-1).reshape(-1, 2).repeat(1, self.cfg.pack)
+        scores = self._score(self._D(points.expand(self.n, *points.shape)))
+        return scores.reshape(self.n, resolution, resolution).float().cpu().numpy()
+
+    def generator_module(self, member: int) -> nn.Module:
+        """A plain models.py generator holding one member's (EMA) weights, e.g. for a
+        latent.LatentModel or a figure."""
+        with torch.device("meta"):
+            g, _ = build_models(self.configs[member], self.data.shape)
+        state = {}
+        names = [name for name, mod in g.named_modules() if isinstance(mod, nn.Linear)]
+        for name, (w, b) in zip(names, self.sampler_layers, strict=True):
+            state[f"{name}.weight"] = w[member].detach().t().contiguous().cpu().clone()
+            state[f"{name}.bias"] = b[member, 0].detach().cpu().clone()
+        g.load_state_dict(state, assign=True)
+        return g.eval().requires_grad_(False)
+
+
+# ---------------------------------------------------------------------- in a thread
+@dataclass(frozen=True)
+class MultiSnapshot:
+    """The whole multi-run as plain data; `members[i]` is member i as a runner.Snapshot."""
+
+    status: str
+    step: int
+    total_steps: int
+    steps_per_sec: float
+    members: tuple[Snapshot, ...]
+    error: str | None = None
+    elapsed: float = 0.0
+
+    @property
+    def active(self) -> bool:
+        return self.status not in FINAL
+
+
+class MultiRunner:
+    """A MultiRun in a daemon thread, controlled like runner.Run: start, pause, resume, step
+    (while paused), stop, set_lr (per member, live); `snapshot()` returns plain data."""
+
+    def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
+        self.configs = check_members(list(configs))
+        self._data = data
+        self.multi: MultiRun | None = None
+        self._cond = threading.Condition()
+        self._step_lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._status, self._error = "created", None
+        self._stop = self._paused = False
+        self._manual: list[tuple[bool, bool]] = []
+        self._pending_lr: dict[int, dict[str, float]] = {}
+        self._frames: list[tuple[Frame, ...]] = []  # one tuple of N member frames per picture
+        self._started_at = 0.0
+
+    # ------------------------------------------------------------------ controls
+    def start(self, paused: bool = False) -> None:
+        with self._cond:
+            if self._thread is not None:
+                raise RuntimeError("this multi-run was already started")
+            self._paused, self._status = paused, "starting"
+            self._started_at = time.perf_counter()
+            self._thread = threading.Thread(target=self._main, name="gan-multirun", daemon=True)
+            self._thread.start()
+
+    def pause(self) -> None:
+        with self._cond:
+            if self._status in ("running", "starting"):
+                self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._manual.clear()
+            self._cond.notify_all()
+
+    def step(self, d: bool = True, g: bool = True) -> bool:
+        with self._cond:
+            if not self._paused or self._status in FINAL:
+                return False
+            self._manual.append((d, g))
+            self._cond.notify_all()
+            return True
+
+    def stop(self, wait: float | None = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(wait)
+
+    def join(self, timeout: float | None = None) -> bool:
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
+        """Validated now (ConfigError), applied before the next step."""
+        if not 0 <= member < len(self.configs):
+            raise ConfigError("member", f"must be from 0 to {len(self.configs) - 1}; got {member}")
+        changes = {k: v for k, v in dict(lr_g=lr_g, lr_d=lr_d).items() if v is not None}
+        self.configs[member].replace(**changes)  # raises ConfigError for a bad value
+        with self._cond:
+            self._pending_lr.setdefault(member, {}).update(changes)
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    # ------------------------------------------------------------------ observing
+    def snapshot(self) -> MultiSnapshot:
+        multi = self.multi
+        with self._cond:
+            frames, status, error = list(self._frames), self._status, self._error
+            histories = [h.copy() for h in multi.histories] if multi else []
+            errors = list(multi.errors) if multi else [None] * len(self.configs)
+        elapsed = time.perf_counter() - self._started_at if self._started_at else 0.0
+        step = multi.step if multi else 0
+        rate = multi.steps_per_sec if multi else 0.0
+        total = self.configs[0].steps
+        members = tuple(
+            Snapshot(
+                status="diverged" if errors[i] else status,
+                step=step,
+                total_steps=total,
+                steps_per_sec=rate,
+                history=histories[i] if multi else {},
+                frames=tuple(group[i] for group in frames),
+                error=errors[i],
+                config=multi.configs[i] if multi else self.configs[i],
+                kind="points",
+                extent=multi.extent() if multi else None,
+                device=str(multi.device) if multi else "",
+                elapsed=elapsed,
+                info={"member": i},
+            )
+            for i in range(len(self.configs))
+        )
+        return MultiSnapshot(status, step, total, rate, members, error, elapsed)
+
+    # ------------------------------------------------------------------ the thread
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        with self._cond:
+            self._status = status
+            self._error = error if error is not None else self._error
+            self._cond.notify_all()
+
+    def _main(self) -> None:
+        try:
+            if self.multi is None:
+                self.multi = MultiRun(self.configs, self._data)
+            self._record_frames()
+            self._loop()
+        except Divergence as exc:
+            self._set_status("diverged", str(exc))
+        except Exception as exc:  # shown to the person, not raised into a dead thread
+            self._set_status("error", str(exc).strip() or type(exc).__name__)
+
+    def _next_action(self) -> tuple[bool, bool] | None:
+        with self._cond:
+            while True:
+                if self._stop:
+                    return None
+                if not self._paused:
+                    self._status = "running"
+                    return (True, True)
+                self._status = "paused"
+                if self._manual:
+                    return self._manual.pop(0)
+                self._cond.wait()
+
+    def _loop(self) -> None:
+        multi = self.multi
+        cfg = multi.cfg
+        while True:
+            if multi.step >= cfg.steps:
+                self._record_frames()
+                self._set_status("finished")
+                return
+            action = self._next_action()
+            if action is None:
+                self._set_status("stopped")
+                return
+            manual = self._status == "paused"
+            with self._step_lock:
+                self._apply_pending_lr()
+                records = multi.train_step(*action)
+            early = records is not None and multi.step <= 10 * cfg.log_every
+            if manual or early or multi.step % cfg.sample_every == 0:
+                self._record_frames()
+
+    def _apply_pending_lr(self) -> None:
+        with self._cond:
+            pending, self._pending_lr = self._pending_lr, {}
+        for member, changes in pending.items():
+            self.multi.set_lr(member, **changes)
+            self.configs[member] = self.multi.configs[member]
+
+    def _record_frames(self) -> None:
+        multi = self.multi
+        with self._step_lock:
+            samples, decisions = multi.fixed_samples(), multi.decision_maps()
+        group = tuple(Frame(multi.step, samples[i], decisions[i]) for i in range(multi.n))
+        with self._cond:
+            if self._frames and self._frames[-1][0].step == multi.step:
+                self._frames[-1] = group
+                return
+            if len(self._frames) == MAX_FRAMES:  # keep every other: frames span the whole run
+                self._frames = self._frames[::2]
+            self._frames.append(group)

@@ -1,0 +1,158 @@
+"""AppTest for the Diagnostics page (pages/diagnostics.py) on a 2D and a digits checkpoint made
+with the command line, the compare view, the session's live run, and the Train page's gauges.
+AppTest never fires run_every: call .run() again to redraw."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import diagnostics_ui, ui
+from playground.cli import main as cli
+from playground.runner import Run
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def page(name: str) -> AppTest:
+    return AppTest.from_file(str(ROOT / "pages" / name), default_timeout=120)
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("diag-made")
+    ring, digits = root / "ring", root / "digits"
+    argv = ["train", "--preset", "ring8-collapse", "--steps", "60", "--set", "batch_size=32"]
+    assert cli(argv + ["--set", "eval_every=20", "--out", str(ring), "--quiet"]) == 0
+    argv = ["train", "--preset", "digits-dcgan", "--steps", "6", "--set", "width=8"]
+    argv += ["--set", "batch_size=16", "--set", "eval_every=3"]
+    assert cli(argv + ["--out", str(digits), "--quiet"]) == 0
+    return {"ring": ring, "digits": digits}
+
+
+@pytest.fixture
+def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
+    root = tmp_path / "checkpoints"
+    paths = {"ring": root / "runs" / "ring-collapse", "digits": root / "runs" / "my-digits"}
+    for name, target in paths.items():
+        shutil.copytree(made[name], target)
+    monkeypatch.setattr(ui, "CHECKPOINTS", root)
+    monkeypatch.setattr(ui, "USER_RUNS", root / "runs")
+    return paths
+
+
+@pytest.fixture
+def fresh_slot(monkeypatch):
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    yield slot
+    slot.stop()
+
+
+def metric_labels(at: AppTest) -> list[str]:
+    return [m.label for m in at.metric]
+
+
+def chart_count(at: AppTest) -> int:
+    return len(at.get("plotly_chart"))
+
+
+def open_source(at: AppTest, key: str, samples: int) -> AppTest:
+    at.selectbox(key="diag.source").set_value(key).run()
+    at.select_slider(key="diag.samples").set_value(samples).run()
+    return at
+
+
+def test_a_2d_checkpoint_shows_modes_timeline_and_density(checkpoints, fresh_slot):
+    at = page("diagnostics.py").run()
+    assert not at.exception
+    at = open_source(at, str(checkpoints["ring"]), 500)
+    assert not at.exception
+    labels = metric_labels(at)
+    for wanted in ("Modes held", "Modes covered", "High quality", "Reverse KL"):
+        assert wanted in labels
+    assert "Classes covered" not in labels
+    held = next(m for m in at.metric if m.label == "Modes held")
+    assert held.value.endswith("/8")
+    # timeline, coverage over time, quality over time, density, mode shares
+    assert chart_count(at) >= 5
+    text = " ".join(e.value for e in at.markdown)
+    assert "Reverse KL" in text  # the explanations
+    assert at.error or at.warning or at.success  # the verdict
+
+
+def test_a_digits_checkpoint_shows_classes_histogram_and_sorted_grid(checkpoints, fresh_slot):
+    at = page("diagnostics.py").run()
+    at = open_source(at, str(checkpoints["digits"]), 250)
+    assert not at.exception
+    labels = metric_labels(at)
+    for wanted in ("Classes covered", "Classes held", "Precision", "Recall", "Density",
+                   "Coverage", "Diversity", "Near-duplicates"):
+        assert wanted in labels, wanted
+    covered = next(m for m in at.metric if m.label == "Classes covered")
+    assert covered.value.endswith("/10")
+    assert len(at.image) >= 1  # the grid sorted by predicted class
+    assert chart_count(at) >= 2  # class shares + timeline
+
+
+def test_compare_two_checkpoints_side_by_side(checkpoints, fresh_slot):
+    at = page("diagnostics.py").run()
+    at.multiselect(key="diag.compare").set_value(
+        [str(checkpoints["ring"]), str(checkpoints["digits"])]
+    ).run()
+    assert not at.exception
+    keys = [c.proto.id for c in at.get("plotly_chart")]
+    assert len(keys) >= 3  # G loss, D loss, a measure over time (plus the first tab's charts)
+    assert at.selectbox(key="diag.cmp.measure").value in diagnostics_ui.SERIES_ORDER
+    assert len(at.image) >= 2  # the two grids side by side
+
+
+def test_no_checkpoints_and_no_run_says_what_to_do(tmp_path, monkeypatch, fresh_slot):
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
+    at = page("diagnostics.py").run()
+    assert not at.exception
+    assert any("Train" in i.value for i in at.info)
+
+
+def test_the_sessions_run_is_measured_live(tiny_cfg, fresh_slot, tmp_path, monkeypatch):
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
+    run = Run(tiny_cfg(steps=40, eval_every=10))
+    fresh_slot.replace(run)
+    run.start()
+    assert run.join(60)
+    at = page("diagnostics.py").run()
+    assert at.selectbox(key="diag.source").value == diagnostics_ui.CURRENT
+    at.select_slider(key="diag.samples").set_value(250).run()
+    assert not at.exception
+    assert "Modes held" in metric_labels(at)
+    assert chart_count(at) >= 3
+
+
+def test_train_page_shows_live_gauges(tiny_cfg, fresh_slot):
+    run = Run(tiny_cfg(steps=40, eval_every=10))
+    fresh_slot.replace(run)
+    run.start()
+    assert run.join(60)
+    at = page("train.py").run()
+    assert not at.exception
+    assert "Modes held" in metric_labels(at)
+    assert any(c.proto.id and "live_chart" in c.proto.id for c in at.get("plotly_chart"))
+
+
+def test_every_loss_button_starts_a_batched_run(monkeypatch, tmp_path, fresh_slot):
+    pytest.importorskip("playground.multirun")
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
+    slot = diagnostics_ui.MultiSlot()
+    monkeypatch.setattr(diagnostics_ui, "multi_slot", lambda: slot)
+    at = page("diagnostics.py").run()
+    at.button(key="diag.multi.start").click().run()
+    try:
+        assert not at.exception
+        assert slot.runner is not None
+        losses = [cfg.loss for cfg in slot.runner.configs]
+        assert len(set(losses)) == 6
+    finally:
+        slot.replace(None)

@@ -1,0 +1,186 @@
+"""`gan-playground bench`: it runs, writes the promised JSON, and its ratios are sane numbers.
+Speed itself is never asserted here (the machines are shared and noisy)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+import torch
+
+from playground import bench
+from playground.cli import main
+from playground.config import preset
+from playground.data import load_dataset
+
+OVERHEAD_KEYS = {
+    "config",
+    "device",
+    "plain_steps_per_s",
+    "trainer_steps_per_s",
+    "run_steps_per_s",
+    "ratio_trainer_vs_plain",
+    "ratio_run_vs_plain",
+    "snapshot_polls",
+}
+MULTIRUN_KEYS = {
+    "config",
+    "members",
+    "one_run_steps_per_s",
+    "batched_steps_per_s",
+    "time_ratio_batched_vs_one",
+    "speedup_vs_separate",
+}
+
+
+def positive_finite(value) -> bool:
+    return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+
+@pytest.fixture(scope="module")
+def quick_results(tmp_path_factory):
+    """One tiny-budget quick run of every section but the (seconds-a-step) DCGAN 64 px one."""
+    out = tmp_path_factory.mktemp("bench") / "bench.json"
+    argv = [
+        "bench",
+        "--quick",
+        "--threads",
+        "1",
+        "--budget",
+        "0.03",
+        "--only",
+        "ui,overhead,multirun,memory",
+        "--json",
+        str(out),
+    ]
+    assert main(argv) == 0
+    return json.loads(out.read_text())
+
+
+def test_quick_bench_writes_every_section(quick_results, capsys):
+    r = quick_results
+    assert r["mode"] == "quick"
+    assert {"machine", "targets", "ui", "overhead", "multirun", "memory"} <= set(r)
+    assert {"cpu", "cores", "torch", "torch_threads"} <= set(r["machine"])
+    assert [row["config"] for row in r["overhead"]] == ["ring8-stable", "digits-dcgan"]
+    for row in r["overhead"]:
+        assert OVERHEAD_KEYS <= set(row)
+        for key in OVERHEAD_KEYS - {"config", "device", "snapshot_polls"} | {
+            "cpu_ratio_run_vs_plain",
+            "cpu_ratio_trainer_vs_plain",
+        }:
+            assert positive_finite(row[key]), (row["config"], key, row[key])
+        assert row["snapshot_polls"] >= 1  # the consumer really polled while the Run trained
+    for row in r["multirun"]:
+        assert MULTIRUN_KEYS <= set(row) and row["members"] == 6
+        for key in MULTIRUN_KEYS - {"config", "members"}:
+            assert positive_finite(row[key]), (row["config"], key)
+
+
+def test_quick_bench_ui_and_memory_figures(quick_results):
+    ui = quick_results["ui"]
+    assert {(f["config"], f["when"]) for f in ui["first_update"]} == {
+        (name, when) for name in ("ring8-stable", "digits-dcgan") for when in ("cold", "warm")
+    }
+    assert all(positive_finite(f["seconds"]) for f in ui["first_update"])
+    assert positive_finite(ui["slider"]["total_ms"])
+    assert ui["slider"]["generate_ms"] <= ui["slider"]["total_ms"]
+    assert ui["figures"]["figures"] == 4 and ui["figures"]["history_points"] > 900
+    assert positive_finite(ui["figures"]["build_ms"])
+    mem = quick_results["memory"]
+    assert mem["history_points"] <= mem["history_capacity"]
+    assert mem["frames"] <= mem["max_frames"]
+    statuses = {t["status"] for t in quick_results["targets"]}
+    assert statuses <= {"met", "not met", "not measurable here"}
+
+
+def test_the_table_is_printed(quick_results):
+    table = bench.format_table(quick_results)
+    for heading in ("1. Overhead", "3. Many runs", "4. UI costs", "5. Memory", "Targets"):
+        assert heading in table
+
+
+def test_image_throughput_on_a_tiny_dcgan():
+    row = bench.image_throughput(
+        torch.device("cpu"), bench.QUICK.scaled(0.01), batch=4, size=32, width=8, latent=8
+    )
+    assert row["batch_size"] == 4
+    for key in ("plain_images_per_s", "engine_images_per_s", "ratio_engine_vs_plain"):
+        assert positive_finite(row[key])
+
+
+def test_the_plain_loop_trains_and_refuses_what_it_is_not(tiny_cfg):
+    cfg = tiny_cfg()
+    data = load_dataset(cfg, "cpu")
+    step = bench.plain_step(cfg, data, torch.device("cpu"))
+    step()  # runs
+    with pytest.raises(ValueError, match="non-saturating"):
+        bench.plain_step(tiny_cfg(loss="hinge"), data, torch.device("cpu"))
+    with pytest.raises(ValueError):
+        bench.plain_step(tiny_cfg(d_steps=2), data, torch.device("cpu"))
+
+
+def test_interleaving_alternates_and_pairs_rounds():
+    calls = []
+
+    def variant(name):
+        def block(seconds):
+            calls.append(name)
+            return 10, 1.0
+
+        return block
+
+    samples = bench.interleaved({"a": variant("a"), "b": variant("b")}, rounds=3, block_s=0.0)
+    assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-up, then A B, B A, A B
+    assert [s.steps for s in samples["a"]] == [10] * 3 and len(samples["b"]) == 3
+    assert bench.rates(samples["a"]) == [10.0] * 3
+    assert all(s.cpu >= 0 for s in samples["a"])
+    assert bench.paired_ratio([2.0, 4.0, 9.0], [1.0, 2.0, 3.0]) == 2.0
+
+
+def test_targets_are_judged_from_the_figures():
+    results = {
+        "overhead": [
+            dict(
+                config="ring8-stable",
+                device="cpu",
+                ratio_run_vs_plain=0.99,
+                ratio_trainer_vs_plain=0.95,
+            ),
+        ],
+        "multirun": [dict(config="x", members=6, time_ratio_batched_vs_one=2.5)],
+        "ui": {
+            "first_update": [
+                dict(config="ring8-stable", when="cold", seconds=0.5, shown_by_page_s=1.0)
+            ],
+            "slider": dict(total_ms=150.0),
+        },
+        "memory": dict(steps=10, growth_after_warmup_mb=3.0),
+    }
+    found = {t["target"]: t["status"] for t in bench.targets(results, torch.device("cpu"))}
+    assert found["overhead ratio >= 0.97 (ring8-stable, CPU)"] == "met"
+    assert found["CPU ring8 MLP: engine no slower than the plain loop"] == "not met"
+    assert found["slider move <= 100 ms server-side (digits, CPU)"] == "not met"
+    assert "not measurable here" in found.values()  # the GPU targets, on a CPU machine
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "--only", "nothing"],
+        ["bench", "--budget", "0"],
+        ["bench", "--threads", "0"],
+    ],
+)
+def test_bad_bench_arguments_exit_2(argv, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gan-playground: error:") and "Traceback" not in err
+
+
+def test_budget_scaling_keeps_the_plan():
+    scaled = bench.FULL.scaled(bench.FULL.block_s / 10)
+    assert scaled.rounds == bench.FULL.rounds
+    assert scaled.memory_steps == bench.FULL.memory_steps // 10
+    assert preset("ring8-stable").loss == "nonsaturating"  # the plain loop's assumption

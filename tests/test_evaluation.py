@@ -1,0 +1,136 @@
+"""Live measures: computed every `eval_every` steps, kept in a bounded series, carried by the
+run's snapshot and by checkpoints, and never able to end a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from playground import evaluation
+from playground.checkpoints import load_checkpoint, save_checkpoint
+from playground.config import ConfigError, GANConfig
+from playground.evaluation import MeasureSeries
+from playground.runner import Run
+
+
+def test_eval_every_is_validated():
+    assert GANConfig(eval_every=0).validate().eval_every == 0
+    assert GANConfig().eval_every == 500
+    with pytest.raises(ConfigError, match="eval_every"):
+        GANConfig(eval_every=-1).validate()
+    assert GANConfig().with_strings({"eval_every": "100"}).eval_every == 100
+
+
+def test_series_is_bounded_and_keeps_the_latest_and_the_whole_span():
+    series = MeasureSeries(capacity=10)
+    for step in range(1, 101):
+        series.append({"step": step, "modes_held": step % 8})
+    steps = [r["step"] for r in series.records]
+    assert len(steps) <= 10
+    assert steps[-1] == 100 and steps[0] <= 20
+    assert steps == sorted(steps)
+
+
+def test_series_replaces_a_record_of_the_same_step():
+    series = MeasureSeries()
+    series.append({"step": 5, "modes_held": 1})
+    series.append({"step": 5, "modes_held": 2})
+    assert series.copy() == [{"step": 5, "modes_held": 2}]
+
+
+def test_series_state_round_trip_and_malformed_state():
+    series = MeasureSeries()
+    series.append({"step": 1, "reverse_kl": 0.5, "mode_counts": [1, 2]})
+    again = MeasureSeries()
+    again.load(series.state())
+    assert again.copy() == series.copy()
+    with pytest.raises(ValueError):
+        again.load({"records": [{"no_step": 1}]})
+    with pytest.raises(ValueError):
+        again.load({"records": "nope"})
+
+
+def test_trainer_measures_every_eval_every_steps(tiny_cfg, make_trainer):
+    trainer = make_trainer(tiny_cfg(eval_every=4, steps=10))
+    for _ in range(10):
+        trainer.train_step()
+    records = trainer.measures.copy()
+    assert [r["step"] for r in records] == [4, 8]
+    first = records[0]
+    assert first["modes_total"] == 8 and len(first["mode_counts"]) == 8
+    assert first["samples"] == evaluation.LIVE_SAMPLES["points"]
+    assert trainer.measures.seconds > 0
+
+
+def test_eval_every_zero_measures_nothing(tiny_cfg, make_trainer):
+    trainer = make_trainer(tiny_cfg(eval_every=0))
+    for _ in range(5):
+        trainer.train_step()
+    assert len(trainer.measures) == 0 and trainer.evaluator is None
+
+
+def test_live_measures_on_the_same_noise_are_reproducible(tiny_cfg, make_trainer):
+    trainer = make_trainer(tiny_cfg(eval_every=0))
+    assert trainer.evaluate() == trainer.evaluate()
+
+
+def test_a_failing_measure_stops_measuring_but_not_training(tiny_cfg, make_trainer, monkeypatch):
+    trainer = make_trainer(tiny_cfg(eval_every=2, steps=6))
+
+    def broken(samples):
+        raise RuntimeError("boom")
+
+    evaluation.evaluator_for(trainer).measure = broken
+    for _ in range(6):
+        trainer.train_step()
+    assert trainer.step == 6
+    assert "boom" in trainer.measures.error
+    assert len(trainer.measures) == 0
+
+
+def test_image_runs_measure_classes(tiny_image_cfg, make_trainer, monkeypatch, tmp_path):
+    # 28 px digits have no shipped classifier: a quick one is trained into a temporary folder.
+    from playground import classifier
+
+    monkeypatch.setenv("GAN_PLAYGROUND_CLASSIFIERS", str(tmp_path))
+    monkeypatch.setattr(classifier, "MAX_STEPS", 20)
+    trainer = make_trainer(tiny_image_cfg(eval_every=2, steps=4))
+    for _ in range(4):
+        trainer.train_step()
+    last = trainer.measures.copy()[-1]
+    assert last["step"] == 4 and last["samples"] == evaluation.LIVE_SAMPLES["images"]
+    for key in (
+        "classes_covered",
+        "class_histogram",
+        "precision",
+        "recall",
+        "density",
+        "coverage",
+        "diversity_ratio",
+        "duplicate_rate",
+        "reverse_kl",
+    ):
+        assert key in last, key
+
+
+def test_snapshot_and_checkpoint_carry_the_measures(tiny_cfg, make_trainer, tmp_path):
+    trainer = make_trainer(tiny_cfg(eval_every=5, steps=10))
+    run = Run(trainer=trainer)
+    run.start()
+    assert run.join(60)
+    snap = run.snapshot()
+    assert [r["step"] for r in snap.measures] == [5, 10]
+    save_checkpoint(trainer, tmp_path / "ck")
+    loaded = load_checkpoint(tmp_path / "ck")
+    assert loaded.measures.copy() == trainer.measures.copy()
+
+
+def test_checkpoints_without_measures_still_load(tiny_cfg, make_trainer, tmp_path):
+    import json
+
+    trainer = make_trainer(tiny_cfg())
+    save_checkpoint(trainer, tmp_path / "old")
+    meta_path = tmp_path / "old" / "checkpoint.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["measures"]
+    meta_path.write_text(json.dumps(meta))
+    assert len(load_checkpoint(tmp_path / "old").measures) == 0

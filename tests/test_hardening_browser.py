@@ -1,0 +1,276 @@
+"""Hardening against one real `streamlit run app.py` server on 127.0.0.1, driven by Playwright
+in Debian's chromium (one browser, one context per person):
+
+- lifecycle: closing a browser context (the tab goes away) fires the session's release hook on
+  the server, so its training thread stops, its training slot frees and its memory is returned,
+  within a bounded time;
+- many users: ten sessions at once against a cap of three concurrent runs. Every session gets
+  its page, never more than three runs train at once, the refused are told so and told when a
+  slot frees, and every session's run eventually trains and ends properly (none is lost).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+CAP = 3
+STARTED = ("starting", "running")
+SESSIONS = 10
+TINY = "hidden=16&layers=2&batch_size=32&steps=10000000&log_every=50&sample_every=100000"
+
+pytestmark = pytest.mark.browser
+
+if CHROMIUM is None:
+    if os.environ.get("CI"):
+        raise RuntimeError("CI must install chromium for the browser tests")
+    pytest.skip("chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def proc_status(pid: int, field: str) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    raise KeyError(field)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    port = _free_port()
+    env = dict(os.environ, GAN_PLAYGROUND_DATA=str(tmp_path_factory.mktemp("data")),
+               GAN_PLAYGROUND_MAX_RUNS=str(CAP))
+    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+b")  # noqa: SIM115
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        log.seek(0)
+        pytest.fail("streamlit did not start: " + log.read().decode()[-2000:])
+    proc.url = url
+    yield proc
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.seek(0)
+    text = log.read().decode(errors="replace")
+    assert "Traceback" not in text, text[-4000:]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    playwright = pytest.importorskip("playwright.sync_api")
+    with playwright.sync_playwright() as p:
+        chromium = p.chromium.launch(
+            executable_path=CHROMIUM, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                  "--disable-background-networking", "--disable-component-update",
+                  "--no-first-run", "--disable-sync", "--renderer-process-limit=4"])
+        yield chromium
+        chromium.close()
+
+
+def open_train(browser, server, query: str = TINY):
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    page.goto(f"{server.url}/train?{query}")
+    page.wait_for_selector(IDLE)
+    page.get_by_text("Training slots on this server").first.wait_for()
+    return context, page
+
+
+def slots_in_use(page) -> int:
+    text = page.get_by_text("Training slots on this server").first.inner_text()
+    return int(re.search(r"(\d+) of \d+ in use", text).group(1))
+
+
+def button(page, label: str):
+    return page.get_by_role("button", name=re.compile(rf"(^|\W){label}$"))
+
+
+def click(page, label: str, until: tuple[str, ...]) -> str:
+    """Click a button and wait until the page shows one of the statuses `until` (a busy server
+    may take a moment to start the rerun). Not "until idle": a page with a live run reruns its
+    live view every second, so it is seldom idle for long."""
+    button(page, label).click()
+    return wait_until(lambda: (s := status_of(page)) in until and s, f"{label} to act")
+
+
+def status_of(page) -> str:
+    """'refused', 'free' (refused, now told a slot is free), or the run's status from the
+    progress line (starting, running, paused, stopped, finished, ...), or 'none'."""
+    if page.get_by_text("training slots on this server are in use").count():
+        return "refused"
+    if page.get_by_text("A training slot is free").count():
+        return "free"
+    progress = page.locator("[data-testid='stProgress']")
+    if progress.count():
+        match = re.match(r"\s*(\w+) · step", progress.first.inner_text())
+        if match:
+            return match.group(1)
+    return "none"
+
+
+def alert_text(page, containing: str) -> str:
+    return page.locator("[data-testid='stAlert']").filter(has_text=containing).first.inner_text()
+
+
+def step_of(page) -> int:
+    text = page.locator("[data-testid='stProgress']").first.inner_text()
+    return int(re.search(r"step ([\d,]+)", text).group(1).replace(",", ""))
+
+
+def wait_until(condition, what: str, timeout: float = 30.0, every: float = 0.25):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def no_exception(page) -> None:
+    assert page.locator("[data-testid='stException']").count() == 0
+
+
+# ---------------------------------------------------------------------- lifecycle
+def test_closing_the_tab_stops_the_run_and_frees_its_memory(server, browser):
+    # A model big enough (about 25M parameters) that its memory shows in the server's RSS.
+    big = "hidden=2048&layers=4&batch_size=16&steps=10000000&log_every=5&sample_every=100000"
+    watcher_context, watcher = open_train(browser, server, big)
+    # Warm-up: the server's first training run creates torch's worker threads for good.
+    click(watcher, "Start", until=STARTED)
+    wait_until(lambda: status_of(watcher) == "running" and step_of(watcher) > 0, "a warm-up")
+    click(watcher, "Stop", until=("stopped",))
+    owner_context, owner = open_train(browser, server, big)
+    assert slots_in_use(owner) == 0
+    threads_before = proc_status(server.pid, "Threads")
+    rss_before = proc_status(server.pid, "VmRSS") / 1024
+    click(owner, "Start", until=STARTED)
+    wait_until(lambda: status_of(owner) == "running" and step_of(owner) > 0, "the run to train")
+    rss_running = proc_status(server.pid, "VmRSS") / 1024
+    assert proc_status(server.pid, "Threads") > threads_before
+    watcher.reload()
+    watcher.wait_for_selector(IDLE)
+    assert slots_in_use(watcher) == 1
+    assert rss_running - rss_before > 200, (rss_before, rss_running)
+
+    closed_at = time.monotonic()
+    owner_context.close()  # the browser session goes away mid-run
+
+    def released() -> bool:
+        watcher.reload()
+        watcher.wait_for_selector(IDLE)
+        return slots_in_use(watcher) == 0
+
+    wait_until(released, "the closed session's run to end", timeout=20, every=0.5)
+    seconds = time.monotonic() - closed_at
+    wait_until(lambda: proc_status(server.pid, "Threads") <= threads_before,
+               "the server's thread count to return", timeout=20)
+    rss_after = wait_until(
+        lambda: (rss := proc_status(server.pid, "VmRSS") / 1024) < rss_running - 200 and rss,
+        "the run's memory to be returned", timeout=20)
+    print(f"released {seconds:.1f} s after the tab closed; server RSS {rss_before:.0f} MB "
+          f"-> {rss_running:.0f} MB while training -> {rss_after:.0f} MB after")
+    no_exception(watcher)
+    watcher_context.close()
+
+
+# ---------------------------------------------------------------------- many users
+def train_then_pause(page, i: int) -> None:
+    """A started run trains (its step rises above 0), then its owner pauses it: a paused run
+    keeps its slot without using the CPU, so the next ten clicks are not slowed by training."""
+    wait_until(lambda: status_of(page) == "running" and step_of(page) > 0, f"run {i} to train")
+    click(page, "Pause", until=("paused",))
+
+
+def test_ten_sessions_share_three_slots_and_no_run_is_lost(server, browser):
+    t0 = time.monotonic()
+    contexts = [browser.new_context(viewport={"width": 1000, "height": 800})
+                for _ in range(SESSIONS)]
+    pages = [context.new_page() for context in contexts]
+    for page in pages:  # ten sessions open at once
+        page.set_default_timeout(60_000)
+        page.goto(f"{server.url}/train?{TINY}", wait_until="commit")
+    for page in pages:  # every session gets its page
+        page.wait_for_selector(IDLE)
+        page.get_by_text("Training slots on this server").first.wait_for()
+        assert page.get_by_role("heading", name="Train a GAN").count() == 1
+        no_exception(page)
+    print(f"[{time.monotonic() - t0:.0f} s] {SESSIONS} pages open")
+
+    holding: list[int] = []  # sessions whose run holds a slot now
+    for i, page in enumerate(pages):  # everyone presses Start
+        if click(page, "Start", until=STARTED + ("refused",)) in STARTED:
+            train_then_pause(page, i)
+            holding.append(i)
+    states = [status_of(page) for page in pages]
+    assert holding == list(range(CAP)), str(states)
+    assert states.count("refused") == SESSIONS - CAP, str(states)
+    warning = alert_text(pages[-1], "slots on this server are in use")
+    assert "All 3 training slots" in warning and "3 runs active" in warning, warning
+    print(f"[{time.monotonic() - t0:.0f} s] {CAP} runs, {SESSIONS - CAP} refused")
+
+    ran: dict[int, int] = {}  # session -> the step its run reached
+    told_everyone = False
+    while len(ran) < SESSIONS:
+        assert time.monotonic() - t0 < 170, f"only {len(ran)} of {SESSIONS} sessions ran"
+        for i in holding:  # the owners stop their (paused) runs, which frees their slots
+            click(pages[i], "Stop", until=("stopped",))
+            ran[i] = step_of(pages[i])
+        waiting = [i for i in range(SESSIONS) if i not in ran]
+        # The refused are told by the page itself (no reload) that a slot is free: everyone
+        # the first time, then the ones about to press Start.
+        told = waiting if not told_everyone else waiting[: CAP + 1]
+        for i in told:
+            wait_until(lambda p=pages[i]: status_of(p) == "free", f"session {i} to be told")
+        told_everyone = True
+        holding = []
+        for i in waiting[: CAP + 1]:  # one more than the free slots: that one is refused
+            if click(pages[i], "Start", until=STARTED + ("refused",)) in STARTED:
+                train_then_pause(pages[i], i)
+                holding.append(i)
+        assert holding == waiting[:CAP], [status_of(p) for p in pages]
+        print(f"[{time.monotonic() - t0:.0f} s] {len(ran)} ran, {len(holding)} running")
+
+    assert sorted(ran) == list(range(SESSIONS)) and all(s > 0 for s in ran.values()), ran
+    for page in pages:
+        no_exception(page)
+    pages[0].reload()
+    pages[0].wait_for_selector(IDLE)
+    assert slots_in_use(pages[0]) == 0, "every slot is free again"
+    for context in contexts:
+        context.close()

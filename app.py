@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+import playground  # noqa: F401  (sets the CPU thread policy before any page loads torch)
+
 st.set_page_config(page_title="GAN Playground", page_icon=":material/casino:", layout="wide")
 
 pages = [

@@ -110,20 +110,36 @@ def test_train_live_then_explore(server, page):
     assert later > first >= 0, f"step counter did not rise ({first} -> {later})"
     page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=60_000)
     assert page.locator("[data-testid='stPlotlyChart']").count() >= 4  # 3 curves + points
+    # The loss chart gets data (a logged D loss) without a reload.
+    d_loss = page.locator("[data-testid='stMetric']").filter(has_text="D loss")
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and "–" in d_loss.inner_text():
+        time.sleep(0.5)
+    assert re.search(r"\d", d_loss.inner_text()), "no D loss logged"
+    assert page.locator("[data-testid='stPlotlyChart'] .scatterlayer .trace").count() > 0
     page.screenshot(path=str(page.shots / "train.png"), full_page=True)
 
-    # The explorer: a shipped checkpoint renders; a slider moves.
+    # The explorer: a shipped checkpoint renders; moving a slider redraws the output.
     page.goto(server + "/explore")
     _idle(page)
-    slider = page.locator("[data-testid='stSlider'] [role='slider']").first
-    slider.wait_for(timeout=60_000)
-    before = slider.get_attribute("aria-valuenow")
+    # Streamlit's slider thumb is a visually hidden <input type="range">.
+    slider = page.locator("[data-testid='stSlider'] input[type='range']").first
+    try:
+        slider.wait_for(state="attached", timeout=60_000)
+    except Exception:
+        page.screenshot(path=str(page.shots / "explore-failed.png"), full_page=True)
+        raise
+    output = page.locator("[data-testid='stImage'] img, [data-testid='stPlotlyChart']").first
+    output.wait_for(timeout=60_000)
+    time.sleep(1.0)
+    picture_before = output.screenshot()
+    value_before = slider.get_attribute("value")
     slider.focus()
-    page.keyboard.press("ArrowRight")
-    page.keyboard.press("ArrowRight")
+    for _ in range(4):
+        page.keyboard.press("ArrowLeft")
     _idle(page)
-    after = page.locator("[data-testid='stSlider'] [role='slider']").first.get_attribute(
-        "aria-valuenow")
-    assert after != before
+    time.sleep(1.0)
+    assert slider.get_attribute("value") != value_before
+    assert output.screenshot() != picture_before, "the output did not change"
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(page.shots / "explore.png"), full_page=True)

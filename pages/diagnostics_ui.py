@@ -15,7 +15,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
 from pages import explore_ui, ui
@@ -137,7 +137,7 @@ def explain(keys) -> None:
 
 def all_gauges(measures: dict, previous: dict | None = None) -> None:
     groups = [MODE_GAUGES, CLASS_GAUGES, MANIFOLD_GAUGES, IMAGE_GAUGES]
-    present = [g for g in groups if any(k in measures for k, _ in g)]
+    present = [g for g in groups if g[0][0] in measures]  # a group shows when its lead does
     for group in present:
         gauges(measures, group, previous)
     explain([item for g in present for item in g if item[0] in measures])
@@ -183,6 +183,7 @@ def timeline_figure(records: list[dict], labels: list[str]) -> go.Figure | None:
         height=140 + 18 * len(labels),
         margin=dict(l=10, r=10, t=40, b=10),
         xaxis_title="step",
+        yaxis=dict(type="category", autorange="reversed"),  # every label, first mode on top
     )
     return fig
 
@@ -231,26 +232,26 @@ def over_time_keys(records: list[dict]) -> tuple[list[str], list[str]]:
 
 
 def density_figure(
-    samples: np.ndarray, real: np.ndarray, extent: tuple[float, float, float, float], bins: int = 80
+    samples: np.ndarray, real: np.ndarray, extent: tuple[float, float, float, float], bins: int = 60
 ) -> go.Figure:
-    """Histograms of generated and real points over the same window and colour scale."""
+    """Histograms of generated (orange) and real (blue) points over the same window, each
+    shaded from white up to its own densest cell on a square-root scale, so a faint spread
+    stays visible next to the eight sharp real modes."""
     x0, x1, y0, y1 = extent
     edges = (np.linspace(x0, x1, bins + 1), np.linspace(y0, y1, bins + 1))
     fig = make_subplots(1, 2, subplot_titles=("generated", "real"), horizontal_spacing=0.04)
-    grids = [
-        np.histogram2d(p[:, 0], p[:, 1], bins=edges)[0].T / max(len(p), 1) for p in (samples, real)
-    ]
-    top = max(float(g.max()) for g in grids) or 1.0
     centres = [(e[:-1] + e[1:]) / 2 for e in edges]
-    for i, grid in enumerate(grids, start=1):
+    for i, (points, colour) in enumerate(((samples, "#ff7f0e"), (real, "#1f77b4")), start=1):
+        points = points[np.isfinite(points).all(axis=1)]
+        grid = np.histogram2d(points[:, 0], points[:, 1], bins=edges)[0].T
         fig.add_trace(
             go.Heatmap(
                 z=np.sqrt(grid),
                 x=centres[0],
                 y=centres[1],
                 zmin=0,
-                zmax=math.sqrt(top),
-                colorscale="Magma",
+                zmax=math.sqrt(max(float(grid.max()), 1.0)),
+                colorscale=[[0, "white"], [1, colour]],
                 showscale=False,
                 hoverinfo="skip",
             ),
@@ -259,7 +260,7 @@ def density_figure(
         )
         fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
     fig.update_layout(
-        title="Density: generated against true (square-root colour scale)",
+        title="Density: generated against true",
         height=380,
         margin=dict(l=10, r=10, t=60, b=10),
     )
@@ -279,6 +280,7 @@ def share_figure(
             go.Bar(x=labels, y=reference, name="real data", marker_color="#1f77b4"),
         ]
     )
+    fig.update_xaxes(type="category")  # every label, digits included
     fig.update_layout(
         title=f"Share of {unit}: generated vs real",
         barmode="group",
@@ -307,12 +309,14 @@ def sorted_grid(
     canvas = np.full((k * cell_h + pad, label_w + per_class * cell_w + pad, 3), 24, np.uint8)
     picture = Image.fromarray(canvas)
     draw = ImageDraw.Draw(picture)
+    font = ImageFont.load_default(size=14)
     for row, name in enumerate(labels):
         members = np.flatnonzero(predicted == row)
         members = members[np.argsort(-confidence[members])][:per_class]
         top = pad + row * cell_h
         share = (predicted == row).mean() if n else 0.0
-        draw.text((4, top + cell_h // 2 - 6), f"{name[:10]} {share:.0%}", fill=(230, 230, 230))
+        text = f"{name[:11]}\n{share:.0%}"
+        draw.multiline_text((6, top + cell_h // 2 - 16), text, fill=(230, 230, 230), font=font)
         for col, index in enumerate(members):
             tile = samples[index].repeat(scale, 0).repeat(scale, 1)
             tile = np.repeat(tile, 3, axis=2) if c == 1 else tile
@@ -472,8 +476,13 @@ def timeline(source: Source) -> None:
     if not records:
         every = source.cfg.eval_every
         st.caption(
-            "No measures were recorded during training"
-            + (f" (they are taken every {every:,} steps)." if every else " (eval_every was 0).")
+            "This model holds no measures from its training, so there is no timeline: "
+            + (
+                f"they are taken every {every:,} steps (setting eval_every), and it was saved "
+                "before the first, or by a version without them."
+                if every
+                else "eval_every was 0."
+            )
         )
         return
     labels = bin_labels(records[-1], source.cfg.dataset)

@@ -11,6 +11,7 @@ the pure functions of `playground.metrics`.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from dataclasses import dataclass
 
@@ -100,7 +101,7 @@ class Evaluator:
         m = self.data.centres.shape[0]
         result = metrics.coverage_2d(points, self.data.centres, self.data.sigma)
         result["samples"] = int(points.shape[0])
-        return Report(result, points.numpy(), reference=[1.0 / m] * m)
+        return Report(_finite(result), points.numpy(), reference=[1.0 / m] * m)
 
     def _measure_images(self, samples: torch.Tensor) -> Report:
         device = self.data.device
@@ -119,7 +120,7 @@ class Evaluator:
                 result |= metrics.precision_recall_density_coverage(ref.features, feats)
             confidence, predicted = (t.numpy() for t in probs.max(dim=1))
             reference = clf.label_distribution.tolist()
-        if n >= 2 and n_ref >= 2:
+        if n >= 2 and n_ref >= 2 and ref.spread > 0:
             result["diversity_ratio"] = metrics.mean_pairwise_distance(flat) / ref.spread
             result["duplicate_rate"] = metrics.duplicate_rate(flat[:n_ref], ref.duplicate_threshold)
         nearest = metrics.nearest_train_distances(flat, self._train_set())
@@ -127,7 +128,11 @@ class Evaluator:
         if ref.real_to_train > 0:
             result["nearest_train_ratio"] = result["nearest_train_distance"] / ref.real_to_train
         return Report(
-            result, images.to_uint8(fake), reference, predicted=predicted, confidence=confidence
+            _finite(result),
+            images.to_uint8(fake),
+            reference,
+            predicted=predicted,
+            confidence=confidence,
         )
 
     # ------------------------------------------------------------------ the real side, once
@@ -175,6 +180,14 @@ class Evaluator:
         return ref
 
 
+def _finite(measures: dict) -> dict:
+    """Drop measures that came out NaN or infinite (samples of a diverging generator): they
+    mean nothing, and JSON has no place for them."""
+    return {
+        k: v for k, v in measures.items() if not (isinstance(v, float) and not math.isfinite(v))
+    }
+
+
 # ---------------------------------------------------------------------- a run's series
 class MeasureSeries:
     """The live measure records of a run: {"step", "samples", measures…}, at most `capacity`
@@ -207,14 +220,33 @@ class MeasureSeries:
         return {"records": self.copy(), "error": self.error}
 
     def load(self, state: dict) -> None:
+        """Records from a checkpoint: each a dict with an integer step ≥ 0 whose values are
+        finite numbers or lists of counts; anything else is refused (ValueError)."""
         records = state.get("records", [])
-        if not isinstance(records, list) or not all(
-            isinstance(r, dict) and isinstance(r.get("step"), (int, float)) for r in records
-        ):
+        if not isinstance(records, list) or not all(_valid_record(r) for r in records):
             raise ValueError("measure records are malformed")
         self.records = [dict(r) for r in records][-self.capacity :]
         error = state.get("error")
-        self.error = error if isinstance(error, str) else None
+        self.error = error[:500] if isinstance(error, str) else None
+
+
+def _valid_record(record: object) -> bool:
+    def number(v: object) -> bool:
+        return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+    def counts(v: object) -> bool:
+        return (
+            isinstance(v, list)
+            and len(v) <= 1000
+            and all(isinstance(c, int) and not isinstance(c, bool) and c >= 0 for c in v)
+        )
+
+    if not isinstance(record, dict) or not all(isinstance(k, str) for k in record):
+        return False
+    step = record.get("step")
+    if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+        return False
+    return all(number(v) or counts(v) for v in record.values())
 
 
 def series_record(step: int, report: Report) -> dict:

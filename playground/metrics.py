@@ -14,7 +14,16 @@ of each generated sample; the class histogram then plays the role of the mode hi
 precision/recall (Kynkäänniemi et al. 2019) and density/coverage (Naeem et al. 2020) compare the
 real and generated samples in the classifier's feature space.
 
-Any images: diversity, near-duplicates and distance to the training set, in pixel space.
+Any images, in pixel space (values in [-1, 1], flattened), against as many real images as there
+are generated ones: the *diversity ratio* is the mean pairwise distance among generated images
+over the same among real ones; a generated image is a *near-duplicate* when another generated
+image lies within the 1st percentile of the nearest-neighbour distances among the real images
+(so real data itself reads about 1%); the *nearest-training-neighbour distance* is the mean
+distance from a generated image to its closest training image, also given as a ratio to the same
+for real images measured against the rest of the training set (near 0 means copying).
+
+The histograms behind coverage and reverse KL count only high-quality samples (2D) or images the
+classifier recognises with at least 90% confidence; the rest count for no mode or class.
 
 Reverse KL, used for both histograms, is KL(q ‖ p) = Σ_k q_k log(q_k / p_k), where p is the true
 distribution over modes (classes) and q the generated one, estimated from counts c_k as
@@ -191,11 +200,13 @@ def class_measures(
         counts = [0] * k
     n_rec = sum(counts)
     n = p.shape[0]
-    held = [c > 0 and c >= held_share * n * share for c, share in zip(counts, real, strict=True)]
+    held = [
+        bool(c > 0 and c >= held_share * n * share) for c, share in zip(counts, real, strict=True)
+    ]
     return {
         "classes_total": k,
         "classes_covered": sum(c > 0 for c in counts),
-        "classes_held": sum(held),
+        "classes_held": int(sum(held)),
         "class_histogram": counts,
         "confident_fraction": n_rec / max(p.shape[0], 1),
         "reverse_kl": reverse_kl(counts, real),

@@ -3,6 +3,8 @@ run's snapshot and by checkpoints, and never able to end a run."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from playground import evaluation
@@ -47,6 +49,16 @@ def test_series_state_round_trip_and_malformed_state():
         again.load({"records": [{"no_step": 1}]})
     with pytest.raises(ValueError):
         again.load({"records": "nope"})
+    for bad in (
+        {"step": -1},
+        {"step": 1.5},
+        {"step": 1, "modes_held": "many"},
+        {"step": 1, "reverse_kl": float("nan")},
+        {"step": 1, "mode_counts": [1, -2]},
+        {"step": 1, "mode_counts": [[1]]},
+    ):
+        with pytest.raises(ValueError):
+            again.load({"records": [bad]})
 
 
 def test_trainer_measures_every_eval_every_steps(tiny_cfg, make_trainer):
@@ -97,6 +109,7 @@ def test_image_runs_measure_classes(tiny_image_cfg, make_trainer, monkeypatch, t
     for _ in range(4):
         trainer.train_step()
     last = trainer.measures.copy()[-1]
+    assert json.loads(json.dumps(last)) == last  # stored in checkpoint.json as is
     assert last["step"] == 4 and last["samples"] == evaluation.LIVE_SAMPLES["images"]
     for key in (
         "classes_covered",

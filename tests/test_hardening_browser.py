@@ -45,6 +45,19 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def cpu_share(pid: int, seconds: float = 2.0) -> float:
+    """The process's CPU use over `seconds`, in cores (1.0 = one core busy all the time)."""
+
+    def ticks() -> int:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return int(fields[11]) + int(fields[12])  # utime + stime
+
+    before = ticks()
+    time.sleep(seconds)
+    return (ticks() - before) / os.sysconf("SC_CLK_TCK") / seconds
+
+
 def proc_status(pid: int, field: str) -> int:
     with open(f"/proc/{pid}/status") as status:
         for line in status:
@@ -177,12 +190,11 @@ def test_closing_the_tab_stops_the_run_and_frees_its_memory(server, browser):
     click(watcher, "Stop", until=("stopped",))
     owner_context, owner = open_train(browser, server, big)
     assert slots_in_use(owner) == 0
-    threads_before = proc_status(server.pid, "Threads")
     rss_before = proc_status(server.pid, "VmRSS") / 1024
     click(owner, "Start", until=STARTED)
     wait_until(lambda: status_of(owner) == "running" and step_of(owner) > 0, "the run to train")
     rss_running = proc_status(server.pid, "VmRSS") / 1024
-    assert proc_status(server.pid, "Threads") > threads_before
+    cpu_running = cpu_share(server.pid)
     watcher.reload()
     watcher.wait_for_selector(IDLE)
     assert slots_in_use(watcher) == 1
@@ -198,13 +210,14 @@ def test_closing_the_tab_stops_the_run_and_frees_its_memory(server, browser):
 
     wait_until(released, "the closed session's run to end", timeout=20, every=0.5)
     seconds = time.monotonic() - closed_at
-    wait_until(lambda: proc_status(server.pid, "Threads") <= threads_before,
-               "the server's thread count to return", timeout=20)
+    cpu_after = cpu_share(server.pid)  # nobody is clicking: only a leftover run would burn CPU
+    assert cpu_after < 0.3 * cpu_running, (cpu_running, cpu_after)
     rss_after = wait_until(
         lambda: (rss := proc_status(server.pid, "VmRSS") / 1024) < rss_running - 200 and rss,
         "the run's memory to be returned", timeout=20)
     print(f"released {seconds:.1f} s after the tab closed; server RSS {rss_before:.0f} MB "
-          f"-> {rss_running:.0f} MB while training -> {rss_after:.0f} MB after")
+          f"-> {rss_running:.0f} MB while training -> {rss_after:.0f} MB after; server CPU "
+          f"{cpu_running:.2f} cores while training -> {cpu_after:.2f} after")
     no_exception(watcher)
     watcher_context.close()
 

@@ -153,6 +153,17 @@ def test_a_bomb_lying_about_its_size_is_stopped_while_reading(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_an_entry_lying_about_its_size_leaves_no_partial_file(tmp_path):
+    """Headers claim 10 kB, the data is 8 MB: reading stops at the claim, the CRC check fails,
+    the entry is refused as corrupt and its partial file removed; the good image stays."""
+    lying = lie_about_size(zip_of([("big.bmp", b"\1" * (8 * 2**20))]), 10_000)
+    good = zip_of([("ok.png", image_bytes())])
+    with pytest.raises(UploadError, match="cannot be unpacked"):
+        extract_image_zip(lying, tmp_path / "a")
+    assert list((tmp_path / "a").iterdir()) == []
+    assert extract_image_zip(good, tmp_path / "b").images == 1
+
+
 def lie_about_size(data: bytes, claimed: int) -> bytes:
     out = bytearray(data)
     for signature, offset in ((b"PK\x03\x04", 22), (b"PK\x01\x02", 24)):

@@ -4,6 +4,7 @@ then the whole evaluation of a generator forced to output one digit."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
@@ -42,6 +43,7 @@ def line(xs: list[float]) -> torch.Tensor:
 # ---------------------------------------------------------------------- class coverage
 def test_every_sample_one_class_is_one_class_covered():
     result = class_measures(one_hot([3] * 50), UNIFORM10)
+    assert json.loads(json.dumps(result)) == result  # plain JSON values, no numpy scalars
     assert result["classes_total"] == 10
     assert (result["classes_covered"], result["classes_held"]) == (1, 1)
     assert result["class_histogram"] == [0, 0, 0, 50, 0, 0, 0, 0, 0, 0]
@@ -264,3 +266,12 @@ def test_held_classes_need_a_fifth_of_their_fair_share_of_all_samples():
     assert (result["classes_covered"], result["classes_held"]) == (1, 0)
     probs = torch.cat([one_hot([4, 4]), torch.full((98, 10), 0.1, dtype=torch.float64)])
     assert class_measures(probs, UNIFORM10)["classes_held"] == 1
+
+
+def test_a_diverged_generator_gives_json_safe_measures(digits32):
+    ev = evaluation.Evaluator("digits", digits32)
+    m = ev.measure(torch.full((20, 1, 32, 32), float("nan"))).measures
+    assert json.loads(json.dumps(m, allow_nan=False)) == m  # nothing NaN left in
+    assert m["classes_covered"] == 0 and m["confident_fraction"] == 0.0
+    series = evaluation.MeasureSeries()
+    series.load({"records": [{"step": 1, **m}]})  # and a checkpoint could load it back

@@ -58,6 +58,9 @@ class Budget:
     memory_steps: int  # steps of the long run
     slider_moves: int
     figure_repeats: int
+    image_warmup: bool = True  # a warm-up step before timing DCGAN 64 px steps on a CPU
+    deadline_s: float | None = None  # sections not started by then are skipped (--quick)
+    memory_seconds: float | None = None  # the long run is stopped after this long (--quick)
 
     def scaled(self, block_s: float) -> Budget:
         """The same plan with `block_s` seconds a block; the long run shrinks or grows alike."""
@@ -67,8 +70,18 @@ class Budget:
         )
 
 
+# --quick is for CI: it must finish on a busy machine, so it has a deadline and a capped long
+# run; its figures are rough.
 QUICK = Budget(
-    block_s=0.4, rounds=3, image_rounds=1, memory_steps=3000, slider_moves=10, figure_repeats=3
+    block_s=0.4,
+    rounds=3,
+    image_rounds=1,
+    memory_steps=3000,
+    slider_moves=10,
+    figure_repeats=3,
+    image_warmup=False,
+    deadline_s=75.0,
+    memory_seconds=10.0,
 )
 FULL = Budget(
     block_s=1.0, rounds=9, image_rounds=3, memory_steps=50_000, slider_moves=50, figure_repeats=10
@@ -169,11 +182,13 @@ class Sample:
     cpu: float
 
 
-def interleaved(variants: dict[str, Block], rounds: int, block_s: float) -> dict[str, list[Sample]]:
+def interleaved(
+    variants: dict[str, Block], rounds: int, block_s: float, warmup: bool = True
+) -> dict[str, list[Sample]]:
     """Each variant's blocks, one per round. One short warm-up round first; then the order
     alternates (A B C, C B A, …) so a shared machine's slow drifts hit every variant alike."""
     names = list(variants)
-    for name in names:
+    for name in names if warmup else ():
         variants[name](block_s / 2)
     samples: dict[str, list[Sample]] = {name: [] for name in names}
     for r in range(rounds):
@@ -371,9 +386,11 @@ def image_throughput(
         "plain": loop_block(plain_step(cfg, data, device, reuse_fake=True), device),
         "engine": loop_block(Trainer(cfg, data=data).train_step, device),
     }
-    # A CPU step takes seconds: blocks of one step each (the first call is the warm-up).
-    block_s = budget.block_s if device.type != "cpu" else 0.0
-    samples = interleaved(variants, budget.image_rounds, block_s)
+    # A CPU step takes seconds: blocks of one step each, and --quick times cold steps.
+    on_cpu = device.type == "cpu"
+    block_s = 0.0 if on_cpu else budget.block_s
+    warmup = budget.image_warmup or not on_cpu
+    samples = interleaved(variants, budget.image_rounds, block_s, warmup)
     wall = {k: rates(v) for k, v in samples.items()}
     cpu = {k: rates(v, "cpu") for k, v in samples.items()}
     med = {k: statistics.median(v) * batch for k, v in wall.items()}
@@ -386,6 +403,7 @@ def image_throughput(
         "ratio_engine_vs_plain": round(paired_ratio(wall["engine"], wall["plain"]), 4),
         "cpu_ratio_engine_vs_plain": round(paired_ratio(cpu["engine"], cpu["plain"]), 4),
         "rounds": budget.image_rounds,
+        "warmup": warmup,
     }
 
 
@@ -661,8 +679,10 @@ def memory(budget: Budget) -> dict:
     run = Run(cfg)
     run.start()
     readings: list[tuple[int, float]] = []
-    next_poll = time.perf_counter()
+    began = next_poll = time.perf_counter()
     while run.alive:
+        if budget.memory_seconds and time.perf_counter() - began > budget.memory_seconds:
+            run.stop(wait=None)  # --quick: a shorter run still shows the bounds hold
         if time.perf_counter() >= next_poll:  # a page's once-a-second poll
             run.snapshot()
             next_poll += POLL_SECONDS
@@ -670,11 +690,11 @@ def memory(budget: Budget) -> dict:
         if trainer is not None:
             readings.append((trainer.step, rss_mb() or 0.0))
         time.sleep(0.05)
-    snap = run.snapshot()
     run.join()
-    if snap.status != "finished":
+    snap = run.snapshot()
+    if snap.status not in ("finished", "stopped"):
         raise RuntimeError(f"memory run ended {snap.status}: {snap.error}")
-    end_mb = rss_mb()
+    end_mb, planned, steps = rss_mb(), steps, snap.step
     if end_mb is None or not readings:
         return {
             "steps": steps,
@@ -689,6 +709,7 @@ def memory(budget: Budget) -> dict:
     )
     return {
         "steps": steps,
+        "planned_steps": planned,
         "logs": steps // cfg.log_every,
         "history_points": len(snap.history["step"]),
         "history_capacity": 1000,
@@ -826,6 +847,8 @@ def run_bench(
 ) -> dict:
     """Measure the chosen sections; returns plain data (what --json writes)."""
     device = resolve_device(device_name)
+    if threads is None and quick:
+        threads = 1  # CI machines are often shared: one thread finishes soonest there
     if threads is not None:
         if not 1 <= threads <= 1024:
             raise ConfigError("threads", f"must be from 1 to 1024; got {threads}")
@@ -846,19 +869,30 @@ def run_bench(
         "rss_at_start_mb": _round(rss_mb()),
     }
     cpu = torch.device("cpu")
+    deadline = began + budget.deadline_s if budget.deadline_s else math.inf
+    skipped: list[str] = []
+
+    def due(what: str) -> bool:
+        """Log and say yes, or, past --quick's deadline, note the skip and say no."""
+        if time.perf_counter() < deadline:
+            log(what)
+            return True
+        skipped.append(what)
+        log(f"{what}: skipped (past --quick's {budget.deadline_s:.0f} s)")
+        return False
+
     if "ui" in sections:  # first: a cold start is what a fresh app process sees
         ui: dict = {"first_update": []}
         for name in ("ring8-stable", "digits-dcgan"):
             for when in ("cold", "warm"):
-                log(f"ui: first update, {name} ({when})")
-                ui["first_update"].append({**first_update(name), "when": when})
-        log("ui: slider move")
-        ui["slider"] = slider_move(budget.slider_moves)
-        log("ui: figures")
-        ui["figures"] = figure_costs(budget.figure_repeats)
+                if due(f"ui: first update, {name} ({when})"):
+                    ui["first_update"].append({**first_update(name), "when": when})
+        if due("ui: slider move"):
+            ui["slider"] = slider_move(budget.slider_moves)
+        if due("ui: figures"):
+            ui["figures"] = figure_costs(budget.figure_repeats)
         results["ui"] = ui
     if "overhead" in sections:
-        rows = []
         plan = [
             ("ring8-stable", preset("ring8-stable"), cpu),
             ("digits-dcgan", preset("digits-dcgan"), cpu),
@@ -868,26 +902,27 @@ def run_bench(
                 ("ring8-stable", preset("ring8-stable"), device),
                 ("dcgan64 (random 3x64x64)", None, device),
             ]
+        results["overhead"] = []
         for name, cfg, where in plan:
-            log(f"overhead: {name} on {where.type}")
+            if not due(f"overhead: {name} on {where.type}"):
+                continue
             if cfg is None:  # the classic example's DCGAN on random 64 px colour pictures
                 data = random_images(512, (3, 64, 64), where)
-                rows.append(overhead(name, dcgan64_config(where), where, budget, data))
+                row = overhead(name, dcgan64_config(where), where, budget, data)
             else:
-                rows.append(overhead(name, cfg, where, budget))
-        results["overhead"] = rows
-    if "images" in sections:
-        log(f"images: DCGAN 64 px batch 128 on {device.type}")
+                row = overhead(name, cfg, where, budget)
+            results["overhead"].append(row)
+    if "images" in sections and due(f"images: DCGAN 64 px batch 128 on {device.type}"):
         results["images"] = [image_throughput(device, budget)]
     if "multirun" in sections:
-        rows = []
-        for name, configs in multirun_sets(quick):
-            log(f"multirun: {name}")
-            rows.append(multirun_cost(name, configs, budget))
-        results["multirun"] = rows
-    if "memory" in sections:
-        log(f"memory: a {budget.memory_steps:,}-step run")
+        results["multirun"] = [
+            multirun_cost(name, configs, budget)
+            for name, configs in multirun_sets(quick)
+            if due(f"multirun: {name}")
+        ]
+    if "memory" in sections and due(f"memory: a {budget.memory_steps:,}-step run"):
         results["memory"] = memory(budget)
+    results["skipped"] = skipped
     if hasattr(os, "getloadavg"):
         results["load_average_end"] = round(os.getloadavg()[0], 2)
     results["targets"] = targets(results, device)
@@ -967,7 +1002,7 @@ def format_table(results: dict) -> str:
             results["multirun"],
         )
     if "ui" in results:
-        ui, s, f = results["ui"], results["ui"]["slider"], results["ui"]["figures"]
+        ui = results["ui"]
         rows = [
             (
                 f"first update {r['config']} ({r['when']})",
@@ -976,24 +1011,25 @@ def format_table(results: dict) -> str:
             )
             for r in ui["first_update"]
         ]
-        rows += [
-            (
-                "slider move: generate + PNG",
-                f"{s['total_ms']:.2f} ms",
-                f"generate {s['generate_ms']:.2f} ms; {s['model']}",
-            ),
-            (
-                "train page figures: build",
-                f"{f['build_ms']:.1f} ms",
-                f"{f['figures']} figures, {f['history_points']} history points",
-            ),
-            (
-                "  build + serialise",
-                f"{f['build_and_serialise_ms']:.1f} ms",
-                "what st.plotly_chart sends",
-            ),
-            ("image grid 64x32px + PNG", f"{f['image_grid_png_ms']:.2f} ms", ""),
-        ]
+        if "slider" in ui:
+            m = ui["slider"]
+            note = f"generate {m['generate_ms']:.2f} ms; {m['model']}"
+            rows.append(("slider move: generate + PNG", f"{m['total_ms']:.2f} ms", note))
+        if "figures" in ui:
+            f = ui["figures"]
+            rows += [
+                (
+                    "train page figures: build",
+                    f"{f['build_ms']:.1f} ms",
+                    f"{f['figures']} figures, {f['history_points']} history points",
+                ),
+                (
+                    "  build + serialise",
+                    f"{f['build_and_serialise_ms']:.1f} ms",
+                    "what st.plotly_chart sends",
+                ),
+                ("image grid 64x32px + PNG", f"{f['image_grid_png_ms']:.2f} ms", ""),
+            ]
         table(
             "4. UI costs (CPU)",
             [(n, lambda r, i=i: r[i]) for i, n in enumerate(("what", "time", "note"))],
@@ -1016,6 +1052,8 @@ def format_table(results: dict) -> str:
             ],
             [results["memory"]],
         )
+    if results.get("skipped"):
+        lines.extend(["", "Skipped (past --quick's deadline): " + "; ".join(results["skipped"])])
     table(
         "Targets (issue 5; speed targets must hold by both clocks)",
         [

@@ -70,7 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     bench.add_argument("--quick", action="store_true", help="a short run (CI): rough figures")
     bench.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
-    bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    bench.add_argument(
+        "--threads", type=int, help="torch CPU threads (default: 1 with --quick, else torch's)"
+    )
     bench.add_argument("--budget", type=float, metavar="SECONDS", help="seconds per measured block")
     bench.add_argument("--only", metavar="SECTIONS", help="e.g. overhead,multirun (default: all)")
     return parser

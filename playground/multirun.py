@@ -5,7 +5,8 @@ share one MLP architecture, batch size and dataset. Their weights are stacked on
 member axis, so every layer of all N generators (or discriminators) is one batched matrix
 multiply, `torch.baddbmm(b, x, W)` with x (N, B, in), W (N, in, out), b (N, 1, out), and one
 Python-level step trains them all. On a CPU that removes most of the per-operation overhead a
-small model pays N times over; the arithmetic itself still grows with N.
+small model pays N times over; the arithmetic itself still grows with N (BENCHMARKS.md: six
+ring8-stable members cost about five single runs, six hidden-32 ones under two).
 
 Each member keeps what makes it itself: its loss, learning rates, seed (initial weights and
 random stream), label smoothing, gradient-penalty weight and clipping bound. With the same

@@ -3,6 +3,7 @@ Speed itself is never asserted here (the machines are shared and noisy)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 
@@ -184,3 +185,19 @@ def test_budget_scaling_keeps_the_plan():
     assert scaled.rounds == bench.FULL.rounds
     assert scaled.memory_steps == bench.FULL.memory_steps // 10
     assert preset("ring8-stable").loss == "nonsaturating"  # the plain loop's assumption
+
+
+def test_quick_mode_skips_what_its_deadline_leaves_no_time_for(monkeypatch):
+    monkeypatch.setattr(bench, "QUICK", dataclasses.replace(bench.QUICK, deadline_s=1e-9))
+    results = bench.run_bench(quick=True, block_s=0.03, sections=bench.SECTIONS)
+    assert results["skipped"] and not results["overhead"] and "memory" not in results
+    assert results["machine"]["torch_threads"] == 1  # --quick's default
+    assert "Skipped" in bench.format_table(results)
+
+
+def test_a_capped_long_run_stops_in_time_and_stays_bounded():
+    budget = dataclasses.replace(bench.QUICK, memory_steps=10**6, memory_seconds=0.5)
+    mem = bench.memory(budget)
+    assert 0 < mem["steps"] < mem["planned_steps"] == 10**6
+    assert mem["history_points"] <= mem["history_capacity"]
+    assert mem["frames"] <= mem["max_frames"]

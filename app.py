@@ -3,6 +3,7 @@
 import streamlit as st
 
 import playground  # noqa: F401  (sets the CPU thread policy before any page loads torch)
+from pages.ui import warm_up_in_background
 
 st.set_page_config(page_title="GAN Playground", page_icon=":material/casino:", layout="wide")
 
@@ -20,4 +21,5 @@ pages = [
     ),
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
+warm_up_in_background()
 st.navigation(pages).run()

@@ -6,6 +6,7 @@ Computation lives in `playground`; this module only turns its plain data into wi
 from __future__ import annotations
 
 import dataclasses
+import threading
 from pathlib import Path
 
 import numpy as np
@@ -107,6 +108,17 @@ def list_checkpoints() -> list[tuple[Path, dict]]:
 def describe_config(cfg: GANConfig) -> str:
     model = f"{cfg.arch}{' conditional' if cfg.conditional else ''}"
     return f"{cfg.dataset} · {model} · {cfg.loss} · lr {cfg.lr_g:g}/{cfg.lr_d:g}"
+
+
+# ---------------------------------------------------------------------- start-up
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background() -> threading.Thread:
+    """Once per server process: load the heavy libraries while the person reads the page."""
+    from playground.trainer import warm_up
+
+    thread = threading.Thread(target=warm_up, name="warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 # ---------------------------------------------------------------------- device

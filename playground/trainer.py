@@ -34,6 +34,14 @@ class Divergence(RuntimeError):
     """Training produced NaN or inf; the message says where and what to try."""
 
 
+def warm_up() -> None:
+    """Pay one-off import costs early (e.g. in a background thread when the app starts): the
+    first optimiser loads torch's compiler stack (about a second) and the digits dataset
+    imports scikit-learn (about a second); otherwise both land on the first Start."""
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
+    import sklearn.datasets  # noqa: F401
+
+
 def resolve_device(name: str) -> torch.device:
     """'auto' picks cuda, then mps, then cpu; an explicit device must exist."""
     cuda = torch.cuda.is_available()

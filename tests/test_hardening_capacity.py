@@ -171,3 +171,22 @@ def test_a_user_over_the_cap_is_told_and_then_told_when_a_slot_frees(crowded):
     assert mine.run is not None and mine.run.alive
     assert slots.status().active == 1
     assert not at.success and not at.warning
+
+
+def test_resuming_a_saved_run_respects_the_cap(crowded, tmp_path, monkeypatch, tiny_cfg):
+    """The Runs page's "Resume training" goes through the same cap as Start."""
+    from pages import ui
+    from playground.checkpoints import save_checkpoint
+    from playground.trainer import Trainer
+
+    slots, other, mine = crowded
+    trainer = Trainer(tiny_cfg(steps=20))
+    trainer.train_step()
+    folder = save_checkpoint(trainer, tmp_path / "checkpoints" / "runs" / "mine")
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "checkpoints")
+    monkeypatch.setattr(ui, "USER_RUNS", tmp_path / "checkpoints" / "runs")
+    at = AppTest.from_file(str(ROOT / "pages" / "runs.py"), default_timeout=60).run()
+    at.button(key=f"runs.resume.{folder}").click().run()
+    assert not at.exception
+    assert mine.run is None and slots.status().active == 1
+    assert any("All 1 training slots" in e.value for e in at.error)

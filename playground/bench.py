@@ -754,7 +754,7 @@ def machine(device: torch.device) -> dict:
 
 # ---------------------------------------------------------------------- targets
 def targets(results: dict, device: torch.device) -> list[dict]:
-    """Issue 5's targets against what this run measured. A speed target counts as met only
+    """The speed targets against what this run measured. A speed target counts as met only
     when both clocks agree (wall clock and CPU time), so a busy machine cannot flatter it."""
     out = []
 
@@ -1055,7 +1055,7 @@ def format_table(results: dict) -> str:
     if results.get("skipped"):
         lines.extend(["", "Skipped (past --quick's deadline): " + "; ".join(results["skipped"])])
     table(
-        "Targets (issue 5; speed targets must hold by both clocks)",
+        "Targets (speed targets must hold by both clocks)",
         [
             ("target", key("target")),
             ("measured", key("measured")),

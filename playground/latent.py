@@ -15,10 +15,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file
 
-from .checkpoints import CheckpointError, read_meta
+from .checkpoints import CheckpointError, _check_against, read_meta
+from .checkpoints import _load_tensors as _tensors
 from .models import build_models
 
 METHODS = ("linear", "spherical")
@@ -166,33 +165,8 @@ def _data_facts(meta: dict) -> tuple[str, tuple[int, ...], int]:
     return kind, tuple(shape), classes
 
 
-def _tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
-    path = folder / name  # `name` was checked by read_meta: a bare file name, no path
-    if not path.is_file():
-        raise CheckpointError(f"tensor file {name} is missing")
-    try:
-        return load_file(str(path), device="cpu")
-    except (SafetensorError, OSError, ValueError, RuntimeError) as exc:
-        raise CheckpointError(f"{name} is not a readable safetensors file ({exc})") from None
-
-
 def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role: str) -> None:
-    expected = module.state_dict()
-    if set(expected) != set(tensors):
-        missing = sorted(set(expected) - set(tensors))[:5]
-        extra = sorted(set(tensors) - set(expected))[:5]
-        raise CheckpointError(
-            f"{role} does not match its config: missing {missing}, unexpected {extra}"
-        )
-    for key, ref in expected.items():
-        t = tensors[key]
-        if t.shape != ref.shape or t.dtype != ref.dtype:
-            raise CheckpointError(
-                f"{role}: tensor {key} is {t.dtype} {tuple(t.shape)}, "
-                f"expected {ref.dtype} {tuple(ref.shape)}"
-            )
-        if t.is_floating_point() and not torch.isfinite(t).all():
-            raise CheckpointError(f"{role}: tensor {key} holds NaN or inf")
+    _check_against(module.state_dict(), tensors, role)
     module.load_state_dict(tensors, assign=True)
     if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
         raise CheckpointError(f"{role}: some weights were not in the checkpoint")

@@ -114,6 +114,11 @@ def describe_config(cfg: GANConfig) -> str:
 @st.cache_resource(show_spinner=False)
 def warm_up_in_background() -> threading.Thread:
     """Once per server process: load the heavy libraries while the person reads the page."""
+    # pandas first, here (a quarter second, once): scikit-learn imports it, and while a
+    # background import is half done, plotly (which uses pandas whenever it is in
+    # sys.modules) fails in other sessions with "partially initialized module 'pandas'".
+    import pandas  # noqa: F401
+
     from playground.trainer import warm_up
 
     thread = threading.Thread(target=warm_up, name="warm-up", daemon=True)
@@ -133,7 +138,8 @@ def device_description() -> str:
 HELP = {
     "dataset": "2D toys (ring8, grid25, …) train in seconds and make collapse visible; digits is "
     "offline; mnist, fashion and cifar10 download on first use.",
-    "data_folder": "A folder of your own images (searched recursively).",
+    "data_folder": "A folder of your own images (searched recursively), or upload a zip of "
+    "them with the uploader at the top of the sidebar.",
     "image_size": "Images are resized and centre-cropped to this many pixels a side.",
     "grayscale": "Convert colour images to one channel.",
     "arch": "mlp: fully connected layers (2D data or flattened images). dcgan: transposed "

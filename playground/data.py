@@ -757,5 +757,5 @@ def dataset_status(cache_dir: Path | None = None) -> dict[str, str]:
     cifar = cache / CIFAR_DIR
     ready = all((cifar / name).is_file() for name in CIFAR_BATCHES) or (cache / CIFAR_TAR).is_file()
     status["cifar10"] = "downloaded" if ready else "downloads on first use (needs network)"
-    status["folder"] = "your own images (a folder path)"
+    status["folder"] = "your own images (a folder path or an uploaded zip)"
     return status

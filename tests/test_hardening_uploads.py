@@ -293,13 +293,21 @@ def button(at: AppTest, label: str):
 
 @pytest.fixture
 def train_page(monkeypatch):
+    import tempfile
+
     from pages import ui
 
+    def upload_folders() -> set[Path]:
+        return set(Path(tempfile.gettempdir()).glob(uploads.UPLOAD_PREFIX + "*"))
+
+    before = upload_folders()
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
     yield at, slot
     slot.stop()
+    for folder in upload_folders() - before:  # the session's folder (AppTest never ends it)
+        uploads.remove_upload_folder(folder)
 
 
 def test_train_page_trains_on_an_uploaded_zip(train_page):

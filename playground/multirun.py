@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -36,7 +35,7 @@ from .data import DataSource, load_dataset
 from .losses import LOSSES
 from .metrics import coverage_2d
 from .models import build_models
-from .runner import FINAL, MAX_FRAMES, Frame, Snapshot
+from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
 from .trainer import _INIT_LOCK, SERIES, BoundedHistory, Divergence, resolve_device
 
 # Settings each member may set for itself; every other setting is shared by all members.
@@ -458,67 +457,22 @@ class MultiSnapshot:
         return self.status not in FINAL
 
 
-class MultiRunner:
+class MultiRunner(ThreadControls):
     """A MultiRun in a daemon thread, controlled like runner.Run: start, pause, resume, step
     (while paused), stop, set_lr (per member, live); `snapshot()` returns plain data."""
+
+    _kind = "multi-run"
+    _thread_name = "gan-multirun"
 
     def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
         self.configs = check_members(list(configs))
         self._data = data
         self.multi: MultiRun | None = None
-        self._cond = threading.Condition()
-        self._step_lock = threading.Lock()
-        self._thread: threading.Thread | None = None
-        self._status, self._error = "created", None
-        self._stop = self._paused = False
-        self._manual: list[tuple[bool, bool]] = []
+        super().__init__()
         self._pending_lr: dict[int, dict[str, float]] = {}
         self._frames: list[tuple[Frame, ...]] = []  # one tuple of N member frames per picture
-        self._started_at = 0.0
 
     # ------------------------------------------------------------------ controls
-    def start(self, paused: bool = False) -> None:
-        with self._cond:
-            if self._thread is not None:
-                raise RuntimeError("this multi-run was already started")
-            self._paused, self._status = paused, "starting"
-            self._started_at = time.perf_counter()
-            self._thread = threading.Thread(target=self._main, name="gan-multirun", daemon=True)
-            self._thread.start()
-
-    def pause(self) -> None:
-        with self._cond:
-            if self._status in ("running", "starting"):
-                self._paused = True
-            self._cond.notify_all()
-
-    def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._manual.clear()
-            self._cond.notify_all()
-
-    def step(self, d: bool = True, g: bool = True) -> bool:
-        with self._cond:
-            if not self._paused or self._status in FINAL:
-                return False
-            self._manual.append((d, g))
-            self._cond.notify_all()
-            return True
-
-    def stop(self, wait: float | None = 5.0) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        if wait and self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(wait)
-
-    def join(self, timeout: float | None = None) -> bool:
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
     def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
         """Validated now (ConfigError), applied before the next step."""
         if not 0 <= member < len(self.configs):
@@ -527,14 +481,6 @@ class MultiRunner:
         self.configs[member].replace(**changes)  # raises ConfigError for a bad value
         with self._cond:
             self._pending_lr.setdefault(member, {}).update(changes)
-
-    @property
-    def status(self) -> str:
-        return self._status
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     # ------------------------------------------------------------------ observing
     def snapshot(self) -> MultiSnapshot:
@@ -568,12 +514,6 @@ class MultiRunner:
         return MultiSnapshot(status, step, total, rate, members, error, elapsed)
 
     # ------------------------------------------------------------------ the thread
-    def _set_status(self, status: str, error: str | None = None) -> None:
-        with self._cond:
-            self._status = status
-            self._error = error if error is not None else self._error
-            self._cond.notify_all()
-
     def _main(self) -> None:
         try:
             if self.multi is None:
@@ -584,19 +524,6 @@ class MultiRunner:
             self._set_status("diverged", str(exc))
         except Exception as exc:  # shown to the person, not raised into a dead thread
             self._set_status("error", str(exc).strip() or type(exc).__name__)
-
-    def _next_action(self) -> tuple[bool, bool] | None:
-        with self._cond:
-            while True:
-                if self._stop:
-                    return None
-                if not self._paused:
-                    self._status = "running"
-                    return (True, True)
-                self._status = "paused"
-                if self._manual:
-                    return self._manual.pop(0)
-                self._cond.wait()
 
     def _loop(self) -> None:
         multi = self.multi

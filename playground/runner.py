@@ -69,49 +69,36 @@ class Snapshot:
         return (self.total_steps - self.step) / self.steps_per_sec
 
 
-class Run:
-    """Loops `Trainer.train_step()` in a daemon thread.
+class ThreadControls:
+    """Start, pause, resume, single steps while paused, and stop for a training loop in a daemon
+    thread, all safe from any thread. A subclass writes `_main` (the thread's body), which
+    calls `_next_action()` before each step and `_set_status()` as it ends."""
 
-    Controls (safe from any thread): start, pause, resume, step (while paused), stop, change
-    learning rates / D steps live, save. `snapshot()` returns the latest state as plain data.
-    """
+    _kind = "run"
+    _thread_name = "gan-run"
 
-    def __init__(
-        self,
-        config: GANConfig | None = None,
-        trainer: Trainer | None = None,
-        make_trainer: Callable[[GANConfig], Trainer] = Trainer,
-    ):
-        if config is None and trainer is None:
-            raise ValueError("a Run needs a config or a trainer")
-        self.config = (trainer.cfg if trainer else config).validate()
-        self.trainer = trainer
-        self._make_trainer = make_trainer
+    def __init__(self) -> None:
         self._cond = threading.Condition()
-        self._step_lock = threading.Lock()  # held while stepping; save() takes it too
+        self._step_lock = threading.Lock()  # held while stepping; saving and copying take it too
         self._thread: threading.Thread | None = None
         self._status = "created"
         self._error: str | None = None
         self._stop = False
         self._paused = False
         self._manual: deque[tuple[bool, bool]] = deque()  # queued single steps (d, g)
-        self._pending_hyper = Hyper()
-        self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
-        self._frame_every = 1  # keep every n-th grid so frames span the whole run
-        self._frames_seen = 0
         self._started_at = 0.0
-        self._discarded = False  # nobody will look at this run again: free it when it ends
-        self._ended = False  # the thread has finished its work (set in _release)
 
-    # ------------------------------------------------------------------ controls
+    def _main(self) -> None:
+        raise NotImplementedError
+
     def start(self, paused: bool = False) -> None:
         with self._cond:
             if self._thread is not None:
-                raise RuntimeError("this run was already started")
+                raise RuntimeError(f"this {self._kind} was already started")
             self._paused = paused
             self._status = "starting"
             self._started_at = time.perf_counter()
-            self._thread = threading.Thread(target=self._main, name="gan-run", daemon=True)
+            self._thread = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
             self._thread.start()
 
     def pause(self) -> None:
@@ -142,6 +129,70 @@ class Run:
         if wait and self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(wait)
 
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        with self._cond:
+            self._status = status
+            if error is not None:
+                self._error = error
+            self._cond.notify_all()
+
+    def _next_action(self) -> tuple[bool, bool] | None:
+        """Block while paused; return (do_d, do_g) for the next step, or None to end."""
+        with self._cond:
+            while True:
+                if self._stop:
+                    return None
+                if not self._paused:
+                    self._status = "running"
+                    return (True, True)
+                self._status = "paused"
+                if self._manual:
+                    return self._manual.popleft()
+                self._cond.wait()
+
+
+class Run(ThreadControls):
+    """Loops `Trainer.train_step()` in a daemon thread.
+
+    Controls (safe from any thread): start, pause, resume, step (while paused), stop, change
+    learning rates / D steps live, save. `snapshot()` returns the latest state as plain data.
+    """
+
+    def __init__(
+        self,
+        config: GANConfig | None = None,
+        trainer: Trainer | None = None,
+        make_trainer: Callable[[GANConfig], Trainer] = Trainer,
+    ):
+        if config is None and trainer is None:
+            raise ValueError("a Run needs a config or a trainer")
+        self.config = (trainer.cfg if trainer else config).validate()
+        self.trainer = trainer
+        self._make_trainer = make_trainer
+        super().__init__()
+        self._pending_hyper = Hyper()
+        self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
+        self._frame_every = 1  # keep every n-th grid so frames span the whole run
+        self._frames_seen = 0
+        self._discarded = False  # nobody will look at this run again: free it when it ends
+        self._ended = False  # the thread has finished its work (set in _release)
+
+    # ------------------------------------------------------------------ controls
     def discard(self) -> None:
         """End the run for good without waiting (its browser session is gone): the thread stops
         at its next step and then lets go of the models, data and pictures, so their memory (GPU
@@ -170,13 +221,6 @@ class Run:
                 if value is not None:
                     setattr(self._pending_hyper, key, value)
 
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end; True when it has."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
     def between_steps(self) -> threading.Lock:
         """A context manager that holds training between two steps, e.g. to copy a model:
         `with run.between_steps(): model = copy(run.trainer.G)`."""
@@ -190,14 +234,6 @@ class Run:
             raise RuntimeError("nothing to save yet: the run has not built its models")
         with self._step_lock:
             return save_checkpoint(self.trainer, path, **kwargs)
-
-    @property
-    def status(self) -> str:
-        return self._status
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
 
     # ------------------------------------------------------------------ observing
     def snapshot(self) -> Snapshot:
@@ -239,13 +275,6 @@ class Run:
         return time.perf_counter() - self._started_at if self._started_at else 0.0
 
     # ------------------------------------------------------------------ the thread
-    def _set_status(self, status: str, error: str | None = None) -> None:
-        with self._cond:
-            self._status = status
-            if error is not None:
-                self._error = error
-            self._cond.notify_all()
-
     def _main(self) -> None:
         try:
             if self.trainer is None:
@@ -259,20 +288,6 @@ class Run:
             self._set_status("error", _describe(exc))
         finally:
             self._release()
-
-    def _next_action(self) -> tuple[bool, bool] | None:
-        """Block while paused; return (do_d, do_g) for the next step, or None to end."""
-        with self._cond:
-            while True:
-                if self._stop:
-                    return None
-                if not self._paused:
-                    self._status = "running"
-                    return (True, True)
-                self._status = "paused"
-                if self._manual:
-                    return self._manual.popleft()
-                self._cond.wait()
 
     def _loop(self) -> None:
         trainer = self.trainer

@@ -518,32 +518,19 @@ class MultiRunner(ThreadControls):
         try:
             if self.multi is None:
                 self.multi = MultiRun(self.configs, self._data)
-            self._record_frames()
+            self._record_frame()
             self._loop()
         except Divergence as exc:
             self._set_status("diverged", str(exc))
         except Exception as exc:  # shown to the person, not raised into a dead thread
             self._set_status("error", str(exc).strip() or type(exc).__name__)
 
-    def _loop(self) -> None:
-        multi = self.multi
-        cfg = multi.cfg
-        while True:
-            if multi.step >= cfg.steps:
-                self._record_frames()
-                self._set_status("finished")
-                return
-            action = self._next_action()
-            if action is None:
-                self._set_status("stopped")
-                return
-            manual = self._status == "paused"
-            with self._step_lock:
-                self._apply_pending_lr()
-                records = multi.train_step(*action)
-            early = records is not None and multi.step <= 10 * cfg.log_every
-            if manual or early or multi.step % cfg.sample_every == 0:
-                self._record_frames()
+    def _engine(self) -> MultiRun:
+        return self.multi
+
+    def _train_step(self, action: tuple[bool, bool]) -> list | None:
+        self._apply_pending_lr()
+        return self.multi.train_step(*action)
 
     def _apply_pending_lr(self) -> None:
         with self._cond:
@@ -552,7 +539,7 @@ class MultiRunner(ThreadControls):
             self.multi.set_lr(member, **changes)
             self.configs[member] = self.multi.configs[member]
 
-    def _record_frames(self) -> None:
+    def _record_frame(self) -> None:
         multi = self.multi
         with self._step_lock:
             samples, decisions = multi.fixed_samples(), multi.decision_maps()

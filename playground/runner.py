@@ -91,6 +91,15 @@ class ThreadControls:
     def _main(self) -> None:
         raise NotImplementedError
 
+    def _engine(self):
+        raise NotImplementedError
+
+    def _train_step(self, action: tuple[bool, bool]):
+        raise NotImplementedError
+
+    def _record_frame(self) -> None:
+        raise NotImplementedError
+
     def start(self, paused: bool = False) -> None:
         with self._cond:
             if self._thread is not None:
@@ -150,6 +159,28 @@ class ThreadControls:
             if error is not None:
                 self._error = error
             self._cond.notify_all()
+
+    def _loop(self) -> None:
+        """Step until the run is done or stopped, drawing a picture after every manual step,
+        every `sample_every` steps, and (early in a run, so the first live update is quick) at
+        every log. Subclasses provide `_engine()` (what has .step and .cfg), `_train_step()`
+        and `_record_frame()`."""
+        engine = self._engine()
+        while True:
+            if engine.step >= engine.cfg.steps:
+                self._record_frame()
+                self._set_status("finished")
+                return
+            action = self._next_action()
+            if action is None:
+                self._set_status("stopped")
+                return
+            manual = self._status == "paused"
+            with self._step_lock:
+                logged = self._train_step(action) is not None
+            early = logged and engine.step <= 10 * engine.cfg.log_every
+            if manual or early or engine.step % engine.cfg.sample_every == 0:
+                self._record_frame()
 
     def _next_action(self) -> tuple[bool, bool] | None:
         """Block while paused; return (do_d, do_g) for the next step, or None to end."""
@@ -289,26 +320,12 @@ class Run(ThreadControls):
         finally:
             self._release()
 
-    def _loop(self) -> None:
-        trainer = self.trainer
-        while True:
-            if trainer.step >= trainer.cfg.steps:
-                self._record_frame()
-                self._set_status("finished")
-                return
-            action = self._next_action()
-            if action is None:
-                self._set_status("stopped")
-                return
-            manual = self._status == "paused"
-            with self._step_lock:
-                self._apply_pending_hyper()
-                record = trainer.train_step(*action)
-            if manual or trainer.step % trainer.cfg.sample_every == 0:
-                self._record_frame()
-            elif record is not None and trainer.step <= 10 * trainer.cfg.log_every:
-                # Early in a run, a picture at every log keeps the first live update quick.
-                self._record_frame()
+    def _engine(self) -> Trainer:
+        return self.trainer
+
+    def _train_step(self, action: tuple[bool, bool]) -> dict | None:
+        self._apply_pending_hyper()
+        return self.trainer.train_step(*action)
 
     def _apply_pending_hyper(self) -> None:
         with self._cond:

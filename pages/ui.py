@@ -177,6 +177,9 @@ HELP = {
     "eval_every": "Steps between mode-collapse measures (modes or classes covered; see the "
     "Diagnostics page). They cost a few percent of training time; 0 turns them off.",
     "device": "auto picks the GPU when there is one.",
+    "fast_paths": "On a GPU: bf16 arithmetic and the channels-last layout for DCGAN, and each "
+    "training step replayed as one CUDA graph. No effect on a CPU. Off = plain fp32, one kernel "
+    "launch at a time (for comparison).",
 }
 
 CHOICES = {
@@ -193,7 +196,7 @@ MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "lat
 ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
                   "width", "spectral_norm", "pack", "gp_weight", "clip_value", "label_smoothing",
                   "instance_noise", "optimizer", "beta1", "beta2", "g_steps", "ema",
-                  "log_every", "sample_every", "eval_every")
+                  "log_every", "sample_every", "eval_every", "fast_paths")
 
 
 def key_of(name: str) -> str:

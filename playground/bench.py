@@ -8,6 +8,8 @@ ratio is the median of the per-round ratios. Sections:
   `Trainer.train_step` loop, and of a `runner.Run` in its thread while this thread polls
   `snapshot()` once a second, as the Train page does;
 - images: DCGAN 64x64 images/s, the classic PyTorch example's eager fp32 step against the engine;
+- learning (GPU): the same DCGAN trained on real pictures with and without the fast paths, to
+  show that the loss curves agree in shape;
 - multirun: six 2D runs batched in one `MultiRun` against six separate Trainers;
 - ui: Start-to-first-update latency, one latent-explorer slider move, building the Train page's
   figures from a snapshot;
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import io
 import json
 import math
 import os
@@ -45,7 +48,7 @@ from .trainer import SERIES, BoundedHistory, Trainer, device_label, resolve_devi
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIGITS = ROOT / "checkpoints" / "examples" / "digits-dcgan"
-SECTIONS = ("ui", "overhead", "images", "multirun", "memory")
+SECTIONS = ("ui", "overhead", "images", "learning", "multirun", "memory")
 POLL_SECONDS = 1.0  # the Train page redraws its live view about once a second
 NEVER = 10_000_000  # a step count no benchmark reaches: runs go on until stopped
 
@@ -61,6 +64,7 @@ class Budget:
     image_warmup: bool = True  # a warm-up step before timing DCGAN 64 px steps on a CPU
     deadline_s: float | None = None  # sections not started by then are skipped (--quick)
     memory_seconds: float | None = None  # the long run is stopped after this long (--quick)
+    learning_steps: int = 1500  # DCGAN 64 px steps per variant in the learning comparison
 
     def scaled(self, block_s: float) -> Budget:
         """The same plan with `block_s` seconds a block; the long run shrinks or grows alike."""
@@ -82,6 +86,7 @@ QUICK = Budget(
     image_warmup=False,
     deadline_s=75.0,
     memory_seconds=10.0,
+    learning_steps=100,
 )
 FULL = Budget(
     block_s=1.0, rounds=9, image_rounds=3, memory_steps=50_000, slider_moves=50, figure_repeats=10
@@ -127,10 +132,17 @@ class RunBlock:
         # this thread notices the pause.
         self.step_ended = 0.0
         step = trainer.train_step
+        # On a GPU a step's host time is not its time: an event after each step marks when
+        # the device finished it (one event record a step, a few microseconds).
+        self.gpu = trainer.device.type == "cuda"
+        self.last_event = None
 
         def timed_step(*args, **kwargs):
             record = step(*args, **kwargs)
             self.step_ended = time.perf_counter()
+            if self.gpu:
+                self.last_event = torch.cuda.Event(enable_timing=True)
+                self.last_event.record()
             return record
 
         trainer.train_step = timed_step
@@ -148,6 +160,10 @@ class RunBlock:
 
     def __call__(self, seconds: float) -> tuple[int, float]:
         trainer = self.run.trainer
+        if self.gpu:
+            torch.cuda.synchronize(trainer.device)
+            began = torch.cuda.Event(enable_timing=True)
+            began.record()
         first, start = trainer.step, time.perf_counter()
         self.run.resume()
         next_poll = start
@@ -165,7 +181,11 @@ class RunBlock:
             time.sleep(0.002)
         self.run.pause()
         self._wait_for("paused")
-        return trainer.step - first, self.step_ended - start
+        seconds = self.step_ended - start
+        if self.gpu:  # the block ends when the device has done its last step
+            self.last_event.synchronize()
+            seconds = max(seconds, began.elapsed_time(self.last_event) / 1e3)
+        return trainer.step - first, seconds
 
     def close(self) -> None:
         self.run.stop(wait=30.0)
@@ -216,7 +236,11 @@ def spread(top: list[float], bottom: list[float]) -> list[float]:
 
 # ---------------------------------------------------------------------- the plain loop
 def plain_step(
-    cfg: GANConfig, data: DataSource, device: torch.device, reuse_fake: bool = False
+    cfg: GANConfig,
+    data: DataSource,
+    device: torch.device,
+    reuse_fake: bool = False,
+    losses: list[torch.Tensor] | None = None,
 ) -> Callable[[], None]:
     """One step of the simplest faithful training loop for a non-saturating GAN, as one would
     write it in a notebook: same models (models.build_models), loss, batch and device as the
@@ -224,6 +248,7 @@ def plain_step(
 
     reuse_fake=False draws fresh noise for the G update, as the engine does; reuse_fake=True is
     the classic PyTorch DCGAN example's step: one G forward, used detached for D and then for G.
+    `losses`, if given, gets each step's (D loss, G loss) as a tensor on the device.
     """
     plain = dict(loss="nonsaturating", d_steps=1, g_steps=1, pack=1, conditional=False)
     if (
@@ -276,6 +301,8 @@ def plain_step(
         opt_g.zero_grad()
         loss_g.backward()
         opt_g.step()
+        if losses is not None:
+            losses.append(torch.stack([loss_d.detach(), loss_g.detach()]))
         if ema is not None:
             with torch.no_grad():
                 for e, p in zip(ema.parameters(), G.parameters(), strict=True):
@@ -292,6 +319,9 @@ def overhead(
     cfg = cfg.replace(device=device.type, steps=NEVER)
     data = data if data is not None else load_dataset(cfg, device)
     trainers = [Trainer(cfg, data=data) for _ in range(2)]
+    gpu = device.type == "cuda"
+    if gpu:  # the engine without its fast paths: what they add on top of the engine itself
+        trainers.append(Trainer(cfg.replace(fast_paths=False), data=data))
     for trainer in trainers:
         # Past the first 10 logs, where a Run draws a picture at every log so that the first
         # live update comes quickly: measure the steady state of a run (that start-up is
@@ -301,6 +331,8 @@ def overhead(
         "plain": loop_block(plain_step(cfg, data, device), device),
         "trainer": loop_block(trainers[0].train_step, device),
     }
+    if gpu:
+        variants["eager"] = loop_block(trainers[2].train_step, device)
     run = RunBlock(trainers[1])
     variants["run"] = run
     try:
@@ -310,10 +342,18 @@ def overhead(
     wall = {k: rates(v) for k, v in samples.items()}
     cpu = {k: rates(v, "cpu") for k, v in samples.items()}
     med = {k: statistics.median(v) for k, v in wall.items()}
+    eager = {}
+    if gpu:
+        eager = {
+            "eager_steps_per_s": round(med["eager"], 2),
+            "ratio_trainer_vs_eager": round(paired_ratio(wall["trainer"], wall["eager"]), 4),
+        }
     return {
         "config": name,
         "device": device.type,
         "batch_size": cfg.batch_size,
+        **eager,
+        "ratio_run_vs_trainer": round(paired_ratio(wall["run"], wall["trainer"]), 4),
         "plain_steps_per_s": round(med["plain"], 2),
         "trainer_steps_per_s": round(med["trainer"], 2),
         "run_steps_per_s": round(med["run"], 2),
@@ -386,6 +426,10 @@ def image_throughput(
         "plain": loop_block(plain_step(cfg, data, device, reuse_fake=True), device),
         "engine": loop_block(Trainer(cfg, data=data).train_step, device),
     }
+    gpu = device.type == "cuda"
+    if gpu:  # the engine in eager fp32: what the fast paths add
+        eager = Trainer(cfg.replace(fast_paths=False), data=data)
+        variants["engine_eager"] = loop_block(eager.train_step, device)
     # A CPU step takes seconds: blocks of one step each, and --quick times cold steps.
     on_cpu = device.type == "cpu"
     block_s = 0.0 if on_cpu else budget.block_s
@@ -394,12 +438,21 @@ def image_throughput(
     wall = {k: rates(v) for k, v in samples.items()}
     cpu = {k: rates(v, "cpu") for k, v in samples.items()}
     med = {k: statistics.median(v) * batch for k, v in wall.items()}
+    eager_figures = {}
+    if gpu:
+        eager_figures = {
+            "engine_eager_images_per_s": round(med["engine_eager"], 2),
+            "ratio_engine_eager_vs_plain": round(
+                paired_ratio(wall["engine_eager"], wall["plain"]), 4
+            ),
+        }
     return {
         "config": f"dcgan {size}px width {width} nz {latent}",
         "device": device.type,
         "batch_size": batch,
         "plain_images_per_s": round(med["plain"], 2),
         "engine_images_per_s": round(med["engine"], 2),
+        **eager_figures,
         "ratio_engine_vs_plain": round(paired_ratio(wall["engine"], wall["plain"]), 4),
         "cpu_ratio_engine_vs_plain": round(paired_ratio(cpu["engine"], cpu["plain"]), 4),
         "rounds": budget.image_rounds,
@@ -407,11 +460,113 @@ def image_throughput(
     }
 
 
+# ---------------------------------------------------------------------- 2b. learning outcome
+LEARNING_BIN = 10  # steps averaged into one point of a learning curve
+
+
+def learning(device: torch.device, steps: int, **model) -> dict:
+    """The DCGAN 64 px (classic settings) trained on the bundled digits (real pictures,
+    upscaled to 64 px) three ways from the same seed: the classic example's eager fp32 step,
+    the engine in eager fp32 (fast_paths off) and the engine with the fast paths. Returns the
+    loss curves (means over LEARNING_BIN steps), how they correlate, and seconds taken.
+    `model` overrides dcgan64_config's sizes (batch, size, width, latent), for a quick check."""
+    steps = max(LEARNING_BIN * 4, steps - steps % LEARNING_BIN)
+    cfg = dcgan64_config(device, **model).replace(
+        dataset="digits", log_every=LEARNING_BIN, eval_every=0, seed=0
+    )
+    data = load_dataset(cfg, device)
+    curves: dict[str, dict[str, list[float]]] = {}
+    seconds: dict[str, float] = {}
+
+    recorded: list[torch.Tensor] = []
+    step = plain_step(cfg, data, device, reuse_fake=True, losses=recorded)
+    start = time.perf_counter()
+    for _ in range(steps):
+        step()
+    per_step = torch.stack(recorded).float().cpu()  # (steps, 2): the only sync
+    seconds["plain"] = time.perf_counter() - start
+    binned = per_step.view(-1, LEARNING_BIN, 2).mean(1)
+    curves["plain"] = {"d_loss": binned[:, 0].tolist(), "g_loss": binned[:, 1].tolist()}
+    for label, fast in (("engine_eager", False), ("engine", True)):
+        trainer = Trainer(cfg.replace(fast_paths=fast), data=data)
+        start = time.perf_counter()
+        for _ in range(steps):
+            trainer.train_step()
+        _sync(device)
+        seconds[label] = time.perf_counter() - start
+        history = trainer.history.copy()
+        curves[label] = {"d_loss": history["d_loss"], "g_loss": history["g_loss"]}
+
+    def corr(a: str, b: str, key: str) -> float:
+        return round(float(np.corrcoef(curves[a][key], curves[b][key])[0, 1]), 3)
+
+    pairs = (("engine", "engine_eager"), ("engine", "plain"), ("engine_eager", "plain"))
+    return {
+        "config": f"dcgan {cfg.image_size}px width {cfg.width} nz {cfg.latent_dim}, digits "
+        f"upscaled to {cfg.image_size} px",
+        "device": device.type,
+        "steps": steps,
+        "bin_steps": LEARNING_BIN,
+        "curves": curves,
+        "correlation": {
+            f"{a} vs {b}": {key: corr(a, b, key) for key in ("d_loss", "g_loss")}
+            for a, b in pairs
+        },
+        "mean_last_quarter": {
+            name: {
+                key: round(statistics.fmean(c[key][-max(1, len(c[key]) // 4) :]), 4)
+                for key in ("d_loss", "g_loss")
+            }
+            for name, c in curves.items()
+        },
+        "seconds": {k: round(v, 2) for k, v in seconds.items()},
+    }
+
+
+CURVE_COLOURS = {"plain": (120, 120, 120), "engine_eager": (31, 119, 180), "engine": (255, 127, 14)}
+
+
+def learning_png(result: dict) -> bytes:
+    """The learning curves as one PNG: D loss on the left, G loss on the right."""
+    from PIL import Image, ImageDraw
+
+    panel_w, panel_h, margin = 520, 300, 40
+    image = Image.new("RGB", (2 * panel_w, panel_h + 30), "white")
+    draw = ImageDraw.Draw(image)
+    for p, key in enumerate(("d_loss", "g_loss")):
+        x0, y0 = p * panel_w + margin, 20
+        w, h = panel_w - 2 * margin, panel_h - 2 * margin
+        values = [v for c in result["curves"].values() for v in c[key]]
+        lo, hi = min(values), max(values)
+        hi = hi if hi > lo else lo + 1
+        draw.rectangle([x0, y0, x0 + w, y0 + h], outline=(0, 0, 0))
+        draw.text((x0, 2), f"{key} (mean over {result['bin_steps']} steps)", fill=(0, 0, 0))
+        draw.text((x0 - 36, y0), f"{hi:.2f}", fill=(0, 0, 0))
+        draw.text((x0 - 36, y0 + h - 10), f"{lo:.2f}", fill=(0, 0, 0))
+        draw.text((x0 + w - 60, y0 + h + 4), f"step {result['steps']}", fill=(0, 0, 0))
+        for name, curve in result["curves"].items():
+            ys = curve[key]
+            points = [
+                (x0 + w * i / max(1, len(ys) - 1), y0 + h * (1 - (v - lo) / (hi - lo)))
+                for i, v in enumerate(ys)
+            ]
+            draw.line(points, fill=CURVE_COLOURS.get(name, (0, 0, 0)), width=1)
+    legend = "grey: classic example, eager fp32   blue: engine, eager fp32   orange: engine, fast"
+    draw.text((margin, panel_h + 10), legend, fill=(0, 0, 0))
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
 # ---------------------------------------------------------------------- 3. many runs at once
-def multirun_cost(name: str, configs: list[GANConfig], budget: Budget) -> dict:
-    """Six separate Trainers stepped one after another against one batched MultiRun."""
-    configs = [c.replace(device="cpu", steps=NEVER) for c in configs]
-    data = load_dataset(configs[0], "cpu")
+def multirun_cost(
+    name: str, configs: list[GANConfig], budget: Budget, device: torch.device | None = None
+) -> dict:
+    """Six separate Trainers stepped one after another against one batched MultiRun (both
+    with the device's fast paths, if it has some)."""
+    device = device or torch.device("cpu")
+    configs = [c.replace(device=device.type, steps=NEVER) for c in configs]
+    data = load_dataset(configs[0], device)
     trainers = [Trainer(c, data=data) for c in configs]
     multi = MultiRun(configs, data=data)
 
@@ -419,9 +574,11 @@ def multirun_cost(name: str, configs: list[GANConfig], budget: Budget) -> dict:
         for trainer in trainers:
             trainer.train_step()
 
-    cpu = torch.device("cpu")
     samples = interleaved(
-        {"separate": loop_block(separate, cpu), "batched": loop_block(multi.train_step, cpu)},
+        {
+            "separate": loop_block(separate, device),
+            "batched": loop_block(multi.train_step, device),
+        },
         budget.rounds,
         budget.block_s,
     )
@@ -435,6 +592,8 @@ def multirun_cost(name: str, configs: list[GANConfig], budget: Budget) -> dict:
     cpu_pairs = zip(on_cpu["separate"], on_cpu["batched"], strict=True)
     return {
         "config": name,
+        "device": device.type,
+        "cuda_graphs": multi.graph is not None,
         "members": n,
         "batch_size": configs[0].batch_size,
         "hidden": configs[0].hidden,
@@ -765,6 +924,16 @@ def targets(results: dict, device: torch.device) -> list[dict]:
     for row in results.get("overhead", []):
         where = row["device"].upper()
         ratio, cpu = row["ratio_run_vs_plain"], row.get("cpu_ratio_run_vs_plain", math.inf)
+        if row["device"] == "cuda":
+            # On a GPU the host's CPU time is not the step's time: the wall clock decides, and
+            # the Run is also held to the engine it drives (plain is far slower there).
+            live = row["ratio_run_vs_trainer"]
+            add(
+                f"overhead ratio >= 0.97 ({row['config']}, {where})",
+                f"Run/plain {ratio:.3f}, Run/Trainer {live:.3f}",
+                "met" if min(ratio, live) >= 0.97 else "not met",
+            )
+            continue
         add(
             f"overhead ratio >= 0.97 ({row['config']}, {where})",
             f"{ratio:.3f} (CPU time {cpu:.3f})",
@@ -788,6 +957,15 @@ def targets(results: dict, device: torch.device) -> list[dict]:
                 f"{ratio:.3f}x (CPU time {cpu:.3f}x)",
                 "met" if min(ratio, cpu) >= 1.0 else "not met",
             )
+    for row in results.get("overhead", []):
+        if row["config"].startswith("ring8") and row["device"] == "cuda":
+            ratio = row["ratio_trainer_vs_plain"]
+            add(
+                "GPU ring8 MLP steps/s >= 3x the eager loop",
+                f"{ratio:.2f}x the plain loop ({row['ratio_trainer_vs_eager']:.2f}x the engine "
+                "in eager mode)",
+                "met" if ratio >= 3 else "not met",
+            )
     for row in results.get("images", []):
         if row["device"] == "cuda":
             ratio = row["ratio_engine_vs_plain"]
@@ -796,11 +974,24 @@ def targets(results: dict, device: torch.device) -> list[dict]:
                 f"{ratio:.2f}x",
                 "met" if ratio >= 2 else "not met",
             )
+    learned = results.get("learning")
+    if learned:
+        r = learned["correlation"]["engine vs engine_eager"]
+        add(
+            "GPU fast paths: same learning outcome (loss curves agree in shape, r >= 0.7)",
+            f"r = {r['d_loss']:.2f} (D loss), {r['g_loss']:.2f} (G loss) over "
+            f"{learned['steps']} steps",
+            "met" if min(r.values()) >= 0.7 else "not met",
+        )
     for row in results.get("multirun", []):
         ratio, cpu = row["time_ratio_batched_vs_one"], row.get("cpu_time_ratio_batched_vs_one", 0)
+        where = row.get("device", "cpu")
+        if where == "cuda":  # the wall clock decides on a GPU (see the overhead rows)
+            cpu = ratio
         add(
-            f"N={row['members']} batched <= 2x one run's wall time ({row['config']}, CPU)",
-            f"{ratio:.2f}x (CPU time {cpu:.2f}x)",
+            f"N={row['members']} batched <= 2x one run's wall time ({row['config']}, "
+            f"{where.upper()})",
+            f"{ratio:.2f}x (CPU time {cpu:.2f}x)" if where == "cpu" else f"{ratio:.2f}x",
             "met" if max(ratio, cpu) <= 2 else "not met",
         )
     for row in results.get("ui", {}).get("first_update", []):
@@ -914,11 +1105,18 @@ def run_bench(
             results["overhead"].append(row)
     if "images" in sections and due(f"images: DCGAN 64 px batch 128 on {device.type}"):
         results["images"] = [image_throughput(device, budget)]
+    # The fast paths are GPU-only: on a CPU both ways are the same computation.
+    if "learning" in sections and device.type == "cuda":
+        if due(f"learning: DCGAN 64 px, {budget.learning_steps} steps x 3 on {device.type}"):
+            results["learning"] = learning(device, budget.learning_steps)
     if "multirun" in sections:
+        plan = [(name, configs, cpu) for name, configs in multirun_sets(quick)]
+        if device.type == "cuda":
+            plan += [(name, configs, device) for name, configs in multirun_sets(True)]
         results["multirun"] = [
-            multirun_cost(name, configs, budget)
-            for name, configs in multirun_sets(quick)
-            if due(f"multirun: {name}")
+            multirun_cost(name, configs, budget, where)
+            for name, configs, where in plan
+            if due(f"multirun: {name} on {where.type}")
         ]
     if "memory" in sections and due(f"memory: a {budget.memory_steps:,}-step run"):
         results["memory"] = memory(budget)
@@ -959,15 +1157,18 @@ def format_table(results: dict) -> str:
     if "overhead" in results:
         table(
             "1. Overhead (steps/s; Run = background thread + snapshot() polled every 1 s; "
-            "ratios: median of paired rounds)",
+            "eager = the engine without its GPU fast paths; ratios: median of paired rounds)",
             [
                 ("config", key("config")),
                 ("device", key("device")),
                 ("plain", key("plain_steps_per_s")),
                 ("trainer", key("trainer_steps_per_s")),
                 ("Run", key("run_steps_per_s")),
+                ("eager", key("eager_steps_per_s")),
                 ("trainer/plain", key("ratio_trainer_vs_plain")),
+                ("trainer/eager", key("ratio_trainer_vs_eager")),
                 ("Run/plain", key("ratio_run_vs_plain")),
+                ("Run/trainer", key("ratio_run_vs_trainer")),
                 ("Run/plain range", lambda r: "-".join(map(str, r["ratio_run_vs_plain_range"]))),
                 ("by CPU time: trainer/plain", key("cpu_ratio_trainer_vs_plain")),
                 ("Run/plain", key("cpu_ratio_run_vs_plain")),
@@ -983,16 +1184,37 @@ def format_table(results: dict) -> str:
                 ("batch", key("batch_size")),
                 ("plain", key("plain_images_per_s")),
                 ("engine", key("engine_images_per_s")),
+                ("engine eager fp32", key("engine_eager_images_per_s")),
                 ("engine/plain", key("ratio_engine_vs_plain")),
+                ("engine eager/plain", key("ratio_engine_eager_vs_plain")),
                 ("by CPU time", key("cpu_ratio_engine_vs_plain")),
             ],
             results["images"],
         )
+    if "learning" in results:
+        learned = results["learning"]
+        rows = [
+            (pair, f"{r['d_loss']:.3f}", f"{r['g_loss']:.3f}")
+            for pair, r in learned["correlation"].items()
+        ]
+        rows += [
+            (f"mean of the last quarter: {name}", f"{m['d_loss']:.3f}", f"{m['g_loss']:.3f}")
+            for name, m in learned["mean_last_quarter"].items()
+        ]
+        rows += [(f"seconds: {name}", f"{v:.1f}", "") for name, v in learned["seconds"].items()]
+        table(
+            f"2b. Learning outcome ({learned['config']}, {learned['steps']} steps, curves of "
+            f"{learned['bin_steps']}-step means; r = correlation of two curves)",
+            [(n, lambda r, i=i: r[i]) for i, n in enumerate(("what", "D loss", "G loss"))],
+            rows,
+        )
     if "multirun" in results:
         table(
-            "3. Many runs at once (CPU; one run = a sixth of six separate Trainers)",
+            "3. Many runs at once (one run = a sixth of six separate Trainers)",
             [
                 ("members", key("config")),
+                ("device", key("device")),
+                ("CUDA graph", key("cuda_graphs")),
                 ("one run steps/s", key("one_run_steps_per_s")),
                 ("batched steps/s", key("batched_steps_per_s")),
                 ("batched time / one", key("time_ratio_batched_vs_one")),
@@ -1082,6 +1304,9 @@ def main(args) -> int:
         sections=parse_sections(args.only),
     )
     print(format_table(results))
+    if getattr(args, "plot", None) and "learning" in results:
+        Path(args.plot).write_bytes(learning_png(results["learning"]))
+        print(f"wrote {args.plot}")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
         print(f"wrote {args.json}")

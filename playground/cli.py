@@ -75,6 +75,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     bench.add_argument("--budget", type=float, metavar="SECONDS", help="seconds per measured block")
     bench.add_argument("--only", metavar="SECTIONS", help="e.g. overhead,multirun (default: all)")
+    bench.add_argument(
+        "--plot", type=Path, metavar="FILE", help="PNG of the learning curves (GPU section)"
+    )
     return parser
 
 

@@ -73,6 +73,7 @@ class GANConfig:
     sample_every: int = 250
     eval_every: int = 500  # steps between mode-collapse measures (0 = off)
     device: str = "auto"
+    fast_paths: bool = True  # GPU only: bf16 autocast, channels_last, CUDA graphs
 
     # ------------------------------------------------------------------ derived facts
     @property

@@ -32,6 +32,7 @@ from torch import nn
 
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
+from .fast import FastPaths, StepGraph
 from .losses import LOSSES
 from .metrics import coverage_2d
 from .models import build_models
@@ -133,7 +134,10 @@ class StackedAdam:
         self.params, self.lr, self.betas, self.eps = params, lr, betas, 1e-8
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
-        self.t = 0
+        # The step count lives on the device, so a step recorded in a CUDA graph counts on; in
+        # float64 (where the device has it), as torch's Adam computes its bias corrections.
+        exact = torch.float32 if lr.device.type == "mps" else torch.float64
+        self.t = torch.zeros((), device=lr.device, dtype=exact)
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -148,10 +152,11 @@ class StackedAdam:
         torch._foreach_mul_(self.exp_avg_sq, beta2)
         torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
         denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, math.sqrt(1 - beta2**self.t))
+        bias2 = (1 - torch.pow(beta2, self.t)).sqrt()
+        torch._foreach_div_(denom, [bias2] * len(denom))
         torch._foreach_add_(denom, self.eps)
         update = torch._foreach_div(self.exp_avg, denom)
-        step_size = (self.lr / -(1 - beta1**self.t)).view(-1, 1, 1)  # (N, 1, 1), negative
+        step_size = (self.lr / -(1 - torch.pow(beta1, self.t))).view(-1, 1, 1).to(self.lr.dtype)
         torch._foreach_mul_(update, [step_size] * len(update))
         torch._foreach_add_(self.params, update)
 
@@ -192,6 +197,9 @@ class MultiRun:
             _params(self.d_layers), self._column("lr_d"), (cfg.beta1, cfg.beta2)
         )
         self.gens = [torch.Generator(device=self.device).manual_seed(m.seed) for m in self.configs]
+        # On a GPU the whole batched step is replayed as one CUDA graph (fast.StepGraph).
+        self.fast = FastPaths.for_configs(self.configs, self.device)
+        self.graph = StepGraph(self.device, self.gens) if self.fast.graphs else None
         self._probability = torch.tensor(
             [[m.loss in _PROBABILITY_LOSSES] for m in self.configs], device=self.device
         )  # (N, 1)
@@ -319,14 +327,23 @@ class MultiRun:
         """One step for every member; on a logging step, the members' records (None for a
         member that has diverged)."""
         logging = (self.step + 1) % self.cfg.log_every == 0
-        if d:
-            for i in range(self.cfg.d_steps):
-                self.d_update(want_norm=logging and i == self.cfg.d_steps - 1)
-        if g:
-            for i in range(self.cfg.g_steps):
-                self.g_update(want_norm=logging and i == self.cfg.g_steps - 1)
+        if d and g and self.graph is not None:
+            # The graph always computes the norms; a replay runs no Python: count it here.
+            if not self.graph.step(lambda: self._updates(True, True, want_norm=True)):
+                self._d_count += self.cfg.d_steps
+                self._g_count += self.cfg.g_steps
+        else:
+            self._updates(d, g, want_norm=logging)
         self.step += 1
         return self.flush_log() if logging else None
+
+    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
+        if d:
+            for i in range(self.cfg.d_steps):
+                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
+        if g:
+            for i in range(self.cfg.g_steps):
+                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
 
     def flush_log(self) -> list[dict[str, float] | None]:
         """One host copy for all members; a member that turned NaN/inf is frozen and marked."""

@@ -21,6 +21,7 @@ from . import images
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
+from .fast import FastPaths, StepGraph
 from .losses import LOSSES, gradient_penalty
 from .models import build_models
 
@@ -138,10 +139,17 @@ class Trainer:
         with _INIT_LOCK:
             torch.manual_seed(cfg.seed)
             g, d = build_models(cfg, self.data.shape, self.data.num_classes)
+        # GPU fast paths (cfg.fast_paths, CUDA only; see FastPaths): bf16 autocast and
+        # channels_last for the convolutional models, the whole step replayed as a CUDA graph.
+        self.fast = FastPaths.for_config(cfg, self.device)
+        if self.fast.channels_last:
+            g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
         self.G, self.D = g.to(self.device), d.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
-        self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device)
-        self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device)
+        capturable = self.fast.graphs
+        self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device, capturable)
+        self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device, capturable)
+        self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
         self.d_loss_fn, self.g_loss_fn = LOSSES[cfg.loss]
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.step = 0
@@ -178,6 +186,7 @@ class Trainer:
         if not changes:
             return
         self.cfg = self.cfg.replace(**changes)
+        self.drop_graph()  # learning rates and step counts are baked into a captured step
         for group in self.opt_g.param_groups:
             group["lr"] = self.cfg.lr_g
         for group in self.opt_d.param_groups:
@@ -210,15 +219,19 @@ class Trainer:
         real, labels = self.data.sample(cfg.batch_size, self.gen)
         labels = labels if self.num_classes else None
         z, _ = self._latent(cfg.batch_size)
-        with torch.no_grad():  # D's update must not touch G: no graph through G at all
-            fake = self.G(z, labels)
-        real, fake = self._pack(self._noisy(real)), self._pack(self._noisy(fake))
-        r, f = self.D(real, labels), self.D(fake, labels)
-        loss = self.d_loss_fn(r, f, cfg.label_smoothing)
-        if cfg.loss == "wgan-gp":
-            loss = loss + cfg.gp_weight * gradient_penalty(
-                lambda x: self.D(x, labels), real, fake, self.gen
-            )
+        if self.fast.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        with self.fast.autocast():
+            with torch.no_grad():  # D's update must not touch G: no graph through G at all
+                fake = self.G(z, labels)
+            real, fake = self._pack(self._noisy(real)), self._pack(self._noisy(fake))
+            # Scores in fp32 whatever the compute precision: the losses and logs see fp32.
+            r, f = self.D(real, labels).float(), self.D(fake, labels).float()
+            loss = self.d_loss_fn(r, f, cfg.label_smoothing)
+            if cfg.loss == "wgan-gp":
+                loss = loss + cfg.gp_weight * gradient_penalty(
+                    lambda x: self.D(x, labels).float(), real, fake, self.gen
+                )
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if want_norm:
@@ -238,8 +251,9 @@ class Trainer:
     def g_update(self, want_norm: bool = False) -> None:
         """One generator update: G minimises its loss on D(G(z)); only G's optimiser steps."""
         z, labels = self._latent(self.cfg.batch_size)
-        f = self.D(self._pack(self._noisy(self.G(z, labels))), labels)
-        loss = self.g_loss_fn(f)
+        with self.fast.autocast():
+            f = self.D(self._pack(self._noisy(self.G(z, labels))), labels).float()
+            loss = self.g_loss_fn(f)
         self.opt_g.zero_grad(set_to_none=True)
         # Only G's gradients: D's weight gradients would cost matmuls and never be used.
         loss.backward(inputs=list(self.G.parameters()))
@@ -265,17 +279,39 @@ class Trainer:
         for module in (self.G, self.D):
             if not module.training:  # .train() walks every submodule: call it only when needed
                 module.train()
-        if d:
-            for i in range(self.cfg.d_steps):
-                self.d_update(want_norm=logging and i == self.cfg.d_steps - 1)
-        if g:
-            for i in range(self.cfg.g_steps):
-                self.g_update(want_norm=logging and i == self.cfg.g_steps - 1)
+        if d and g and self.graph is not None:
+            self._graphed_step()
+        else:
+            self._updates(d, g, want_norm=logging)
         self.step += 1
         record = self.flush_log() if logging else None
         if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
             self.evaluate()
         return record
+
+    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
+        """The device work of one step, run eagerly (or recorded, under graph capture)."""
+        if d:
+            for i in range(self.cfg.d_steps):
+                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
+        if g:
+            for i in range(self.cfg.g_steps):
+                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
+
+    def _graphed_step(self) -> None:
+        """One full step through the CUDA graph (see fast.StepGraph). The graph always computes
+        the gradient norms (a few small kernels); a replay runs no Python, so the host-side
+        update counters are kept here for it."""
+        ran_python = self.graph.step(lambda: self._updates(True, True, want_norm=True))
+        if not ran_python:
+            self._d_count += self.cfg.d_steps
+            self._g_count += self.cfg.g_steps
+
+    def drop_graph(self) -> None:
+        """Forget the captured step (after a change it has baked in: learning rates, step
+        counts, or optimiser state tensors that were replaced); the next steps re-capture."""
+        if self.graph is not None:
+            self.graph.drop()
 
     def flush_log(self) -> dict[str, float]:
         """Copy the device-side sums to the host (the only sync), check them, store a record."""
@@ -358,6 +394,7 @@ class Trainer:
             n = good.layout[0]
             torch._foreach_copy_(tensors[:n], good.tensors[:n])
             opts = (self.opt_g, self.opt_d)
+            self.drop_graph()  # new optimiser state tensors: a captured step would miss them
             for opt in opts:
                 opt.state.clear()
             for (which, index, key), value in zip(good.layout[1:], good.tensors[n:], strict=True):
@@ -458,16 +495,24 @@ def _params(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
     return [p for group in opt.param_groups for p in group["params"]]
 
 
-def _optimizer(cfg: GANConfig, params, lr: float, device: torch.device) -> torch.optim.Optimizer:
+def _optimizer(
+    cfg: GANConfig, params, lr: float, device: torch.device, capturable: bool = False
+) -> torch.optim.Optimizer:
+    """capturable: the optimiser's step may be recorded in a CUDA graph (its step counter lives
+    on the GPU)."""
     params = list(params)
+    extra = {"capturable": True} if capturable else {}
     if cfg.optimizer == "adam":
         # The fused kernel is one launch for all parameters on a GPU, and on a CPU it is about 3x
         # faster than the default per-parameter loop (measured: `gan-playground bench`).
         fused = device.type in ("cuda", "cpu")
-        return torch.optim.Adam(params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=fused or None)
+        return torch.optim.Adam(
+            params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=fused or None, **extra
+        )
     if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, **extra)
     return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1)
+
 
 
 def _grad_norm(module: torch.nn.Module) -> torch.Tensor:

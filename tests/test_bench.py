@@ -111,6 +111,44 @@ def test_image_throughput_on_a_tiny_dcgan():
         assert positive_finite(row[key])
 
 
+def test_learning_curves_of_three_ways_and_their_picture():
+    """The learning comparison's plumbing, on a CPU (where both engine ways are one and the
+    same computation, so their curves must agree exactly)."""
+    result = bench.learning(torch.device("cpu"), 40, batch=8, size=32, width=8, latent=8)
+    assert result["steps"] == 40 and result["bin_steps"] == bench.LEARNING_BIN
+    assert set(result["curves"]) == {"plain", "engine_eager", "engine"}
+    for curve in result["curves"].values():
+        assert len(curve["d_loss"]) == len(curve["g_loss"]) == 4
+        assert all(positive_finite(v) for v in curve["d_loss"] + curve["g_loss"])
+    assert result["curves"]["engine"] == result["curves"]["engine_eager"]
+    assert result["correlation"]["engine vs engine_eager"] == {"d_loss": 1.0, "g_loss": 1.0}
+    png = bench.learning_png(result)
+    assert png.startswith(b"\x89PNG") and len(png) > 1000
+
+
+def test_gpu_targets_are_judged_from_the_figures():
+    results = {
+        "overhead": [
+            dict(config="ring8-stable", device="cuda", ratio_run_vs_plain=9.0,
+                 ratio_run_vs_trainer=0.9, ratio_trainer_vs_plain=3.5,
+                 ratio_trainer_vs_eager=3.0),
+        ],
+        "images": [dict(device="cuda", ratio_engine_vs_plain=1.9)],
+        "learning": {"steps": 100, "correlation": {
+            "engine vs engine_eager": {"d_loss": 0.9, "g_loss": 0.6}}},
+        "multirun": [dict(config="x", device="cuda", members=6, time_ratio_batched_vs_one=1.5,
+                          cpu_time_ratio_batched_vs_one=5.0)],
+    }
+    found = {t["target"]: t["status"] for t in bench.targets(results, torch.device("cuda"))}
+    assert found["overhead ratio >= 0.97 (ring8-stable, CUDA)"] == "not met"  # Run/Trainer 0.9
+    assert found["GPU ring8 MLP steps/s >= 3x the eager loop"] == "met"
+    assert found["GPU DCGAN 64 px images/s >= 2x the plain eager fp32 loop"] == "not met"
+    learning = [k for k in found if k.startswith("GPU fast paths: same learning")]
+    assert [found[k] for k in learning] == ["not met"]  # G curves correlate at 0.6 only
+    assert found["N=6 batched <= 2x one run's wall time (x, CUDA)"] == "met"
+    assert "not measurable here" not in found.values()
+
+
 def test_the_plain_loop_trains_and_refuses_what_it_is_not(tiny_cfg):
     cfg = tiny_cfg()
     data = load_dataset(cfg, "cpu")

@@ -304,6 +304,8 @@ def _load_optimizers(trainer: Trainer, tensors: dict[str, torch.Tensor]) -> None
             index = int(index_text)
             if name != "step" and value.shape != params[index].shape:
                 raise CheckpointError(f"optimiser tensor {key!r} has the wrong shape")
+            if name != "step":  # in the parameter's memory layout (channels_last on a GPU)
+                value = torch.empty_like(params[index], dtype=value.dtype).copy_(value)
             # load_state_dict moves each state tensor to its parameter's device (and keeps Adam's
             # step counter where the optimiser variant wants it).
             state.setdefault(index, {})[name] = value

@@ -67,7 +67,12 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--device", default="cpu")
 
     bench = sub.add_parser("bench", help="measure training speed and the live view's costs")
-    bench.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    bench.add_argument(
+        "--device",
+        default="auto",
+        help="auto (the CPU rows, and the GPU rows when there is a GPU), cpu, cuda (the GPU "
+        "rows only) or mps",
+    )
     bench.add_argument("--quick", action="store_true", help="a short run (CI): rough figures")
     bench.add_argument("--json", type=Path, metavar="FILE", help="also write the figures as JSON")
     bench.add_argument(

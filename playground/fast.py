@@ -26,8 +26,8 @@ class FastPaths:
     - channels_last: NHWC layout for those models, the layout the tensor-core convolutions
       want (without it cuDNN transposes around each convolution).
     - graphs: the whole step (data draw, D and G updates, EMA, loss sums) captured once as a
-      CUDA graph and replayed. Not for WGAN-GP (its double backward) or instance noise (its
-      strength changes with the step), and only where torch can capture the run's own
+      CUDA graph and replayed (WGAN-GP's double backward included). Not with instance noise
+      (its strength changes with the step), and only where torch can capture the run's own
       random-number generator (torch 2.5 and later).
     """
 
@@ -40,10 +40,8 @@ class FastPaths:
         if not (cfg.fast_paths and device.type == "cuda"):
             return cls()
         convolutional = cfg.arch == "dcgan"
-        graphs = (
-            cfg.loss != "wgan-gp"
-            and cfg.instance_noise == 0
-            and hasattr(torch.cuda.CUDAGraph, "register_generator_state")
+        graphs = cfg.instance_noise == 0 and hasattr(
+            torch.cuda.CUDAGraph, "register_generator_state"
         )
         return cls(autocast_on=convolutional, channels_last=convolutional, graphs=graphs)
 

@@ -149,9 +149,9 @@ class Trainer:
         capturable = self.fast.graphs
         self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device, capturable)
         self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device, capturable)
-        self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
         self.d_loss_fn, self.g_loss_fn = LOSSES[cfg.loss]
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
         self.step = 0
         self.history = BoundedHistory()
         self.measures = MeasureSeries()  # mode-collapse measures every eval_every steps

@@ -1,9 +1,10 @@
 """GAN objectives as small pure functions of the discriminator's raw scores.
 
 Notation: r = D(x) on real samples, f = D(G(z)) on generated ones, both raw (pre-sigmoid) scores,
-σ the logistic sigmoid, E the batch mean. Each function returns the quantity its player
-*minimises*. softplus(a) = log(1 + e^a), so −log σ(a) = softplus(−a) and
-−log(1 − σ(a)) = softplus(a): written this way the losses stay finite for large scores.
+σ the logistic sigmoid, E the batch mean (over the last axis, so that scores of k runs stacked as
+(k, B) give their k losses at once). Each function returns the quantity its player *minimises*.
+softplus(a) = log(1 + e^a), so −log σ(a) = softplus(−a) and −log(1 − σ(a)) = softplus(a):
+written this way the losses stay finite for large scores.
 """
 
 from __future__ import annotations
@@ -21,47 +22,47 @@ def bce_d_loss(r: Tensor, f: Tensor, smoothing: float = 0.0) -> Tensor:
     # One-sided smoothing: the real target is t = 1 − smoothing, giving
     # −E[t log σ(r) + (1 − t) log(1 − σ(r))] − E[log(1 − σ(f))].
     t = 1.0 - smoothing
-    return (t * F.softplus(-r) + (1.0 - t) * F.softplus(r)).mean() + F.softplus(f).mean()
+    return (t * F.softplus(-r) + (1.0 - t) * F.softplus(r)).mean(-1) + F.softplus(f).mean(-1)
 
 
 def minimax_g_loss(f: Tensor) -> Tensor:
     # G minimises E[log(1 − σ(f))] = −E[softplus(f)]: the original, saturating objective. When D
     # confidently rejects fakes (f ≪ 0) its gradient vanishes, which is why it trains badly.
-    return -F.softplus(f).mean()
+    return -F.softplus(f).mean(-1)
 
 
 def nonsaturating_g_loss(f: Tensor) -> Tensor:
     # G minimises −E[log σ(f)] = E[softplus(−f)]: same fixed point, strong gradients early on.
-    return F.softplus(-f).mean()
+    return F.softplus(-f).mean(-1)
 
 
 def lsgan_d_loss(r: Tensor, f: Tensor, smoothing: float = 0.0) -> Tensor:
     # Least squares (Mao et al. 2017): D minimises ½E[(r − t)²] + ½E[f²], with t = 1 − smoothing.
     t = 1.0 - smoothing
-    return 0.5 * ((r - t) ** 2).mean() + 0.5 * (f**2).mean()
+    return 0.5 * ((r - t) ** 2).mean(-1) + 0.5 * (f**2).mean(-1)
 
 
 def lsgan_g_loss(f: Tensor) -> Tensor:
     # G minimises ½E[(f − 1)²]: pulls fakes to where D scores real.
-    return 0.5 * ((f - 1.0) ** 2).mean()
+    return 0.5 * ((f - 1.0) ** 2).mean(-1)
 
 
 def wasserstein_d_loss(r: Tensor, f: Tensor, smoothing: float = 0.0) -> Tensor:
     # The critic maximises E[r] − E[f], an estimate of the Wasserstein-1 distance when it is
     # 1-Lipschitz (Arjovsky et al. 2017); it minimises E[f] − E[r]. Lipschitz-ness comes from
     # weight clipping ("wgan") or the gradient penalty ("wgan-gp"), applied by the trainer.
-    return f.mean() - r.mean()
+    return f.mean(-1) - r.mean(-1)
 
 
 def wasserstein_g_loss(f: Tensor) -> Tensor:
     # G minimises −E[f]: move fakes to where the critic scores high. Hinge uses the same G loss.
-    return -f.mean()
+    return -f.mean(-1)
 
 
 def hinge_d_loss(r: Tensor, f: Tensor, smoothing: float = 0.0) -> Tensor:
     # Hinge (Lim & Ye 2017; Miyato et al. 2018): D minimises E[max(0, 1 − r)] + E[max(0, 1 + f)]:
     # scores beyond the margin ±1 stop contributing.
-    return F.relu(1.0 - r).mean() + F.relu(1.0 + f).mean()
+    return F.relu(1.0 - r).mean(-1) + F.relu(1.0 + f).mean(-1)
 
 
 def gradient_penalty(

@@ -161,6 +161,32 @@ class StackedAdam:
         torch._foreach_add_(self.params, update)
 
 
+class _Groups:
+    """Members grouped by a key (their loss, say), so that a per-member computation runs once
+    per group over the group's stacked rows instead of once per member."""
+
+    def __init__(self, keys: list, device: torch.device):
+        members: dict = {}
+        for i, key in enumerate(keys):
+            members.setdefault(key, []).append(i)
+        self.groups = [
+            (key, torch.tensor(rows, dtype=torch.long, device=device))
+            for key, rows in members.items()
+        ]
+        order = [i for rows in members.values() for i in rows]
+        inverse = sorted(range(len(order)), key=order.__getitem__)
+        self.inverse = torch.tensor(inverse, dtype=torch.long, device=device)
+        self.single = len(self.groups) == 1
+
+    def apply(self, fn: Callable) -> torch.Tensor:
+        """fn(key, pick) -> one value per member of the group, where pick(x) selects the
+        group's rows of x (N, …); returns the values of all N members in member order."""
+        if self.single:
+            return fn(self.groups[0][0], lambda x: x)
+        parts = [fn(key, lambda x, rows=rows: x.index_select(0, rows)) for key, rows in self.groups]
+        return torch.cat(parts).index_select(0, self.inverse)
+
+
 def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
     """Each member's gradient norm over all its parameters: (N,)."""
     squares = [p.grad.pow(2).sum(dim=(1, 2)) for p in params if p.grad is not None]
@@ -205,6 +231,12 @@ class MultiRun:
         )  # (N, 1)
         self._gp_members = [i for i, m in enumerate(self.configs) if m.loss == "wgan-gp"]
         self._gp_index = torch.tensor(self._gp_members, dtype=torch.long, device=self.device)
+        self._gp_weight = torch.tensor(
+            [self.configs[i].gp_weight for i in self._gp_members], device=self.device
+        )
+        # Members sharing a loss (and smoothing) get it computed once over their stacked scores.
+        self._d_groups = _Groups([(m.loss, m.label_smoothing) for m in self.configs], self.device)
+        self._g_groups = _Groups([m.loss for m in self.configs], self.device)
         clip = [m.clip_value if m.loss == "wgan" else math.inf for m in self.configs]
         self._clip = torch.tensor(clip, device=self.device).view(-1, 1, 1)
         self._any_clip = any(m.loss == "wgan" for m in self.configs)
@@ -285,14 +317,12 @@ class MultiRun:
             fake = self._G(z)
         real, fake = self._pack(self._noisy(real)), self._pack(self._noisy(fake))
         r, f = self._D(real), self._D(fake)  # (N, B')
-        losses = [
-            LOSSES[m.loss][0](r[i], f[i], m.label_smoothing) for i, m in enumerate(self.configs)
-        ]
+        loss = self._d_groups.apply(
+            lambda key, pick: LOSSES[key[0]][0](pick(r), pick(f), key[1])
+        )  # (N,): members' parameters are disjoint, so one backward
         if self._gp_members:
-            penalty = self._penalty(real, fake)
-            for j, i in enumerate(self._gp_members):
-                losses[i] = losses[i] + self.configs[i].gp_weight * penalty[j]
-        loss = torch.stack(losses)  # (N,): members' parameters are disjoint, so one backward
+            penalty = self._gp_weight * self._penalty(real, fake)
+            loss = loss.index_add(0, self._gp_index, penalty)
         self.opt_d.zero_grad()
         loss.sum().backward()
         if want_norm:
@@ -309,7 +339,7 @@ class MultiRun:
 
     def g_update(self, want_norm: bool = False) -> None:
         f = self._D(self._pack(self._noisy(self._G(self._latent()))))
-        loss = torch.stack([LOSSES[m.loss][1](f[i]) for i, m in enumerate(self.configs)])
+        loss = self._g_groups.apply(lambda key, pick: LOSSES[key][1](pick(f)))
         self.opt_g.zero_grad()
         loss.sum().backward(inputs=self.opt_g.params)  # G's gradients only: D's are not needed
         if want_norm:

@@ -194,7 +194,12 @@ def _metrics(snap: Snapshot) -> None:
     cols[0].metric("Step", f"{snap.step:,}")
     cols[1].metric("D loss", f"{last['d_loss']:.3f}" if "d_loss" in last else "–")
     cols[2].metric("G loss", f"{last['g_loss']:.3f}" if "g_loss" in last else "–")
-    cols[3].metric("Device", snap.device or "–")
+    fast = snap.info.get("fast_paths")
+    cols[3].metric(
+        "Device",
+        snap.device or "–",
+        help=f"GPU fast paths in use: {fast}." if fast else "Plain fp32, one kernel at a time.",
+    )
 
 
 def _charts(snap: Snapshot) -> None:

@@ -51,6 +51,15 @@ class FastPaths:
         each = [cls.for_config(cfg, device) for cfg in configs]
         return cls(*(all(getattr(f, name) for f in each) for name in cls.__dataclass_fields__))
 
+    def describe(self) -> str:
+        """What is in use, in words (empty when nothing is)."""
+        used = [
+            ("each step replayed as a CUDA graph", self.graphs),
+            ("bf16 autocast", self.autocast_on),
+            ("channels-last layout", self.channels_last),
+        ]
+        return ", ".join(name for name, on in used if on)
+
     def autocast(self):
         if self.autocast_on:
             return torch.autocast(device_type="cuda", dtype=torch.bfloat16)

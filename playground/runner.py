@@ -300,7 +300,10 @@ class Run(ThreadControls):
             extent=trainer.extent() if trainer.data.kind == "points" else None,
             device=str(trainer.device),
             elapsed=self._elapsed(),
-            info={"notes": list(getattr(trainer.data, "notes", []))},
+            info={
+                "notes": list(getattr(trainer.data, "notes", [])),
+                "fast_paths": trainer.fast.describe(),
+            },
             measures=tuple(trainer.measures.copy()),
         )
 

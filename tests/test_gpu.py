@@ -97,6 +97,7 @@ def test_graphed_conditional_dcgan_matches_the_same_step_run_eagerly(monkeypatch
 def test_bf16_channels_last_dcgan_learns_like_fp32():
     fast, eager = pair(**{**DIGITS, "steps": 300, "log_every": 25})
     assert fast.fast == FastPaths(autocast_on=True, channels_last=True, graphs=True)
+    assert fast.fast.describe().count(",") == 2
     assert fast.G.body[4].weight.is_contiguous(memory_format=torch.channels_last)
     for _ in range(300):
         fast.train_step()
@@ -188,6 +189,7 @@ def test_a_run_in_its_thread_trains_with_graphs_while_snapshots_are_read():
     snap = run.snapshot()
     assert snap.status == "finished", snap.error
     assert snap.step == 400 and snap.frames and polls > 0
+    assert snap.info["fast_paths"] == "each step replayed as a CUDA graph"
     assert captured(run.trainer)
 
 
@@ -229,6 +231,6 @@ def test_fast_paths_do_nothing_on_a_cpu():
     for arch in ("mlp", "dcgan"):
         settings = DIGITS if arch == "dcgan" else RING
         trainer = Trainer(GANConfig(**{**settings, "device": "cpu", "batch_size": 8, "width": 8}))
-        assert trainer.fast == FastPaths()
+        assert trainer.fast == FastPaths() and trainer.fast.describe() == ""
         trainer.train_step()
         assert trainer.graph is None

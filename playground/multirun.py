@@ -32,7 +32,7 @@ from torch import nn
 
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
-from .fast import FastPaths, StepGraph
+from .fast import FastPaths, GraphedUpdates, StepGraph
 from .losses import LOSSES
 from .metrics import coverage_2d
 from .models import build_models
@@ -194,7 +194,7 @@ def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- the batched trainer
-class MultiRun:
+class MultiRun(GraphedUpdates):
     """N 2D GANs trained in lock-step. `train_step()` mirrors `Trainer.train_step()` for all of
     them; `histories[i]` holds member i's records under the series names of `trainer.SERIES`."""
 
@@ -357,23 +357,9 @@ class MultiRun:
         """One step for every member; on a logging step, the members' records (None for a
         member that has diverged)."""
         logging = (self.step + 1) % self.cfg.log_every == 0
-        if d and g and self.graph is not None:
-            # The graph always computes the norms; a replay runs no Python: count it here.
-            if not self.graph.step(lambda: self._updates(True, True, want_norm=True)):
-                self._d_count += self.cfg.d_steps
-                self._g_count += self.cfg.g_steps
-        else:
-            self._updates(d, g, want_norm=logging)
+        self._step_updates(d, g, logging)
         self.step += 1
         return self.flush_log() if logging else None
-
-    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
-        if d:
-            for i in range(self.cfg.d_steps):
-                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
-        if g:
-            for i in range(self.cfg.g_steps):
-                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
 
     def flush_log(self) -> list[dict[str, float] | None]:
         """One host copy for all members; a member that turned NaN/inf is frozen and marked."""

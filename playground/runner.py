@@ -197,6 +197,9 @@ class ThreadControls:
                 self._cond.wait()
 
 
+_NO_CHANGE = Hyper()
+
+
 class Run(ThreadControls):
     """Loops `Trainer.train_step()` in a daemon thread.
 
@@ -217,7 +220,6 @@ class Run(ThreadControls):
         self._make_trainer = make_trainer
         super().__init__()
         self._pending_hyper = Hyper()
-        self._hyper_waiting = False  # read without the lock on every step: a cheap check
         self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
         self._frame_every = 1  # keep every n-th grid so frames span the whole run
         self._frames_seen = 0
@@ -252,7 +254,6 @@ class Run(ThreadControls):
             for key, value in dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items():
                 if value is not None:
                     setattr(self._pending_hyper, key, value)
-            self._hyper_waiting = True
 
     def between_steps(self) -> threading.Lock:
         """A context manager that holds training between two steps, e.g. to copy a model:
@@ -333,11 +334,10 @@ class Run(ThreadControls):
         return self.trainer.train_step(*action)
 
     def _apply_pending_hyper(self) -> None:
-        if not self._hyper_waiting:
+        if self._pending_hyper == _NO_CHANGE:  # the usual case: no lock taken on a step
             return
         with self._cond:
             hyper, self._pending_hyper = self._pending_hyper, Hyper()
-            self._hyper_waiting = False
         self.trainer.apply(hyper)
 
     def _record_frame(self) -> None:

@@ -21,7 +21,7 @@ from . import images
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
-from .fast import FastPaths, StepGraph
+from .fast import FastPaths, GraphedUpdates, StepGraph
 from .losses import LOSSES, gradient_penalty
 from .models import build_models
 
@@ -127,7 +127,7 @@ class Hyper:
     d_steps: int | None = None
 
 
-class Trainer:
+class Trainer(GraphedUpdates):
     def __init__(self, cfg: GANConfig, data: DataSource | None = None, n_fixed: int | None = None):
         self.cfg = cfg.validate()
         self.device = resolve_device(cfg.device)
@@ -279,33 +279,12 @@ class Trainer:
         for module in (self.G, self.D):
             if not module.training:  # .train() walks every submodule: call it only when needed
                 module.train()
-        if d and g and self.graph is not None:
-            self._graphed_step()
-        else:
-            self._updates(d, g, want_norm=logging)
+        self._step_updates(d, g, logging)
         self.step += 1
         record = self.flush_log() if logging else None
         if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
             self.evaluate()
         return record
-
-    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
-        """The device work of one step, run eagerly (or recorded, under graph capture)."""
-        if d:
-            for i in range(self.cfg.d_steps):
-                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
-        if g:
-            for i in range(self.cfg.g_steps):
-                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
-
-    def _graphed_step(self) -> None:
-        """One full step through the CUDA graph (see fast.StepGraph). The graph always computes
-        the gradient norms (a few small kernels); a replay runs no Python, so the host-side
-        update counters are kept here for it."""
-        ran_python = self.graph.step(lambda: self._updates(True, True, want_norm=True))
-        if not ran_python:
-            self._d_count += self.cfg.d_steps
-            self._g_count += self.cfg.g_steps
 
     def drop_graph(self) -> None:
         """Forget the captured step (after a change it has baked in: learning rates, step

@@ -4,14 +4,13 @@ AppTest never fires run_every: call .run() again to redraw."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
+from helpers import cli_train, install_checkpoints
 from streamlit.testing.v1 import AppTest
 
 from pages import diagnostics_ui, ui
-from playground.cli import main as cli
 from playground.runner import Run
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,24 +23,22 @@ def page(name: str) -> AppTest:
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("diag-made")
-    ring, digits = root / "ring", root / "digits"
-    argv = ["train", "--preset", "ring8-collapse", "--steps", "60", "--set", "batch_size=32"]
-    assert cli(argv + ["--set", "eval_every=20", "--out", str(ring), "--quiet"]) == 0
-    argv = ["train", "--preset", "digits-dcgan", "--steps", "6", "--set", "width=8"]
-    argv += ["--set", "batch_size=16", "--set", "eval_every=3"]
-    assert cli(argv + ["--out", str(digits), "--quiet"]) == 0
-    return {"ring": ring, "digits": digits}
+    return {
+        "ring": cli_train(
+            root / "ring", "--preset", "ring8-collapse", "--steps", "60",
+            "--set", "batch_size=32", "--set", "eval_every=20",
+        ),
+        "digits": cli_train(
+            root / "digits", "--preset", "digits-dcgan", "--steps", "6", "--set", "width=8",
+            "--set", "batch_size=16", "--set", "eval_every=3",
+        ),
+    }
 
 
 @pytest.fixture
 def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
-    root = tmp_path / "checkpoints"
-    paths = {"ring": root / "runs" / "ring-collapse", "digits": root / "runs" / "my-digits"}
-    for name, target in paths.items():
-        shutil.copytree(made[name], target)
-    monkeypatch.setattr(ui, "CHECKPOINTS", root)
-    monkeypatch.setattr(ui, "USER_RUNS", root / "runs")
-    return paths
+    layout = {"ring": "runs/ring-collapse", "digits": "runs/my-digits"}
+    return install_checkpoints(made, tmp_path / "checkpoints", layout, monkeypatch)
 
 
 @pytest.fixture

@@ -4,18 +4,17 @@ command line: a 2D ring and a narrow digits DCGAN, plus a broken one and uploade
 from __future__ import annotations
 
 import io
-import shutil
 import stat
 import zipfile
 from pathlib import Path
 
 import pytest
 import torch
+from helpers import install_checkpoints, small_checkpoints
 from streamlit.testing.v1 import AppTest
 
 from pages import explore_ui, ui
 from playground import latent, store
-from playground.cli import main as cli
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "explore.py")
 
@@ -23,57 +22,14 @@ PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "explore.py")
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict[str, Path]:
     """Two real checkpoints, trained for a few steps by the command line."""
-    root = tmp_path_factory.mktemp("explore-made")
-    ring, digits = root / "ring", root / "digits"
-    assert (
-        cli(
-            [
-                "train",
-                "--preset",
-                "ring8-stable",
-                "--steps",
-                "30",
-                "--set",
-                "batch_size=32",
-                "--out",
-                str(ring),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    assert (
-        cli(
-            [
-                "train",
-                "--preset",
-                "digits-dcgan",
-                "--steps",
-                "5",
-                "--set",
-                "width=8",
-                "--set",
-                "batch_size=16",
-                "--out",
-                str(digits),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    return {"ring": ring, "digits": digits}
+    return small_checkpoints(tmp_path_factory.mktemp("explore-made"))
 
 
 @pytest.fixture
 def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
     """checkpoints/examples/ring and checkpoints/runs/digits, with the pages pointed at them."""
-    root = tmp_path / "checkpoints"
-    paths = {"ring": root / "examples" / "ring", "digits": root / "runs" / "digits"}
-    for name, target in paths.items():
-        shutil.copytree(made[name], target)
-    monkeypatch.setattr(ui, "CHECKPOINTS", root)
-    monkeypatch.setattr(ui, "USER_RUNS", root / "runs")
-    return paths
+    layout = {"ring": "examples/ring", "digits": "runs/digits"}
+    return install_checkpoints(made, tmp_path / "checkpoints", layout, monkeypatch)
 
 
 def open_page(source: Path | None = None) -> AppTest:

@@ -8,16 +8,15 @@ whose `pages/runs.py` and `pages/explore.py` are links to the real pages and who
 from __future__ import annotations
 
 import io
-import shutil
 import zipfile
 from pathlib import Path
 
 import pytest
+from helpers import install_checkpoints, small_checkpoints
 from streamlit.testing.v1 import AppTest
 
 from pages import explore_ui, ui
 from playground import store
-from playground.cli import main as cli
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 ROUTER = """
@@ -44,57 +43,14 @@ st.write("train stub")
 
 @pytest.fixture(scope="module")
 def made(tmp_path_factory) -> dict[str, Path]:
-    root = tmp_path_factory.mktemp("runs-made")
-    ring, digits = root / "ring", root / "digits"
-    assert (
-        cli(
-            [
-                "train",
-                "--preset",
-                "ring8-stable",
-                "--steps",
-                "30",
-                "--set",
-                "batch_size=32",
-                "--out",
-                str(ring),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    assert (
-        cli(
-            [
-                "train",
-                "--preset",
-                "digits-dcgan",
-                "--steps",
-                "5",
-                "--set",
-                "width=8",
-                "--set",
-                "batch_size=16",
-                "--out",
-                str(digits),
-                "--quiet",
-            ]
-        )
-        == 0
-    )
-    return {"ring": ring, "digits": digits}
+    return small_checkpoints(tmp_path_factory.mktemp("runs-made"))
 
 
 @pytest.fixture
 def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
     """A shipped example (ring) and a user run (digits), with the pages pointed at them."""
-    root = tmp_path / "checkpoints"
-    paths = {"ring": root / "examples" / "ring8-demo", "digits": root / "runs" / "my-digits"}
-    for name, target in paths.items():
-        shutil.copytree(made[name], target)
-    monkeypatch.setattr(ui, "CHECKPOINTS", root)
-    monkeypatch.setattr(ui, "USER_RUNS", root / "runs")
-    return paths
+    layout = {"ring": "examples/ring8-demo", "digits": "runs/my-digits"}
+    return install_checkpoints(made, tmp_path / "checkpoints", layout, monkeypatch)
 
 
 @pytest.fixture

@@ -13,18 +13,11 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
+from helpers import CHROMIUM, CHROMIUM_ARGS, app_server, require_chromium
 
-ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 CAP = 3
 STARTED = ("starting", "running")
@@ -33,17 +26,8 @@ TINY = "hidden=16&layers=2&batch_size=32&steps=10000000&log_every=50&sample_ever
 
 pytestmark = pytest.mark.browser
 
-if CHROMIUM is None:
-    if os.environ.get("CI"):
-        raise RuntimeError("CI must install chromium for the browser tests")
-    pytest.skip("chromium is not installed (apt-get install -y chromium)", allow_module_level=True)
+require_chromium()
 PlaywrightError = pytest.importorskip("playwright.sync_api").Error
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def cpu_share(pid: int, seconds: float = 2.0) -> float:
@@ -69,35 +53,13 @@ def proc_status(pid: int, field: str) -> int:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    port = _free_port()
-    env = dict(os.environ, GAN_PLAYGROUND_DATA=str(tmp_path_factory.mktemp("data")),
-               GAN_PLAYGROUND_MAX_RUNS=str(CAP))
-    log = open(tmp_path_factory.mktemp("log") / "server.log", "w+b")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
-         "--server.headless", "true", "--server.address", "127.0.0.1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url + "/_stcore/health", timeout=2)
-            break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
+    env = {"GAN_PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data")),
+           "GAN_PLAYGROUND_MAX_RUNS": str(CAP)}
+    with open(tmp_path_factory.mktemp("log") / "server.log", "w+b") as log:
+        with app_server(env, log) as proc:
+            yield proc
         log.seek(0)
-        pytest.fail("streamlit did not start: " + log.read().decode()[-2000:])
-    proc.url = url
-    yield proc
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.seek(0)
-    text = log.read().decode(errors="replace")
+        text = log.read().decode(errors="replace")
     assert "Traceback" not in text, text[-4000:]
 
 
@@ -107,9 +69,7 @@ def browser():
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--disable-background-networking", "--disable-component-update",
-                  "--no-first-run", "--disable-sync", "--renderer-process-limit=4"])
+            args=[*CHROMIUM_ARGS, "--renderer-process-limit=4"])
         yield chromium
         chromium.close()
 

@@ -14,13 +14,13 @@ import time
 import weakref
 
 import pytest
+from helpers import TIMEOUT, run_threads, wait_for
 
 from pages import ui
 from playground import capacity
 from playground.runner import Run
 from playground.trainer import Trainer
 
-TIMEOUT = 30.0
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 
@@ -37,18 +37,6 @@ def rss_mb() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     raise RuntimeError("no VmRSS")
-
-
-def run_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "gan-run" and t.is_alive()]
-
-
-def wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.002)
 
 
 class SlowTrainer(Trainer):

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import TIMEOUT, run_threads, wait_for
 from streamlit.testing.v1 import AppTest
 
 from playground import capacity
@@ -22,20 +23,7 @@ from playground.runner import FINAL, Run
 from playground.trainer import Divergence, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
-TIMEOUT = 30.0
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
-
-
-def wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def run_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "gan-run" and t.is_alive()]
 
 
 def poison_after(step: int, where: str = "g"):

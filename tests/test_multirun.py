@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import time
 
 import numpy as np
 import pytest
 import torch
+from helpers import wait_for
 
 from playground.config import ConfigError
 from playground.metrics import coverage_2d
@@ -203,13 +203,6 @@ def test_members_must_share_everything_else(tiny_cfg, tiny_image_cfg):
     assert len(configs) == 2
 
 
-def wait_for(predicate, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.01)
-
-
 def test_multirunner_trains_in_a_thread_and_snapshots_each_member(tiny_cfg):
     configs = six_losses(tiny_cfg)
     runner = MultiRunner([c.replace(steps=20, sample_every=5) for c in configs])
@@ -230,19 +223,19 @@ def test_multirunner_trains_in_a_thread_and_snapshots_each_member(tiny_cfg):
 def test_multirunner_controls(tiny_cfg):
     runner = MultiRunner([tiny_cfg(seed=0, steps=10_000), tiny_cfg(seed=1, steps=10_000)])
     runner.start(paused=True)
-    wait_for(lambda: runner.status == "paused")
+    wait_for(lambda: runner.status == "paused", "the runner to pause")
     assert runner.step() and runner.step(d=True, g=False)
-    wait_for(lambda: runner.multi.step == 2)
+    wait_for(lambda: runner.multi.step == 2, "two steps")
     runner.set_lr(1, lr_d=5e-3)
     with pytest.raises(ConfigError):
         runner.set_lr(0, lr_g=-1.0)
     with pytest.raises(ConfigError):
         runner.set_lr(7, lr_g=1e-3)
     runner.resume()
-    wait_for(lambda: runner.multi.step > 5)
+    wait_for(lambda: runner.multi.step > 5, "more than five steps")
     assert runner.snapshot().members[1].config.lr_d == 5e-3
     runner.pause()
-    wait_for(lambda: runner.status == "paused")
+    wait_for(lambda: runner.status == "paused", "the runner to pause")
     runner.stop()
     assert runner.join(10) and runner.status == "stopped"
     assert not runner.step()

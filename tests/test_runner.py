@@ -9,26 +9,14 @@ import time
 
 import pytest
 import torch
+from helpers import TIMEOUT, run_threads, wait_for
 
 from playground.config import ConfigError
 from playground.runner import FINAL, MAX_FRAMES, Run
 from playground.trainer import Trainer
 
-TIMEOUT = 30.0  # generous: a stuck thread fails the test instead of hanging it
 # An unhandled exception in the run thread must fail the test, not only warn.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
-
-
-def wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.005)
-
-
-def run_threads() -> list[threading.Thread]:
-    return [t for t in threading.enumerate() if t.name == "gan-run" and t.is_alive()]
 
 
 @pytest.fixture

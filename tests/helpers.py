@@ -1,0 +1,126 @@
+"""Helpers several test files share (fixtures are in conftest.py): waiting on run threads,
+checkpoints made with the command line, and a real `streamlit run app.py` server for the
+browser tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 30.0  # generous: a stuck thread fails the test instead of hanging it
+
+
+# ---------------------------------------------------------------------- run threads
+def wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.002)
+
+
+def run_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name == "gan-run" and t.is_alive()]
+
+
+# ---------------------------------------------------------------------- checkpoints
+def cli_train(out: Path, *args: str) -> Path:
+    """Train with the command line, quietly, into `out`; the command must succeed."""
+    from playground.cli import main as cli
+
+    assert cli(["train", *args, "--out", str(out), "--quiet"]) == 0
+    return out
+
+
+def small_checkpoints(root: Path) -> dict[str, Path]:
+    """A ring8-stable and a narrow digits-dcgan checkpoint, a few steps each."""
+    return {
+        "ring": cli_train(
+            root / "ring", "--preset", "ring8-stable", "--steps", "30", "--set", "batch_size=32"
+        ),
+        "digits": cli_train(
+            root / "digits", "--preset", "digits-dcgan", "--steps", "5",
+            "--set", "width=8", "--set", "batch_size=16",
+        ),
+    }
+
+
+def install_checkpoints(
+    made: dict[str, Path], root: Path, layout: dict[str, str], monkeypatch
+) -> dict[str, Path]:
+    """Copy each made checkpoint to root/layout[name] and point the pages at root (shipped
+    examples under examples/, the user's runs under runs/)."""
+    from pages import ui
+
+    paths = {name: root / where for name, where in layout.items()}
+    for name, target in paths.items():
+        shutil.copytree(made[name], target)
+    monkeypatch.setattr(ui, "CHECKPOINTS", root)
+    monkeypatch.setattr(ui, "USER_RUNS", root / "runs")
+    return paths
+
+
+# ---------------------------------------------------------------------- the browser tests
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--no-first-run", "--disable-sync"]
+
+
+def require_chromium() -> None:
+    """Skip the calling test module without chromium; in CI its absence is an error."""
+    if CHROMIUM is None:
+        if os.environ.get("CI"):
+            raise RuntimeError("CI must install chromium for the browser tests")
+        pytest.skip("chromium is not installed (apt-get install -y chromium)",
+                    allow_module_level=True)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextlib.contextmanager
+def app_server(env: dict[str, str], log: BinaryIO) -> Iterator[subprocess.Popen]:
+    """`streamlit run app.py` on a free local port, its output in `log`; yields the process
+    with its address as `.url` once the server answers, and stops it afterwards."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
+         "--server.headless", "true", "--server.address", "127.0.0.1"],
+        cwd=ROOT, env=dict(os.environ, **env), stdout=log, stderr=subprocess.STDOUT)
+    proc.url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(proc.url + "/_stcore/health", timeout=2)
+            break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        log.seek(0)
+        pytest.fail("streamlit did not start: " + log.read().decode()[-2000:])
+    try:
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -111,30 +111,3 @@ class StepGraph:
 
     def drop(self) -> None:
         self.graph, self.eager_steps = None, 0
-
-
-class GraphedUpdates:
-    """The updates of one training step, shared by Trainer and MultiRun, which provide `cfg`,
-    `d_update(want_norm)`, `g_update(want_norm)`, `graph` (a StepGraph, or None where the
-    step is not graphed) and the host-side update counters `_d_count` and `_g_count`."""
-
-    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
-        """d_steps D updates then g_steps G updates, run eagerly (or recorded, under capture);
-        the gradient norms are taken at the last update of each when `want_norm`."""
-        if d:
-            for i in range(self.cfg.d_steps):
-                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
-        if g:
-            for i in range(self.cfg.g_steps):
-                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
-
-    def _step_updates(self, d: bool, g: bool, logging: bool) -> None:
-        """One step's updates: a full step goes through the graph when there is one (which
-        always computes the gradient norms, a few small kernels); a replay runs no Python, so
-        the update counters are advanced here for it. Anything else runs eagerly."""
-        if d and g and self.graph is not None:
-            if not self.graph.step(lambda: self._updates(True, True, want_norm=True)):
-                self._d_count += self.cfg.d_steps
-                self._g_count += self.cfg.g_steps
-        else:
-            self._updates(d, g, want_norm=logging)

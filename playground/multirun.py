@@ -32,12 +32,12 @@ from torch import nn
 
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
-from .fast import FastPaths, GraphedUpdates, StepGraph
+from .fast import FastPaths, StepGraph
 from .losses import LOSSES
 from .metrics import coverage_2d
 from .models import build_models
 from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
-from .trainer import _INIT_LOCK, SERIES, BoundedHistory, Divergence, resolve_device
+from .trainer import _INIT_LOCK, SERIES, BoundedHistory, Divergence, StepCore, resolve_device
 
 # Settings each member may set for itself; every other setting is shared by all members.
 PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
@@ -194,7 +194,7 @@ def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- the batched trainer
-class MultiRun(GraphedUpdates):
+class MultiRun(StepCore):
     """N 2D GANs trained in lock-step. `train_step()` mirrors `Trainer.train_step()` for all of
     them; `histories[i]` holds member i's records under the series names of `trainer.SERIES`."""
 
@@ -363,16 +363,7 @@ class MultiRun(GraphedUpdates):
 
     def flush_log(self) -> list[dict[str, float] | None]:
         """One host copy for all members; a member that turned NaN/inf is frozen and marked."""
-        d_stats = (self._d_acc / max(self._d_count, 1)).tolist()
-        g_stats = (self._g_acc / max(self._g_count, 1)).tolist()
-        norms = self._grad_norms.tolist()
-        now = time.perf_counter()
-        if self.step > self._log_step0:
-            self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
-        self._log_started, self._log_step0 = now, self.step
-        self._d_acc.zero_()
-        self._g_acc.zero_()
-        self._d_count = self._g_count = 0
+        d_stats, g_stats, norms = self._take_sums()
         records: list[dict[str, float] | None] = []
         for i in range(self.n):
             if self.errors[i] is not None:

@@ -21,7 +21,7 @@ from . import images
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
-from .fast import FastPaths, GraphedUpdates, StepGraph
+from .fast import FastPaths, StepGraph
 from .losses import LOSSES, gradient_penalty
 from .models import build_models
 
@@ -118,6 +118,50 @@ def _mean_records(records: list[dict[str, float]]) -> dict[str, float]:
     return merged
 
 
+class StepCore:
+    """What Trainer and MultiRun share around their updates. They provide `cfg`, `step`,
+    `d_update(want_norm)`, `g_update(want_norm)`, `graph` (a fast.StepGraph, or None where
+    the step is not graphed), the device-side sums `_d_acc`, `_g_acc`, `_grad_norms`, the
+    host-side update counters `_d_count`, `_g_count`, and `_log_started`, `_log_step0`,
+    `steps_per_sec`."""
+
+    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
+        """d_steps D updates then g_steps G updates, run eagerly (or recorded, under capture);
+        the gradient norms are taken at the last update of each when `want_norm`."""
+        if d:
+            for i in range(self.cfg.d_steps):
+                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
+        if g:
+            for i in range(self.cfg.g_steps):
+                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
+
+    def _step_updates(self, d: bool, g: bool, logging: bool) -> None:
+        """One step's updates: a full step goes through the graph when there is one (which
+        always computes the gradient norms, a few small kernels); a replay runs no Python, so
+        the update counters are advanced here for it. Anything else runs eagerly."""
+        if d and g and self.graph is not None:
+            if not self.graph.step(lambda: self._updates(True, True, want_norm=True)):
+                self._d_count += self.cfg.d_steps
+                self._g_count += self.cfg.g_steps
+        else:
+            self._updates(d, g, want_norm=logging)
+
+    def _take_sums(self) -> tuple[list, list, list]:
+        """The mean D and G statistics since the last log and the latest gradient norms, copied
+        to the host (the only sync); the sums restart and the speed is updated."""
+        d_stats = (self._d_acc / max(self._d_count, 1)).tolist()
+        g_stats = (self._g_acc / max(self._g_count, 1)).tolist()
+        norms = self._grad_norms.tolist()
+        now = time.perf_counter()
+        if self.step > self._log_step0:
+            self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
+        self._log_started, self._log_step0 = now, self.step
+        self._d_acc.zero_()
+        self._g_acc.zero_()
+        self._d_count = self._g_count = 0
+        return d_stats, g_stats, norms
+
+
 @dataclass
 class Hyper:
     """The settings a teacher may change while a run is live; applied before the next step."""
@@ -127,7 +171,7 @@ class Hyper:
     d_steps: int | None = None
 
 
-class Trainer(GraphedUpdates):
+class Trainer(StepCore):
     def __init__(self, cfg: GANConfig, data: DataSource | None = None, n_fixed: int | None = None):
         self.cfg = cfg.validate()
         self.device = resolve_device(cfg.device)
@@ -294,13 +338,7 @@ class Trainer(GraphedUpdates):
 
     def flush_log(self) -> dict[str, float]:
         """Copy the device-side sums to the host (the only sync), check them, store a record."""
-        d_stats = (self._d_acc / max(self._d_count, 1)).tolist()
-        g_stats = (self._g_acc / max(self._g_count, 1)).tolist()
-        norms = self._grad_norms.tolist()
-        now = time.perf_counter()
-        if self.step > self._log_step0:
-            self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
-        self._log_started, self._log_step0 = now, self.step
+        d_stats, g_stats, norms = self._take_sums()
         record = dict(
             step=float(self.step),
             d_loss=d_stats[0],
@@ -310,9 +348,6 @@ class Trainer(GraphedUpdates):
             g_grad_norm=norms[0],
             d_grad_norm=norms[1],
         )
-        self._d_acc.zero_()
-        self._g_acc.zero_()
-        self._d_count = self._g_count = 0
         bad = [k for k, v in record.items() if not math.isfinite(v)]
         if bad:
             diverged_at = self.step
@@ -491,7 +526,6 @@ def _optimizer(
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, **extra)
     return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1)
-
 
 
 def _grad_norm(module: torch.nn.Module) -> torch.Tensor:

@@ -79,3 +79,23 @@ def make_trainer(digits28):
         return Trainer(cfg, data=digits28 if shared else None)
 
     return make
+
+
+@pytest.fixture
+def runs():
+    """Factory: Runs made in a test; all are stopped afterwards and no run thread may survive."""
+    from helpers import TIMEOUT, run_threads
+
+    from playground.runner import Run
+
+    made: list[Run] = []
+
+    def make(cfg, **kwargs) -> Run:
+        run = Run(cfg, **kwargs)
+        made.append(run)
+        return run
+
+    yield make
+    for run in made:
+        run.stop(wait=TIMEOUT)
+    assert run_threads() == []

@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from playground import capacity
 from playground.checkpoints import load_checkpoint
-from playground.runner import FINAL, Run
+from playground.runner import FINAL
 from playground.trainer import Divergence, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -115,21 +115,6 @@ def test_a_diverged_run_keeps_and_saves_its_last_good_state(runs, tiny_cfg, tmp_
     for _ in range(10):
         reference.train_step()
     same_state(loaded, reference)
-
-
-@pytest.fixture
-def runs():
-    made: list[Run] = []
-
-    def make(cfg, **kwargs) -> Run:
-        run = Run(cfg, **kwargs)
-        made.append(run)
-        return run
-
-    yield make
-    for run in made:
-        run.stop(wait=TIMEOUT)
-    assert run_threads() == []
 
 
 def test_keeping_the_good_state_copies_in_place(tiny_cfg):

@@ -19,22 +19,6 @@ from playground.trainer import Trainer
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 
 
-@pytest.fixture
-def runs():
-    """Runs made in a test; all are stopped afterwards and no run thread may survive."""
-    made: list[Run] = []
-
-    def make(cfg, **kwargs) -> Run:
-        run = Run(cfg, **kwargs)
-        made.append(run)
-        return run
-
-    yield make
-    for run in made:
-        run.stop(wait=TIMEOUT)
-    assert run_threads() == []
-
-
 def test_a_run_reaches_finished(runs, tiny_cfg):
     run = runs(tiny_cfg(steps=12, log_every=2, sample_every=5))
     assert run.snapshot().status == "created"

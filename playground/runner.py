@@ -11,6 +11,7 @@ import gc
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -78,6 +79,9 @@ class ThreadControls:
     _thread_name = "gan-run"
 
     def __init__(self) -> None:
+        # A run's own identity, never reused (unlike id(), which Python recycles after a run is
+        # freed): caches and owner records are keyed on it.
+        self.uid = uuid.uuid4().hex
         self._cond = threading.Condition()
         self._step_lock = threading.Lock()  # held while stepping; saving and copying take it too
         self._thread: threading.Thread | None = None

@@ -100,7 +100,7 @@ def test_identical_sets_have_full_precision_recall_and_coverage():
     real = torch.randn(200, 8, generator=gen, dtype=torch.float64)
     result = precision_recall_density_coverage(real, real.clone())
     assert result["precision"] == result["recall"] == result["coverage"] == 1.0
-    assert result["density"] >= 1 / 3  # each fake lies at least in the ball of its real twin
+    assert result["density"] == 1.0  # each fake: its twin's ball and k - 1 neighbours' balls
 
 
 def test_far_away_samples_score_zero_precision_density_coverage():
@@ -129,7 +129,9 @@ def test_collapse_onto_one_real_point_keeps_precision_but_loses_recall():
     fake = line([3.0] * 5 + [3.0001] * 5)  # a generator stuck on real point 3
     result = precision_recall_density_coverage(real, fake, k=1)
     assert result["precision"] == 1.0
-    assert result["recall"] == pytest.approx(0.1)  # only real 3 is within 0.0001 of a fake
+    # Each fake's ball has radius 0 (its twin): strictly closer than 0 holds nothing, as in the
+    # reference implementation, so no real point is recalled.
+    assert result["recall"] == 0.0
     assert result["coverage"] == pytest.approx(0.3)  # balls of 2, 3 and 4 (radius 1) hold fakes
 
 

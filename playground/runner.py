@@ -21,6 +21,7 @@ import numpy as np
 
 from .config import GANConfig
 from .trainer import Divergence, Hyper, Trainer
+from .view2d import Arrows, Manifold, layers_for
 
 log = logging.getLogger(__name__)
 
@@ -36,6 +37,8 @@ class Frame:
     step: int
     samples: np.ndarray  # points (N, 2) float32 or images (N, H, W, C) uint8
     decision: np.ndarray | None = None  # D's score over the 2D window (2D data only)
+    manifold: Manifold | None = None  # G's image of a latent grid (2D data only; view2d)
+    arrows: Arrows | None = None  # −∂L_G/∂x at the first fixed-noise samples (2D data only)
 
 
 @dataclass(frozen=True)
@@ -264,6 +267,16 @@ class Run(ThreadControls):
         `with run.between_steps(): model = copy(run.trainer.G)`."""
         return self._step_lock
 
+    def view_layers(self, plane: str = "random") -> tuple[Manifold, Arrows] | None:
+        """G's manifold (on the latent `plane`: "random" or "principal", see view2d) and the
+        gradient arrows now, computed between two steps; None before the models exist or for
+        image data. Frames already carry both on the fixed random plane."""
+        with self._step_lock:
+            trainer = self.trainer
+            if trainer is None or trainer.data.kind != "points":
+                return None
+            return layers_for(trainer, plane)
+
     def save(self, path: str | Path, **kwargs) -> Path:
         """Save a checkpoint between two steps (safe while running)."""
         from .checkpoints import save_checkpoint
@@ -349,7 +362,8 @@ class Run(ThreadControls):
         with self._step_lock:
             samples = trainer.fixed_samples()
             decision = trainer.decision_map() if trainer.data.kind == "points" else None
-        frame = Frame(trainer.step, samples, decision)
+            layers = layers_for(trainer) if decision is not None else (None, None)
+        frame = Frame(trainer.step, samples, decision, *layers)
         with self._cond:
             if self._frames and self._frames[-1].step == frame.step:
                 self._frames[-1] = frame

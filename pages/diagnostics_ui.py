@@ -353,7 +353,7 @@ def checkpoint_source(folder: Path, meta: dict) -> Source:
 
 
 def run_source(run) -> Source | None:
-    if run is None or run.trainer is None:
+    if run is None or not run.has_models:
         return None
     snap = run.snapshot()
     picture = None
@@ -427,15 +427,15 @@ def _report_of(trainer, report, n: int):
 
 def run_report(run, n: int):
     """The same for the session's run, sampled between two training steps; cached per step."""
-    trainer = run.trainer
+    snap = run.snapshot()
     cache = st.session_state.setdefault("diag.run_reports", {})
-    key = (id(run), trainer.step, n)
+    key = (run.uid, snap.step, n)
     if key not in cache:
-        with run.between_steps():  # G must not change (nor switch train/eval) while sampled
-            samples = trainer.sample(n, seed=0)
-        ev = evaluation.evaluator_for(trainer)
         with st.spinner("Measuring the generator…"):
-            result = _report_of(trainer, ev.measure(samples), n)
+            report = run.measure(n, seed=0)
+        points = snap.kind == "points"
+        result = (report, run.real_sample(n, seed=0) if points else None,
+                  snap.extent if points else None)
         cache.clear()
         cache[key] = result
     return cache[key]

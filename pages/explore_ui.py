@@ -8,7 +8,6 @@ import hashlib
 import math
 import secrets
 import tempfile
-import weakref
 from pathlib import Path
 
 import numpy as np
@@ -79,10 +78,10 @@ def run_model(run, refresh: bool = False) -> LatentModel:
     """This session's frozen copy of the live run's generator, taken once and again on refresh
     (copying at every slider move would cost a model copy and wait on the training step)."""
     held = st.session_state.get("explore.run_model")
-    if refresh or held is None or held[0]() is not run:
-        with run.between_steps():  # never copy G in the middle of an optimiser update
-            model = LatentModel.from_trainer(run.trainer)
-        held = (weakref.ref(run), model)
+    if refresh or held is None or held[0] != run.uid:
+        # The run copies G between two steps (never mid-update) and hands it over as plain data.
+        model = LatentModel.from_state(run.generator_state())
+        held = (run.uid, model)
         st.session_state["explore.run_model"] = held
     return held[1]
 
@@ -104,10 +103,10 @@ def source_picker() -> tuple[LatentModel, str] | None:
     """The model to explore and a key naming it (for caches and widget keys), or None when
     there is nothing (yet) to show; errors are shown, never raised."""
     run = ui.run_slot().run
-    has_run = run is not None and run.trainer is not None
+    has_run = run is not None and run.has_models
     labels: dict[str, str] = {}
     if has_run:
-        labels[CURRENT_RUN] = f"Current run ({ui.describe_config(run.trainer.cfg)})"
+        labels[CURRENT_RUN] = f"Current run ({ui.describe_config(run.snapshot().config)})"
     for folder, meta in ui.list_checkpoints():
         labels[str(folder)] = checkpoint_label(folder, meta)
     _apply_requested_source(labels)
@@ -165,9 +164,9 @@ def _current_run_source(run) -> tuple[LatentModel, str]:
     model = run_model(run, refresh=refresh)
     col.caption(
         f"Snapshot of the generator at step {model.step:,} "
-        f"(the run is at step {run.trainer.step:,})."
+        f"(the run is at step {run.snapshot().step:,})."
     )
-    return model, f"run:{id(run)}:{model.step}"
+    return model, f"run:{run.uid}:{model.step}"
 
 
 def _upload_source() -> tuple[LatentModel, str] | None:

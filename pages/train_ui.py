@@ -10,7 +10,6 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import torch
 
 from pages import diagnostics_ui, ui
 from playground import capacity, images, uploads
@@ -33,20 +32,19 @@ def _step(run: Run, d: bool, g: bool) -> None:
     """Queue one manual step and wait briefly for it, so the redraw shows its result."""
     if run is None:  # a stale click after Reset
         return
-    before = run.trainer.step if run.trainer else 0
+    before = run.snapshot().step
     if run.step(d=d, g=g):
         deadline = time.monotonic() + 3.0
-        while time.monotonic() < deadline and run.trainer and run.trainer.step == before:
-            time.sleep(0.01)
+        while time.monotonic() < deadline and run.snapshot().step == before:
+            time.sleep(0.02)
 
 
 def _save(run: Run) -> None:
-    trainer = run.trainer if run is not None else None
-    if trainer is None:
+    if run is None or not run.has_models:
         return
     folder = None
     try:
-        folder = ui.new_run_folder(trainer.cfg)
+        folder = ui.new_run_folder(run.snapshot().config)
         run.save(folder)
         st.session_state["saved_to"] = str(folder.relative_to(ui.ROOT))
     except Exception as exc:  # disk full, permissions: say so, keep the run
@@ -60,7 +58,7 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
     snap = run.snapshot() if run else None
     active = snap is not None and snap.active
     paused = active and snap.status == "paused"
-    can_save = run is not None and run.trainer is not None
+    can_save = run is not None and run.has_models
     cols = st.columns(8)
     cols[0].button(
         "Start",
@@ -275,12 +273,10 @@ def _samples(run: Run, snap: Snapshot) -> None:
 
 def _real_points(run: Run) -> np.ndarray | None:
     cache = st.session_state.setdefault("_real_points", {})
-    if id(run) not in cache and run.trainer is not None:
+    if run.uid not in cache and run.has_models:
         cache.clear()
-        gen = torch.Generator(run.trainer.device).manual_seed(7)
-        real, _ = run.trainer.data.sample(1000, gen)
-        cache[id(run)] = real.cpu().numpy()
-    return cache.get(id(run))
+        cache[run.uid] = run.real_sample(1000, seed=7)
+    return cache.get(run.uid)
 
 
 def _frame_picture(run: Run, snap: Snapshot, frame: Frame) -> np.ndarray:

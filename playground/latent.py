@@ -70,6 +70,29 @@ class LatentModel:
             else trainer.fixed_labels.detach().cpu().clone(),
         )
 
+    @classmethod
+    def from_state(cls, state: GeneratorState, device: str | torch.device = "cpu") -> LatentModel:
+        """Rebuild a run's generator from `Run.generator_state()` (see GeneratorState)."""
+        cfg = state.config
+        with torch.device("meta"):  # no random init: the weights are assigned from the state
+            generator, _ = build_models(cfg, state.shape, state.num_classes)
+        _load_module(generator, state.weights, "generator")
+        target = torch.device(device)
+        return cls(
+            generator=generator.to(target).eval().requires_grad_(False),
+            latent_dim=cfg.latent_dim,
+            num_classes=state.num_classes if cfg.conditional else 0,
+            kind=state.kind,
+            shape=state.shape,
+            device=target,
+            step=state.step,
+            dataset=cfg.dataset,
+            extent=state.extent,
+            real=state.real,
+            fixed_z=state.fixed_z,
+            fixed_labels=state.fixed_labels,
+        )
+
     @torch.inference_mode()
     def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         """z (N, latent_dim) [+ labels (N,)] -> float32 samples (N, *shape) on the CPU."""
@@ -88,6 +111,49 @@ class LatentModel:
         """n samples from noise seeded by `seed` (class labels cycle 0, 1, …), truncated by psi."""
         z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
         return self.generate(truncate(z, psi))
+
+
+# ---------------------------------------------------------------------- from a live run
+@dataclass(frozen=True, eq=False)
+class GeneratorState:
+    """A live run's generator as plain data (CPU tensors and facts), so it can leave the process
+    that trains it (a Ray worker) and be rebuilt as a LatentModel by `LatentModel.from_state`."""
+
+    config: object  # the run's GANConfig
+    weights: dict[str, torch.Tensor]  # the sampler's state dict (the EMA copy when there is one)
+    kind: str
+    shape: tuple[int, ...]
+    num_classes: int  # the dataset's classes (0 when unlabelled)
+    step: int
+    fixed_z: torch.Tensor
+    fixed_labels: torch.Tensor | None = None
+    extent: tuple[float, float, float, float] | None = None
+    real: np.ndarray | None = None
+
+
+def generator_state(trainer) -> GeneratorState:
+    """The trainer's sampler as plain CPU data; call it between two training steps."""
+    data = trainer.data
+    real = extent = None
+    if data.kind == "points":
+        extent = trainer.extent()
+        points, _ = data.sample(N_REAL, torch.Generator(data.device).manual_seed(0))
+        real = points.float().cpu().numpy()
+    weights = {k: v.detach().to("cpu", copy=True).contiguous()
+               for k, v in trainer.sampler.state_dict().items()}
+    labels = trainer.fixed_labels
+    return GeneratorState(
+        config=trainer.cfg,
+        weights=weights,
+        kind=data.kind,
+        shape=tuple(data.shape),
+        num_classes=data.num_classes,
+        step=trainer.step,
+        fixed_z=trainer.fixed_z.detach().cpu().clone(),
+        fixed_labels=None if labels is None else labels.detach().cpu().clone(),
+        extent=extent,
+        real=real,
+    )
 
 
 # ---------------------------------------------------------------------- loading

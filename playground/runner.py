@@ -286,6 +286,49 @@ class Run(ThreadControls):
         with self._step_lock:
             return save_checkpoint(self.trainer, path, **kwargs)
 
+    # ------------------------------------------------------------------ looking at the models
+    # Pages use these instead of reaching into the trainer: each returns plain data, so a run in
+    # another process (playground.cluster) answers them the same way.
+    @property
+    def has_models(self) -> bool:
+        """True once the models are built (so there is something to save or explore)."""
+        return self.trainer is not None
+
+    def generator_state(self):
+        """The generator now (the EMA copy when there is one) as a latent.GeneratorState, copied
+        between two training steps; `LatentModel.from_state` rebuilds it. None before the models
+        are built."""
+        from .latent import generator_state
+
+        with self._step_lock:
+            trainer = self.trainer
+            return None if trainer is None else generator_state(trainer)
+
+    def real_sample(self, n: int, seed: int = 0) -> np.ndarray | None:
+        """n real training samples (points (n, 2) float32, or images (n, H, W, C) uint8), drawn
+        with `seed`; None before the data is loaded."""
+        import torch
+
+        from .images import to_uint8
+
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        real, _ = trainer.data.sample(n, torch.Generator(trainer.device).manual_seed(seed))
+        return real.float().cpu().numpy() if trainer.data.kind == "points" else to_uint8(real)
+
+    def measure(self, n: int, seed: int = 0):
+        """The mode-collapse measures (an evaluation.Report) of the generator on n fresh samples
+        drawn with `seed`, sampled between two training steps; None before the models exist."""
+        from .evaluation import evaluator_for
+
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        with self._step_lock:  # G must not change (nor switch train/eval) while sampled
+            samples = trainer.sample(n, seed=seed)
+        return evaluator_for(trainer).measure(samples)
+
     # ------------------------------------------------------------------ observing
     def snapshot(self) -> Snapshot:
         trainer = self.trainer

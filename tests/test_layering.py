@@ -96,3 +96,49 @@ def test_importing_the_engine_does_not_load_streamlit():
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["imported"] == modules
     assert result["streamlit"] == []
+
+
+# Rule 7: pages talk to a run through its public interface and its snapshots only, so the same
+# page works with a run in this process or one in a Ray worker (playground.cluster).
+PAGES = ROOT / "pages"
+RUN_INTERNALS = ("trainer", "between_steps")  # attributes that hand a page the live models
+
+
+def run_internals_used(source: str, filename: str = "<source>") -> list[str]:
+    """`file:line what` for each `.trainer` / `.between_steps` attribute and each `id(...)` call
+    (caches key on `run.uid`: Python reuses id() values, and a proxy's id says nothing)."""
+    found = []
+    for node in ast.walk(ast.parse(source, filename)):
+        if isinstance(node, ast.Attribute) and node.attr in RUN_INTERNALS:
+            found.append(f"{filename}:{node.lineno} .{node.attr}")
+        elif isinstance(node, ast.Call) and getattr(node.func, "id", None) == "id":
+            found.append(f"{filename}:{node.lineno} id()")
+    return found
+
+
+def test_the_run_checker_catches_every_form():
+    bad = [
+        "run.trainer.step",
+        "x = slot.run.trainer",
+        "with run.between_steps():\n    pass",
+        "cache[id(run)] = 1",
+        "key = (id(run), 3)",
+        "getattr(run, 'x').trainer",
+    ]
+    for source in bad:
+        assert run_internals_used(source), source
+    fine = ["trainer = load(folder)", "Run(trainer=trainer)", "run.uid", "run.snapshot().step",
+            "ident(run)", "x.trainers"]
+    for source in fine:
+        assert not run_internals_used(source), source
+
+
+def test_no_page_reaches_into_a_run():
+    files = sorted(PAGES.glob("*.py")) + [ROOT / "app.py"]
+    assert len(files) >= 5, "the pages are all found"
+    offenders = []
+    for path in files:
+        offenders += run_internals_used(
+            path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
+        )
+    assert offenders == []

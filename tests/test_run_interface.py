@@ -1,0 +1,59 @@
+"""The public Run methods pages use instead of the trainer (design rule 7): each returns plain
+data that matches what the trainer itself gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from helpers import wait_for
+
+from playground.evaluation import Report
+from playground.latent import LatentModel
+from playground.runner import Run
+
+
+def _ended_run(runs, cfg) -> Run:
+    run = runs(cfg)
+    assert not run.has_models
+    assert run.generator_state() is None and run.real_sample(4) is None
+    run.start()
+    wait_for(lambda: not run.alive, "the run to end")
+    assert run.snapshot().status == "finished"
+    return run
+
+
+def test_generator_state_rebuilds_the_same_generator(runs, tiny_cfg):
+    run = _ended_run(runs, tiny_cfg(ema=0.9))
+    assert run.has_models
+    state = run.generator_state()
+    assert all(t.device.type == "cpu" for t in state.weights.values())
+    rebuilt = LatentModel.from_state(state)
+    copied = LatentModel.from_trainer(run.trainer, device="cpu")
+    z = torch.randn(64, rebuilt.latent_dim, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(rebuilt.generate(z), copied.generate(z))
+    assert rebuilt.step == run.snapshot().step == 10
+    assert np.array_equal(rebuilt.real, copied.real) and rebuilt.extent == copied.extent
+
+
+def test_generator_state_of_a_conditional_image_run(runs, tiny_image_cfg):
+    run = _ended_run(runs, tiny_image_cfg(conditional=True))
+    rebuilt = LatentModel.from_state(run.generator_state())
+    assert rebuilt.num_classes == 10 and rebuilt.kind == "images"
+    assert torch.equal(rebuilt.fixed_labels, run.trainer.fixed_labels.cpu())
+    assert rebuilt.sample(4).shape == (4, *rebuilt.shape)
+
+
+def test_real_sample_and_measure_are_plain_data(runs, tiny_cfg):
+    run = _ended_run(runs, tiny_cfg())
+    real = run.real_sample(100, seed=7)
+    expected, _ = run.trainer.data.sample(100, torch.Generator().manual_seed(7))
+    assert isinstance(real, np.ndarray) and np.array_equal(real, expected.numpy())
+    report = run.measure(200, seed=0)
+    assert isinstance(report, Report)
+    assert report.measures["modes_total"] == 8 and report.samples.shape == (200, 2)
+
+
+def test_real_images_come_as_uint8_pictures(runs, tiny_image_cfg):
+    run = _ended_run(runs, tiny_image_cfg())
+    real = run.real_sample(5)
+    assert real.dtype == np.uint8 and real.shape == (5, 28, 28, 1)

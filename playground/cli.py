@@ -120,19 +120,11 @@ def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from .checkpoints import load_checkpoint, save_checkpoint
-    from .trainer import Hyper, Trainer
+    from .trainer import Trainer
 
     if args.resume:
         trainer = load_checkpoint(args.resume, device=args.device)
-        changes = {}
-        if args.assignments:
-            changes.update(trainer.cfg.with_strings(_assignments(args.assignments)).to_dict())
-        # The dedicated flag wins over --set, as in build_config.
-        changes.update({k: getattr(args, k) for k in ("steps",) if getattr(args, k) is not None})
-        if changes:
-            trainer.cfg = trainer.cfg.replace(**changes)
-            # The optimisers were built from the saved rates: give them the new ones too.
-            trainer.apply(Hyper(lr_g=trainer.cfg.lr_g, lr_d=trainer.cfg.lr_d))
+        trainer.apply(_resume_changes(args, trainer.cfg))
     else:
         trainer = Trainer(build_config(args))
     cfg = trainer.cfg
@@ -158,6 +150,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
     print(summary)
     return 0
+
+
+def _resume_changes(args: argparse.Namespace, cfg: GANConfig) -> dict:
+    """The settings `train --resume` changes: --set (live settings only, config.LIVE_SETTINGS:
+    anything else is refused by Trainer.apply, naming it) and --steps, which wins over --set."""
+    for flag in ("preset", "config", "seed"):
+        if getattr(args, flag) is not None:
+            raise UsageError(f"--{flag} cannot be used with --resume: a resumed run keeps its "
+                             "settings (change live ones with --set KEY=VALUE)")
+    changes = {}
+    if args.assignments:
+        wanted = _assignments(args.assignments)
+        parsed = cfg.with_strings(wanted)  # parses and validates each value, naming a bad one
+        changes = {key: getattr(parsed, key) for key in wanted}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    return changes
 
 
 def _measures(trainer, n: int, seed: int) -> dict:

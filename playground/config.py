@@ -22,6 +22,28 @@ TARGET_LOSSES = ("minimax", "nonsaturating", "lsgan")
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 IMAGE_SIZES = (28, 32, 64)
+# The settings a live run (and `gan-playground train --resume`) may change, with full effect:
+# the optimisers, the losses and the training loop read them afresh at the next step. Every
+# other setting shapes the models, the data, the optimiser's kind or the random streams, so
+# changing it means a new run. (A loss change is further refused where it would change D's
+# layers: see trainer.check_live_changes.)
+LIVE_SETTINGS = (
+    "lr_g",
+    "lr_d",
+    "beta1",
+    "beta2",
+    "d_steps",
+    "g_steps",
+    "loss",
+    "gp_weight",
+    "clip_value",
+    "label_smoothing",
+    "instance_noise",
+    "steps",
+    "log_every",
+    "sample_every",
+    "eval_every",
+)
 
 
 class ConfigError(ValueError):

@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from .config import GANConfig
-from .trainer import Divergence, Hyper, Trainer
+from .trainer import Divergence, Trainer, check_live_changes
 from .view2d import Arrows, Manifold, layers_for
 
 log = logging.getLogger(__name__)
@@ -204,9 +204,6 @@ class ThreadControls:
                 self._cond.wait()
 
 
-_NO_CHANGE = Hyper()
-
-
 class Run(ThreadControls):
     """Loops `Trainer.train_step()` in a daemon thread.
 
@@ -226,7 +223,7 @@ class Run(ThreadControls):
         self.trainer = trainer
         self._make_trainer = make_trainer
         super().__init__()
-        self._pending_hyper = Hyper()
+        self._pending: dict = {}  # live changes for the next step (config.LIVE_SETTINGS)
         self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
         self._frame_every = 1  # keep every n-th grid so frames span the whole run
         self._frames_seen = 0
@@ -246,21 +243,19 @@ class Run(ThreadControls):
         if ended:
             self._drop()
 
-    def set_hyper(
-        self, lr_g: float | None = None, lr_d: float | None = None, d_steps: int | None = None
-    ) -> None:
-        """Change settings live; validated now, applied before the next step."""
-        self.config.replace(
-            **{
-                k: v
-                for k, v in dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items()
-                if v is not None
-            }
-        )  # raises ConfigError for a bad value
+    def set_hyper(self, **changes) -> None:
+        """Change live settings (any of config.LIVE_SETTINGS by keyword, e.g. lr_g=2e-4,
+        loss="hinge"; None means "leave it"). Validated now against the run's settings with
+        the changes already queued (ConfigError naming a bad value or a setting that cannot
+        change live, and then nothing is queued); applied together before the next step."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return
         with self._cond:
-            for key, value in dict(lr_g=lr_g, lr_d=lr_d, d_steps=d_steps).items():
-                if value is not None:
-                    setattr(self._pending_hyper, key, value)
+            trainer = self.trainer
+            current = trainer.cfg if trainer is not None else self.config
+            check_live_changes(current, {**self._pending, **changes})
+            self._pending.update(changes)
 
     def between_steps(self) -> threading.Lock:
         """A context manager that holds training between two steps, e.g. to copy a model:
@@ -394,11 +389,11 @@ class Run(ThreadControls):
         return self.trainer.train_step(*action)
 
     def _apply_pending_hyper(self) -> None:
-        if self._pending_hyper == _NO_CHANGE:  # the usual case: no lock taken on a step
+        if not self._pending:  # the usual case: no lock taken on a step
             return
-        with self._cond:
-            hyper, self._pending_hyper = self._pending_hyper, Hyper()
-        self.trainer.apply(hyper)
+        with self._cond:  # applied under the lock set_hyper validates under: never stale
+            changes, self._pending = self._pending, {}
+            self.trainer.apply(changes)
 
     def _record_frame(self) -> None:
         trainer = self.trainer

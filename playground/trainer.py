@@ -9,16 +9,19 @@ steps, so a GPU is never stalled by a per-step `.item()`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from . import images
-from .config import ConfigError, GANConfig
+from .config import LIVE_SETTINGS, ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
 from .fast import FastPaths, StepGraph
@@ -164,11 +167,57 @@ class StepCore:
 
 @dataclass
 class Hyper:
-    """The settings a teacher may change while a run is live; applied before the next step."""
+    """Learning rates and D steps to change between steps (kept for callers that name just
+    these; `Trainer.apply` takes any of config.LIVE_SETTINGS as a mapping too)."""
 
     lr_g: float | None = None
     lr_d: float | None = None
     d_steps: int | None = None
+
+
+def check_live_changes(cfg: GANConfig, changes: Mapping[str, Any]) -> GANConfig:
+    """`cfg` with `changes` applied, validated, where each change is one a live run can take
+    with full effect (config.LIVE_SETTINGS); raises ConfigError naming the first that is not.
+    A setting given at its current value is no change and always passes."""
+    real = {k: v for k, v in changes.items() if not _same(getattr(cfg, k, _MISSING), v)}
+    for key in real:
+        if key not in LIVE_SETTINGS:
+            known = {f.name for f in dataclasses.fields(GANConfig)}
+            if key not in known:
+                raise ConfigError(key, f"unknown setting (known: {', '.join(sorted(known))})")
+            raise ConfigError(
+                key,
+                "cannot change on a live or resumed run (it shapes the models, the data or the "
+                f"random streams); start a new run. Settings that can change: "
+                f"{', '.join(LIVE_SETTINGS)}",
+            )
+    new = cfg.replace(**real)
+    if new.loss != cfg.loss and _layer_layout(new) != _layer_layout(cfg):
+        raise ConfigError(
+            "loss",
+            f"'{cfg.loss}' -> '{new.loss}' would change D's layers for this architecture "
+            "(DCGAN's D has no batch norm under wgan-gp); start a new run for it",
+        )
+    return new
+
+
+_MISSING = object()
+
+
+def _same(old: Any, new: Any) -> bool:
+    # 1 and 1.0 are the same number; True and 1 are not the same setting.
+    return old is not _MISSING and isinstance(old, bool) == isinstance(new, bool) and old == new
+
+
+def _layer_layout(cfg: GANConfig) -> tuple:
+    """The names and shapes of G's and D's tensors for `cfg`, built on the meta device (no
+    memory, no data): two configs with the same layout can share one set of weights."""
+    shape = (2,) if cfg.is_points else (1, cfg.image_size, cfg.image_size)
+    with torch.device("meta"):
+        g, d = build_models(cfg, shape, 10 if cfg.conditional else 0)
+    return tuple(
+        (name, tuple(t.shape)) for m in (g, d) for name, t in m.state_dict().items()
+    )
 
 
 class Trainer(StepCore):
@@ -224,17 +273,20 @@ class Trainer(StepCore):
     def num_classes(self) -> int:
         return self.data.num_classes if self.cfg.conditional else 0
 
-    def apply(self, hyper: Hyper) -> None:
-        """Change learning rates and D steps between steps (the config records the new values)."""
-        changes = {k: v for k, v in vars(hyper).items() if v is not None}
+    def apply(self, changes: Hyper | Mapping[str, Any]) -> None:
+        """Change live settings (config.LIVE_SETTINGS) between steps, with full effect: the
+        config records them, the optimisers get the new rates and betas, the losses switch.
+        Anything else raises ConfigError (see check_live_changes) and nothing changes."""
+        if isinstance(changes, Hyper):
+            changes = {k: v for k, v in vars(changes).items() if v is not None}
         if not changes:
             return
-        self.cfg = self.cfg.replace(**changes)
-        self.drop_graph()  # learning rates and step counts are baked into a captured step
-        for group in self.opt_g.param_groups:
-            group["lr"] = self.cfg.lr_g
-        for group in self.opt_d.param_groups:
-            group["lr"] = self.cfg.lr_d
+        self.cfg = check_live_changes(self.cfg, changes)
+        # Rates, betas, step counts, loss weights: a captured step has them all baked in.
+        self.drop_graph()
+        self.d_loss_fn, self.g_loss_fn = LOSSES[self.cfg.loss]
+        for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
+            _set_hyper_parameters(opt, self.cfg, lr)
 
     # ------------------------------------------------------------------ the step
     def _noisy(self, x: torch.Tensor) -> torch.Tensor:
@@ -526,6 +578,16 @@ def _optimizer(
     if cfg.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, **extra)
     return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1)
+
+
+def _set_hyper_parameters(opt: torch.optim.Optimizer, cfg: GANConfig, lr: float) -> None:
+    """The learning rate and betas of an optimiser built by `_optimizer`, as `cfg` has them."""
+    for group in opt.param_groups:
+        group["lr"] = lr
+        if "betas" in group:  # Adam
+            group["betas"] = (cfg.beta1, cfg.beta2)
+        elif "momentum" in group and isinstance(opt, torch.optim.SGD):
+            group["momentum"] = cfg.beta1
 
 
 def _grad_norm(module: torch.nn.Module) -> torch.Tensor:

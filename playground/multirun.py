@@ -37,7 +37,15 @@ from .losses import LOSSES
 from .metrics import coverage_2d
 from .models import build_models
 from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
-from .trainer import _INIT_LOCK, SERIES, BoundedHistory, Divergence, StepCore, resolve_device
+from .trainer import (
+    _INIT_LOCK,
+    SERIES,
+    BoundedHistory,
+    Divergence,
+    StepCore,
+    carry_forward,
+    resolve_device,
+)
 
 # Settings each member may set for itself; every other setting is shared by all members.
 PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
@@ -242,6 +250,7 @@ class MultiRun(StepCore):
         self._any_clip = any(m.loss == "wgan" for m in self.configs)
         self.step = 0
         self.histories = [BoundedHistory() for _ in range(self.n)]
+        self._published = tuple(h.data for h in self.histories)  # see history_copies
         self.errors: list[str | None] = [None] * self.n
         self._d_acc = torch.zeros(self.n, 3, device=self.device)  # d_loss, d_real, d_fake
         self._g_acc = torch.zeros(self.n, device=self.device)
@@ -353,17 +362,28 @@ class MultiRun(StepCore):
             self._g_acc += loss.detach()
         self._g_count += 1
 
-    def train_step(self, d: bool = True, g: bool = True) -> list[dict[str, float] | None] | None:
+    def train_step(
+        self, d: bool = True, g: bool = True, log_now: bool = False
+    ) -> list[dict[str, float] | None] | None:
         """One step for every member; on a logging step, the members' records (None for a
-        member that has diverged)."""
-        logging = (self.step + 1) % self.cfg.log_every == 0
+        member that has diverged). `log_now` (a manual step) logs as Trainer.train_step's."""
+        if log_now and (self._d_count or self._g_count):
+            self.flush_log()
+        logging = log_now or (self.step + 1) % self.cfg.log_every == 0
         self._step_updates(d, g, logging)
         self.step += 1
-        return self.flush_log() if logging else None
+        return self.flush_log(manual=log_now) if logging else None
 
-    def flush_log(self) -> list[dict[str, float] | None]:
-        """One host copy for all members; a member that turned NaN/inf is frozen and marked."""
-        d_stats, g_stats, norms = self._take_sums()
+    def history_copies(self) -> list[dict[str, list[float]]]:
+        """Every member's history as it stood after one whole log: all members' series of one
+        length, even while the training thread is logging (see BoundedHistory.append)."""
+        return [{k: list(v) for k, v in data.items()} for data in self._published]
+
+    def flush_log(self, manual: bool = False) -> list[dict[str, float] | None]:
+        """One host copy for all members; a member that turned NaN/inf is frozen and marked.
+        A manual step's records are stored at once, as Trainer.flush_log's."""
+        ran = {"d": self._d_count > 0, "g": self._g_count > 0}
+        d_stats, g_stats, norms = self._take_sums(measure_speed=not manual)
         records: list[dict[str, float] | None] = []
         for i in range(self.n):
             if self.errors[i] is not None:
@@ -371,13 +391,15 @@ class MultiRun(StepCore):
                 continue
             values = [d_stats[i][0], g_stats[i], d_stats[i][1], d_stats[i][2], *norms[i]]
             record = {"step": float(self.step), **dict(zip(SERIES, values, strict=True))}
-            bad = [k for k, v in record.items() if not math.isfinite(v)]
+            carried = carry_forward(record, ran, self.histories[i].last())
+            bad = [k for k, v in record.items() if not math.isfinite(v) and k not in carried]
             if bad:
                 self._freeze(i, bad, record)
                 records.append(None)
                 continue
-            self.histories[i].append(record)
+            self.histories[i].append(record, flush=manual)
             records.append(record)
+        self._published = tuple(h.data for h in self.histories)  # one assignment: all or none
         if all(e is not None for e in self.errors):
             raise Divergence(f"every member diverged; member 0: {self.errors[0]}")
         return records
@@ -511,7 +533,7 @@ class MultiRunner(ThreadControls):
         multi = self.multi
         with self._cond:
             frames, status, error = list(self._frames), self._status, self._error
-            histories = [h.copy() for h in multi.histories] if multi else []
+            histories = multi.history_copies() if multi else []
             errors = list(multi.errors) if multi else [None] * len(self.configs)
         elapsed = time.perf_counter() - self._started_at if self._started_at else 0.0
         step = multi.step if multi else 0
@@ -552,8 +574,10 @@ class MultiRunner(ThreadControls):
     def _engine(self) -> MultiRun:
         return self.multi
 
-    def _train_step(self, action: tuple[bool, bool]) -> list | None:
+    def _train_step(self, action: tuple[bool, bool], manual: bool = False) -> list | None:
         self._apply_pending_lr()
+        if manual:  # (a plain call otherwise: what wraps train_step need not know log_now)
+            return self.multi.train_step(*action, log_now=True)
         return self.multi.train_step(*action)
 
     def _apply_pending_lr(self) -> None:

@@ -101,7 +101,8 @@ class ThreadControls:
     def _engine(self):
         raise NotImplementedError
 
-    def _train_step(self, action: tuple[bool, bool]):
+    def _train_step(self, action: tuple[bool, bool], manual: bool = False):
+        """One step; `manual` (a single step while paused) logs its own losses at once."""
         raise NotImplementedError
 
     def _record_frame(self) -> None:
@@ -184,7 +185,7 @@ class ThreadControls:
                 return
             manual = self._status == "paused"
             with self._step_lock:
-                logged = self._train_step(action) is not None
+                logged = self._train_step(action, manual=manual) is not None
             early = logged and engine.step <= 10 * engine.cfg.log_every
             if manual or early or engine.step % engine.cfg.sample_every == 0:
                 self._record_frame()
@@ -384,8 +385,10 @@ class Run(ThreadControls):
     def _engine(self) -> Trainer:
         return self.trainer
 
-    def _train_step(self, action: tuple[bool, bool]) -> dict | None:
+    def _train_step(self, action: tuple[bool, bool], manual: bool = False) -> dict | None:
         self._apply_pending_hyper()
+        if manual:  # (a plain call otherwise: what wraps train_step need not know log_now)
+            return self.trainer.train_step(*action, log_now=True)
         return self.trainer.train_step(*action)
 
     def _apply_pending_hyper(self) -> None:

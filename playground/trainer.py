@@ -77,24 +77,34 @@ class BoundedHistory:
         self.stride = 1  # logs averaged into one stored point
         self._pending: list[dict[str, float]] = []
 
-    def append(self, record: dict[str, float]) -> None:
+    def append(self, record: dict[str, float], flush: bool = False) -> None:
+        """Add one log record; `flush` stores it now (with any logs waiting to be averaged)
+        instead of when `stride` logs have gathered, so a manual step shows at once."""
         self._pending.append(record)
-        if len(self._pending) < self.stride:
+        if len(self._pending) < self.stride and not flush:
             return
         merged = _mean_records(self._pending)
         self._pending = []
-        for k in self.keys:
-            self.data[k].append(merged[k])
-        if len(self.data["step"]) >= self.capacity:
-            for k in self.keys:
-                values = self.data[k]
-                self.data[k] = [
-                    _pair(values[i], values[i + 1], k) for i in range(0, len(values), 2)
-                ]
+        # Copy-on-write: new lists in a new dict replace `data` in one assignment, and a list
+        # once published is never changed. A reader that takes `data` once (copy(), from any
+        # thread, without a lock) so always sees series of one length, whatever the training
+        # thread appends or halves meanwhile. The copy costs O(capacity) per stored log.
+        data = {k: self.data[k] + [merged[k]] for k in self.keys}
+        if len(data["step"]) >= self.capacity:
+            data = {
+                k: [_pair(v[i], v[i + 1], k) for i in range(0, len(v), 2)] for k, v in data.items()
+            }
             self.stride *= 2
+        self.data = data
 
     def copy(self) -> dict[str, list[float]]:
-        return {k: list(v) for k, v in self.data.items()}
+        data = self.data  # one read: a consistent set of series (see append)
+        return {k: list(v) for k, v in data.items()}
+
+    def last(self) -> dict[str, float] | None:
+        """The latest stored point, or None before the first."""
+        data = self.data
+        return {k: v[-1] for k, v in data.items()} if data["step"] else None
 
     def __len__(self) -> int:
         return len(self.data["step"])
@@ -109,6 +119,21 @@ class BoundedHistory:
             raise ValueError("history series have different lengths")
         self.data = {k: [float(v) for v in data[k]] for k in self.keys}
         self.stride = max(1, int(state.get("stride", 1)))
+
+
+# The logged series each player's updates produce.
+PLAYER_SERIES = {"d": ("d_loss", "d_real", "d_fake", "d_grad_norm"), "g": ("g_loss", "g_grad_norm")}
+
+
+def carry_forward(
+    record: dict[str, float], ran: dict[str, bool], last: dict[str, float] | None
+) -> tuple[str, ...]:
+    """Give the series of a player that made no update since the last log (`ran[player]` False)
+    their last logged values (NaN, a gap in a chart, before any); returns the keys filled."""
+    filled = tuple(k for player, keys in PLAYER_SERIES.items() if not ran[player] for k in keys)
+    for key in filled:
+        record[key] = last[key] if last is not None else math.nan
+    return filled
 
 
 def _pair(a: float, b: float, key: str) -> float:
@@ -149,14 +174,15 @@ class StepCore:
         else:
             self._updates(d, g, want_norm=logging)
 
-    def _take_sums(self) -> tuple[list, list, list]:
+    def _take_sums(self, measure_speed: bool = True) -> tuple[list, list, list]:
         """The mean D and G statistics since the last log and the latest gradient norms, copied
-        to the host (the only sync); the sums restart and the speed is updated."""
+        to the host (the only sync); the sums restart and the speed is updated (not for a
+        manual step, whose pace is the person's: the next automatic log measures afresh)."""
         d_stats = (self._d_acc / max(self._d_count, 1)).tolist()
         g_stats = (self._g_acc / max(self._g_count, 1)).tolist()
         norms = self._grad_norms.tolist()
         now = time.perf_counter()
-        if self.step > self._log_step0:
+        if measure_speed and self.step > self._log_step0:
             self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
         self._log_started, self._log_step0 = now, self.step
         self._d_acc.zero_()
@@ -366,10 +392,18 @@ class Trainer(StepCore):
         """D's output as people see it: a probability for the log-loss GANs, else the raw score."""
         return torch.sigmoid(scores) if self.cfg.loss in ("minimax", "nonsaturating") else scores
 
-    def train_step(self, d: bool = True, g: bool = True) -> dict[str, float] | None:
+    def train_step(
+        self, d: bool = True, g: bool = True, log_now: bool = False
+    ) -> dict[str, float] | None:
         """`d_steps` D updates then `g_steps` G updates (either part can be skipped, as in a
-        manual "D only" step). Returns the log record when this step is a logging step."""
-        logging = (self.step + 1) % self.cfg.log_every == 0
+        manual "D only" step). Returns the log record when this step is a logging step.
+
+        `log_now` (a manual step while paused) logs this step's own losses and D outputs at
+        once, whatever `log_every` says: what was summed since the last log is logged first,
+        so the step's record holds nothing but its own updates."""
+        if log_now and (self._d_count or self._g_count):
+            self.flush_log()
+        logging = log_now or (self.step + 1) % self.cfg.log_every == 0
         if self._good is None:
             self.keep_good_state()  # training starts here: the first state to fall back on
         for module in (self.G, self.D):
@@ -377,7 +411,7 @@ class Trainer(StepCore):
                 module.train()
         self._step_updates(d, g, logging)
         self.step += 1
-        record = self.flush_log() if logging else None
+        record = self.flush_log(manual=log_now) if logging else None
         if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:
             self.evaluate()
         return record
@@ -388,9 +422,12 @@ class Trainer(StepCore):
         if self.graph is not None:
             self.graph.drop()
 
-    def flush_log(self) -> dict[str, float]:
-        """Copy the device-side sums to the host (the only sync), check them, store a record."""
-        d_stats, g_stats, norms = self._take_sums()
+    def flush_log(self, manual: bool = False) -> dict[str, float]:
+        """Copy the device-side sums to the host (the only sync), check them, store a record
+        (at once when `manual`). A player that made no update since the last log (a manual
+        "D only" or "G only" step) keeps its last logged values."""
+        ran = {"d": self._d_count > 0, "g": self._g_count > 0}
+        d_stats, g_stats, norms = self._take_sums(measure_speed=not manual)
         record = dict(
             step=float(self.step),
             d_loss=d_stats[0],
@@ -400,7 +437,8 @@ class Trainer(StepCore):
             g_grad_norm=norms[0],
             d_grad_norm=norms[1],
         )
-        bad = [k for k, v in record.items() if not math.isfinite(v)]
+        carried = carry_forward(record, ran, self.history.last())
+        bad = [k for k, v in record.items() if not math.isfinite(v) and k not in carried]
         if bad:
             diverged_at = self.step
             good_step = self.restore_good_state()
@@ -410,7 +448,7 @@ class Trainer(StepCore):
                 f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss wgan-gp) or spectral norm. "
                 f"The models are back as they were at step {good_step}, the last finite log."
             )
-        self.history.append(record)
+        self.history.append(record, flush=manual)
         self.keep_good_state()
         return record
 

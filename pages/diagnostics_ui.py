@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
 from pages import explore_ui, ui
-from playground import evaluation, images
+from playground import capacity, evaluation, images
 from playground.config import GANConfig
 from playground.metrics import EXPLANATIONS, coverage_2d
 
@@ -661,8 +661,13 @@ def every_loss_section() -> None:
         "▶ Train every loss on the same data, live", key="diag.multi.start", type="primary"
     ):
         runner = MultiRunner(every_loss_configs(dataset))
-        slot.replace(runner)
-        runner.start()
+        slot.replace(None)  # this session's previous every-loss run frees its slot first
+        if capacity.SLOTS.try_start(runner):  # a server-wide slot, like any run
+            slot.replace(runner)
+        else:
+            busy = capacity.SLOTS.status()
+            st.error(f"All {busy.limit} training slots on this server are in use ({busy.active} "
+                     "runs active): try again when one finishes or is stopped.")
     if slot.runner is not None:
         every_loss_live(slot.runner)
 
@@ -754,4 +759,50 @@ def live_gauges(snap) -> None:
     with right:
         st.plotly_chart(
             series_figure(records, counts or rest, "Over training"), key="diag.live_chart"
+        )
+
+
+# ---------------------------------------------------------------------- PacGAN's table
+@st.cache_data(max_entries=64, show_spinner="Measuring with PacGAN's measures…")
+def pacgan_measures(path: str, mtime_ns: int) -> dict:
+    """PacGAN's measures of a saved run, cached per file version."""
+    from playground import pacgan
+
+    return pacgan.measure_checkpoint(path)
+
+
+def pacgan_table(sources: dict[str, Source]) -> None:
+    """PacGAN's Table 1 (ring and grid) for chosen saved runs: runs with the same settings but
+    the seed form one row (mean ± standard error), beside the published rows."""
+    from playground import pacgan
+
+    saved = {k: s for k, s in sources.items() if k != CURRENT and s.cfg.dataset in pacgan.PUBLISHED}
+    with st.expander("PacGAN's table for saved runs (ring and grid of Gaussians)"):
+        if not saved:
+            st.caption("Save runs on ring8 or grid25 to measure them as PacGAN did.")
+            return
+        chosen = st.multiselect(
+            "Saved runs", list(saved), key="diag.pacgan", format_func=lambda k: saved[k].label,
+            help="Runs that differ only in their seed are averaged into one row.",
+        )
+        rows = pacgan.group_runs({saved[k].label: saved[k].cfg for k in chosen})
+        by_label = {saved[k].label: k for k in chosen}
+        for dataset, modes in pacgan.PUBLISHED_MODES.items():
+            mine = {}
+            for row, labels in rows.items():
+                if saved[by_label[labels[0]]].cfg.dataset != dataset:
+                    continue
+                results = [
+                    pacgan_measures(by_label[lb], explore_ui.checkpoint_mtime(by_label[lb]))
+                    for lb in labels
+                ]
+                mine[row] = pacgan.summarise(results)
+            if mine:
+                st.markdown(f"**{dataset}** (modes of {modes}; mean ± standard error)")
+                st.dataframe(pacgan.table_rows(dataset, mine), hide_index=True)
+        st.caption(
+            f"Published rows: {pacgan.PUBLISHED_SOURCE}. Measured as there: 2,500 samples; high "
+            "quality within 3σ of the nearest mode; a mode is covered by one high-quality "
+            "sample; reverse KL of the modes' histogram. `gan-playground reproduce pacgan` "
+            "trains the project's recipes over ten seeds for the same table."
         )

@@ -23,6 +23,7 @@ import math
 import os
 import secrets
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -300,6 +301,109 @@ def get_classifier(dataset: str, data, device: str | torch.device | None = None)
         log.warning("classifier %s kept in memory only: %s", key, exc)
     clf.net.to(device)
     return clf
+
+
+# ---------------------------------------------------------------------- in the background
+@dataclass(eq=False)
+class _Training:
+    """A classifier being trained in a background thread; `result` or `error` once it ends."""
+
+    done: threading.Event
+    result: Classifier | None = None
+    error: str | None = None
+
+
+_training: dict[str, _Training] = {}  # by classifier key, one per process
+_training_lock = threading.Lock()
+
+
+def stored_classifier(
+    dataset: str, data, device: str | torch.device | None = None
+) -> Classifier | None:
+    """The stored classifier for a labelled DataSource, or None when none is stored (or the
+    stored one is unusable, logged)."""
+    key = classifier_key(dataset, int(data.shape[-1]), int(data.shape[0]))
+    path = find_classifier(key)
+    if path is None:
+        return None
+    try:
+        return load_classifier(path, device if device is not None else data.device)
+    except ClassifierError as exc:
+        log.warning("classifier %s will be retrained: %s", key, exc)
+        return None
+
+
+def classifier_in_background(
+    dataset: str, data, device: str | torch.device | None = None, wait: bool = False
+) -> Classifier | None:
+    """The classifier for a labelled DataSource without ever training it in the caller's thread.
+
+    A stored one is loaded; otherwise a daemon thread trains and stores it (one per key in the
+    process, however many runs ask) and this returns None until it is ready, so a training run
+    that wants class measures keeps stepping meanwhile. `wait` blocks until it is ready (the
+    command line). A failed training raises ClassifierError with its message."""
+    device = torch.device(device) if device is not None else data.device
+    key = classifier_key(dataset, int(data.shape[-1]), int(data.shape[0]))
+    with _training_lock:
+        job = _training.get(key)
+        if job is None:
+            clf = stored_classifier(dataset, data, device)
+            if clf is not None:
+                return clf
+            job = _training[key] = _Training(threading.Event())
+            worker = threading.Thread(
+                target=_train_in_background,
+                # The folder is fixed now: settings changed while it trains do not move it.
+                args=(job, key, dataset, data, classifier_dir()),
+                name="gan-classifier",
+                daemon=True,
+            )
+            worker.start()
+    if wait:
+        job.done.wait()
+    if not job.done.is_set():
+        return None
+    if job.error is not None:
+        raise ClassifierError(job.error)
+    assert job.result is not None
+    return job.result if job.result.device == device else _moved(job.result, device)
+
+
+def _moved(clf: Classifier, device: torch.device) -> Classifier:
+    import copy
+
+    return Classifier(copy.deepcopy(clf.net).to(device), dict(clf.meta))
+
+
+def _train_in_background(job: _Training, key: str, dataset: str, data, folder: Path) -> None:
+    try:
+        log.info("training classifier %s in the background", key)
+        clf = train_classifier(data, dataset)
+        try:
+            save_classifier(clf, folder)
+            stored = True
+        except OSError as exc:
+            log.warning("classifier %s kept in memory only: %s", key, exc)
+            stored = False
+        job.result = clf
+    except Exception as exc:  # reported to whoever asks next, never lost in a thread
+        log.exception("training classifier %s failed", key)
+        job.error = f"training the {dataset} classifier failed: {exc}"
+        stored = False
+    finally:
+        job.done.set()
+    if stored:  # on disk now: later callers load it, and a changed folder is respected
+        with _training_lock:
+            if _training.get(key) is job:
+                del _training[key]
+
+
+def training_in_background(dataset: str, data) -> bool:
+    """Whether the classifier for this DataSource is being trained right now."""
+    key = classifier_key(dataset, int(data.shape[-1]), int(data.shape[0]))
+    with _training_lock:
+        job = _training.get(key)
+    return job is not None and not job.done.is_set()
 
 
 # ---------------------------------------------------------------------- command line

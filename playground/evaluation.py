@@ -52,16 +52,30 @@ class _ImageReference:
     duplicate_threshold: float
     real_to_train: float  # mean leave-one-out distance of a real image to the training set
     features: torch.Tensor | None  # (n, 64) classifier features of the real images
+    images: torch.Tensor | None = None  # (n, C, H, W) the real images in [-1, 1]
+    distribution: object | None = None  # fid.DistributionMeasures over them, built at first use
+    inception: object | None = None  # fid.InceptionMeasures over them, when asked for
 
 
 class Evaluator:
     """Measures for generators of one dataset. `supported` is False for 2D toys without mode
     centres (spiral, moons, circles): nothing is measured there."""
 
-    def __init__(self, dataset: str, data: DataSource, seed: int = 0, classifier=None):
+    def __init__(
+        self,
+        dataset: str,
+        data: DataSource,
+        seed: int = 0,
+        classifier=None,
+        background: bool = False,
+    ):
         self.dataset, self.data, self.seed = dataset, data, seed
         self.kind = data.kind
         self._classifier = classifier
+        # background: a classifier that is not stored trains in another thread (a live run
+        # keeps stepping; class measures appear once it is ready) instead of in the caller's.
+        self.background = background
+        self.classifier_error: str | None = None
         self._refs: dict[int, _ImageReference] = {}
         self._train: torch.Tensor | None = None
         self._order: torch.Tensor | None = None
@@ -77,15 +91,37 @@ class Evaluator:
 
     @property
     def classifier(self):
-        if self._classifier is None and self.labelled:
-            from .classifier import get_classifier
+        """The dataset's classifier; None while it trains in the background (or failed to)."""
+        if self._classifier is None and self.labelled and self.classifier_error is None:
+            from .classifier import ClassifierError, classifier_in_background, get_classifier
 
-            self._classifier = get_classifier(self.dataset, self.data)
+            if not self.background:
+                self._classifier = get_classifier(self.dataset, self.data)
+            else:
+                try:
+                    self._classifier = classifier_in_background(self.dataset, self.data)
+                except ClassifierError as exc:
+                    self.classifier_error = str(exc)
         return self._classifier
 
+    @property
+    def classifier_pending(self) -> bool:
+        """True while the class measures wait for a classifier training in the background."""
+        return self.labelled and self.classifier is None and self.classifier_error is None
+
+    def wait_for_classifier(self):
+        """The classifier, waiting for a background training to end (the command line)."""
+        if self.labelled and self._classifier is None and self.background:
+            from .classifier import classifier_in_background
+
+            self._classifier = classifier_in_background(self.dataset, self.data, wait=True)
+        return self.classifier
+
     # ------------------------------------------------------------------ measuring
-    def measure(self, samples: torch.Tensor) -> Report:
-        """Measures of generated `samples`: (N, 2) points or (N, C, H, W) images in [-1, 1]."""
+    def measure(self, samples: torch.Tensor, inception: bool = False) -> Report:
+        """Measures of generated `samples`: (N, 2) points or (N, C, H, W) images in [-1, 1].
+        `inception` adds the standard Inception FID/KID when their weights are on disk (slow on
+        a CPU: a 299 px Inception-v3 pass per image)."""
         if not self.supported:
             raise ValueError(
                 f"no mode-collapse measures for '{self.dataset}': they need a Gaussian mixture "
@@ -94,7 +130,7 @@ class Evaluator:
         with self._lock:
             if self.kind == "points":
                 return self._measure_points(samples)
-            return self._measure_images(samples)
+            return self._measure_images(samples, inception)
 
     def _measure_points(self, samples: torch.Tensor) -> Report:
         points = samples.detach().float().cpu()
@@ -103,7 +139,7 @@ class Evaluator:
         result["samples"] = int(points.shape[0])
         return Report(_finite(result), points.numpy(), reference=[1.0 / m] * m)
 
-    def _measure_images(self, samples: torch.Tensor) -> Report:
+    def _measure_images(self, samples: torch.Tensor, inception: bool = False) -> Report:
         device = self.data.device
         fake = samples.detach().to(device, torch.float32)
         n = fake.shape[0]
@@ -112,14 +148,17 @@ class Evaluator:
         n_ref = ref.real.shape[0]
         result: dict = {"samples": n}
         predicted = confidence = reference = None
-        if self.labelled:
-            clf = self.classifier
+        clf = self.classifier if self.labelled else None
+        if clf is not None:
             probs, feats = clf.predict(fake)
             result |= metrics.class_measures(probs, clf.label_distribution)
             if n >= 2 and ref.features is not None and ref.features.shape[0] >= 2:
                 result |= metrics.precision_recall_density_coverage(ref.features, feats)
+                result |= self._distribution(ref, clf).measure(fake)
             confidence, predicted = (t.numpy() for t in probs.max(dim=1))
             reference = clf.label_distribution.tolist()
+        if inception and n >= 2 and n_ref >= 2:
+            result |= self._inception(ref).measure(fake)
         if n >= 2 and n_ref >= 2 and ref.spread > 0:
             result["diversity_ratio"] = metrics.mean_pairwise_distance(flat) / ref.spread
             result["duplicate_rate"] = metrics.duplicate_rate(flat[:n_ref], ref.duplicate_threshold)
@@ -136,6 +175,25 @@ class Evaluator:
         )
 
     # ------------------------------------------------------------------ the real side, once
+    def _distribution(self, ref: _ImageReference, clf):
+        """FID/KID/IS (torchmetrics, classifier features) against this reference's real images."""
+        if ref.distribution is None:
+            from .fid import DistributionMeasures
+
+            ref.distribution = DistributionMeasures(clf.net, ref.images)
+        return ref.distribution
+
+    def _inception(self, ref: _ImageReference):
+        """Inception FID/KID against this reference's real images; ValueError without weights."""
+        if ref.inception is None:
+            from .fid import INCEPTION_HINT, InceptionMeasures, inception_weights
+
+            weights = inception_weights()
+            if weights is None:
+                raise ValueError(INCEPTION_HINT)
+            ref.inception = InceptionMeasures(weights, ref.images)
+        return ref.inception
+
     def _permutation(self) -> torch.Tensor:
         """A fixed random order of the training images; references are taken from its head."""
         if self._order is None:
@@ -157,7 +215,11 @@ class Evaluator:
         """The real images compared with n generated ones: as many as there are (up to n), so
         distance statistics that depend on the set size compare like with like."""
         if n in self._refs:
-            return self._refs[n]
+            ref = self._refs[n]
+            if ref.features is None and self.labelled and self.classifier is not None:
+                # The classifier became ready (trained in the background) since this was made.
+                _, ref.features = self.classifier.predict(ref.images)
+            return ref
         index = self._permutation()[: min(n, len(self.data))]
         real_images = self._as_float(index)
         real = real_images.reshape(len(index), -1)
@@ -171,10 +233,15 @@ class Evaluator:
         )
         finite = loo[torch.isfinite(loo)]
         features = None
-        if self.labelled:
+        if self.labelled and self.classifier is not None:
             _, features = self.classifier.predict(real_images)
         ref = _ImageReference(
-            real, spread, threshold, float(finite.mean()) if len(finite) else 0.0, features
+            real,
+            spread,
+            threshold,
+            float(finite.mean()) if len(finite) else 0.0,
+            features,
+            images=real_images,
         )
         self._refs[n] = ref
         return ref
@@ -199,6 +266,7 @@ class MeasureSeries:
         self.records: list[dict] = []
         self.error: str | None = None
         self.seconds = 0.0  # time spent measuring, for the slowdown it costs
+        self.note: str | None = None  # e.g. class measures waiting for their classifier
 
     def append(self, record: dict) -> None:
         records = list(self.records)  # readers in other threads see an old or a new list
@@ -258,7 +326,7 @@ def evaluator_for(trainer) -> Evaluator:
     """The trainer's evaluator, built at its first use."""
     ev = getattr(trainer, "evaluator", None)
     if ev is None:
-        ev = Evaluator(trainer.cfg.dataset, trainer.data, seed=trainer.cfg.seed)
+        ev = Evaluator(trainer.cfg.dataset, trainer.data, seed=trainer.cfg.seed, background=True)
         trainer.evaluator = ev
     return ev
 
@@ -279,6 +347,7 @@ def measure_live(trainer) -> dict | None:
             return None
         samples = trainer.sample(LIVE_SAMPLES[ev.kind], seed=EVAL_SEED)
         record = series_record(trainer.step, ev.measure(samples))
+        series.note = _classifier_note(ev)
     except Exception as exc:  # a measure must never end a training run
         log.exception("live evaluation failed")
         series.error = f"the mode-collapse measures stopped: {exc}"
@@ -289,7 +358,26 @@ def measure_live(trainer) -> dict | None:
     return record
 
 
-def diagnose(trainer, n: int = DIAGNOSE_SAMPLES, seed: int = 0) -> Report:
-    """The measures of a trainer's generator (EMA copy when there is one) on n fresh samples."""
+def _classifier_note(ev: Evaluator) -> str | None:
+    """What the page says while class measures are missing: training, or why they stopped."""
+    if ev.classifier_error is not None:
+        return f"class measures are off: {ev.classifier_error}"
+    if ev.classifier_pending:
+        return (
+            f"training the {ev.dataset} classifier in the background for the class measures "
+            "(classes, FID, KID, IS, precision/recall); they appear at the next evaluation "
+            "after it is ready. Train it ahead with: python -m playground.classifier "
+            f"--dataset {ev.dataset} --image-size {ev.data.shape[-1]}"
+        )
+    return None
+
+
+def diagnose(
+    trainer, n: int = DIAGNOSE_SAMPLES, seed: int = 0, inception: bool = False
+) -> Report:
+    """The measures of a trainer's generator (EMA copy when there is one) on n fresh samples,
+    waiting for the dataset's classifier if it is still training. `inception` adds the
+    Inception FID/KID (their weights must be on disk)."""
     ev = evaluator_for(trainer)
-    return ev.measure(trainer.sample(n, seed=seed))
+    ev.wait_for_classifier()
+    return ev.measure(trainer.sample(n, seed=seed), inception=inception)

@@ -105,13 +105,24 @@ def test_image_runs_measure_classes(tiny_image_cfg, make_trainer, monkeypatch, t
 
     monkeypatch.setenv("GAN_PLAYGROUND_CLASSIFIERS", str(tmp_path))
     monkeypatch.setattr(classifier, "MAX_STEPS", 20)
+    from helpers import wait_for
+
     trainer = make_trainer(tiny_image_cfg(eval_every=2, steps=4))
-    for _ in range(4):
+    for _ in range(2):
+        trainer.train_step()  # the first evaluation starts the classifier's training
+    wait_for(
+        lambda: not classifier.training_in_background("digits", trainer.data),
+        "the classifier's background training",
+    )
+    for _ in range(2):
         trainer.train_step()
     last = trainer.measures.copy()[-1]
     assert json.loads(json.dumps(last)) == last  # stored in checkpoint.json as is
     assert last["step"] == 4 and last["samples"] == evaluation.LIVE_SAMPLES["images"]
     for key in (
+        "fid",
+        "kid",
+        "inception_score",
         "classes_covered",
         "class_histogram",
         "precision",
@@ -147,3 +158,57 @@ def test_checkpoints_without_measures_still_load(tiny_cfg, make_trainer, tmp_pat
     del meta["measures"]
     meta_path.write_text(json.dumps(meta))
     assert len(load_checkpoint(tmp_path / "old").measures) == 0
+
+
+def test_a_missing_classifier_trains_in_the_background_without_stalling_the_run(
+    tiny_image_cfg, make_trainer, monkeypatch, tmp_path
+):
+    """The first evaluation of a labelled dataset without a stored classifier used to train it
+    inside train_step, under the run's step lock: the run (and Save, Explore) froze until the
+    classifier was done. Now the step returns at once and the class measures follow later."""
+    import threading
+
+    from helpers import wait_for
+
+    from playground import classifier
+
+    monkeypatch.setenv("GAN_PLAYGROUND_CLASSIFIERS", str(tmp_path))  # nothing stored at 28 px
+    release = threading.Event()
+    real_training = classifier.train_classifier
+
+    def slow_training(data, dataset, *args, **kwargs):
+        release.wait(120)  # as long as the test wants: a classifier takes minutes on MNIST
+        return real_training(data, dataset, steps=20)
+
+    monkeypatch.setattr(classifier, "train_classifier", slow_training)
+    trainer = make_trainer(tiny_image_cfg(eval_every=1, steps=4))
+    stepped = threading.Event()
+
+    def step_twice():
+        trainer.train_step()
+        trainer.train_step()
+        stepped.set()
+
+    worker = threading.Thread(target=step_twice, daemon=True)
+    worker.start()
+    try:
+        assert stepped.wait(60), "train_step waited for the classifier"
+        assert trainer.step == 2
+        last = trainer.measures.copy()[-1]
+        assert last["step"] == 2 and "diversity_ratio" in last  # the other measures go on
+        assert "classes_covered" not in last and "fid" not in last
+        assert "classifier" in trainer.measures.note
+    finally:
+        release.set()
+        worker.join(60)
+    wait_for(lambda: (tmp_path / "digits-28-1.json").is_file(), "the classifier to be stored")
+    wait_for(
+        lambda: not classifier.training_in_background("digits", trainer.data),
+        "the background training to end",
+    )
+    trainer.train_step()
+    last = trainer.measures.copy()[-1]
+    assert last["step"] == 3
+    for key in ("classes_covered", "precision", "fid", "kid", "inception_score"):
+        assert key in last, key
+    assert trainer.measures.note is None

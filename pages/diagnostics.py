@@ -44,6 +44,7 @@ with one:
 with compare:
     if sources:
         dui.compare_view(sources)
+        dui.pacgan_table(sources)
     else:
         st.info("Nothing to compare yet: train and save a few runs first.")
     st.divider()

@@ -1,4 +1,4 @@
-"""The command line: `gan-playground train | sample | presets | diagnose | bench`.
+"""The command line: `gan-playground train | sample | presets | diagnose | bench | reproduce`.
 
 Bad arguments exit with status 2 and one line on stderr; a run that cannot proceed (no network
 for a download, a diverging run) exits with status 1 and one line. Never a traceback.
@@ -83,6 +83,9 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--plot", type=Path, metavar="FILE", help="PNG of the learning curves (GPU section)"
     )
+    from .reproduce import add_parser as add_reproduce
+
+    add_reproduce(sub)
     return parser
 
 
@@ -284,12 +287,19 @@ def cmd_bench(args: argparse.Namespace) -> int:
     return bench.main(args)
 
 
+def cmd_reproduce(args: argparse.Namespace) -> int:
+    from . import reproduce
+
+    return reproduce.main(args)
+
+
 COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "presets": cmd_presets,
     "diagnose": cmd_diagnose,
     "bench": cmd_bench,
+    "reproduce": cmd_reproduce,
 }
 
 

@@ -1,5 +1,6 @@
 """Runs: every checkpoint under checkpoints/, with a preview, its settings and its metrics, and
-buttons to explore it, train it further, download it or (for your own runs) delete it."""
+buttons to explore it, train it further, download it or (for the runs this session saved)
+delete it. Runs other sessions saved are read-only here (playground.store's owner tokens)."""
 
 from pathlib import Path
 
@@ -14,15 +15,16 @@ ui.require_router()
 
 st.title("Runs")
 st.caption(
-    f"Checkpoints saved under `{ui.CHECKPOINTS.name}/`: your runs, then the examples "
-    "that ship with the app (those cannot be deleted)."
+    f"Checkpoints saved under `{ui.CHECKPOINTS.name}/`: the runs you saved in this session "
+    "(which you may delete), runs saved by others (read-only to you), then the examples that "
+    "ship with the app."
 )
 
 if flash := st.session_state.pop("runs.flash", None):
     st.success(flash)
 
 
-def run_card(folder: Path, meta: dict) -> None:
+def run_card(folder: Path, meta: dict, own: bool = False) -> None:
     cfg, key = meta["config_obj"], str(folder)
     with st.container(border=True):
         picture, info, actions = st.columns([1, 3, 2], vertical_alignment="center")
@@ -65,7 +67,7 @@ def run_card(folder: Path, meta: dict) -> None:
             width="stretch",
             help="checkpoint.json and its safetensors files; the Latent explorer can open it.",
         )
-        if store.is_user_run(folder, ui.USER_RUNS):
+        if own:
             delete_controls(folder, actions)
 
 
@@ -103,7 +105,7 @@ def delete_controls(folder: Path, where) -> None:
         help="Remove this checkpoint folder from disk.",
     ):
         try:
-            store.delete_user_run(folder, ui.USER_RUNS)
+            store.delete_user_run(folder, ui.USER_RUNS, owner=ui.owner_token())
         except (ValueError, OSError) as exc:
             st.error(str(exc))
             return
@@ -118,13 +120,17 @@ if not checkpoints:
         "listed here, ready to explore, resume or download."
     )
     st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
-mine = [store.is_user_run(folder, ui.USER_RUNS) for folder, _ in checkpoints]
-groups = {
-    "Your runs": [c for c, own in zip(checkpoints, mine, strict=True) if own],
-    "Examples": [c for c, own in zip(checkpoints, mine, strict=True) if not own],
-}
+token = ui.owner_token()
+groups: dict[str, list] = {"Your runs": [], "Saved by others": [], "Examples": []}
+for folder, meta in checkpoints:
+    if not store.is_user_run(folder, ui.USER_RUNS):
+        groups["Examples"].append((folder, meta))
+    elif store.owns_run(folder, token):
+        groups["Your runs"].append((folder, meta))
+    else:
+        groups["Saved by others"].append((folder, meta))
 for title, group in groups.items():
     if group:
         st.subheader(f"{title} ({len(group)})")
         for folder, meta in group:
-            run_card(folder, meta)
+            run_card(folder, meta, own=title == "Your runs")

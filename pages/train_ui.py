@@ -46,6 +46,7 @@ def _save(run: Run) -> None:
     try:
         folder = ui.new_run_folder(run.snapshot().config)
         run.save(folder)
+        ui.claim_run(folder)  # this session's to delete; read-only to other sessions
         st.session_state["saved_to"] = str(folder.relative_to(ui.ROOT))
     except Exception as exc:  # disk full, permissions: say so, keep the run
         st.session_state["save_error"] = f"Could not save: {exc}"

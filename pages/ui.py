@@ -85,6 +85,23 @@ def run_slot() -> RunSlot:
     return RunSlot()
 
 
+OWNER_KEY = "_owner_token"  # session_state key of the session's owner token
+
+
+def owner_token() -> str:
+    """This browser session's secret owner token (playground.store): the runs it saves are its
+    own to delete; runs other sessions saved are read-only to it. Held in the session's memory
+    only, so a new session (a reload) starts with no runs of its own."""
+    if OWNER_KEY not in st.session_state:
+        st.session_state[OWNER_KEY] = store.new_owner_token()
+    return st.session_state[OWNER_KEY]
+
+
+def claim_run(folder: Path) -> None:
+    """Mark a run this session just saved as its own."""
+    store.claim_run(folder, owner_token())
+
+
 # ---------------------------------------------------------------------- checkpoints on disk
 safe_run_name = store.safe_run_name  # a folder name that cannot escape checkpoints/runs/
 

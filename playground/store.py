@@ -4,13 +4,24 @@ download, unpacking an uploaded one, deleting a user's own run.
 Every path here is built by this module from a root folder and a sanitised name, or checked to
 resolve inside its root before anything is written or deleted: nothing a person types or
 uploads can reach outside `checkpoints/`.
+
+Ownership: on a shared server every session sees every saved run, but deletes only its own. A
+session holds a random owner token (`new_owner_token`, kept in its memory only); saving a run
+writes the token's SHA-256 into the run's `owner.json` (`claim_run`), and `delete_user_run`
+deletes a folder only for the token whose hash it holds. A folder without `owner.json` (runs
+saved before owners, copied in by hand, made by the command line) belongs to no session: it can
+be explored, resumed and downloaded, and is deleted on disk by whoever runs the server.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
+import json
 import os
 import re
+import secrets
 import shutil
 import time
 import zipfile
@@ -21,11 +32,15 @@ from .config import GANConfig
 from .uploads import UploadError, copy_capped, entry_problem, open_zip
 
 __all__ = [
+    "OWNER_FILE",
     "UploadError",
+    "claim_run",
     "delete_user_run",
     "extract_checkpoint_zip",
     "is_user_run",
+    "new_owner_token",
     "new_run_folder",
+    "owns_run",
     "safe_run_name",
     "zip_checkpoint",
 ]
@@ -34,6 +49,7 @@ MAX_ZIP_MEMBER = 200 * 2**20  # bytes per file extracted from an uploaded checkp
 MAX_ZIP_TOTAL = 400 * 2**20
 MAX_ZIP_MEMBERS = 32
 MAX_NAME = 80
+OWNER_FILE = "owner.json"
 
 
 # ---------------------------------------------------------------------- names
@@ -81,16 +97,53 @@ def is_user_run(folder: str | os.PathLike, root: str | os.PathLike) -> bool:
     )
 
 
-def delete_user_run(folder: str | os.PathLike, root: str | os.PathLike) -> None:
-    """Delete a checkpoint folder under `root`; anything else (shipped examples, a path outside
-    the runs folder, the runs folder itself, a symlink, a folder without checkpoint.json)
-    raises ValueError and nothing is deleted."""
+def new_owner_token() -> str:
+    """A fresh secret for one session: whoever holds it may delete the runs it claimed."""
+    return secrets.token_urlsafe(32)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def claim_run(folder: str | os.PathLike, token: str) -> None:
+    """Record `token`'s owner in a freshly saved run folder (its hash only: reading the folder
+    never reveals the token). Written atomically, like the checkpoint itself."""
+    if not token:
+        raise ValueError("an owner token is needed to claim a run")
+    path = Path(folder) / OWNER_FILE
+    tmp = path.with_name(f".{OWNER_FILE}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(json.dumps({"owner_sha256": _digest(token)}), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def owns_run(folder: str | os.PathLike, token: str | None) -> bool:
+    """True when `folder` was claimed with `token` (compared in constant time)."""
+    path = Path(folder) / OWNER_FILE
+    if not token or path.is_symlink():
+        return False
+    try:
+        if path.stat().st_size > 4096:
+            return False
+        recorded = json.loads(path.read_text(encoding="utf-8")).get("owner_sha256")
+    except (OSError, ValueError, AttributeError):  # missing, unreadable, not a JSON object
+        return False
+    return isinstance(recorded, str) and hmac.compare_digest(recorded, _digest(token))
+
+
+def delete_user_run(folder: str | os.PathLike, root: str | os.PathLike, *, owner: str) -> None:
+    """Delete a checkpoint folder under `root` that the session holding `owner` saved; anything
+    else (another session's run, a run without an owner, shipped examples, a path outside the
+    runs folder, the runs folder itself, a symlink, a folder without checkpoint.json) raises
+    ValueError and nothing is deleted."""
     path = Path(folder)
     if not is_user_run(path, root):
         raise ValueError(f"{path} is not one of your runs under {root}; not deleted")
     resolved = path.resolve()
     if not (resolved / META).is_file():
         raise ValueError(f"{path} is not a checkpoint folder; not deleted")
+    if not owns_run(resolved, owner):
+        raise ValueError(f"{path.name} was saved by another session; only it may delete it")
     shutil.rmtree(resolved)
 
 

@@ -19,6 +19,7 @@ from pages import explore_ui, ui
 from playground import store
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
+TOKEN = "the-owner-token-of-the-session-under-test"
 ROUTER = """
 import streamlit as st
 
@@ -50,7 +51,9 @@ def made(tmp_path_factory) -> dict[str, Path]:
 def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
     """A shipped example (ring) and a user run (digits), with the pages pointed at them."""
     layout = {"ring": "examples/ring8-demo", "digits": "runs/my-digits"}
-    return install_checkpoints(made, tmp_path / "checkpoints", layout, monkeypatch)
+    paths = install_checkpoints(made, tmp_path / "checkpoints", layout, monkeypatch)
+    store.claim_run(paths["digits"], TOKEN)  # saved by the session the `app` fixture plays
+    return paths
 
 
 @pytest.fixture
@@ -61,7 +64,9 @@ def app(tmp_path) -> AppTest:
     (site / "pages" / "train.py").write_text(TRAIN_STUB)
     for name in ("runs.py", "explore.py"):
         (site / "pages" / name).symlink_to(PAGES / name)
-    return AppTest.from_file(str(site / "router.py"), default_timeout=60)
+    at = AppTest.from_file(str(site / "router.py"), default_timeout=60)
+    at.session_state[ui.OWNER_KEY] = TOKEN
+    return at
 
 
 def buttons(at: AppTest, prefix: str):
@@ -97,15 +102,17 @@ def test_delete_only_for_user_runs_and_only_when_confirmed(checkpoints, app):
 
 def test_delete_refuses_anything_outside_user_runs(checkpoints, tmp_path):
     with pytest.raises(ValueError):
-        store.delete_user_run(checkpoints["ring"], ui.USER_RUNS)
+        store.delete_user_run(checkpoints["ring"], ui.USER_RUNS, owner=TOKEN)
     with pytest.raises(ValueError):
-        store.delete_user_run(ui.USER_RUNS, ui.USER_RUNS)
+        store.delete_user_run(ui.USER_RUNS, ui.USER_RUNS, owner=TOKEN)
     with pytest.raises(ValueError):
-        store.delete_user_run(ui.USER_RUNS / ".." / "examples" / "ring8-demo", ui.USER_RUNS)
+        store.delete_user_run(
+            ui.USER_RUNS / ".." / "examples" / "ring8-demo", ui.USER_RUNS, owner=TOKEN
+        )
     escape = ui.USER_RUNS / "link"
     escape.symlink_to(checkpoints["ring"])
     with pytest.raises(ValueError):
-        store.delete_user_run(escape, ui.USER_RUNS)
+        store.delete_user_run(escape, ui.USER_RUNS, owner=TOKEN)
     assert (checkpoints["ring"] / "checkpoint.json").exists()
     assert not store.is_user_run(checkpoints["ring"], ui.USER_RUNS)
     assert store.is_user_run(checkpoints["digits"], ui.USER_RUNS)
@@ -115,7 +122,8 @@ def test_zip_holds_the_checkpoint_files(checkpoints):
     data = store.zip_checkpoint(checkpoints["digits"])
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = sorted(archive.namelist())
-    assert names == sorted(p.name for p in checkpoints["digits"].iterdir())
+    on_disk = checkpoints["digits"].iterdir()
+    assert names == sorted(p.name for p in on_disk if p.name != store.OWNER_FILE)
 
 
 def test_explore_button_opens_the_explorer_on_that_run(checkpoints, app):

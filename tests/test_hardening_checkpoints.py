@@ -218,7 +218,12 @@ def tree(tmp_path):
         (place / META).write_text("{}")
     (root / "runs" / "link").symlink_to(places["outside"])
     (root / "runs" / "mine" / "inner-link").symlink_to(places["shipped"])
+    for place in places.values():  # all claimed: only the place decides here
+        store.claim_run(place, OWNER)
     return tmp_path, root / "runs"
+
+
+OWNER = "owner-token"
 
 
 SEGMENTS = ["..", ".", "mine", "runs", "examples", "shipped", "outside", "link", "inner-link",
@@ -241,7 +246,7 @@ def test_delete_only_ever_removes_a_run_inside_runs(tree, monkeypatch, parts, ab
     start = Path("/") if absolute else runs
     target = start.joinpath(*parts) if parts else start
     try:
-        store.delete_user_run(target, runs)
+        store.delete_user_run(target, runs, owner=OWNER)
     except (ValueError, OSError):
         assert removed == []
         return

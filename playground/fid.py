@@ -188,6 +188,7 @@ class InceptionMeasures:
     def __init__(self, weights: Path, real: torch.Tensor):
         from torchmetrics.image import FrechetInceptionDistance, KernelInceptionDistance
 
+        warnings.filterwarnings("ignore", message=".*will save all extracted features")
         copy = _safe_weights_copy(Path(weights))
         try:
             self.fid = FrechetInceptionDistance(
@@ -202,19 +203,28 @@ class InceptionMeasures:
         for chunk in real.split(BATCH // 4):
             self.fid.update(_uint8_rgb(chunk), real=True)
 
+        self._kids: dict[int, object] = {}
+
+    def _kid(self, n_fake: int):
+        if n_fake not in self._kids:
+            size = min(KID_SUBSET, self.n_real, n_fake)
+            kid = self._kid_cls(
+                feature=self.fid.inception,  # FID's network: no second copy of the weights
+                subsets=1 if size == self.n_real == n_fake else KID_SUBSETS,
+                subset_size=size,
+                reset_real_features=False,
+            ).to(self._real.device)
+            for chunk in self._real.split(BATCH // 4):
+                kid.update(_uint8_rgb(chunk), real=True)
+            self._kids[n_fake] = kid
+        return self._kids[n_fake]
+
     @torch.inference_mode()
     def measure(self, fake: torch.Tensor) -> dict[str, float]:
         """{"fid_inception", "kid_inception"} of generated images `fake` (m, C, H, W)."""
+        kid = self._kid(int(fake.shape[0]))
         self.fid.reset()
-        size = min(KID_SUBSET, self.n_real, int(fake.shape[0]))
-        # KID shares FID's network (no second copy of the weights).
-        kid = self._kid_cls(
-            feature=self.fid.inception,
-            subsets=1 if size == self.n_real == fake.shape[0] else KID_SUBSETS,
-            subset_size=size,
-        ).to(fake.device)
-        for chunk in self._real.split(BATCH // 4):
-            kid.update(_uint8_rgb(chunk), real=True)
+        kid.reset()
         for chunk in fake.split(BATCH // 4):
             pixels = _uint8_rgb(chunk)
             self.fid.update(pixels, real=False)

@@ -1,0 +1,176 @@
+"""FID, KID and Inception Score (torchmetrics) on the digits classifier's features, and the
+Inception-v3 path from a weights file on disk.
+
+Sanity, on the bundled digits at 32 px (the shipped classifier), 800 images a side:
+- real data against a disjoint split of itself: the noise floor, FID about 6 (KID about 40);
+- a "generator" forced to one class (real images of the digit 3 only): FID above 600, IS near 1;
+- the shipped digits-dcgan example lies between (FID about 25, IS about 6), and a 1-step model
+  is far worse than it on all three; KID orders all of them as FID does.
+"""
+
+from __future__ import annotations
+
+import pickle
+
+import pytest
+import torch
+
+from playground import fid
+from playground.checkpoints import load_checkpoint
+from playground.classifier import SHIPPED_DIR, load_classifier
+from playground.config import GANConfig
+from playground.fid import DistributionMeasures, InceptionMeasures, inception_weights
+from playground.trainer import Trainer
+
+N = 800
+EXAMPLE = "checkpoints/examples/digits-dcgan"
+
+
+@pytest.fixture(scope="module")
+def example():
+    return load_checkpoint(EXAMPLE)
+
+
+@pytest.fixture(scope="module")
+def sets(example):
+    """Two disjoint sets of real digits, one class only, the example's samples: (n, 1, 32, 32)."""
+    data = example.data
+    real = data.images.float() / 127.5 - 1
+    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(0))
+    threes = real[data.labels == 3]
+    return {
+        "reference": real[order[:N]],
+        "split": real[order[N : 2 * N]],
+        "one class": threes[torch.arange(N) % len(threes)],
+        "example": example.sample(N, seed=1),
+    }
+
+
+@pytest.fixture(scope="module")
+def scores(sets):
+    clf = load_classifier(SHIPPED_DIR / "digits-32-1.json")
+    measures = DistributionMeasures(clf.net, sets["reference"])
+    return {name: measures.measure(x) for name, x in sets.items() if name != "reference"}
+
+
+def test_real_against_a_disjoint_split_sits_at_the_noise_floor(scores):
+    split = scores["split"]
+    assert 0 <= split["fid"] < 15  # measured 6.0 at 800 a side
+    assert split["inception_score"] > 8  # ten clear classes in equal shares (at most 10)
+
+
+def test_one_class_scores_far_worse_and_its_is_is_near_one(scores):
+    one = scores["one class"]
+    assert one["fid"] > 20 * scores["split"]["fid"]
+    assert one["inception_score"] < 1.3
+    assert one["kid"] > 20 * scores["split"]["kid"]
+
+
+def test_the_shipped_example_scores_between(scores):
+    split, example, one = scores["split"], scores["example"], scores["one class"]
+    assert split["fid"] < example["fid"] < one["fid"]
+    assert split["kid"] < example["kid"] < one["kid"]  # KID agrees in ordering
+    assert one["inception_score"] < example["inception_score"] < split["inception_score"]
+
+
+def test_the_example_beats_a_one_step_model(example, sets):
+    from playground.evaluation import Evaluator
+
+    cfg = GANConfig(**{**example.cfg.to_dict(), "steps": 1, "device": "cpu"}).validate()
+    fresh = Trainer(cfg, data=example.data)
+    fresh.train_step()
+    ev = Evaluator("digits", example.data)
+    trained = ev.measure(example.sample(500, seed=2)).measures
+    one_step = ev.measure(fresh.sample(500, seed=2)).measures
+    assert trained["fid"] < one_step["fid"]
+    assert trained["kid"] < one_step["kid"]
+    assert trained["inception_score"] > one_step["inception_score"]
+
+
+def test_measures_are_reproducible_and_leave_the_global_rng_alone(sets):
+    clf = load_classifier(SHIPPED_DIR / "digits-32-1.json")
+    measures = DistributionMeasures(clf.net, sets["reference"][:300])
+    torch.manual_seed(123)
+    first = measures.measure(sets["example"][:200])  # fewer fakes: KID draws random subsets
+    after = torch.rand(3)
+    torch.manual_seed(123)
+    assert measures.measure(sets["example"][:200]) == first
+    assert torch.equal(torch.rand(3), after)
+
+
+def test_names_say_which_features(monkeypatch):
+    names = fid.describe("digits")
+    assert names["fid"] == "FID (digits classifier features)"
+    assert "not comparable" in names["explanation"]
+
+
+# ---------------------------------------------------------------------- Inception-v3
+def random_inception_state() -> dict[str, torch.Tensor]:
+    """torch-fidelity's Inception-v3 state dict with random values: the right names, shapes
+    and format, built without its download (its constructor is told to load nothing)."""
+    import torch_fidelity.feature_extractor_inceptionv3 as tfi
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(tfi, "load_state_dict_from_url", lambda *a, **k: {})
+        patch.setattr(tfi.FeatureExtractorInceptionV3, "load_state_dict", lambda self, s: None)
+        net = tfi.FeatureExtractorInceptionV3("inception-v3-compat", ["2048"])
+    gen = torch.Generator().manual_seed(0)
+    state = {}
+    for name, value in net.state_dict().items():
+        if value.is_floating_point():
+            noise = torch.randn(value.shape, generator=gen)
+            if value.ndim > 1:  # He-scaled weights, so features neither vanish nor explode
+                value = noise * (2.0 / value[0].numel()) ** 0.5
+            elif name.endswith(("running_var", ".weight")):
+                value = 1.0 + 0.1 * noise.abs()
+            else:
+                value = 0.1 * noise
+        state[name] = value
+    return state
+
+
+@pytest.fixture(scope="module")
+def weights_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("inception") / fid.INCEPTION_FILE
+    torch.save(random_inception_state(), path)
+    return path
+
+
+def test_inception_weights_are_found_by_setting_or_hub_cache(weights_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv(fid.INCEPTION_ENV, raising=False)
+    assert inception_weights() is None  # absent: nothing is downloaded
+    assert "Download" in fid.INCEPTION_HINT and fid.INCEPTION_ENV in fid.INCEPTION_HINT
+    monkeypatch.setenv(fid.INCEPTION_ENV, str(weights_file))
+    assert inception_weights() == weights_file
+    monkeypatch.delenv(fid.INCEPTION_ENV)
+    hub = tmp_path / "torch" / "hub" / "checkpoints"
+    hub.mkdir(parents=True)
+    (hub / fid.INCEPTION_FILE).write_bytes(weights_file.read_bytes())
+    assert inception_weights() == hub / fid.INCEPTION_FILE
+
+
+def test_inception_fid_and_kid_from_weights_on_disk(weights_file, sets):
+    real, fake = sets["reference"][:6], sets["one class"][:6]
+    measures = InceptionMeasures(weights_file, real)
+    same = measures.measure(sets["reference"][:6])
+    other = measures.measure(fake)
+    assert set(other) == {"fid_inception", "kid_inception"}
+    assert abs(same["fid_inception"]) < 1e-2  # identical sets
+    assert other["fid_inception"] > 100 * abs(same["fid_inception"])
+    # KID's unbiased estimate of identical sets is not 0 (the pairs of a sample with itself are
+    # left out of one term only), but it stays below that of another set.
+    assert other["kid_inception"] > same["kid_inception"]
+
+
+class _Hostile:
+    def __reduce__(self):
+        return (exec, ("raise SystemExit('pickle code ran')",))
+
+
+def test_a_weights_file_holding_code_is_refused_unrun(tmp_path, sets):
+    path = tmp_path / "weights.pth"
+    with open(path, "wb") as out:
+        pickle.dump({"x": _Hostile()}, out)
+    with pytest.raises(ValueError, match="not a plain tensor weights file"):
+        InceptionMeasures(path, sets["reference"][:4])

@@ -198,11 +198,11 @@ def series_figure(records: list[dict], keys: list[str], title: str) -> go.Figure
                 go.Scatter(x=steps, y=values, name=LABELS.get(key, key), mode="lines+markers")
             )
     fig.update_layout(
-        title=title,
-        height=260,
-        margin=dict(l=10, r=10, t=40, b=10),
+        title=dict(text=title, x=0.0, xanchor="left", y=0.97, yanchor="top"),
+        height=280,
+        margin=dict(l=10, r=10, t=64, b=10),
         xaxis_title="step",
-        legend=dict(orientation="h", y=-0.3),
+        legend=ui.LEGEND_ABOVE,
     )
     return fig
 
@@ -471,19 +471,31 @@ def show_source(source: Source, run, n: int) -> None:
         pictures(report, real, extent, cfg)
 
 
+def no_timeline_text(source: Source) -> str:
+    """Why there is no timeline: a live run has not reached its first measure; a checkpoint was
+    saved before its first, or by a version without them."""
+    every = source.cfg.eval_every
+    if source.key == CURRENT:
+        if not every:
+            return "This run takes no measures while it trains (setting eval_every is 0)."
+        return (
+            f"No timeline yet: this run takes a measure every {every:,} steps (setting "
+            f"eval_every), and its first measure comes at step {every:,}; it is at step "
+            f"{source.step:,}. Press ↻ Measure again to measure it now."
+        )
+    if not every:
+        return "This model holds no measures from its training: eval_every was 0."
+    return (
+        "This model holds no measures from its training, so there is no timeline: they are "
+        f"taken every {every:,} steps (setting eval_every), and it was saved before the "
+        "first, or by a version without them."
+    )
+
+
 def timeline(source: Source) -> None:
     records = source.measures
     if not records:
-        every = source.cfg.eval_every
-        st.caption(
-            "This model holds no measures from its training, so there is no timeline: "
-            + (
-                f"they are taken every {every:,} steps (setting eval_every), and it was saved "
-                "before the first, or by a version without them."
-                if every
-                else "eval_every was 0."
-            )
-        )
+        st.caption(no_timeline_text(source))
         return
     labels = bin_labels(records[-1], source.cfg.dataset)
     fig = timeline_figure(records, labels)
@@ -559,8 +571,7 @@ def compare_view(sources: dict[str, Source]) -> None:
             title=title,
             height=280,
             margin=dict(l=10, r=10, t=40, b=10),
-            xaxis_title="step",
-            legend=dict(orientation="h", y=-0.3),
+            xaxis_title="step",  # the runs' legend beside the plot, clear of this title
         )
     left, right = st.columns(2)
     left.plotly_chart(g_loss, key="diag.cmp.g")
@@ -589,9 +600,8 @@ def compare_view(sources: dict[str, Source]) -> None:
         fig.update_layout(
             title=LABELS.get(key, key),
             height=300,
-            xaxis_title="step",
+            xaxis_title="step",  # the runs' legend beside the plot, clear of this title
             margin=dict(l=10, r=10, t=40, b=10),
-            legend=dict(orientation="h", y=-0.3),
         )
         st.plotly_chart(fig, key="diag.cmp.measure_chart")
     else:

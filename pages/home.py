@@ -1,5 +1,7 @@
 """Home: what the app is, the game in one formula, one-click starts, device and datasets."""
 
+from pathlib import Path
+
 import streamlit as st
 
 from pages import ui
@@ -33,16 +35,26 @@ starts = [
     ("See it fixed", "ring8-stable", "The same data with settings that learn all 8 modes."),
     ("Train digits", "digits-dcgan", "A DCGAN on handwritten digits, offline, on a CPU."),
 ]
+def shipped_model() -> Path | None:
+    """A model that ships with the app (the digits DCGAN when present), never a user's run."""
+    examples = ui.CHECKPOINTS / "examples"
+    shipped = [folder for folder, _ in ui.list_checkpoints() if folder.parent == examples]
+    preferred = examples / "digits-dcgan"
+    return preferred if preferred in shipped else next(iter(shipped), None)
+
+
 for col, (label, preset, text) in zip(cols, starts, strict=False):
-    if col.button(label, key=f"start_{preset}", type="primary", use_container_width=True):
+    if col.button(label, key=f"start_{preset}", type="primary", width="stretch"):
         go_train(preset)
         st.switch_page("pages/train.py")
     col.caption(text)
-if cols[3].button("Explore a trained generator", use_container_width=True):
+if cols[3].button("Explore a trained generator", key="home.explore", width="stretch"):
+    if (model := shipped_model()) is not None:
+        st.session_state["explore_source"] = str(model)
     st.switch_page("pages/explore.py")
 cols[3].caption("Move through the latent space of a shipped model.")
 
 st.subheader("This machine")
 st.write(f"Training runs on: **{ui.device_description()}**")
 rows = [{"dataset": name, "status": status} for name, status in dataset_status().items()]
-st.dataframe(rows, hide_index=True, use_container_width=False)
+st.dataframe(rows, hide_index=True, width="content")

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import explore_ui as xui
-from pages import ui
+from pages import train_ui, ui
 from playground import capacity, store
 from playground.runner import Run
 
@@ -86,6 +86,9 @@ def resume(folder: Path) -> None:
                  "active): try again when one finishes or is stopped.")
         return
     slot.replace(run)
+    # The Train page shows the run's own settings, so nothing of the sidebar's is pushed into it.
+    st.session_state[train_ui.PENDING_CONFIG] = (
+        run.snapshot().config.to_dict(), xui.checkpoint_name(folder))
     st.switch_page("pages/train.py")
 
 

@@ -11,6 +11,7 @@ st.title("Train a GAN")
 slot = ui.run_slot()
 ui.apply_query_params()
 train_ui.apply_pending_preset()
+train_ui.apply_pending_config()
 ui.preset_picker()
 train_ui.image_upload()
 cfg, problem = ui.settings_sidebar()
@@ -20,12 +21,12 @@ if cfg is not None:
 run = slot.run
 snap = run.snapshot() if run else None
 
-# Live-changeable settings reach a running run at its next step.
-if run is not None and snap.active and cfg is not None:
-    live = {k: getattr(cfg, k) for k in ui.LIVE if getattr(cfg, k) != getattr(snap.config, k)}
-    if live:
-        run.set_hyper(**live)
-        st.toast("Changed live: " + ", ".join(f"{k} = {v:g}" for k, v in live.items()))
+# A live setting the user just changed reaches a running run at its next step; nothing else is
+# pushed (coming back to this page, or loading a run's settings, changes no run).
+if cfg is not None:
+    changed = ui.live_changes()
+    if run is not None and snap.active:
+        train_ui.push_live_changes(run, snap, cfg, changed)
 
 
 def start() -> None:
@@ -37,6 +38,9 @@ def start() -> None:
 
 
 train_ui.controls(slot, start, problem)
+if cfg is not None:
+    train_ui.differences_note(snap, cfg)
+ui.loss_formula(st.session_state[ui.key_of("loss")])
 train_ui.capacity_notice()
 if st.session_state.pop("autostart", False) and cfg is not None:
     start()

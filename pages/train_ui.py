@@ -13,7 +13,7 @@ import streamlit as st
 
 from pages import diagnostics_ui, ui
 from playground import capacity, images, uploads
-from playground.config import PRESETS
+from playground.config import PRESETS, ConfigError, GANConfig
 from playground.runner import Frame, Run, Snapshot
 
 POLLING = ("starting", "running")  # statuses during which the live view redraws by itself
@@ -25,6 +25,56 @@ def apply_pending_preset() -> None:
     if name in PRESETS:
         st.session_state["preset"] = name
         ui.load_into_widgets(PRESETS[name].config())
+
+
+PENDING_CONFIG = "train.pending_config"  # a run's own settings, left by the Runs page's Resume
+LOADED_NOTE = "train.loaded_note"
+
+
+def apply_pending_config() -> None:
+    """The Runs page resumed a run: its own settings fill the widgets (before they are drawn),
+    so the sidebar shows what the run trains with and pushes nothing into it."""
+    pending = st.session_state.pop(PENDING_CONFIG, None)
+    if pending is None:
+        return
+    config, name = pending
+    ui.load_into_widgets(GANConfig.from_dict(config))
+    st.session_state["preset"] = "(custom)"
+    st.session_state.pop(ui.LIVE_CHANGED, None)
+    st.session_state[LOADED_NOTE] = name
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def push_live_changes(run: Run, snap: Snapshot, cfg: GANConfig, names: list[str]) -> None:
+    """Send the live settings the user changed (`names`) to the running run, and say so."""
+    changes = {k: getattr(cfg, k) for k in names if getattr(cfg, k) != getattr(snap.config, k)}
+    if not changes:
+        return
+    try:
+        run.set_hyper(**changes)
+    except ConfigError as exc:  # e.g. a loss that would change D's layers
+        st.warning(f"Not changed on the running run: {exc}")
+        return
+    st.toast("Changed live: " + ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items()))
+
+
+def differences_note(snap: Snapshot | None, cfg: GANConfig) -> None:
+    """Where the sidebar and the session's run differ, say so: live settings reach the run when
+    their control changes; the others only with a new Start."""
+    if name := st.session_state.pop(LOADED_NOTE, None):
+        st.info(f"The sidebar shows **{name}**'s own settings. Change a live setting (learning "
+                "rates, D/G steps, the loss, …) and it reaches the run at its next step.")
+    if snap is None or snap.config is None or not snap.active:
+        return
+    differ = [k for k, v in cfg.to_dict().items()
+              if k not in ui.LIVE and v != getattr(snap.config, k)]
+    if differ:
+        st.caption("The sidebar differs from the running run in "
+                   + ", ".join(f"{ui.LABELS.get(k, k)} (`{k}`)" for k in differ)
+                   + ": these take effect with a new **Start**.")
 
 
 # ---------------------------------------------------------------------- controls
@@ -40,7 +90,15 @@ def _step(run: Run, d: bool, g: bool) -> None:
 
 
 def _save(run: Run) -> None:
-    if run is None or not run.has_models:
+    if run is None:
+        return
+    # Offered from the moment a run starts (the page does not redraw its buttons while a run
+    # trains): a run still building its models is given a moment to finish.
+    deadline = time.monotonic() + 10.0
+    while not run.has_models and run.snapshot().active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not run.has_models:
+        st.session_state["save_error"] = "Nothing to save yet: the run has not built its models."
         return
     folder = None
     try:
@@ -59,7 +117,7 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
     snap = run.snapshot() if run else None
     active = snap is not None and snap.active
     paused = active and snap.status == "paused"
-    can_save = run is not None and run.has_models
+    can_save = run is not None  # Run.save is safe while training: no Pause needed
     cols = st.columns(8)
     cols[0].button(
         "Start",
@@ -174,7 +232,7 @@ def draw(run: Run, snap: Snapshot) -> None:
 def _progress(snap: Snapshot) -> None:
     fraction = min(1.0, snap.step / max(snap.total_steps, 1))
     text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
-    if snap.steps_per_sec:
+    if snap.steps_per_sec and snap.status == "running":  # paused: the last speed is stale
         text += f" · {snap.steps_per_sec:,.0f} steps/s"
     if snap.eta_seconds is not None:
         text += f" · ETA {_duration(snap.eta_seconds)}"

@@ -20,6 +20,7 @@ from playground.config import (
     DATASETS,
     DEVICES,
     IMAGE_SIZES,
+    LIVE_SETTINGS,
     LOSSES,
     OPTIMIZERS,
     PRESETS,
@@ -207,7 +208,59 @@ CHOICES = {
     "device": DEVICES,
     "image_size": IMAGE_SIZES,
 }
-LIVE = ("lr_g", "lr_d", "d_steps")  # settings a live run picks up at its next step
+LIVE = LIVE_SETTINGS  # settings a live run picks up at its next step
+# Each setting's label in words; its config name (the URL's and the command line's) is in the
+# help text.
+LABELS = {
+    "dataset": "Dataset",
+    "data_folder": "Image folder",
+    "image_size": "Image size (pixels)",
+    "grayscale": "Grayscale",
+    "arch": "Architecture",
+    "conditional": "Conditional on the class",
+    "hidden": "MLP hidden units",
+    "layers": "MLP hidden layers",
+    "width": "DCGAN width (channels)",
+    "latent_dim": "Noise dimensions (z)",
+    "spectral_norm": "Spectral norm on D",
+    "loss": "Loss",
+    "pack": "PacGAN pack size",
+    "gp_weight": "Gradient penalty weight λ",
+    "clip_value": "Weight clip c",
+    "label_smoothing": "Label smoothing",
+    "instance_noise": "Instance noise",
+    "optimizer": "Optimizer",
+    "lr_g": "Generator learning rate",
+    "lr_d": "Discriminator learning rate",
+    "beta1": "Adam β1",
+    "beta2": "Adam β2",
+    "batch_size": "Batch size",
+    "d_steps": "D steps per G step",
+    "g_steps": "G steps per step",
+    "ema": "Generator EMA decay",
+    "seed": "Random seed",
+    "steps": "Training steps",
+    "log_every": "Log every (steps)",
+    "sample_every": "Samples every (steps)",
+    "eval_every": "Measure collapse every (steps)",
+    "device": "Device",
+    "fast_paths": "GPU fast paths",
+}
+# The −/+ step of each float setting, fitted to its usual scale (Streamlit's default 0.01 would
+# turn a learning rate of 0.001 into −0.009), and the bounds the buttons stop at (the engine's
+# ranges; typed values are still checked by the engine).
+FLOAT_STEPS = {
+    "lr_g": (1e-4, 1e-7, 1.0),
+    "lr_d": (1e-4, 1e-7, 1.0),
+    "beta1": (0.05, 0.0, 0.9999),
+    "beta2": (0.0005, 0.0, 0.99999),
+    "gp_weight": (1.0, 0.0, 1000.0),
+    "clip_value": (0.005, 1e-5, 10.0),
+    "label_smoothing": (0.05, 0.0, 0.5),
+    "instance_noise": (0.05, 0.0, 10.0),
+    "ema": (0.001, 0.0, 0.99999),
+}
+LIVE_CHANGED = "train.live_changed"  # settings the user changed since the last page run
 MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim",
         "steps", "seed", "device")
 ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
@@ -226,20 +279,48 @@ def load_into_widgets(cfg: GANConfig) -> None:
         st.session_state[key_of(name)] = value
 
 
+def _note_live_change(name: str) -> None:
+    st.session_state.setdefault(LIVE_CHANGED, set()).add(name)
+
+
+def help_for(name: str) -> str:
+    text = HELP.get(name, "")
+    return f"{text} (Setting `{name}` in the page's URL and on the command line.)".lstrip()
+
+
 def _widget(name: str, field: dataclasses.Field, device_text: str):
-    key = key_of(name)
-    help_text = HELP.get(name)
+    # persist_state="session": the value outlives a visit to another page (a widget's state is
+    # otherwise dropped when it is not drawn, and the run's settings came back as defaults).
+    # on_change: only a control the user changes is pushed into a live run.
+    common = dict(key=key_of(name), help=help_for(name), persist_state="session",
+                  on_change=_note_live_change if name in LIVE else None,
+                  args=(name,) if name in LIVE else None)
+    label = LABELS.get(name, name)
     if name in CHOICES:
         options = list(CHOICES[name])
         fmt = (lambda v: f"auto ({device_text})" if v == "auto" else v) if name == "device" else str
-        return st.selectbox(name, options, key=key, help=help_text, format_func=fmt)
+        return st.selectbox(label, options, format_func=fmt, **common)
     if field.type in ("bool", bool):
-        return st.checkbox(name, key=key, help=help_text)
+        return st.checkbox(label, **common)
     if field.type in ("int", int):
-        return st.number_input(name, key=key, help=help_text, step=1, format="%d")
+        return st.number_input(label, step=1, format="%d", **common)
     if field.type in ("float", float):
-        return st.number_input(name, key=key, help=help_text, format="%g", step=None)
-    return st.text_input(name, key=key, help=help_text)
+        step, low, high = FLOAT_STEPS.get(name, (None, None, None))
+        return st.number_input(label, min_value=low, max_value=high, step=step, format="%g",
+                               **common)
+    return st.text_input(label, **common)
+
+
+def live_changes() -> list[str]:
+    """The live settings the user changed since the page last ran (each reported once)."""
+    return sorted(st.session_state.pop(LIVE_CHANGED, set()))
+
+
+def loss_formula(loss: str) -> None:
+    """The chosen loss's formula, in the main area where it has room (the sidebar cut it)."""
+    formula, intuition = FORMULAS[loss]
+    st.latex(formula)
+    st.caption(f"**{loss}**: {intuition}")
 
 
 def settings_sidebar() -> tuple[GANConfig | None, str | None]:
@@ -256,10 +337,7 @@ def settings_sidebar() -> tuple[GANConfig | None, str | None]:
         for name in MAIN:
             values[name] = _widget(name, fields[name], device_text)
             slots[name] = st.empty()
-        loss = values["loss"]
-        formula, intuition = FORMULAS[loss]
-        st.latex(formula)
-        st.caption(intuition)
+        st.caption("The loss's formula is shown beside the run's controls.")
         with st.expander("Advanced"):
             for name in ADVANCED_ORDER:
                 values[name] = _widget(name, fields[name], device_text)
@@ -294,6 +372,7 @@ def preset_picker() -> None:
 
     names = ["(custom)"] + list(PRESETS)
     st.sidebar.selectbox("Preset", names, key="preset", on_change=apply,
+                         persist_state="session",
                          help="A named setup that reliably shows something; picking one sets "
                          "every control below.")
     chosen = st.session_state.get("preset")
@@ -332,19 +411,36 @@ def smooth(values: list[float], weight: float) -> np.ndarray:
     return out
 
 
+# A live chart sends at most this many points per curve: a redraw every second of three charts
+# with thousands of points each was too heavy for a weak laptop's browser, which left the
+# charts blank under load. 300 is more points than a 400-pixel-wide chart shows distinctly.
+MAX_POINTS = 300
+# Legends go above the plot, right-aligned under the title's line, clear of the x-axis title.
+LEGEND_ABOVE = dict(orientation="h", yanchor="bottom", y=1.0, xanchor="right", x=1.0)
+
+
+def decimate(n: int, most: int = MAX_POINTS) -> np.ndarray:
+    """Indices of at most `most` evenly spread points of `n`, the first and last included."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(int))
+
+
 def line_figure(history: dict[str, list[float]], series: dict[str, str], title: str,
                 smoothing: float = 0.0, log_y: bool = False) -> go.Figure:
     fig = go.Figure()
-    steps = history.get("step", [])
+    steps = np.asarray(history.get("step", []))
+    keep = decimate(len(steps))
     for key, label in series.items():
         values = history.get(key, [])
-        if values:
-            fig.add_trace(go.Scatter(x=steps, y=smooth(values, smoothing), name=label,
-                                     mode="lines"))
-    fig.update_layout(title=title, height=260, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis_title="step", legend=dict(orientation="h", y=-0.25))
-    if log_y:
-        fig.update_yaxes(type="log")
+        if values:  # smoothed over every logged point, then thinned for sending
+            fig.add_trace(go.Scatter(x=steps[keep], y=smooth(values, smoothing)[keep],
+                                     name=label, mode="lines"))
+    fig.update_layout(title=dict(text=title, x=0.0, xanchor="left", y=0.97, yanchor="top"),
+                      height=280, margin=dict(l=10, r=10, t=64, b=10), xaxis_title="step",
+                      legend=LEGEND_ABOVE, uirevision=title)
+    if log_y:  # one tick per power of ten: "0.01, 0.1, 1, 10" rather than "2, 100, 5, 2, 10"
+        fig.update_yaxes(type="log", dtick=1, exponentformat="power", minor=dict(ticks=""))
     return fig
 
 

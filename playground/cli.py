@@ -65,6 +65,11 @@ def _parser() -> argparse.ArgumentParser:
     diagnose.add_argument("--seed", type=int, default=0)
     diagnose.add_argument("--json", action="store_true")
     diagnose.add_argument("--device", default="cpu")
+    diagnose.add_argument(
+        "--no-inception",
+        action="store_true",
+        help="skip the Inception-v3 FID/KID even when their weights are on disk (slow on a CPU)",
+    )
 
     bench = sub.add_parser("bench", help="measure training speed and the live view's costs")
     bench.add_argument(
@@ -172,10 +177,10 @@ def _resume_changes(args: argparse.Namespace, cfg: GANConfig) -> dict:
     return changes
 
 
-def _measures(trainer, n: int, seed: int) -> dict:
+def _measures(trainer, n: int, seed: int, inception: bool = False) -> dict:
     from .evaluation import diagnose
 
-    return diagnose(trainer, n, seed).measures
+    return diagnose(trainer, n, seed, inception=inception).measures
 
 
 # What `diagnose` prints, in order: (key, label). Counts show as "k/total", shares as percents.
@@ -192,6 +197,11 @@ _SHOWN = (
     ("recall", "recall"),
     ("density", "density"),
     ("coverage", "coverage"),
+    ("fid", "FID"),
+    ("kid", "KID"),
+    ("inception_score", "IS"),
+    ("fid_inception", "FID (Inception-v3)"),
+    ("kid_inception", "KID (Inception-v3)"),
     ("diversity_ratio", "diversity ratio"),
     ("duplicate_rate", "near-duplicates"),
     ("nearest_train_distance", "nearest training image"),
@@ -200,15 +210,18 @@ _SHOWN = (
 _PERCENT = ("high_quality_fraction", "confident_fraction", "duplicate_rate")
 
 
-def _measure_lines(result: dict) -> list[str]:
+def _measure_lines(result: dict, dataset: str = "") -> list[str]:
     import textwrap
 
+    from .fid import describe
     from .metrics import EXPLANATIONS
 
+    names = describe(dataset) if dataset else {}
     lines = []
     for key, label in _SHOWN:
         if key not in result:
             continue
+        label = names.get(key, label)
         value = result[key]
         total = result.get("modes_total" if key.startswith("modes_") else "classes_total")
         if key.startswith(("modes_", "classes_")):
@@ -219,7 +232,7 @@ def _measure_lines(result: dict) -> list[str]:
             text = f"{value:.1%}"
         else:
             text = f"{value:.3f}"
-        lines.append(f"  {label:<24}{text}")
+        lines.append(f"  {label:<24}{text}" if len(label) < 24 else f"  {label}  {text}")
         lines += textwrap.wrap(
             EXPLANATIONS[key], 96, initial_indent=" " * 6, subsequent_indent=" " * 6
         )
@@ -257,6 +270,19 @@ def cmd_presets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _inception_wanted(trainer, args: argparse.Namespace) -> bool:
+    """Inception FID/KID for image checkpoints when the weights are on disk; when they are
+    not, one line (on stderr, so --json stays clean) says how to get them."""
+    from .fid import INCEPTION_HINT, inception_weights
+
+    if trainer.data.kind != "images" or args.no_inception:
+        return False
+    if inception_weights() is None:
+        print(INCEPTION_HINT, file=sys.stderr)
+        return False
+    return True
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
     from .checkpoints import load_checkpoint
 
@@ -268,7 +294,8 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             f"mode-collapse measures need a Gaussian-mixture dataset (ring8, grid25) or "
             f"images; this checkpoint is '{trainer.cfg.dataset}'"
         )
-    result = _measures(trainer, args.samples, args.seed)
+    inception = _inception_wanted(trainer, args)
+    result = _measures(trainer, args.samples, args.seed, inception)
     result["step"] = trainer.step
     if args.json:
         print(json.dumps(result))
@@ -277,7 +304,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             f"{args.checkpoint} at step {trainer.step} ({trainer.cfg.dataset}, "
             f"{args.samples} samples)"
         )
-        print("\n".join(_measure_lines(result)))
+        print("\n".join(_measure_lines(result, trainer.cfg.dataset)))
     return 0
 
 

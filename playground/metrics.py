@@ -87,6 +87,19 @@ EXPLANATIONS = {
     "nearest_train_ratio": "That distance divided by the same for real images (each against the "
     "rest of the training set): near 1 is healthy, far below 1 means the generator is copying "
     "its training images.",
+    "fid": "Fréchet distance between Gaussians fitted to real and generated features of the "
+    "dataset's own classifier (torchmetrics): lower is better; two real halves of the same size "
+    "read near the noise floor (about 6 at 800 digits a side). Compares runs on one dataset only: "
+    "not comparable with the Inception FIDs of papers.",
+    "kid": "Kernel (polynomial MMD²) distance on the same classifier features: lower is better, "
+    "unbiased for small sample counts; in the features' own units, not the Inception KID's.",
+    "inception_score": "exp of the mean KL between the classifier's class probabilities for an "
+    "image and their average: up to the number of classes (10) for confident samples spread "
+    "over every class, near 1 when all samples look like one class.",
+    "fid_inception": "The standard FID on Inception-v3 pool features (2048), as in papers "
+    "(torchmetrics): lower is better.",
+    "kid_inception": "The standard KID on Inception-v3 pool features: lower is better; near 0 "
+    "for real data.",
 }
 
 

@@ -174,3 +174,48 @@ def test_a_weights_file_holding_code_is_refused_unrun(tmp_path, sets):
         pickle.dump({"x": _Hostile()}, out)
     with pytest.raises(ValueError, match="not a plain tensor weights file"):
         InceptionMeasures(path, sets["reference"][:4])
+
+
+# ---------------------------------------------------------------------- gan-playground diagnose
+def test_diagnose_json_scores_the_example_better_than_a_one_step_model(
+    tmp_path, capsys, monkeypatch
+):
+    import json
+
+    from playground.cli import main
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no Inception weights there
+    monkeypatch.delenv(fid.INCEPTION_ENV, raising=False)
+    one_step = tmp_path / "one-step"
+    argv = ["train", "--preset", "digits-dcgan", "--steps", "1", "--out", str(one_step)]
+    assert main([*argv, "--quiet"]) == 0
+    results = {}
+    for name, path in (("example", EXAMPLE), ("one step", one_step)):
+        capsys.readouterr()
+        assert main(["diagnose", str(path), "--json", "--samples", "500"]) == 0
+        out, err = capsys.readouterr()
+        results[name] = json.loads(out)
+        assert "Inception FID/KID are off" in err  # the one line saying how to get them
+        assert "fid_inception" not in results[name]
+    trained, fresh = results["example"], results["one step"]
+    assert trained["fid"] < fresh["fid"]
+    assert trained["kid"] < fresh["kid"]
+    assert trained["inception_score"] > fresh["inception_score"]
+
+
+def test_diagnose_adds_inception_fid_when_the_weights_are_on_disk(
+    weights_file, capsys, monkeypatch
+):
+    import json
+
+    from playground.cli import main
+
+    monkeypatch.setenv(fid.INCEPTION_ENV, str(weights_file))
+    capsys.readouterr()
+    assert main(["diagnose", EXAMPLE, "--json", "--samples", "12"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert {"fid", "kid", "inception_score", "fid_inception", "kid_inception"} <= set(result)
+    capsys.readouterr()
+    assert main(["diagnose", EXAMPLE, "--samples", "12", "--no-inception"]) == 0
+    text = capsys.readouterr().out
+    assert "FID (digits classifier features)" in text and "Inception-v3" not in text

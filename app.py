@@ -9,6 +9,7 @@ st.set_page_config(page_title="GAN Playground", page_icon=":material/casino:", l
 
 pages = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:", url_path="train"),
     st.Page(
         "pages/explore.py", title="Latent explorer", icon=":material/explore:", url_path="explore"

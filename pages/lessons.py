@@ -1,0 +1,46 @@
+"""Lessons: a GAN lecture in seven one-click steps, each with what to watch and what to expect.
+
+A teacher link (`/lessons?lesson=3&hide=settings,formula&lock=1`) opens one lesson with chosen
+parts hidden and its settings locked.
+"""
+
+import streamlit as st
+
+from pages import lessons_ui as lui
+from pages import train_ui, ui
+
+ui.require_router()
+
+view = lui.teacher_view()
+if view.shows("picker") and not view.locked:
+    st.title("Lessons")
+    st.caption(
+        "A GAN lecture in seven steps, in teaching order. Each lesson starts with one click; "
+        "each says what to watch and what you should see (measured: see the README)."
+    )
+lesson = lui.pick_lesson(view)
+lui.header(lesson, view)
+lui.start_buttons(lesson)
+train_ui.capacity_notice()
+
+if lesson.kind == "dirac" and view.shows("dirac"):
+    lui.dirac_panel(lesson, view)
+    st.subheader("A 2D run that does not settle")
+
+run = ui.run_slot().run
+runner = lui.multi_slot().runner
+ours = lui.active_index(lesson) is not None
+if view.shows("settings"):
+    lui.settings_panel(lesson, run if ours else None, view)
+if ours and lesson.kind == "side-by-side" and runner is not None:
+    lui.live_side_by_side(lesson, runner, view)
+elif ours and lesson.kind != "side-by-side" and run is not None:
+    lui.live_single(lesson, run, view)
+else:
+    st.caption("Press the start button above: the run trains here, live.")
+
+for page, label in lesson.links:
+    if st.button(label, key=f"lessons.link.{page}", icon=":material/arrow_forward:"):
+        st.switch_page(page)
+if not view.locked:
+    lui.teacher_link_builder(lesson)

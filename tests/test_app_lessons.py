@@ -1,0 +1,166 @@
+"""AppTest for the Lessons page: every lesson's one click starts its run (or draws its
+Dirac-GAN), the 2D view carries the manifold and arrows layers, and teacher links hide and lock.
+(AppTest never fires run_every: call .run() again to redraw.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+from streamlit.testing.v1 import AppTest
+
+from playground import lessons as lessons_data
+
+ROOT = Path(__file__).resolve().parent.parent
+SHORT = dict(steps=6, log_every=1, sample_every=3, eval_every=0, hidden=16, batch_size=32)
+
+
+@pytest.fixture
+def slots(monkeypatch):
+    """Fresh run slots per test (the cached session resources are per real session), and every
+    lesson shrunk to a few tiny steps so a click trains in well under a second."""
+    from pages import lessons_ui, ui
+
+    slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
+    original = lessons_data.Variant.config
+
+    def small(self, seed=None):
+        return original(self, seed).replace(**SHORT)
+
+    monkeypatch.setattr(lessons_data.Variant, "config", small)
+    yield slot, multi
+    slot.stop()
+    multi.replace(None)
+
+
+def _page(query: dict | None = None) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "lessons.py"), default_timeout=60)
+    for key, value in (query or {}).items():
+        at.query_params[key] = value
+    return at
+
+
+def _button(at: AppTest, key: str):
+    return next(b for b in at.button if b.key == key)
+
+
+def _pick(at: AppTest, lesson) -> AppTest:
+    at.sidebar.radio(key="lessons.pick").set_value(f"{lesson.number}. {lesson.title}")
+    return at.run()
+
+
+def test_the_page_lists_seven_lessons_in_teaching_order():
+    at = _page().run()
+    assert not at.exception
+    options = at.sidebar.radio(key="lessons.pick").options
+    assert len(options) >= 7
+    assert options[0].startswith("1. The game itself")
+    assert [o.split(". ", 1)[1] for o in options] == [x.title for x in lessons_data.LESSONS]
+
+
+@pytest.mark.parametrize("lesson", lessons_data.LESSONS, ids=lambda x: x.key)
+def test_each_lesson_is_one_click(lesson, slots):
+    slot, multi = slots
+    at = _pick(_page().run(), lesson)
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "What to watch" in text and any(lesson.formula in x.value for x in at.latex)
+    assert any("What you should see" in x.value for x in at.info)
+    _button(at, f"lessons.start.{lesson.key}").click()
+    at.run()
+    assert not at.exception
+    runner = multi.runner if lesson.kind == "side-by-side" else slot.run
+    assert runner is not None, "the click started no run"
+    wait_for(lambda: not runner.snapshot().active, "the lesson's run to finish")
+    snap = runner.snapshot()
+    assert snap.status == "finished", snap.error
+    if lesson.kind == "side-by-side":
+        assert [m.config.loss for m in snap.members] == [c.loss for c in lesson.configs()]
+    else:
+        assert snap.config.to_dict() == lesson.configs()[0].to_dict()
+    at.run()
+    assert not at.exception
+    assert at.get("plotly_chart"), "no live picture"
+    if lesson.kind == "dirac":
+        assert any("The Dirac-GAN" in h.value for h in at.subheader)
+
+
+def test_lesson_one_draws_the_manifold_and_arrows_layers(slots):
+    slot, _ = slots
+    at = _page().run()
+    _button(at, "lessons.start.game").click()
+    at.run()
+    wait_for(lambda: not slot.run.snapshot().active, "the run to finish")
+    at.run()
+    toggles = {t.key: t.value for t in at.toggle}
+    assert toggles["lessons.layer.game.manifold"] and toggles["lessons.layer.game.arrows"]
+    import json
+
+    figure = json.loads(next(c for c in at.get("plotly_chart")).proto.spec)
+    names = [trace.get("name") for trace in figure["data"]]
+    assert "G's manifold" in names and "gradient arrows" in names
+    # Off goes the layer.
+    at.toggle(key="lessons.layer.game.manifold").set_value(False).run()
+    figure = json.loads(next(c for c in at.get("plotly_chart")).proto.spec)
+    assert "G's manifold" not in [trace.get("name") for trace in figure["data"]]
+
+
+def test_the_dirac_lesson_draws_without_training():
+    lesson = lessons_data.lesson("nonconvergence")
+    at = _pick(_page().run(), lesson)
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "simultaneous**: spirals out" in text
+    assert "regularised**: converges" in text
+
+
+def test_the_switch_lesson_changes_the_loss_of_the_live_run(slots, monkeypatch):
+    slot, _ = slots
+    lesson = lessons_data.lesson("switch")
+    original = lessons_data.Variant.config
+    monkeypatch.setattr(
+        lessons_data.Variant,
+        "config",
+        lambda self, seed=None: original(self, seed).replace(steps=100_000),
+    )
+    at = _pick(_page().run(), lesson)
+    _button(at, "lessons.start.switch").click()
+    at.run()
+    wait_for(lambda: slot.run.snapshot().step > 0, "the run to train")
+    at.button(key="lessons.switch").click()
+    at.run()
+    assert not at.exception
+    wait_for(lambda: slot.run.snapshot().config.loss == "lsgan", "the loss to switch")
+    assert any("Switched at step" in c.value for c in at.caption)
+
+
+def test_a_teacher_link_opens_one_lesson_hidden_and_locked(slots):
+    at = _page({"lesson": "3", "hide": "formula,claim", "lock": "1"}).run()
+    assert not at.exception
+    assert not at.sidebar.radio, "a locked link shows no lesson picker"
+    assert any("Lesson 3: Vanishing gradients" in h.value for h in at.header)
+    assert not at.latex and not at.info, "hidden parts are drawn"
+    assert at.number_input(key="lessons.lr_g.vanishing").disabled
+    assert not any(e.label == "Teacher link" for e in at.expander)
+    _button(at, "lessons.start.vanishing").click()  # the class can still start it
+    at.run()
+    assert not at.exception and slots[1].runner is not None
+
+
+def test_a_bad_teacher_link_says_which_part_is_wrong():
+    at = _page({"lesson": "99"}).run()
+    assert not at.exception
+    assert any("lesson: must be one of" in w.value for w in at.warning)
+    at = _page({"lesson": "2", "hide": "everything"}).run()
+    assert any("hide:" in w.value for w in at.warning)
+
+
+def test_the_teacher_link_builder_writes_a_link_the_page_reads():
+    at = _page().run()
+    code = next(c.value for c in at.code)
+    query = dict(part.split("=") for part in code.split("?", 1)[1].split("&"))
+    view = lessons_data.parse_teacher_link(query)
+    assert view.lesson.number == 1 and view.locked and not view.shows("settings")

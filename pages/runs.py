@@ -8,7 +8,8 @@ import streamlit as st
 
 from pages import explore_ui as xui
 from pages import train_ui, ui
-from playground import capacity, store
+from playground import capacity, store, uploads
+from playground.checkpoints import read_meta
 from playground.runner import Run
 
 ui.require_router()
@@ -73,6 +74,9 @@ def run_card(folder: Path, meta: dict, own: bool = False) -> None:
 
 def resume(folder: Path) -> None:
     try:
+        cfg = read_meta(folder)["config_obj"]
+        if cfg.dataset == "folder":  # the same rule as typing the folder on the Train page
+            uploads.check_app_data_folder(cfg.data_folder)
         trainer = xui.load_for_training(folder)
     except Exception as exc:  # shown to the person, never a traceback
         st.error(f"Cannot resume {folder.name}: {exc}")

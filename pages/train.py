@@ -15,6 +15,7 @@ train_ui.apply_pending_config()
 ui.preset_picker()
 train_ui.image_upload()
 cfg, problem = ui.settings_sidebar()
+cfg, problem = train_ui.check_data_folder(cfg, problem)  # a server's files are not data
 if cfg is not None:
     ui.write_query_params(cfg)
 

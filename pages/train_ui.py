@@ -459,6 +459,18 @@ def upload_space() -> UploadSpace:
     return UploadSpace()
 
 
+def check_data_folder(cfg: GANConfig | None, problem: str | None):
+    """A folder dataset trains only on this session's upload or under a root the server's
+    operator allows (uploads.check_app_data_folder): otherwise no config, and the reason."""
+    if cfg is None or cfg.dataset != "folder":
+        return cfg, problem
+    try:
+        uploads.check_app_data_folder(cfg.data_folder, own=[upload_space().root])
+    except ConfigError as exc:
+        return None, str(exc)
+    return cfg, problem
+
+
 def _unpack_upload() -> None:
     upload = st.session_state.get(UPLOAD_KEY)
     if upload is None:

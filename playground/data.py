@@ -56,6 +56,7 @@ log = logging.getLogger(__name__)
 OFFLINE_HINT = "use the offline dataset 'digits' or a 2D toy (" + ", ".join(POINT_DATASETS) + ")"
 DOWNLOAD_TIMEOUT_S = 15
 MAX_FOLDER_IMAGES = 20_000
+MAX_FOLDER_ENTRIES = 200_000  # files and folders one folder walk looks at, at most
 MAX_IMAGE_PIXELS = 50_000_000  # larger files are skipped: decoding one would take seconds and GBs
 FOLDER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 _CHUNK = 4096  # images converted per step, so float copies of a whole dataset never coexist
@@ -645,13 +646,14 @@ def _folder_source(
 ) -> DataSource:
     if not folder.is_dir():
         raise DatasetUnavailable(f"image folder {folder} does not exist or is not a folder")
-    candidates, ignored = _image_files(folder)
+    tally = {"ignored": 0, "walk_capped": 0}
     mode = "L" if grayscale else "RGB"
     loaded: list[np.ndarray] = []
-    unreadable = too_large = 0
-    for path in candidates:
+    unreadable = too_large = candidates = 0
+    for path in _image_files(folder, tally):  # found lazily: the walk ends with this loop
+        candidates += 1
         if len(loaded) >= max_images:
-            break
+            break  # one file past the cap, so the notes can say some were left out
         try:
             pixels = _load_image(path, size, mode)
         except (_TooLarge, Image.DecompressionBombError):
@@ -665,7 +667,10 @@ def _folder_source(
             f"no readable images in {folder} (looked for "
             f"{', '.join(FOLDER_EXTENSIONS)}, searching subfolders)"
         )
-    notes = _folder_notes(len(loaded), len(candidates), unreadable, too_large, ignored, max_images)
+    notes = _folder_notes(len(loaded), candidates, unreadable, too_large, tally["ignored"],
+                          max_images)
+    if tally["walk_capped"]:
+        notes.append(f"stopped looking after {MAX_FOLDER_ENTRIES:,} files and folders")
     stacked = np.stack(loaded)  # (N, H, W, C)
     images = stacked.transpose(0, 3, 1, 2)
     return _image_source(
@@ -673,11 +678,17 @@ def _folder_source(
     )
 
 
-def _image_files(folder: Path) -> tuple[list[Path], int]:
-    """Image files under `folder` in a stable order, and how many other files were ignored."""
-    found: list[Path] = []
-    ignored = 0
+def _image_files(folder: Path, tally: dict[str, int]) -> Iterator[Path]:
+    """Image files under `folder` in a stable order, found lazily: the walk (one folder listed
+    at a time) goes no further than the caller reads, so a loader that stops at its image cap
+    never lists the rest of a large tree, and it never looks at more than MAX_FOLDER_ENTRIES
+    entries. Counts other files in tally["ignored"]; sets tally["walk_capped"] at that cap."""
+    seen = 0
     for root, dirs, files in os.walk(folder):
+        seen += len(dirs) + len(files)
+        if seen > MAX_FOLDER_ENTRIES:
+            tally["walk_capped"] = 1
+            return
         # Hidden entries are skipped: .git folders, and macOS "._name.jpg" files that are not
         # images despite their extension.
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
@@ -685,10 +696,9 @@ def _image_files(folder: Path) -> tuple[list[Path], int]:
             if name.startswith("."):
                 continue
             if name.lower().endswith(FOLDER_EXTENSIONS):
-                found.append(Path(root) / name)
+                yield Path(root) / name
             else:
-                ignored += 1
-    return found, ignored
+                tally["ignored"] += 1
 
 
 class _TooLarge(Exception):

@@ -8,27 +8,23 @@ the training device, drawn without a host/GPU synchronisation, so the training l
   exactly which modes a generator covers.
 - Image datasets are decoded and resized once and then held whole on the device as uint8
   (N, C, H, W); a batch is a random index draw converted to float in [-1, 1].
-  `digits` (scikit-learn's bundled 8x8 digits) needs no network. MNIST, Fashion-MNIST and
-  CIFAR-10 are read from their original binary files (IDX files and CIFAR's binary records;
-  nothing is ever unpickled) under `data_cache_dir()`, downloaded on first use. `folder` reads a
-  user's own images.
+  `digits` (scikit-learn's bundled 8x8 digits) needs no network. MNIST and Fashion-MNIST come
+  through `torchvision.datasets` (its downloader, MD5 checks and folder layout) under
+  `data_cache_dir()`, downloaded on first use; CIFAR-10 is its binary version, downloaded and
+  checked with torchvision's helpers and read here (nothing is ever unpickled). `folder` reads
+  a user's own images.
 
 A dataset that cannot be had raises `DatasetUnavailable` with a one-line message for the UI.
 """
 
 from __future__ import annotations
 
-import gzip
-import http.client
-import io
 import logging
 import math
 import os
-import struct
+import re
 import tarfile
 import tempfile
-import urllib.error
-import urllib.request
 import zlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -54,7 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 OFFLINE_HINT = "use the offline dataset 'digits' or a 2D toy (" + ", ".join(POINT_DATASETS) + ")"
-DOWNLOAD_TIMEOUT_S = 15
 MAX_FOLDER_IMAGES = 20_000
 MAX_FOLDER_ENTRIES = 200_000  # files and folders one folder walk looks at, at most
 MAX_IMAGE_PIXELS = 50_000_000  # larger files are skipped: decoding one would take seconds and GBs
@@ -154,8 +149,8 @@ def load_dataset(
         images, labels = _load_digits()
         notes = [f"{len(images):,} scikit-learn digits, upscaled from 8x8 to {size}x{size}"]
         return _image_source(name, images, labels, size, device, notes=notes)
-    if name in _IDX_DATASETS:
-        images, labels = _load_idx_dataset(_IDX_DATASETS[name], cache, download)
+    if name in _TORCHVISION_DATASETS:
+        images, labels = _load_torchvision_dataset(name, cache, download)
         return _image_source(name, images, labels, size, device, pad_small=True)
     if name == "cifar10":
         images, labels = _load_cifar10(cache, download)
@@ -351,127 +346,83 @@ def _load_digits() -> tuple[np.ndarray, np.ndarray]:
     return images[:, None], bunch.target.astype(np.int64)
 
 
-# ---------------------------------------------------------------------------- MNIST-like (IDX)
-@dataclass(frozen=True)
-class _IdxDataset:
-    title: str  # for messages
-    folder: str  # torchvision's folder name, so an existing torchvision cache can be reused
-    url: str  # mirror folder holding the .gz files
-
-
-_IDX_DATASETS = {
-    "mnist": _IdxDataset("MNIST", "MNIST", "https://ossci-datasets.s3.amazonaws.com/mnist/"),
-    "fashion": _IdxDataset(
-        "Fashion-MNIST",
-        "FashionMNIST",
-        "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
-    ),
-}
-IDX_IMAGES = "train-images-idx3-ubyte"
-IDX_LABELS = "train-labels-idx1-ubyte"
-_IDX_IMAGES_MAGIC = 0x00000803  # unsigned bytes, 3 dimensions
-_IDX_LABELS_MAGIC = 0x00000801  # unsigned bytes, 1 dimension
-_IDX_MAX_BYTES = 64 * 2**20  # the real training images are 47 MB; refuses gzip bombs
+# ---------------------------------------------------------------------------- MNIST-like
+# torchvision's readers and downloader (its mirrors, MD5 checks and folder layout):
+# <cache>/MNIST/raw/ and <cache>/FashionMNIST/raw/ hold the unpacked IDX files.
+_TORCHVISION_DATASETS = {"mnist": ("MNIST", "MNIST"), "fashion": ("Fashion-MNIST", "FashionMNIST")}
 _MNIST_SIDE = 28
 
 
-def _load_idx_dataset(
-    spec: _IdxDataset, cache: Path, download: bool
+def _torchvision_class(name: str):
+    from torchvision import datasets
+
+    return getattr(datasets, _TORCHVISION_DATASETS[name][1])
+
+
+def _load_torchvision_dataset(
+    name: str, cache: Path, download: bool
 ) -> tuple[np.ndarray, np.ndarray]:
-    raw = cache / spec.folder / "raw"
-    paths = {name: _find_idx(raw, name) for name in (IDX_IMAGES, IDX_LABELS)}
-    missing = [name for name, path in paths.items() if path is None]
-    if missing and not download:
+    title, folder = _TORCHVISION_DATASETS[name]
+    cls = _torchvision_class(name)
+    raw = cache / folder / "raw"
+    if not download and not _torchvision_ready(cls, raw):
+        names = ", ".join(_unpacked(file) for file, _ in cls.resources)
         raise DatasetUnavailable(
-            f"{spec.title} is not downloaded and downloading is off: put {IDX_IMAGES}.gz and "
-            f"{IDX_LABELS}.gz in {raw}, or {OFFLINE_HINT}"
+            f"{title} is not downloaded and downloading is off: put {names} (unpacked) in "
+            f"{raw}, or {OFFLINE_HINT}"
         )
-    for name in missing:
-        magic = _IDX_IMAGES_MAGIC if name == IDX_IMAGES else _IDX_LABELS_MAGIC
-        paths[name] = raw / f"{name}.gz"
-        _download(
-            spec.url + name + ".gz",
-            raw / f"{name}.gz",
-            spec.title,
-            limit=_IDX_MAX_BYTES,
-            validate=lambda p, m=magic: _read_idx(p, m),
-        )
-    images = _read_idx(paths[IDX_IMAGES], _IDX_IMAGES_MAGIC)
-    labels = _read_idx(paths[IDX_LABELS], _IDX_LABELS_MAGIC)
-    if images.shape[1:] != (_MNIST_SIDE, _MNIST_SIDE):
+    try:
+        dataset = cls(root=str(cache), train=True, download=download)
+    except (RuntimeError, OSError) as exc:
+        if not _torchvision_ready(cls, raw):  # the download failed
+            _discard_corrupt(cls, raw)
+            raise DatasetUnavailable(_download_failure(title, cls.mirrors[0], exc, raw)) from None
+        raise _unreadable(title, raw, exc) from None
+    except Exception as exc:  # torchvision's reader asserts on malformed IDX files
+        raise _unreadable(title, raw, exc) from None
+    images, labels = dataset.data, dataset.targets
+    if images.ndim != 3 or tuple(images.shape[1:]) != (_MNIST_SIDE, _MNIST_SIDE):
         raise DatasetUnavailable(
-            f"{paths[IDX_IMAGES]} holds {images.shape[1]}x{images.shape[2]} "
-            f"images, not {spec.title}'s 28x28: replace it with the original"
+            f"{raw} holds images of shape {tuple(images.shape[1:])}, not {title}'s 28x28: "
+            "replace the files with the originals"
         )
     if labels.shape[0] != images.shape[0]:
         raise DatasetUnavailable(
-            f"{spec.title}: {images.shape[0]} images but {labels.shape[0]} "
-            f"labels in {raw}: replace the files with the originals"
+            f"{title}: {images.shape[0]} images but {labels.shape[0]} labels in {raw}: replace "
+            "the files with the originals"
         )
-    _check_labels(labels, paths[IDX_LABELS])
-    return images[:, None], labels.astype(np.int64)
+    labels = labels.numpy()
+    _check_labels(labels, raw)
+    return images.numpy()[:, None], labels.astype(np.int64)
 
 
-def _find_idx(raw: Path, name: str) -> Path | None:
-    # torchvision keeps both the .gz and the unpacked file; either will do.
-    for candidate in (raw / name, raw / f"{name}.gz"):
-        if candidate.is_file():
-            return candidate
-    return None
+def _unpacked(file: str) -> str:
+    return file.removesuffix(".gz")
 
 
-def _read_idx(path: Path, magic: int) -> np.ndarray:
-    """Parse an IDX file of unsigned bytes (gzipped or not), refusing anything malformed."""
-    data = _read_maybe_gzip(path, _IDX_MAX_BYTES)
-    kind = "images" if magic == _IDX_IMAGES_MAGIC else "labels"
+def _torchvision_ready(cls, raw: Path) -> bool:
+    from torchvision.datasets.utils import check_integrity
 
-    def refuse(problem: str) -> DatasetUnavailable:
-        return DatasetUnavailable(
-            f"{path} is not a valid IDX {kind} file ({problem}): delete it "
-            "so it is downloaded again, or replace it with the original"
-        )
-
-    if len(data) < 4:
-        raise refuse(f"only {len(data)} bytes")
-    (found,) = struct.unpack(">I", data[:4])
-    if found != magic:
-        raise refuse(f"magic number 0x{found:08x}, expected 0x{magic:08x}")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(data) < header:
-        raise refuse("header cut short")
-    dims = struct.unpack(f">{ndim}I", data[4:header])
-    if dims[0] == 0:
-        raise refuse("no examples")
-    expected = header + math.prod(dims)
-    if len(data) != expected:
-        raise refuse(f"{len(data):,} bytes where its dimensions {dims} need {expected:,}")
-    return np.frombuffer(data, dtype=np.uint8, offset=header).reshape(dims)
+    return all(check_integrity(raw / _unpacked(file)) for file, _ in cls.resources)
 
 
-def _read_maybe_gzip(path: Path, limit: int) -> bytes:
-    try:
-        if path.stat().st_size > limit:
-            raise DatasetUnavailable(
-                f"{path} is larger than {limit:,} bytes, too big to be the "
-                "dataset file: replace it with the original"
-            )
-        data = path.read_bytes()
-        if data[:2] != b"\x1f\x8b":  # not gzip: an already unpacked file
-            return data
-        with gzip.GzipFile(fileobj=io.BytesIO(data)) as unpacked:
-            data = unpacked.read(limit + 1)
-    except (OSError, EOFError, zlib.error) as exc:
-        raise DatasetUnavailable(
-            f"{path} cannot be read or unpacked ({_one_line(exc)}): delete "
-            "it so it is downloaded again"
-        ) from None
-    if len(data) > limit:
-        raise DatasetUnavailable(
-            f"{path} unpacks to more than {limit:,} bytes, too big to be the "
-            "dataset file: replace it with the original"
-        )
-    return data
+def _discard_corrupt(cls, raw: Path) -> None:
+    """Remove what a failed download left (torchvision keeps a file that failed its MD5
+    check): the next attempt starts clean, and nothing half-made looks complete."""
+    from torchvision.datasets.utils import check_integrity
+
+    for file, md5 in cls.resources:
+        archive = raw / file
+        if archive.is_file() and not check_integrity(archive, md5):
+            archive.unlink()
+            (raw / _unpacked(file)).unlink(missing_ok=True)
+
+
+def _unreadable(title: str, raw: Path, exc: BaseException) -> DatasetUnavailable:
+    return DatasetUnavailable(
+        f"the {title} files in {raw} are not valid IDX files ({_one_line(exc)}): delete them so "
+        "they are downloaded again, or replace them with the originals"
+    )
 
 
 def _check_labels(labels: np.ndarray, path: Path) -> None:
@@ -481,15 +432,35 @@ def _check_labels(labels: np.ndarray, path: Path) -> None:
         )
 
 
+def _download_failure(title: str, url: str, exc: BaseException, folder: Path) -> str:
+    """One line for a download that failed inside torchvision (its message spans lines)."""
+    text = str(exc)
+    http = re.search(r"HTTP Error (\d+)", text)
+    if http:
+        reason = f"the server answered HTTP {http.group(1)}"
+    elif "corrupted" in text or "MD5" in text:
+        reason = "the file downloaded is not the published one (MD5 mismatch), so it was not kept"
+    else:
+        got = [line for line in text.splitlines() if line.strip()][-1:] or [type(exc).__name__]
+        reason = f"no network: {_one_line(got[0])}"
+    return (
+        f"{title} is not downloaded and could not be fetched ({reason}; tried {url}): "
+        f"{OFFLINE_HINT}, or put the files in {folder}"
+    )
+
+
 # ---------------------------------------------------------------------------- CIFAR-10 (binary)
+# The binary version, read here: torchvision's CIFAR10 reads the python version, whose batches
+# are pickles, and loading a pickle runs whatever code the file holds. torchvision still
+# downloads the archive and checks its published MD5.
 CIFAR_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+CIFAR_MD5 = "c32a1d4ab5d03f1284b67883e8d87530"  # published on the CIFAR-10 page
 CIFAR_TAR = "cifar-10-binary.tar.gz"
 CIFAR_DIR = "cifar-10-batches-bin"
 CIFAR_BATCHES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))
 _CIFAR_SIDE = 32
 _CIFAR_RECORD = 1 + 3 * _CIFAR_SIDE * _CIFAR_SIDE  # label byte, then R, G, B planes row-major
 _CIFAR_PER_BATCH = 10_000
-_CIFAR_MAX_DOWNLOAD = 256 * 2**20  # the archive is 163 MB
 
 
 def _load_cifar10(cache: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -504,23 +475,29 @@ def _load_cifar10(cache: Path, download: bool) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _fetch_cifar10(cache: Path, folder: Path, download: bool) -> None:
+    from torchvision.datasets.utils import check_integrity, download_url
+
     archive = cache / CIFAR_TAR
-    if archive.is_file():  # downloaded before, or put there by hand
-        _extract_cifar10(archive, folder)
-    elif download:
-        # Extracting is the check that the download is real; only then is the archive kept.
-        _download(
-            CIFAR_URL,
-            archive,
-            "CIFAR-10",
-            limit=_CIFAR_MAX_DOWNLOAD,
-            validate=lambda path: _extract_cifar10(path, folder),
-        )
-    else:
+    if not archive.is_file():
+        if not download:
+            raise DatasetUnavailable(
+                f"CIFAR-10 is not downloaded and downloading is off: put {CIFAR_TAR} (the binary "
+                f"version) in {cache}, or {OFFLINE_HINT}"
+            )
+        try:
+            download_url(CIFAR_URL, str(cache), CIFAR_TAR, CIFAR_MD5)
+        except (RuntimeError, OSError) as exc:
+            if archive.is_file() and not check_integrity(archive, CIFAR_MD5):
+                archive.unlink()
+            raise DatasetUnavailable(
+                _download_failure("CIFAR-10", CIFAR_URL, exc, cache)
+            ) from None
+    elif not check_integrity(archive, CIFAR_MD5):  # put there by hand
         raise DatasetUnavailable(
-            f"CIFAR-10 is not downloaded and downloading is off: put {CIFAR_TAR} (the binary "
-            f"version) in {cache}, or {OFFLINE_HINT}"
+            f"{archive} is not the published CIFAR-10 binary archive (its MD5 differs): delete "
+            "it so it is downloaded again"
         )
+    _extract_cifar10(archive, folder)
 
 
 def _extract_cifar10(archive: Path, folder: Path) -> None:
@@ -569,71 +546,23 @@ def _read_cifar_batch(path: Path) -> np.ndarray:
         raise DatasetUnavailable(f"{path} cannot be read ({_one_line(exc)})") from None
 
 
-# ---------------------------------------------------------------------------- downloads
-def _download(
-    url: str,
-    dest: Path,
-    title: str,
-    *,
-    limit: int,
-    validate: Callable[[Path], object] | None = None,
-) -> None:
-    """Fetch `url` into `dest` atomically (temporary name, then rename), so an interrupted or
-    bad download never leaves a file that looks complete. `validate` vets the temporary file."""
-    log.info("downloading %s to %s", url, dest)
-    try:
-        with urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT_S) as response:
-            _save_atomic(response, dest, limit=limit, validate=validate)
-    except DatasetUnavailable as exc:
-        raise DatasetUnavailable(
-            f"the file downloaded from {url} is not usable {title} data, so it was not kept ({exc})"
-        ) from None
-    except (OSError, http.client.HTTPException, ValueError) as exc:
-        # URLError, HTTPError, timeouts and disk errors are all OSErrors; the UI wants one line.
-        raise DatasetUnavailable(
-            f"{title} is not downloaded and could not be fetched ({_network_reason(exc)}; tried "
-            f"{url}): {OFFLINE_HINT}, or put the files in {dest.parent}"
-        ) from None
-
-
-def _network_reason(exc: BaseException) -> str:
-    if isinstance(exc, urllib.error.HTTPError):
-        return f"the server answered HTTP {exc.code}"
-    if isinstance(exc, urllib.error.URLError):
-        return f"no network: {_one_line(exc.reason)}"
-    if isinstance(exc, TimeoutError):
-        return f"no network: no answer within {DOWNLOAD_TIMEOUT_S} s"
-    return _one_line(exc)
-
-
-def _save_atomic(
-    source: BinaryIO,
-    dest: Path,
-    *,
-    limit: int,
-    validate: Callable[[Path], object] | None = None,
-) -> None:
+def _save_atomic(source: BinaryIO, dest: Path, *, limit: int) -> None:
+    """Copy `source` to `dest` through a temporary name, so a crash never leaves a file that
+    looks complete."""
     dest.parent.mkdir(parents=True, exist_ok=True)
     handle, tmp_name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     tmp = Path(tmp_name)
     try:
         with os.fdopen(handle, "wb") as out:
             written = 0
-            for block in _blocks(source):
+            while block := source.read(2**20):
                 written += len(block)
                 if written > limit:
                     raise DatasetUnavailable(f"more than {limit:,} bytes, too big to be the file")
                 out.write(block)
-        if validate is not None:
-            validate(tmp)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)  # a no-op after the rename
-
-
-def _blocks(source: BinaryIO, size: int = 2**20) -> Iterator[bytes]:
-    while block := source.read(size):
-        yield block
 
 
 def _one_line(value: object) -> str:
@@ -760,9 +689,8 @@ def dataset_status(cache_dir: Path | None = None) -> dict[str, str]:
     cache = Path(cache_dir) if cache_dir is not None else data_cache_dir()
     status = {name: "offline (generated in code)" for name in POINT_DATASETS}
     status["digits"] = "offline (bundled with scikit-learn)"
-    for name, spec in _IDX_DATASETS.items():
-        raw = cache / spec.folder / "raw"
-        ready = all(_find_idx(raw, part) for part in (IDX_IMAGES, IDX_LABELS))
+    for name, (_, folder) in _TORCHVISION_DATASETS.items():
+        ready = _torchvision_ready(_torchvision_class(name), cache / folder / "raw")
         status[name] = "downloaded" if ready else "downloads on first use (needs network)"
     cifar = cache / CIFAR_DIR
     ready = all((cifar / name).is_file() for name in CIFAR_BATCHES) or (cache / CIFAR_TAR).is_file()

@@ -303,7 +303,9 @@ def _widget(name: str, field: dataclasses.Field, device_text: str):
     if field.type in ("bool", bool):
         return st.checkbox(label, **common)
     if field.type in ("int", int):
-        return st.number_input(label, step=1, format="%d", **common)
+        # A float widget: an int one silently truncates a typed 2.5 to 2. This one hands 2.5
+        # to the engine, which refuses it by name (whole numbers come back as ints: _coerce).
+        return st.number_input(label, step=1.0, format="%g", **common)
     if field.type in ("float", float):
         step, low, high = FLOAT_STEPS.get(name, (None, None, None))
         return st.number_input(label, min_value=low, max_value=high, step=step, format="%g",

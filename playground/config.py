@@ -221,9 +221,8 @@ def _check_type(name: str, value: Any, type_name: Any) -> None:
     else:
         ok = isinstance(value, expected)
     if not ok:
-        raise ConfigError(
-            name, f"must be {expected.__name__}, got {type(value).__name__} {value!r}"
-        )
+        wanted = "a whole number" if expected is int else expected.__name__
+        raise ConfigError(name, f"must be {wanted}, got {type(value).__name__} {value!r}")
 
 
 def parse_value(name: str, text: str, type_name: Any) -> Any:
@@ -242,7 +241,8 @@ def parse_value(name: str, text: str, type_name: Any) -> Any:
     try:
         return expected(text)
     except ValueError:
-        raise ConfigError(name, f"must be {expected.__name__}, got {text!r}") from None
+        wanted = "a whole number" if expected is int else expected.__name__
+        raise ConfigError(name, f"must be {wanted}, got {text!r}") from None
 
 
 def _to_text(value: Any) -> str:

@@ -1,0 +1,252 @@
+"""Runs on a Ray cluster (playground.cluster), against a local Ray with 2 CPUs started here:
+the same checkpoints and controls as a local run, queueing when the cluster is full, a killed
+worker reported as a failed run, a closed session freeing its actor."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from helpers import TIMEOUT, wait_for
+
+from playground.checkpoints import load_checkpoint, read_meta
+from playground.config import ConfigError, GANConfig
+from playground.runner import Run
+
+ray = pytest.importorskip("ray")
+
+from playground import backends  # noqa: E402
+from playground.cluster import RemoteMultiRun, RemoteRun  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+ONE_CPU = {"num_cpus": 1.0, "num_gpus": 0.0}
+# A tiny ring8 MLP: about a millisecond a step on one core.
+SMALL = dict(dataset="ring8", hidden=16, layers=2, batch_size=32, log_every=10,
+             sample_every=50, device="cpu")
+
+
+def small(**changes) -> GANConfig:
+    return GANConfig(**{**SMALL, **changes}).validate()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def cluster():
+    """One local Ray for the module: 2 CPUs, so two one-CPU runs fill it."""
+    if ray.is_initialized():
+        ray.shutdown()
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture
+def remote_runs():
+    """Factory for RemoteRuns; each is discarded after the test (its actor killed)."""
+    made: list[RemoteRun] = []
+
+    def make(cfg=None, **kwargs) -> RemoteRun:
+        run = RemoteRun(cfg, resources=ONE_CPU, **kwargs)
+        made.append(run)
+        return run
+
+    yield make
+    for run in made:
+        run.discard()
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the actors' CPUs back")
+
+
+def status_of(run) -> str:
+    return run.snapshot().status
+
+
+def test_a_run_through_ray_gives_the_same_checkpoint_as_a_local_one(remote_runs, tmp_path):
+    cfg = small(steps=120, seed=3)
+    remote = remote_runs(cfg)
+    remote.start()
+    assert remote.join(TIMEOUT)
+    snap = remote.snapshot()
+    assert (snap.status, snap.step, snap.error) == ("finished", 120, None)
+    assert snap.history["step"][-1] == 120 and snap.frames[-1].step == 120
+    local = Run(cfg)
+    local.start()
+    assert local.join(TIMEOUT)
+    remote.save(tmp_path / "remote")
+    local.save(tmp_path / "local")
+    theirs, ours = read_meta(tmp_path / "remote"), read_meta(tmp_path / "local")
+    assert sorted(theirs["files"]) == sorted(ours["files"])
+    assert theirs["config"] == ours["config"] and theirs["step"] == ours["step"] == 120
+    trainer = load_checkpoint(tmp_path / "remote")
+    assert trainer.step == 120 and trainer.cfg == cfg
+    # The same seed on the same CPU: the same weights, whichever process trained them.
+    mine = load_checkpoint(tmp_path / "local")
+    for key, value in mine.G.state_dict().items():
+        assert value.equal(trainer.G.state_dict()[key]), key
+
+
+def test_controls_and_snapshots_through_the_actor(remote_runs):
+    run = remote_runs(small(steps=100_000))
+    assert status_of(run) == "created" and not run.has_models
+    run.start(paused=True)
+    wait_for(lambda: status_of(run) == "paused", "the actor to be placed, paused")
+    assert run.has_models and run.snapshot().step == 0
+    assert run.step(d=True, g=True)
+    wait_for(lambda: run.snapshot().step == 1, "one manual step")
+    assert run.step(d=True, g=False)
+    wait_for(lambda: run.snapshot().step == 2, "a D-only step")
+    run.set_hyper(lr_g=3e-4, d_steps=2)
+    with pytest.raises(ConfigError, match="lr_d"):
+        run.set_hyper(lr_d=-1.0)
+    run.resume()
+    wait_for(lambda: run.snapshot().step > 50, "training on after resume")
+    snap = run.snapshot()
+    assert snap.status == "running" and snap.config.lr_g == 3e-4 and snap.config.d_steps == 2
+    assert snap.frames and snap.history["step"]
+    run.pause()
+    wait_for(lambda: status_of(run) == "paused", "pause")
+    held = run.snapshot().step
+    assert run.snapshot().step == held  # paused: no step moves
+    run.resume()
+    run.stop(wait=TIMEOUT)
+    snap = run.snapshot()
+    assert snap.status == "stopped" and snap.step >= held
+    assert not run.alive
+    # Home after the end: the same interface on the state brought back from the worker.
+    assert run.generator_state().step == snap.step
+    assert run.real_sample(10).shape == (10, 2)
+    wait_for(lambda: ray.available_resources().get("CPU") == 2, "its actor's CPU freed")
+
+
+def test_ten_runs_on_room_for_two_all_finish_and_the_rest_queue(remote_runs):
+    runs = [remote_runs(small(steps=60, seed=i)) for i in range(10)]
+    for run in runs:
+        assert backends.try_start(run)  # the cluster takes them all: none refused
+    queued = [run.snapshot() for run in runs]
+    waiting = [snap for snap in queued if snap.status == "queued"]
+    assert len(waiting) >= 8  # at most two can have been placed this quickly
+    places = sorted(snap.info["queue_position"] for snap in waiting)
+    assert places == list(range(1, len(waiting) + 1))
+    assert all(snap.info["queued_seconds"] >= 0 for snap in waiting)
+    for run in runs:
+        assert run.join(4 * TIMEOUT)
+    finals = [run.snapshot() for run in runs]
+    assert [(s.status, s.step) for s in finals] == [("finished", 60)] * 10
+    assert len({run.pid for run in runs}) == 10  # each its own actor
+
+
+def test_a_killed_worker_fails_the_run_with_a_reason(remote_runs, tmp_path):
+    run = remote_runs(small(steps=10_000_000))
+    run.start()
+    wait_for(lambda: run.snapshot().step > 20, "training")
+    saved = run.save(tmp_path / "before")
+    step_saved = read_meta(saved)["step"]
+    seen = run.snapshot()
+    os.kill(run.pid, signal.SIGKILL)
+    wait_for(lambda: status_of(run) == "error", "the run to read as failed")
+    snap = run.snapshot()
+    assert "worker" in snap.error and "\n" not in snap.error
+    assert snap.step == seen.step and snap.history == seen.history  # what was seen stays
+    assert not run.alive and run.step() is False
+    run.pause()  # controls on a failed run do nothing, and raise nothing
+    assert load_checkpoint(saved).step == step_saved  # the last checkpoint is intact
+    # The app keeps working: the next run on the cluster trains to the end.
+    after = remote_runs(small(steps=50))
+    after.start()
+    assert after.join(TIMEOUT) and status_of(after) == "finished"
+
+
+def test_a_closed_session_stops_its_run_and_frees_the_actor(remote_runs):
+    run = remote_runs(small(steps=10_000_000))
+    run.start()
+    wait_for(lambda: status_of(run) == "running", "training")
+    assert ray.available_resources().get("CPU", 0) == 1
+    pid = run.pid
+    run.discard()
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the actor's CPU freed")
+    wait_for(lambda: not _process_exists(pid), "the worker process to end")
+    assert status_of(run) == "stopped" and not run.alive
+
+
+def test_a_queued_run_can_be_withdrawn(remote_runs):
+    busy = [remote_runs(small(steps=10_000_000)) for _ in range(2)]
+    for run in busy:
+        run.start()
+    waiting = remote_runs(small(steps=10))
+    waiting.start()
+    wait_for(lambda: all(status_of(r) == "running" for r in busy), "the cluster to fill")
+    assert status_of(waiting) == "queued"
+    waiting.stop()
+    assert status_of(waiting) == "stopped" and not waiting.alive and not waiting.has_models
+
+
+def test_the_every_loss_run_as_one_actor():
+    from playground.config import LOSSES
+
+    runner = backends.make_multi_run(
+        [small(steps=40, loss=loss, sample_every=20) for loss in LOSSES], backend="ray"
+    )
+    assert isinstance(runner, RemoteMultiRun)
+    try:
+        runner.start()
+        assert runner.join(TIMEOUT)
+        snap = runner.snapshot()
+        assert snap.status == "finished" and snap.step == 40
+        assert [m.config.loss for m in snap.members] == list(LOSSES)
+        assert all(m.frames and m.frames[-1].step == 40 for m in snap.members)
+    finally:
+        runner.discard()
+
+
+def test_the_backend_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv(backends.BACKEND_ENV, "ray")
+    run = backends.make_run(small(steps=10))
+    assert isinstance(run, RemoteRun) and backends.on_cluster(run)
+    monkeypatch.setenv(backends.BACKEND_ENV, "local")
+    assert isinstance(backends.make_run(small(steps=10)), Run)
+    monkeypatch.setenv(backends.BACKEND_ENV, "spark")
+    with pytest.raises(ConfigError, match="GAN_PLAYGROUND_BACKEND.*local, ray"):
+        backends.make_run(small())
+    monkeypatch.setenv(backends.GPUS_ENV, "-1")
+    with pytest.raises(ConfigError, match="GAN_PLAYGROUND_RAY_GPUS.*from 0 to 64"):
+        backends.ray_resources()
+    monkeypatch.setenv(backends.GPUS_ENV, "0.25")
+    assert backends.ray_resources() == {"num_cpus": 1.0, "num_gpus": 0.25}
+    monkeypatch.setenv(backends.RUNS_DIR_ENV, str(tmp_path))
+    assert backends.runs_dir("elsewhere") == tmp_path
+
+
+def test_an_unreachable_cluster_is_one_clear_line_and_local_still_works_when_allowed():
+    script = (
+        "from playground import backends\n"
+        "from playground.config import GANConfig\n"
+        "try:\n"
+        "    backends.make_run(GANConfig())\n"
+        "except backends.ClusterUnavailable as exc:\n"
+        "    print('refused:', exc)\n"
+        "import os\n"
+        "os.environ[backends.FALLBACK_ENV] = '1'\n"
+        "print('fallback:', type(backends.make_run(GANConfig())).__name__)\n"
+    )
+    env = {**os.environ, backends.BACKEND_ENV: "ray", "RAY_ADDRESS": "127.0.0.1:9",
+           "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.strip().splitlines()
+    refused = next(line for line in lines if line.startswith("refused:"))
+    assert "cannot reach the Ray cluster (RAY_ADDRESS=127.0.0.1:9)" in refused
+    assert "GAN_PLAYGROUND_BACKEND=local" in refused
+    assert lines[-1] == "fallback: Run"
+
+
+def _process_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

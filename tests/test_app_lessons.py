@@ -164,3 +164,59 @@ def test_the_teacher_link_builder_writes_a_link_the_page_reads():
     query = dict(part.split("=") for part in code.split("?", 1)[1].split("&"))
     view = lessons_data.parse_teacher_link(query)
     assert view.lesson.number == 1 and view.locked and not view.shows("settings")
+
+
+# ---------------------------------------------------------------------- the lesson data
+def test_every_lesson_is_complete_and_its_runs_are_valid_configs():
+    assert [x.number for x in lessons_data.LESSONS] == list(range(1, len(lessons_data.LESSONS) + 1))
+    for entry in lessons_data.LESSONS:
+        assert entry.kind in lessons_data.KINDS
+        assert entry.shows and entry.formula and entry.watch and entry.claim
+        assert entry.configs(), entry.key
+        for cfg in entry.configs(seed=3):
+            assert cfg.seed == 3 and cfg.is_points  # validated by GANConfig.replace
+        assert entry.key in lessons_data.CLAIMS, f"lesson {entry.key} has no measured claim"
+    side = lessons_data.lesson("vanishing")
+    from playground.multirun import check_members
+
+    check_members(side.configs())  # a side-by-side lesson's runs can be batched
+
+
+def test_lessons_are_found_by_number_or_key_and_bad_ones_are_named():
+    assert lessons_data.lesson(3) is lessons_data.lesson("vanishing")
+    assert lessons_data.lesson(" 2 ").key == "collapse"
+    with pytest.raises(ValueError, match="^lesson: must be one of 1 \\(game\\)"):
+        lessons_data.lesson("8")
+
+
+@pytest.mark.parametrize(
+    "params, problem",
+    [
+        ({"lesson": "1", "hide": "picker,everything"}, "hide: parts must be among"),
+        ({"lesson": "1", "lock": "maybe"}, "lock: must be 1 or 0"),
+        ({"lock": "1"}, "lock: a locked link must name its lesson"),
+        ({"lesson": "zero"}, "lesson: must be one of"),
+    ],
+)
+def test_bad_teacher_links_are_refused_naming_the_parameter(params, problem):
+    with pytest.raises(ValueError, match=f"^{problem}"):
+        lessons_data.parse_teacher_link(params)
+
+
+def test_teacher_links_round_trip():
+    entry = lessons_data.lesson("lipschitz")
+    query = lessons_data.teacher_query(entry, ("settings", "formula"), lock=True)
+    assert query == {"lesson": "5", "hide": "settings,formula", "lock": "1"}
+    view = lessons_data.parse_teacher_link(query)
+    assert view.lesson is entry and view.locked
+    assert not view.shows("settings") and not view.shows("formula") and view.shows("claim")
+    open_view = lessons_data.parse_teacher_link(lessons_data.teacher_query(entry, lock=False))
+    assert not open_view.locked and not open_view.hidden
+
+
+def test_claims_table_counts_the_seeds_a_claim_holds_on():
+    result = lessons_data.ClaimResult
+    table = lessons_data.claims_table(
+        {"game": [result(0, True, "8/8"), result(1, False, "7/8"), result(2, True, "8/8")]}
+    )
+    assert "| 1. The game itself |" in table and "| 2 of 3 |" in table

@@ -5,7 +5,6 @@ folder, uploaded zip), the latent controls, and the figures. Computation is `pla
 from __future__ import annotations
 
 import hashlib
-import math
 import secrets
 import tempfile
 from pathlib import Path
@@ -288,8 +287,7 @@ def directions(_model: LatentModel, key: str, k: int = N_DIRECTIONS):
 def upscale(image: np.ndarray, target: int = IMAGE_PX) -> np.ndarray:
     """(H, W, C) uint8 repeated by a whole factor (nearest neighbour: pixels stay crisp) so its
     longer side is about `target`; a single channel is squeezed for st.image."""
-    factor = max(1, math.ceil(target / max(image.shape[0], image.shape[1])))
-    image = image.repeat(factor, axis=0).repeat(factor, axis=1)
+    image = images.upscale(image, target)
     return image[..., 0] if image.shape[-1] == 1 else image
 
 

@@ -718,9 +718,7 @@ def slider_move(moves: int) -> dict:
         sample = model.generate((base + (i % 7 - 3) * direction).unsqueeze(0))
         middle = time.perf_counter()
         picture = images.to_uint8(sample)[0]
-        factor = max(1, math.ceil(256 / max(picture.shape[:2])))
-        picture = picture.repeat(factor, axis=0).repeat(factor, axis=1)
-        images.png_bytes(picture)
+        images.png_bytes(images.upscale(picture, 256))
         end = time.perf_counter()
         if i >= 2:
             generate_ms.append((middle - start) * 1e3)

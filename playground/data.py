@@ -279,7 +279,9 @@ def _image_source(
     # np.require copies only when needed: IDX arrays are read-only views of the file's bytes.
     on_device = torch.from_numpy(np.require(images, np.uint8, ["C", "W"])).to(device)
     if grayscale and on_device.shape[1] == 3:
-        on_device = _chunked(on_device, _luminance)
+        from torchvision.transforms.v2.functional import rgb_to_grayscale  # BT.601 luma
+
+        on_device = _chunked(on_device, rgb_to_grayscale)
     on_device = _fit_size(on_device, size, pad_small)
     label_tensor = None
     if labels is not None:
@@ -308,12 +310,6 @@ def _chunked(images: torch.Tensor, convert: Callable[[torch.Tensor], torch.Tenso
     return torch.cat(parts)
 
 
-def _luminance(rgb: torch.Tensor) -> torch.Tensor:
-    # ITU-R BT.601 luma, the same weights PIL's convert("L") uses.
-    weights = torch.tensor([0.299, 0.587, 0.114], device=rgb.device).view(1, 3, 1, 1)
-    return (rgb * weights).sum(dim=1, keepdim=True)
-
-
 def _fit_size(images: torch.Tensor, size: int, pad_small: bool) -> torch.Tensor:
     """Square images to size x size: pad MNIST-like 28 -> 32 with the background, else bilinear."""
     side = images.shape[-1]
@@ -328,9 +324,9 @@ def _fit_size(images: torch.Tensor, size: int, pad_small: bool) -> torch.Tensor:
     shrinking = size < side
 
     def resize(chunk: torch.Tensor) -> torch.Tensor:
-        return F.interpolate(
-            chunk, size=(size, size), mode="bilinear", align_corners=False, antialias=shrinking
-        )
+        from torchvision.transforms.v2.functional import resize as tv_resize
+
+        return tv_resize(chunk, [size, size], antialias=shrinking)  # bilinear
 
     return _chunked(images, resize)
 
@@ -641,10 +637,27 @@ def _load_image(path: Path, size: int, mode: str) -> np.ndarray:
             raise _TooLarge  # checked from the header, before any pixel is decoded
         image.draft(mode, (size, size))  # JPEG only: decode at a reduced scale >= size, far faster
         image = ImageOps.exif_transpose(image)  # phone photos are stored sideways
-        image = _flatten_alpha(_to_8bit(image)).convert(mode)
-        image = ImageOps.fit(image, (size, size), method=Image.Resampling.LANCZOS)
-        pixels = np.asarray(image, dtype=np.uint8)
-    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+        image = _flatten_alpha(_to_8bit(image))
+        if image.mode not in ("L", "RGB"):  # palette, CMYK, ...: their bytes are not pixels
+            image = image.convert("RGB")
+        pixels = _square(size, mode)(_pil_to_tensor(image))  # (C, size, size) uint8
+    return pixels.permute(1, 2, 0).numpy()
+
+
+def _pil_to_tensor(image: Image.Image) -> torch.Tensor:
+    # torchvision is imported at first use: it adds seconds to starting the app.
+    from torchvision.transforms.v2.functional import pil_to_tensor
+
+    return pil_to_tensor(image)
+
+
+def _square(size: int, mode: str) -> Callable[[torch.Tensor], torch.Tensor]:
+    """torchvision's transforms: short side scaled to `size` (antialiased), centre crop, and the
+    channels of `mode` ("L" or "RGB", ITU-R BT.601 luma either way)."""
+    from torchvision.transforms import v2
+
+    channels = v2.Grayscale(num_output_channels=1) if mode == "L" else v2.RGB()
+    return v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size), channels])
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

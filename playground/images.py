@@ -1,6 +1,8 @@
 """Turning generator output into pictures: image grids, point scatters, PNG and GIF bytes.
 
-Plain numpy/PIL so the engine, the command line and the pages share one rendering.
+Grids and PNGs go through torchvision (`make_grid`, `save_image`); the rest is numpy/PIL. The
+engine, the command line and the pages share this one rendering, and `upscale` is the one way
+a small picture is enlarged.
 """
 
 from __future__ import annotations
@@ -19,21 +21,42 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
     return scaled.permute(0, 2, 3, 1).cpu().numpy()
 
 
+GRID_BACKGROUND = 32  # the dark grey between tiles
+
+
 def make_grid(
     images: np.ndarray, ncols: int | None = None, pad: int = 2, upscale: int = 1
 ) -> np.ndarray:
-    """Tile (N, H, W, C) uint8 images into one (H', W', C) picture on a dark background."""
-    n, h, w, c = images.shape
+    """Tile (N, H, W, C) uint8 images into one (H', W', C) picture on a dark background,
+    `ncols` to a row (default: as square as possible), each side enlarged `upscale` times."""
+    from torchvision.utils import make_grid as tile
+
+    n = images.shape[0]
     ncols = ncols or max(1, math.ceil(math.sqrt(n)))
-    nrows = max(1, math.ceil(n / ncols))
-    grid = np.full((nrows * (h + pad) + pad, ncols * (w + pad) + pad, c), 32, dtype=np.uint8)
-    for i in range(n):
-        row, col = divmod(i, ncols)
-        top, left = pad + row * (h + pad), pad + col * (w + pad)
-        grid[top : top + h, left : left + w] = images[i]
-    if upscale > 1:
-        grid = grid.repeat(upscale, axis=0).repeat(upscale, axis=1)
-    return grid
+    batch = torch.from_numpy(np.ascontiguousarray(images)).permute(0, 3, 1, 2)
+    channels = batch.shape[1]
+    # torchvision returns a lone image unpadded; padding it by hand keeps every grid framed.
+    if n == 1:
+        grid = torch.nn.functional.pad(batch[0], (pad, pad, pad, pad), value=GRID_BACKGROUND)
+    else:
+        grid = tile(batch, nrow=ncols, padding=pad, pad_value=GRID_BACKGROUND)
+    # torchvision makes grey tiles RGB; keep the images' own channel count.
+    picture = grid[:channels].permute(1, 2, 0).numpy()
+    return upscale_by(picture, upscale)
+
+
+def upscale_by(image: np.ndarray, factor: int) -> np.ndarray:
+    """(H, W, C) uint8 enlarged `factor` times by repeating pixels (nearest neighbour, so small
+    images stay crisp instead of blurring)."""
+    if factor <= 1:
+        return image
+    return image.repeat(factor, axis=0).repeat(factor, axis=1)
+
+
+def upscale(image: np.ndarray, target: int) -> np.ndarray:
+    """(H, W, C) uint8 enlarged by the whole factor that brings its longer side near `target`
+    (at least 1: a larger picture is left as it is)."""
+    return upscale_by(image, max(1, math.ceil(target / max(image.shape[0], image.shape[1]))))
 
 
 def scatter_image(
@@ -67,8 +90,9 @@ def scatter_image(
 
 
 def png_bytes(image: np.ndarray) -> bytes:
+    """(H, W, C) uint8 as PNG bytes, written by torchvision's save_image."""
     buffer = io.BytesIO()
-    Image.fromarray(_squeeze_gray(image)).save(buffer, format="PNG")
+    _save_image(image, buffer)
     return buffer.getvalue()
 
 
@@ -88,7 +112,16 @@ def gif_bytes(frames: list[np.ndarray], ms_per_frame: int = 200) -> bytes:
 
 
 def save_png(image: np.ndarray, path: str) -> None:
-    Image.fromarray(_squeeze_gray(image)).save(path, format="PNG")
+    """(H, W, C) uint8 written to `path` as a PNG by torchvision's save_image."""
+    _save_image(image, path)
+
+
+def _save_image(image: np.ndarray, target) -> None:
+    from torchvision.utils import save_image
+
+    # save_image takes floats in [0, 1] and rounds x·255 + 0.5 back: uint8 values survive exactly.
+    pixels = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float() / 255
+    save_image(pixels, target, format="PNG")
 
 
 def _squeeze_gray(image: np.ndarray) -> np.ndarray:

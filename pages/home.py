@@ -56,5 +56,6 @@ cols[3].caption("Move through the latent space of a shipped model.")
 
 st.subheader("This machine")
 st.write(f"Training runs on: **{ui.device_description()}**")
-rows = [{"dataset": name, "status": status} for name, status in dataset_status().items()]
-st.dataframe(rows, hide_index=True, width="content")
+# A static table: the interactive data grid drew as an empty grey box until its canvas loaded
+# (and in some browsers never did), and ten rows need no scrolling or sorting.
+st.table({"status": dataset_status()}, border="horizontal", width="content")

@@ -19,8 +19,8 @@ from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
 from pages import explore_ui, ui
-from playground import capacity, evaluation, images
-from playground.config import GANConfig
+from playground import backends, capacity, evaluation, images
+from playground.config import ConfigError, GANConfig
 from playground.metrics import EXPLANATIONS, coverage_2d
 
 CURRENT = "run"  # the source key of the session's own run
@@ -70,8 +70,18 @@ SERIES_ORDER = (
     "diversity_ratio",
     "duplicate_rate",
     "nearest_train_ratio",
+    "fid",
+    "kid",
+    "inception_score",
 )
 LABELS = dict(MODE_GAUGES + CLASS_GAUGES + MANIFOLD_GAUGES + IMAGE_GAUGES)
+# Where the dataset is not known (comparing runs); elsewhere fid.describe(dataset) names them.
+LABELS |= {
+    "fid": "FID (classifier features)",
+    "kid": "KID (classifier features)",
+    "inception_score": "IS (classifier)",
+    "fid_floor": "FID of real data",
+}
 
 
 # ---------------------------------------------------------------------- numbers
@@ -466,6 +476,8 @@ def show_source(source: Source, run, n: int) -> None:
         st.markdown(f"**Now** ({report.measures.get('samples', n):,} samples)")
         verdict(report.measures)
         all_gauges(report.measures)
+        distribution_gauges(report.measures, cfg.dataset)
+        inception_section(source, n)
     timeline(source)
     if report is not None:
         pictures(report, real, extent, cfg)
@@ -511,6 +523,7 @@ def timeline(source: Source) -> None:
         right.plotly_chart(
             series_figure(records, rest, "Quality and spread over training"), key="diag.rest"
         )
+    distribution_over_time(records, source.cfg.dataset)
 
 
 def pictures(report, real, extent, cfg: GANConfig) -> None:
@@ -654,10 +667,6 @@ def every_loss_configs(dataset: str) -> list[GANConfig]:
 
 def every_loss_section() -> None:
     """All six losses on the same data and settings, trained as one batched computation."""
-    try:
-        from playground.multirun import MultiRunner
-    except ImportError:
-        return
     st.subheader("Every loss on the same data, live")
     st.caption(
         "One click trains the same generator and discriminator under each of the six "
@@ -670,9 +679,13 @@ def every_loss_section() -> None:
     if cols[1].button(
         "▶ Train every loss on the same data, live", key="diag.multi.start", type="primary"
     ):
-        runner = MultiRunner(every_loss_configs(dataset))
         slot.replace(None)  # this session's previous every-loss run frees its slot first
-        if capacity.SLOTS.try_start(runner):  # a server-wide slot, like any run
+        try:  # here, or as one actor on the Ray cluster (backend setting)
+            runner = backends.make_multi_run(every_loss_configs(dataset))
+        except (backends.ClusterUnavailable, ConfigError) as exc:
+            st.error(f"The run could not start: {exc}")
+            return
+        if backends.try_start(runner):  # a server-wide slot, like any run (Ray: its queue)
             slot.replace(runner)
         else:
             busy = capacity.SLOTS.status()
@@ -765,6 +778,8 @@ def live_gauges(snap) -> None:
         )
         gauges(last, keys, previous)
         verdict(last)
+        distribution_gauges(last, cfg.dataset if cfg is not None else "", previous)
+    measures_note(snap)
     counts, rest = over_time_keys(records)
     with right:
         st.plotly_chart(
@@ -816,3 +831,97 @@ def pacgan_table(sources: dict[str, Source]) -> None:
             "sample; reverse KL of the modes' histogram. `gan-playground reproduce pacgan` "
             "trains the project's recipes over ten seeds for the same table."
         )
+
+
+# ---------------------------------------------------------------------- FID, KID, IS
+DISTRIBUTION_KEYS = ("fid", "kid", "inception_score", "fid_inception", "kid_inception")
+LOWER_BETTER = ("fid", "kid", "fid_inception", "kid_inception")
+
+
+def distribution_gauges(measures: dict, dataset: str, previous: dict | None = None) -> None:
+    """FID, KID and IS gauges under their honest names (which features), with what a good value
+    is, and the one line on the Inception-v3 ones (shown beside, or how to get them)."""
+    from playground.fid import INCEPTION_HINT, describe
+
+    shown = [k for k in DISTRIBUTION_KEYS if k in measures]
+    if not shown:
+        return
+    names = describe(dataset or "dataset")
+    for col, key in zip(st.columns(len(shown)), shown, strict=True):
+        delta = None
+        if previous is not None and isinstance(previous.get(key), (int, float)):
+            delta = f"{measures[key] - previous[key]:+.3g}"
+        col.metric(
+            names[key],
+            f"{measures[key]:.3g}",
+            delta=delta,
+            delta_color="inverse" if key in LOWER_BETTER else "normal",
+            help=EXPLANATIONS[key],
+        )
+    if "fid" in measures:
+        st.caption(f"FID, KID and IS here are {names['explanation']}. " + good_values(measures))
+    if "fid_inception" not in measures:
+        st.caption(INCEPTION_HINT + ".")
+
+
+def good_values(measures: dict) -> str:
+    """What a good FID/KID/IS is, in the terms of these samples."""
+    floor = measures.get("fid_floor")
+    text = "Lower FID and KID are better; "
+    if floor is not None:
+        text += (
+            f"real data scores FID {floor:.3g} with as many samples (the noise floor), a "
+            "generator stuck on one class scores hundreds. "
+        )
+    else:
+        text += "real data scores near 0, a generator stuck on one class scores hundreds. "
+    return text + "IS runs from 1 (one class) to 10 (every class, each sample clear)."
+
+
+def distribution_over_time(records: list[dict], dataset: str) -> None:
+    """FID and IS over training, when the records hold them."""
+    from playground.fid import describe
+
+    if not any("fid" in r for r in records):
+        return
+    names = describe(dataset or "dataset")
+    left, right = st.columns(2)
+    for col, key, floor in ((left, "fid", "fid_floor"), (right, "inception_score", None)):
+        keys = [key] + ([floor] if floor else [])
+        fig = series_figure(records, keys, names[key] + " over training")
+        col.plotly_chart(fig, key=f"diag.over.{key}")
+
+
+def measures_note(snap) -> None:
+    """Why some measures are missing for now (e.g. the classifier still training)."""
+    note = (getattr(snap, "info", None) or {}).get("measures_note")
+    if note:
+        st.caption(note)
+
+
+@st.cache_data(max_entries=8, show_spinner="Measuring with Inception-v3 (minutes on a CPU)…")
+def inception_report(path: str, mtime_ns: int, n: int) -> dict:
+    """Inception-v3 FID/KID of a checkpoint, cached per file version and sample count."""
+    from playground.checkpoints import load_checkpoint
+
+    trainer = load_checkpoint(path, device="auto", with_optimizers=False)  # a GPU when there is one
+    measures = evaluation.diagnose(trainer, n, seed=0, inception=True).measures
+    return {k: measures[k] for k in ("fid_inception", "kid_inception") if k in measures}
+
+
+def inception_section(source: Source, n: int) -> None:
+    """Standard Inception-v3 FID/KID of a saved image model, on request when the weights are on
+    disk (slow on a CPU), shown beside the classifier ones."""
+    from playground.fid import inception_weights
+
+    if source.cfg.is_points or source.key == CURRENT or inception_weights() is None:
+        return
+    folder = Path(source.key)
+    wanted = st.toggle(
+        "Inception-v3 FID/KID (as in papers)",
+        key=f"diag.inception.{source.key}",
+        help="Runs Inception-v3 on every sample at 299 px: seconds on a GPU, minutes on a CPU.",
+    )
+    if wanted:
+        measures = inception_report(source.key, explore_ui.checkpoint_mtime(folder), n)
+        distribution_gauges(measures, source.cfg.dataset)

@@ -411,20 +411,3 @@ def metrics_text(metrics: dict) -> str:
             parts.append(f"{name} {value:.4g}")
     return " · ".join(parts[:8])
 
-
-def load_for_training(folder: str | Path):
-    """A checkpoint as a Trainer ready to train on: on its saved device, or on the best one here
-    when that device is missing (a GPU run opened on a laptop). A finished run gets as many
-    steps again, so "resume" means train on."""
-    from playground.checkpoints import load_checkpoint
-    from playground.config import ConfigError
-
-    try:
-        trainer = load_checkpoint(folder, device=None)
-    except ConfigError as exc:
-        if exc.setting != "device":
-            raise
-        trainer = load_checkpoint(folder, device="auto")
-    if trainer.step >= trainer.cfg.steps:
-        trainer.cfg = trainer.cfg.replace(steps=trainer.step + trainer.cfg.steps)
-    return trainer

@@ -8,9 +8,8 @@ import streamlit as st
 
 from pages import explore_ui as xui
 from pages import train_ui, ui
-from playground import capacity, store, uploads
+from playground import backends, capacity, store, uploads
 from playground.checkpoints import read_meta
-from playground.runner import Run
 
 ui.require_router()
 
@@ -77,14 +76,13 @@ def resume(folder: Path) -> None:
         cfg = read_meta(folder)["config_obj"]
         if cfg.dataset == "folder":  # the same rule as typing the folder on the Train page
             uploads.check_app_data_folder(cfg.data_folder)
-        trainer = xui.load_for_training(folder)
+        run = backends.make_run(resume_from=folder)  # here, or in an actor on the Ray cluster
     except Exception as exc:  # shown to the person, never a traceback
         st.error(f"Cannot resume {folder.name}: {exc}")
         return
-    run = Run(trainer=trainer)
     slot = ui.run_slot()
     slot.stop()  # this session's current run frees its training slot first
-    if not capacity.SLOTS.try_start(run, paused=True):
+    if not backends.try_start(run, paused=True):  # on Ray it always starts (or queues)
         busy = capacity.SLOTS.status()
         st.error(f"All {busy.limit} training slots on this server are in use ({busy.active} runs "
                  "active): try again when one finishes or is stopped.")

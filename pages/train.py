@@ -3,7 +3,6 @@
 import streamlit as st
 
 from pages import train_ui, ui
-from playground.runner import Run
 
 ui.require_router()
 
@@ -34,8 +33,11 @@ def start() -> None:
     if cfg is None:
         return
     # A second Start stops the first run; the new one starts only if the server has a free
-    # training slot (otherwise the page says so and watches for one).
-    train_ui.start_run(slot, Run(cfg))
+    # training slot (otherwise the page says so and watches for one); on a Ray cluster it
+    # waits in the cluster's queue instead.
+    new_run = train_ui.make_run(cfg)
+    if new_run is not None:
+        train_ui.start_run(slot, new_run)
 
 
 train_ui.controls(slot, start, problem)

@@ -12,11 +12,11 @@ import numpy as np
 import streamlit as st
 
 from pages import diagnostics_ui, ui
-from playground import capacity, images, uploads
+from playground import backends, capacity, images, uploads
 from playground.config import PRESETS, ConfigError, GANConfig
 from playground.runner import Frame, Run, Snapshot
 
-POLLING = ("starting", "running")  # statuses during which the live view redraws by itself
+POLLING = ("queued", "starting", "running")  # statuses during which the live view redraws itself
 
 
 def apply_pending_preset() -> None:
@@ -388,11 +388,27 @@ SLOT_FREED = "train.slot_freed"
 SLOT_POLL_SECONDS = 2.0
 
 
+BACKEND_ERROR = "train.backend_error"  # the Ray cluster could not take the run: why
+
+
+def make_run(cfg: GANConfig) -> Run | None:
+    """A new run of `cfg` on the server's backend (this process, or the Ray cluster); None, with
+    the reason kept for the page, when the cluster cannot be reached."""
+    try:
+        run = backends.make_run(cfg)
+    except (backends.ClusterUnavailable, ConfigError) as exc:
+        st.session_state[BACKEND_ERROR] = str(exc)
+        return None
+    st.session_state.pop(BACKEND_ERROR, None)
+    return run
+
+
 def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
-    """Start `new_run` as this session's run if the server has a free training slot. This
-    session's current run is stopped first, so it frees its own slot. False when all are busy."""
+    """Start `new_run` as this session's run if the server has a free training slot (a run on
+    the Ray cluster always starts, and queues there when the cluster is full). This session's
+    current run is stopped first, so it frees its own slot. False when all are busy."""
     slot.stop()
-    if not capacity.SLOTS.try_start(new_run):
+    if not backends.try_start(new_run):
         st.session_state[WAITING] = True
         return False
     slot.replace(new_run)
@@ -404,6 +420,11 @@ def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
 def capacity_notice() -> None:
     """How many of the server's training slots are in use; after a refused Start, a warning
     that watches for a free slot by itself."""
+    if BACKEND_ERROR in st.session_state:
+        st.error(f"**The run could not start.** {st.session_state[BACKEND_ERROR]}")
+    if backends.backend_name() == "ray":  # the cluster queues runs: no slots on this server
+        st.caption(backends.describe())
+        return
     waiting = st.session_state.get(WAITING, False)
 
     @st.fragment(run_every=SLOT_POLL_SECONDS if waiting else None)

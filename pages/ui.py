@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground import store
+from playground import backends, store
 from playground.checkpoints import CheckpointError, read_meta
 from playground.config import (
     ARCHITECTURES,
@@ -32,7 +32,8 @@ from playground.runner import Run, Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 CHECKPOINTS = ROOT / "checkpoints"
-USER_RUNS = CHECKPOINTS / "runs"
+# Saved runs: $GAN_PLAYGROUND_RUNS_DIR when set (on a Ray cluster, a folder every machine shares).
+USER_RUNS = backends.runs_dir(CHECKPOINTS / "runs")
 REFRESH_SECONDS = 1.0  # how often the live view redraws while a run is active
 
 
@@ -115,7 +116,9 @@ def new_run_folder(cfg: GANConfig) -> Path:
 def list_checkpoints() -> list[tuple[Path, dict]]:
     """(folder, checked metadata) for every loadable checkpoint under checkpoints/, newest first."""
     found = []
-    for meta_file in CHECKPOINTS.rglob("checkpoint.json"):
+    roots = [CHECKPOINTS] + ([] if USER_RUNS.resolve().is_relative_to(CHECKPOINTS.resolve())
+                             else [USER_RUNS])
+    for meta_file in (m for root in roots for m in root.rglob("checkpoint.json")):
         try:
             found.append((meta_file.parent, read_meta(meta_file.parent)))
         except CheckpointError:
@@ -470,8 +473,13 @@ def points_figure(samples: np.ndarray, real: np.ndarray | None,
 
 
 def status_message(snap: Snapshot) -> None:
-    """A readable banner for how a run ended."""
-    if snap.status == "diverged":
+    """A readable banner for how a run ended (or why it has not started yet)."""
+    if snap.status == "queued":
+        place, length = snap.info.get("queue_position"), snap.info.get("queue_length")
+        line = f" It is {place} of {length} waiting from this server." if place else ""
+        st.info(f"**Queued on the Ray cluster** for {snap.info.get('queued_seconds', 0):.0f} s: "
+                f"it starts by itself when the cluster has room.{line}")
+    elif snap.status == "diverged":
         st.error(f"**The run diverged and stopped.** {snap.error}")
     elif snap.status == "error":
         st.error(f"**The run stopped with an error.** {snap.error}")

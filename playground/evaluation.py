@@ -55,6 +55,7 @@ class _ImageReference:
     images: torch.Tensor | None = None  # (n, C, H, W) the real images in [-1, 1]
     distribution: object | None = None  # fid.DistributionMeasures over them, built at first use
     inception: object | None = None  # fid.InceptionMeasures over them, when asked for
+    fid_floor: float | None = None  # FID of as many other real images: the noise floor
 
 
 class Evaluator:
@@ -155,6 +156,8 @@ class Evaluator:
             if n >= 2 and ref.features is not None and ref.features.shape[0] >= 2:
                 result |= metrics.precision_recall_density_coverage(ref.features, feats)
                 result |= self._distribution(ref, clf).measure(fake)
+                if ref.fid_floor is not None:
+                    result["fid_floor"] = ref.fid_floor
             confidence, predicted = (t.numpy() for t in probs.max(dim=1))
             reference = clf.label_distribution.tolist()
         if inception and n >= 2 and n_ref >= 2:
@@ -181,6 +184,10 @@ class Evaluator:
             from .fid import DistributionMeasures
 
             ref.distribution = DistributionMeasures(clf.net, ref.images)
+            n = ref.images.shape[0]
+            others = self._permutation()[n : 2 * n]
+            if len(others) >= 2:  # what real data scores: the FID a perfect generator would get
+                ref.fid_floor = ref.distribution.measure(self._as_float(others))["fid"]
         return ref.distribution
 
     def _inception(self, ref: _ImageReference):

@@ -91,6 +91,8 @@ EXPLANATIONS = {
     "dataset's own classifier (torchmetrics): lower is better; two real halves of the same size "
     "read near the noise floor (about 6 at 800 digits a side). Compares runs on one dataset only: "
     "not comparable with the Inception FIDs of papers.",
+    "fid_floor": "The same FID for as many other real images as generated ones: what a perfect "
+    "generator would score with this many samples (FID is biased upwards for small samples).",
     "kid": "Kernel (polynomial MMD²) distance on the same classifier features: lower is better, "
     "unbiased for small sample counts; in the features' own units, not the Inception KID's.",
     "inception_score": "exp of the mean KL between the classifier's class probabilities for an "

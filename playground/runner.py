@@ -360,6 +360,7 @@ class Run(ThreadControls):
             info={
                 "notes": list(getattr(trainer.data, "notes", [])),
                 "fast_paths": trainer.fast.describe(),
+                "measures_note": trainer.measures.note,  # e.g. the classifier still training
             },
             measures=tuple(trainer.measures.copy()),
         )

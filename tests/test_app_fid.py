@@ -1,0 +1,73 @@
+"""AppTest: FID, KID and IS on the Diagnostics page, under their honest names, over training and
+in the compare view; the one line on Inception weights when they are absent, and the Inception
+gauges beside when they are on disk (random-valued weights the test writes)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import cli_train, install_checkpoints
+from streamlit.testing.v1 import AppTest
+
+from pages import ui
+from playground import fid
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def made(tmp_path_factory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("fid-made")
+    return {
+        "digits": cli_train(
+            root / "digits", "--preset", "digits-dcgan", "--steps", "6", "--set", "width=8",
+            "--set", "batch_size=16", "--set", "eval_every=3",
+        ),
+    }
+
+
+@pytest.fixture
+def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no Inception weights there
+    monkeypatch.delenv(fid.INCEPTION_ENV, raising=False)
+    return install_checkpoints(made, tmp_path / "checkpoints", {"digits": "runs/d"}, monkeypatch)
+
+
+@pytest.fixture
+def fresh_slot(monkeypatch):
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    yield slot
+    slot.stop()
+
+
+def opened(checkpoint: Path) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "diagnostics.py"), default_timeout=180).run()
+    at.selectbox(key="diag.source").set_value(str(checkpoint)).run()
+    at.select_slider(key="diag.samples").set_value(250).run()
+    assert not at.exception
+    return at
+
+
+def test_fid_kid_is_gauges_named_for_their_features(checkpoints, fresh_slot):
+    at = opened(checkpoints["digits"])
+    labels = [m.label for m in at.metric]
+    for wanted in ("FID (digits classifier features)", "KID (digits classifier features)",
+                   "IS (digits classifier)"):
+        assert wanted in labels, wanted
+    captions = " ".join(c.value for c in at.caption)
+    assert "not comparable with the Inception FIDs of papers" in captions
+    assert "real data scores FID" in captions  # what a good value is
+    assert "Inception FID/KID are off" in captions  # and how to get the standard ones
+    keys = [c.proto.id for c in at.get("plotly_chart")]
+    assert any("diag.over.fid" in k for k in keys)  # FID over training (eval_every=3)
+
+
+def test_compare_view_offers_fid_over_time(checkpoints, fresh_slot):
+    at = opened(checkpoints["digits"])
+    at.multiselect(key="diag.compare").set_value([str(checkpoints["digits"])]).run()
+    assert not at.exception
+    assert "fid" in at.selectbox(key="diag.cmp.measure").options or any(
+        "FID" in o for o in at.selectbox(key="diag.cmp.measure").options
+    )

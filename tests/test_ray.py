@@ -250,3 +250,41 @@ def _process_exists(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def test_the_train_page_on_the_ray_backend_shows_a_queued_run_then_trains(
+    remote_runs, monkeypatch
+):
+    from streamlit.testing.v1 import AppTest
+
+    from pages import ui
+
+    monkeypatch.setenv(backends.BACKEND_ENV, "ray")
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    busy = [remote_runs(small(steps=10_000_000)) for _ in range(2)]
+    for run in busy:
+        run.start()
+    wait_for(lambda: all(status_of(r) == "running" for r in busy), "the cluster to fill")
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60).run()
+    at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
+    at.sidebar.number_input(key="cfg.steps").set_value(100_000).run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception
+    assert isinstance(slot.run, RemoteRun)
+    assert any("Queued on the Ray cluster" in x.value for x in at.info)
+    assert any("Ray cluster" in x.value for x in at.caption)  # where runs train, not slots
+    for run in busy:
+        run.discard()
+    wait_for(lambda: status_of(slot.run) == "running", "the queued run to start")
+
+    def steps_shown() -> int:
+        at.run()
+        shown = [m.value for m in at.metric if m.label == "Step"]
+        return int(shown[0].replace(",", "")) if shown else 0
+
+    wait_for(lambda: steps_shown() > 0, "the page to show training")
+    next(b for b in at.button if b.label == "Stop").click().run()
+    assert slot.run.join(TIMEOUT) and status_of(slot.run) == "stopped"
+    assert not at.exception
+    slot.run.discard()

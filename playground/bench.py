@@ -702,6 +702,47 @@ def digits_model() -> tuple[object, str]:
     return LatentModel.from_trainer(trainer, "cpu"), "digits-dcgan trained 20 steps in the bench"
 
 
+def live_measure_cost(repeats: int) -> dict:
+    """What the Train page's live measures cost on a CPU: one evaluation of the shipped digits
+    model (LIVE_SAMPLES samples: classes, precision/recall, FID/KID/IS, diversity), the FID,
+    KID and IS part alone, and the share of training time at the preset's eval_every."""
+    from .checkpoints import load_checkpoint
+    from .evaluation import EVAL_SEED, LIVE_SAMPLES, Evaluator
+    from .fid import DistributionMeasures
+
+    trainer = load_checkpoint(EXAMPLE_DIGITS, device="cpu")
+    n = LIVE_SAMPLES["images"]
+    ev = Evaluator(trainer.cfg.dataset, trainer.data, seed=trainer.cfg.seed)
+    samples = trainer.sample(n, seed=EVAL_SEED)
+    ev.measure(samples)  # the real side, computed once per run
+    real = trainer.data.images[:n].float() / 127.5 - 1
+    distribution = DistributionMeasures(ev.classifier.net, real)
+    all_s, fid_s = [], []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        ev.measure(samples)
+        all_s.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        distribution.measure(samples)
+        fid_s.append(time.perf_counter() - start)
+    steps = []
+    for _ in range(3):
+        start = time.perf_counter()
+        trainer.train_step()
+        steps.append(time.perf_counter() - start)
+    every = preset("digits-dcgan").eval_every
+    step_s = statistics.median(steps)
+    all_median = statistics.median(all_s)
+    return {
+        "samples": n,
+        "all_ms": 1000 * all_median,
+        "fid_ms": 1000 * statistics.median(fid_s),
+        "step_ms": 1000 * step_s,
+        "eval_every": every,
+        "slowdown_pct": 100 * all_median / (every * step_s) if every else 0.0,
+    }
+
+
 def slider_move(moves: int) -> dict:
     """One latent-explorer slider move: G on one z, then the picture upscaled to about 256 px
     and PNG-encoded (what st.image sends); milliseconds, median over `moves`."""
@@ -1117,6 +1158,8 @@ def run_bench(
             ui["slider"] = slider_move(budget.slider_moves)
         if due("ui: figures"):
             ui["figures"] = figure_costs(budget.figure_repeats)
+        if due("ui: live measures (digits)"):
+            ui["live_measures"] = live_measure_cost(budget.figure_repeats)
         results["ui"] = ui
     # The CPU rows, unless a GPU was named (--device cuda: its rows only).
     cpu_rows = device_name != "cuda"
@@ -1300,6 +1343,17 @@ def format_table(results: dict) -> str:
                     "what st.plotly_chart sends",
                 ),
                 ("image grid 64x32px + PNG", f"{f['image_grid_png_ms']:.2f} ms", ""),
+            ]
+        if "live_measures" in ui:
+            m = ui["live_measures"]
+            rows += [
+                (
+                    f"live measures, {m['samples']} digits samples",
+                    f"{m['all_ms']:.0f} ms",
+                    f"every eval_every={m['eval_every']} steps: {m['slowdown_pct']:.1f}% of "
+                    f"training time ({m['step_ms']:.0f} ms a step)",
+                ),
+                ("  of which FID + KID + IS", f"{m['fid_ms']:.0f} ms", "torchmetrics, classifier"),
             ]
         table(
             "4. UI costs (CPU)",

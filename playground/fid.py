@@ -189,13 +189,21 @@ class InceptionMeasures:
         from torchmetrics.image import FrechetInceptionDistance, KernelInceptionDistance
 
         warnings.filterwarnings("ignore", message=".*will save all extracted features")
+        from torchmetrics.image.fid import NoTrainInceptionV3
+
         copy = _safe_weights_copy(Path(weights))
         try:
-            self.fid = FrechetInceptionDistance(
-                feature=2048, reset_real_features=False, feature_extractor_weights_path=str(copy)
+            # torchmetrics' own Inception-v3 module, built here so the weights path works with
+            # every torchmetrics from 1.4 (its FID takes the path itself only from 1.7).
+            network = NoTrainInceptionV3(
+                name="inception-v3-compat",
+                features_list=["2048"],
+                feature_extractor_weights_path=str(copy),
             )
         finally:
             copy.unlink(missing_ok=True)
+        network.num_features = 2048
+        self.fid = FrechetInceptionDistance(feature=network, reset_real_features=False)
         self.n_real = int(real.shape[0])
         self._kid_cls = KernelInceptionDistance
         self.fid.to(real.device)

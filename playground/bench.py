@@ -38,7 +38,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from . import images
+from . import images, paths
 from .config import ConfigError, GANConfig, preset
 from .data import DataSource, load_dataset
 from .models import build_models
@@ -47,7 +47,7 @@ from .runner import FINAL, MAX_FRAMES, Run
 from .trainer import SERIES, BoundedHistory, Trainer, device_label, resolve_device
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLE_DIGITS = ROOT / "checkpoints" / "examples" / "digits-dcgan"
+EXAMPLE_DIGITS = paths.shipped_checkpoints() / "examples" / "digits-dcgan"
 SECTIONS = ("ui", "overhead", "images", "learning", "multirun", "memory")
 POLL_SECONDS = 1.0  # the Train page redraws its live view about once a second
 NEVER = 10_000_000  # a step count no benchmark reaches: runs go on until stopped
@@ -695,7 +695,7 @@ def digits_model() -> tuple[object, str]:
     from .latent import LatentModel, load_latent_model
 
     if (EXAMPLE_DIGITS / "checkpoint.json").is_file():
-        return load_latent_model(EXAMPLE_DIGITS), f"checkpoint {EXAMPLE_DIGITS.relative_to(ROOT)}"
+        return load_latent_model(EXAMPLE_DIGITS), f"checkpoint examples/{EXAMPLE_DIGITS.name}"
     trainer = Trainer(preset("digits-dcgan").replace(device="cpu"))
     for _ in range(20):
         trainer.train_step()

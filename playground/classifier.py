@@ -35,11 +35,13 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import nn
 
+from . import paths
+
 log = logging.getLogger(__name__)
 
 FORMAT = "gan-playground-classifier"
 VERSION = 1
-SHIPPED_DIR = Path(__file__).resolve().parent.parent / "checkpoints" / "classifiers"
+SHIPPED_DIR = paths.shipped_checkpoints() / "classifiers"  # read-only (see playground.paths)
 MAX_META_BYTES = 1 << 20
 WIDTH = 16  # channels of the first convolution; the next two have 2x and 4x as many
 FEATURE_DIM = 64
@@ -127,9 +129,9 @@ def classifier_key(dataset: str, image_size: int, channels: int) -> str:
 
 
 def classifier_dir() -> Path:
-    """Where new classifiers are written: $GAN_PLAYGROUND_CLASSIFIERS, else the shipped folder."""
-    override = os.environ.get("GAN_PLAYGROUND_CLASSIFIERS", "").strip()
-    return Path(override).expanduser() if override else SHIPPED_DIR
+    """Where new classifiers are written: $GAN_PLAYGROUND_CLASSIFIERS, else the checkout's
+    checkpoints/classifiers, else the user's cache; never an installed package's folder."""
+    return paths.classifiers_dir()
 
 
 def find_classifier(key: str) -> Path | None:

@@ -49,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     train.add_argument("--quiet", action="store_true", help="no progress bar")
     train.add_argument("--out", type=Path, required=True, metavar="DIR")
+    train.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        help="where to train: here (local, the default) or on the Ray cluster at $RAY_ADDRESS "
+        "(a local Ray when unset); default $GAN_PLAYGROUND_BACKEND",
+    )
 
     sample = sub.add_parser("sample", help="write a grid of samples from a checkpoint")
     sample.add_argument("checkpoint", type=Path)
@@ -127,9 +133,12 @@ def build_config(args: argparse.Namespace) -> GANConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from . import backends
     from .checkpoints import load_checkpoint, save_checkpoint
     from .trainer import Trainer
 
+    if backends.backend_name(args.backend) == "ray":
+        return _train_on_cluster(args)
     if args.resume:
         trainer = load_checkpoint(args.resume, device=args.device)
         trainer.apply(_resume_changes(args, trainer.cfg))
@@ -154,6 +163,53 @@ def cmd_train(args: argparse.Namespace) -> int:
     metrics = _measures(trainer, 2500, 0) if trainer.data.centres is not None else {}
     save_checkpoint(trainer, args.out, with_optimizers=not args.no_optimizers, metrics=metrics)
     summary = f"saved {args.out} at step {trainer.step}"
+    if metrics:
+        summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
+    print(summary)
+    return 0
+
+
+def _train_on_cluster(args: argparse.Namespace) -> int:
+    """`train --backend ray`: the run is an actor on the Ray cluster; this process shows its
+    progress and writes the checkpoint it brings back (so --out is a folder of this machine)."""
+    from tqdm import tqdm
+
+    from . import backends
+    from .trainer import Divergence
+
+    if args.resume and (args.assignments or args.steps is not None or args.device):
+        raise UsageError("--resume with --backend ray takes no --set, --steps or --device")
+    try:
+        if args.resume:
+            run = backends.make_run(resume_from=args.resume, backend="ray")
+        else:
+            run = backends.make_run(build_config(args), backend="ray")
+    except backends.ClusterUnavailable as exc:
+        print(f"gan-playground: {exc}", file=sys.stderr)
+        return 1
+    try:
+        run.start()
+        bar = tqdm(total=run.config.steps, disable=args.quiet, unit="step", mininterval=0.5,
+                   desc=run.config.dataset, file=sys.stderr)
+        while not run.join(0.5):
+            snap = run.snapshot()
+            bar.total = snap.total_steps
+            bar.update(snap.step - bar.n)
+            bar.set_postfix_str(snap.status, refresh=False)
+        snap = run.snapshot()
+        bar.update(snap.step - bar.n)
+        bar.close()
+        if snap.status == "diverged":
+            raise Divergence(snap.error or "the run diverged")
+        if snap.status != "finished":
+            print(f"gan-playground: the run {snap.status}: {snap.error}", file=sys.stderr)
+            return 1
+        report = run.measure(2500, 0) if snap.kind == "points" else None
+        metrics = report.measures if report and "modes_held" in report.measures else {}
+        run.save(args.out, with_optimizers=not args.no_optimizers, metrics=metrics)
+    finally:
+        run.discard()  # frees the actor, also on Ctrl-C
+    summary = f"saved {args.out} at step {snap.step} (trained on the Ray cluster)"
     if metrics:
         summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
     print(summary)

@@ -38,7 +38,8 @@ def cluster():
     """One local Ray for the module: 2 CPUs, so two one-CPU runs fill it."""
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": a new Ray of its own, even when a cluster runs on this machine.
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -288,3 +289,19 @@ def test_the_train_page_on_the_ray_backend_shows_a_queued_run_then_trains(
     assert slot.run.join(TIMEOUT) and status_of(slot.run) == "stopped"
     assert not at.exception
     slot.run.discard()
+
+
+def test_the_command_line_trains_on_the_cluster_and_diagnose_loads_it(tmp_path, capsys):
+    from playground import cli
+
+    out = tmp_path / "ring8"
+    code = cli.main(["train", "--preset", "ring8-stable", "--backend", "ray", "--steps", "60",
+                     "--quiet", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert code == 0 and "trained on the Ray cluster" in printed and "modes held" in printed
+    assert read_meta(out)["step"] == 60 and read_meta(out)["metrics"]["modes_total"] == 8
+    assert cli.main(["diagnose", str(out), "--json"]) == 0
+    assert '"step": 60' in capsys.readouterr().out
+    assert cli.main(["train", "--backend", "spark", "--out", str(tmp_path / "x")]) == 2
+    assert "--backend" in capsys.readouterr().err
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the CLI's actor freed")

@@ -54,4 +54,5 @@ def test_the_train_page_refuses_a_fraction_and_takes_a_whole_number(page):
     assert start.disabled, "no run with a truncated batch size"
     at.sidebar.number_input(key="cfg.batch_size").set_value(64).run()
     assert not any("batch_size" in e.value for e in at.error)
-    assert at.query_params.get("batch_size") == "64", "a whole number goes to the URL as one"
+    # (AppTest shows a query value as a string or a one-item list, by Streamlit version)
+    assert at.query_params.get("batch_size") in ("64", ["64"]), "a whole number, as one"

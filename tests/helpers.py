@@ -74,6 +74,25 @@ def install_checkpoints(
 
 
 # ---------------------------------------------------------------------- the browser tests
+# Budgets for the browser tests: generous, because CI is a loaded 2-core box where one Streamlit
+# rerun can take seconds and a page's first load tens of seconds. A test waits for a condition
+# and goes on the moment it holds, so a large budget costs nothing on a fast machine.
+BROWSER_BUDGET_S = 180.0
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"  # Streamlit's own e2e wait
+
+
+def wait_until(condition, what: str, timeout: float = BROWSER_BUDGET_S, every: float = 0.25):
+    """Poll `condition` until it returns something truthy (returned), or fail naming `what`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--disable-background-networking", "--disable-component-update",

@@ -1,20 +1,29 @@
 """One real-browser test: the app under `streamlit run`, driven by Playwright in Debian's chromium.
 
 Opens the app, starts ring8-stable from the Train page, sees the step counter rise and the charts
-appear without reloading, then moves a slider in the Latent explorer.
+appear without reloading, then moves a slider in the Latent explorer; and checks that a session's
+settings survive a visit to another page, the browser's Back button and a reload.
+
+Every wait is for a condition (Streamlit's script state, an element, a number), with budgets
+that hold on a loaded 2-core machine; none is a fixed sleep.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import time
 from pathlib import Path
 
 import pytest
-from helpers import CHROMIUM, CHROMIUM_ARGS, app_server, require_chromium
-
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+from helpers import (
+    BROWSER_BUDGET_S,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IDLE,
+    app_server,
+    require_chromium,
+    wait_until,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -39,48 +48,66 @@ def page(server, tmp_path_factory):
             executable_path=CHROMIUM, headless=True,
             args=CHROMIUM_ARGS)
         pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(BROWSER_BUDGET_S * 1000)
         pg.shots = shots
         yield pg
         browser.close()
 
 
-def _idle(page, timeout=60_000):
-    page.wait_for_selector(IDLE, timeout=timeout)
+def _idle(page) -> None:
+    page.wait_for_selector(IDLE)
 
 
 def _step_count(page) -> int:
-    text = page.locator("[data-testid='stProgress']").first.inner_text(timeout=5_000)
+    """The step on the progress line, or -1 while there is none (the page may be redrawing)."""
+    try:
+        text = page.locator("[data-testid='stProgress']").first.inner_text(timeout=5_000)
+    except Exception:  # replaced mid-read by a redraw: read again next time
+        return -1
     match = re.search(r"step ([\d,]+)", text)
     return int(match.group(1).replace(",", "")) if match else -1
+
+
+def _pick_preset(page, name: str) -> None:
+    sidebar = page.locator("[data-testid='stSidebar']")
+    sidebar.locator("[data-testid='stSelectbox']").first.click()
+    page.get_by_role("option", name=name).click()
+    _idle(page)
+
+
+def _url(page) -> str:
+    # Streamlit changes pages with history.pushState, which page.url does not follow here.
+    return page.evaluate("location.href")
+
+
+def _number(page, label: str):
+    return page.get_by_label(label, exact=True)
+
+
+def _set_number(page, label: str, value: str) -> None:
+    box = _number(page, label)
+    box.fill(value)
+    box.press("Enter")
+    wait_until(lambda: box.input_value() == value, f"{label} to read {value}")
+    _idle(page)
 
 
 def test_train_live_then_explore(server, page):
     page.goto(server + "/train?dataset=ring8")
     _idle(page)
-    sidebar = page.locator("[data-testid='stSidebar']")
-    sidebar.locator("[data-testid='stSelectbox']").first.click()
-    page.get_by_role("option", name="ring8-stable").click()
-    _idle(page)
+    _pick_preset(page, "ring8-stable")
     page.get_by_role("button", name="Start").click()
 
     # The live view redraws by itself: the step counter rises with no reload.
-    page.wait_for_selector("[data-testid='stProgress']", timeout=60_000)
-    first = _step_count(page)
-    deadline = time.monotonic() + 60
-    later = first
-    while time.monotonic() < deadline and later <= first:
-        time.sleep(1.0)
-        later = _step_count(page)
-    assert later > first >= 0, f"step counter did not rise ({first} -> {later})"
-    page.wait_for_selector("[data-testid='stPlotlyChart']", timeout=60_000)
-    assert page.locator("[data-testid='stPlotlyChart']").count() >= 4  # 3 curves + points
+    first = wait_until(lambda: (n := _step_count(page)) > 0 and n, "the run's first steps")
+    wait_until(lambda: _step_count(page) > first, f"the step counter to rise past {first}")
     # The loss chart gets data (a logged D loss) without a reload.
-    d_loss = page.locator("[data-testid='stMetric']").filter(has_text="D loss")
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and "–" in d_loss.inner_text():
-        time.sleep(0.5)
-    assert re.search(r"\d", d_loss.inner_text()), "no D loss logged"
-    assert page.locator("[data-testid='stPlotlyChart'] .scatterlayer .trace").count() > 0
+    d_loss = page.locator("[data-testid='stMetric']").filter(has_text="D loss").first
+    wait_until(lambda: re.search(r"\d", d_loss.inner_text()), "a logged D loss")
+    wait_until(lambda: page.locator("[data-testid='stPlotlyChart']").count() >= 4,
+               "3 curve charts + the points")
+    wait_until(lambda: page.locator("[data-testid='stPlotlyChart'] .scatterlayer .trace").count(),
+               "a drawn curve")
     page.screenshot(path=str(page.shots / "train.png"), full_page=True)
 
     # The explorer: a shipped checkpoint renders; moving a slider redraws the output.
@@ -89,21 +116,60 @@ def test_train_live_then_explore(server, page):
     # Streamlit's slider thumb is a visually hidden <input type="range">.
     slider = page.locator("[data-testid='stSlider'] input[type='range']").first
     try:
-        slider.wait_for(state="attached", timeout=60_000)
+        slider.wait_for(state="attached")
     except Exception:
         page.screenshot(path=str(page.shots / "explore-failed.png"), full_page=True)
         raise
     output = page.locator("[data-testid='stImage'] img, [data-testid='stPlotlyChart']").first
-    output.wait_for(timeout=60_000)
-    time.sleep(1.0)
+    output.wait_for()
+    _idle(page)
     picture_before = output.screenshot()
     value_before = slider.get_attribute("value")
     slider.focus()
     for _ in range(4):
         page.keyboard.press("ArrowLeft")
+    wait_until(lambda: slider.get_attribute("value") != value_before, "the slider to move")
     _idle(page)
-    time.sleep(1.0)
-    assert slider.get_attribute("value") != value_before
-    assert output.screenshot() != picture_before, "the output did not change"
+    wait_until(lambda: output.screenshot() != picture_before, "the output to change")
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(page.shots / "explore.png"), full_page=True)
+
+
+def test_settings_survive_another_page_back_and_reload(server, page):
+    """Train → ring8-stable → change three settings → Start → Diagnostics → back to Train (by
+    the menu, then by the browser's Back button, then by a reload): the sidebar keeps the
+    settings, the URL carries them, and nothing is pushed into the running run."""
+    page.goto(server + "/train?dataset=ring8&steps=1000000")
+    _idle(page)
+    _pick_preset(page, "ring8-stable")
+    chosen = {"Generator learning rate": "0.0002", "Discriminator learning rate": "0.0003",
+              "D steps per G step": "3", "Training steps": "20000"}
+    for label, value in chosen.items():
+        _set_number(page, label, value)
+    page.get_by_role("button", name="Start").click()
+    wait_until(lambda: _step_count(page) > 0, "the run to train")
+
+    def settings_kept(how: str) -> None:
+        wait_until(lambda: "/train" in _url(page), f"the Train page ({how})")
+        _number(page, "Generator learning rate").wait_for()
+        for label, value in chosen.items():
+            wait_until(lambda label=label, value=value: _number(page, label).input_value()
+                       == value, f"{label} = {value} after {how}")
+        wait_until(lambda: "lr_g=0.0002" in (url := _url(page)) and "d_steps=3" in url,
+                   f"the URL to carry the settings after {how}")
+        assert page.get_by_text("Changed live").count() == 0, how
+
+    sidebar = page.locator("[data-testid='stSidebarNav']")
+    sidebar.get_by_role("link", name="Diagnostics").click()
+    wait_until(lambda: "/diagnostics" in _url(page), "the Diagnostics page")
+    _idle(page)
+    sidebar.get_by_role("link", name="Train").click()
+    settings_kept("the menu")
+    sidebar.get_by_role("link", name="Diagnostics").click()
+    wait_until(lambda: "/diagnostics" in _url(page), "the Diagnostics page")
+    _idle(page)
+    page.evaluate("history.back()")  # the browser's Back button
+    settings_kept("the Back button")
+    page.reload()
+    settings_kept("a reload")
+    page.screenshot(path=str(page.shots / "train-settings-kept.png"), full_page=True)

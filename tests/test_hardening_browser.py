@@ -16,9 +16,16 @@ import re
 import time
 
 import pytest
-from helpers import CHROMIUM, CHROMIUM_ARGS, app_server, require_chromium
+from helpers import (
+    BROWSER_BUDGET_S,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    IDLE,
+    app_server,
+    require_chromium,
+    wait_until,
+)
 
-IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 CAP = 3
 STARTED = ("starting", "running")
 SESSIONS = 10
@@ -77,7 +84,7 @@ def browser():
 def open_train(browser, server, query: str = TINY):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
-    page.set_default_timeout(60_000)
+    page.set_default_timeout(BROWSER_BUDGET_S * 1000)
     page.goto(f"{server.url}/train?{query}")
     page.wait_for_selector(IDLE)
     page.get_by_text("Training slots on this server").first.wait_for()
@@ -96,8 +103,11 @@ def button(page, label: str):
 def click(page, label: str, until: tuple[str, ...]) -> str:
     """Click a button and wait until the page shows one of the statuses `until` (a busy server
     may take a moment to start the rerun). Not "until idle": a page with a live run reruns its
-    live view every second, so it is seldom idle for long."""
-    button(page, label).click()
+    live view every second, so it is seldom idle for long. Before the click, the button must be
+    enabled: on a busy server the rerun that enables it (Pause once a run starts) can lag."""
+    target = button(page, label)
+    wait_until(lambda: target.is_enabled(), f"{label} to be enabled")
+    target.click()
     return wait_until(lambda: (s := status_of(page)) in until and s, f"{label} to act")
 
 
@@ -133,17 +143,6 @@ def alert_text(page, containing: str) -> str:
     return page.locator("[data-testid='stAlert']").filter(has_text=containing).first.inner_text()
 
 
-def wait_until(condition, what: str, timeout: float = 30.0, every: float = 0.25):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(every)
-
-
 def no_exception(page) -> None:
     assert page.locator("[data-testid='stException']").count() == 0
 
@@ -165,7 +164,7 @@ def test_closing_the_tab_stops_the_run_and_frees_its_memory(server, browser):
         watcher.wait_for_selector(IDLE)
         return slots_in_use(watcher) == 0
 
-    wait_until(slots_free, "the warm-up to end", timeout=20, every=0.5)
+    wait_until(slots_free, "the warm-up to end", every=0.5)
     rss_before = proc_status(server.pid, "VmRSS") / 1024
 
     owner_context, owner = open_train(browser, server, big)
@@ -179,7 +178,7 @@ def test_closing_the_tab_stops_the_run_and_frees_its_memory(server, browser):
 
     closed_at = time.monotonic()
     owner_context.close()  # the browser session goes away mid-run
-    wait_until(slots_free, "the closed session's run to end", timeout=20, every=0.5)
+    wait_until(slots_free, "the closed session's run to end", every=0.5)
     seconds = time.monotonic() - closed_at
     cpu_after = cpu_share(server.pid)  # nobody is clicking: only a leftover run would burn CPU
     assert cpu_after < 0.3 * cpu_running, (cpu_running, cpu_after)
@@ -187,7 +186,7 @@ def test_closing_the_tab_stops_the_run_and_frees_its_memory(server, browser):
     rss_after = wait_until(
         lambda: (rss := proc_status(server.pid, "VmRSS") / 1024) < rss_before + 0.3 * added
         and rss,
-        "the run's memory to be returned", timeout=20)
+        "the run's memory to be returned")
     print(f"released {seconds:.1f} s after the tab closed; server RSS {rss_before:.0f} MB "
           f"-> {rss_running:.0f} MB while training -> {rss_after:.0f} MB after; server CPU "
           f"{cpu_running:.2f} cores while training -> {cpu_after:.2f} after")
@@ -209,7 +208,7 @@ def test_ten_sessions_share_three_slots_and_no_run_is_lost(server, browser):
                 for _ in range(SESSIONS)]
     pages = [context.new_page() for context in contexts]
     for page in pages:  # ten sessions open at once
-        page.set_default_timeout(60_000)
+        page.set_default_timeout(BROWSER_BUDGET_S * 1000)
         page.goto(f"{server.url}/train?{TINY}", wait_until="commit")
     for page in pages:  # every session gets its page
         page.wait_for_selector(IDLE)

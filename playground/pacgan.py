@@ -94,10 +94,11 @@ def mean_and_error(values: Sequence[float]) -> tuple[float, float]:
 
 def summarise(results: Iterable[dict]) -> dict:
     """Mean and standard error per column over per-seed `measures` results, plus `n` and, when
-    the results carry them, modes held (the project's strict count) and seconds per seed."""
+    the results carry them, modes held (the project's strict count) and seconds per seed (wall
+    and processor)."""
     results = list(results)
     out: dict = {"n": len(results)}
-    for key in COLUMNS + ("modes_held", "seconds"):
+    for key in COLUMNS + ("modes_held", "seconds", "cpu_seconds"):
         values = [r[key] for r in results if key in r]
         if values:
             out[key] = mean_and_error(values)

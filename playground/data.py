@@ -640,7 +640,8 @@ def _load_image(path: Path, size: int, mode: str) -> np.ndarray:
         image = _flatten_alpha(_to_8bit(image))
         if image.mode not in ("L", "RGB"):  # palette, CMYK, ...: their bytes are not pixels
             image = image.convert("RGB")
-        pixels = _square(size, mode)(_pil_to_tensor(image))  # (C, size, size) uint8
+        tensor = _pil_to_tensor(image)
+        pixels = _square(size, mode, tensor.shape[0])(tensor)  # (C, size, size) uint8
     return pixels.permute(1, 2, 0).numpy()
 
 
@@ -651,13 +652,18 @@ def _pil_to_tensor(image: Image.Image) -> torch.Tensor:
     return pil_to_tensor(image)
 
 
-def _square(size: int, mode: str) -> Callable[[torch.Tensor], torch.Tensor]:
+def _square(size: int, mode: str, channels: int) -> Callable[[torch.Tensor], torch.Tensor]:
     """torchvision's transforms: short side scaled to `size` (antialiased), centre crop, and the
-    channels of `mode` ("L" or "RGB", ITU-R BT.601 luma either way)."""
+    channels of `mode` ("L" or "RGB", ITU-R BT.601 luma) from an image with `channels`."""
     from torchvision.transforms import v2
 
-    channels = v2.Grayscale(num_output_channels=1) if mode == "L" else v2.RGB()
-    return v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size), channels])
+    if mode == "L":
+        convert = v2.Grayscale(num_output_channels=1)
+    elif channels == 1:
+        convert = v2.Grayscale(num_output_channels=3)  # a grey picture, repeated into R, G, B
+    else:
+        convert = v2.Identity()
+    return v2.Compose([v2.Resize(size, antialias=True), v2.CenterCrop(size), convert])
 
 
 def _to_8bit(image: Image.Image) -> Image.Image:

@@ -422,9 +422,15 @@ def capacity_notice() -> None:
     that watches for a free slot by itself."""
     if BACKEND_ERROR in st.session_state:
         st.error(f"**The run could not start.** {st.session_state[BACKEND_ERROR]}")
-    if backends.backend_name() == "ray":  # the cluster queues runs: no slots on this server
+    try:
+        on_ray = backends.backend_name() == "ray"
+    except ConfigError as exc:  # a bad GAN_PLAYGROUND_BACKEND: say so, keep the page
+        st.error(str(exc))
+        on_ray = False
+    if on_ray:
         st.caption(backends.describe())
-        return
+        if backends.cluster_in_use():  # the cluster queues runs: no slots on this server
+            return
     waiting = st.session_state.get(WAITING, False)
 
     @st.fragment(run_every=SLOT_POLL_SECONDS if waiting else None)

@@ -210,6 +210,18 @@ def _use_ray(backend: str | None) -> bool:
     return True
 
 
+def cluster_in_use(backend: str | None = None) -> bool:
+    """True when new runs go to the Ray cluster (backend ray and the cluster reachable); False
+    for the local backend and while an unreachable cluster is skipped or refused."""
+    if backend_name(backend) != "ray":
+        return False
+    try:
+        connect()
+    except ClusterUnavailable:
+        return False
+    return True
+
+
 def describe(backend: str | None = None) -> str:
     """One line for a page: where runs train."""
     if backend_name(backend) == "local":

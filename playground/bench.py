@@ -49,6 +49,7 @@ from .trainer import SERIES, BoundedHistory, Trainer, device_label, resolve_devi
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE_DIGITS = paths.shipped_checkpoints() / "examples" / "digits-dcgan"
 SECTIONS = ("ui", "overhead", "images", "learning", "multirun", "memory")
+EXTRA_SECTIONS = ("ray",)  # only when named (--only ray): it starts a Ray, or joins $RAY_ADDRESS
 POLL_SECONDS = 1.0  # the Train page redraws its live view about once a second
 NEVER = 10_000_000  # a step count no benchmark reaches: runs go on until stopped
 
@@ -892,6 +893,64 @@ def figure_costs(repeats: int) -> dict:
     }
 
 
+# ---------------------------------------------------------------------- the Ray backend
+def ray_overhead(budget: Budget) -> dict:
+    """The Ray path's cost on a 2D run: one ring8-stable run in a Ray actor (playground.cluster),
+    its steps/s over blocks in which the proxy polls a snapshot once a second (as the Train page
+    does) against blocks in which nobody asks, alternating so a busy machine's drift cancels.
+    Uses the Ray at $RAY_ADDRESS, else starts a local one (and stops it afterwards)."""
+    import ray
+
+    from . import backends
+    from .cluster import RemoteRun
+
+    started_here = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
+    backends.connect()
+    cfg = preset("ring8-stable").replace(device="cpu", steps=NEVER)
+    run = RemoteRun(cfg, resources={"num_cpus": 1.0})
+    block = max(5.0, 5 * budget.block_s)  # several polls per block
+    wall: dict[str, list[float]] = {"quiet": [], "polled": []}
+    cpu: dict[str, list[float]] = {"quiet": [], "polled": []}  # steps per worker CPU-second
+    latencies: list[float] = []
+    try:
+        run.start()
+        deadline = time.monotonic() + 300
+        while run.snapshot().step <= 10 * cfg.log_every:  # past the first logs' extra pictures
+            if time.monotonic() > deadline or not run.snapshot().active:
+                raise RuntimeError(f"the Ray run did not start: {run.snapshot().error}")
+            time.sleep(0.2)
+        for r in range(budget.rounds):
+            for kind in ("quiet", "polled") if r % 2 == 0 else ("polled", "quiet"):
+                cpu0, step0 = run.worker_cpu_seconds(), run.snapshot().step
+                began = time.perf_counter()
+                while time.perf_counter() - began < block:
+                    time.sleep(POLL_SECONDS)
+                    if kind == "polled":
+                        asked = time.perf_counter()
+                        run.snapshot()
+                        latencies.append(time.perf_counter() - asked)
+                steps = run.snapshot().step - step0
+                wall[kind].append(steps / (time.perf_counter() - began))
+                cpu[kind].append(steps / max(run.worker_cpu_seconds() - cpu0, 1e-9))
+    finally:
+        run.discard()
+        if started_here:
+            ray.shutdown()
+    return {
+        "config": "ring8-stable",
+        "quiet_steps_per_s": round(statistics.median(wall["quiet"]), 1),
+        "polled_steps_per_s": round(statistics.median(wall["polled"]), 1),
+        "ratio_polled_vs_quiet": round(paired_ratio(wall["polled"], wall["quiet"]), 4),
+        "ratio_range": spread(wall["polled"], wall["quiet"]),
+        # The worker's own CPU time: what polling costs it, whatever else the machine runs.
+        "cpu_ratio_polled_vs_quiet": round(paired_ratio(cpu["polled"], cpu["quiet"]), 4),
+        "cpu_ratio_range": spread(cpu["polled"], cpu["quiet"]),
+        "snapshot_ms": round(1000 * statistics.median(latencies), 2),
+        "blocks": len(wall["quiet"]) + len(wall["polled"]),
+        "block_s": block,
+    }
+
+
 # ---------------------------------------------------------------------- 5. memory
 def rss_mb() -> float | None:
     """Resident memory of this process in MB (Linux /proc), else None."""
@@ -1083,6 +1142,14 @@ def targets(results: dict, device: torch.device) -> list[dict]:
             f"{slider['total_ms']:.1f} ms",
             "met" if slider["total_ms"] <= 100 else "not met",
         )
+    ray_row = results.get("ray")
+    if ray_row:
+        ratio, cpu = ray_row["ratio_polled_vs_quiet"], ray_row["cpu_ratio_polled_vs_quiet"]
+        add(
+            "Ray: polling snapshots once a second costs <= 3% of steps/s (ring8, CPU)",
+            f"{ratio:.3f} (CPU time {cpu:.3f}; a snapshot {ray_row['snapshot_ms']:.1f} ms)",
+            "met" if min(ratio, cpu) >= 0.97 else "not met",
+        )
     mem = results.get("memory")
     if mem:
         growth = mem["growth_after_warmup_mb"]
@@ -1099,9 +1166,10 @@ def parse_sections(text: str | None) -> tuple[str, ...]:
     if not text:
         return SECTIONS
     wanted = tuple(s.strip() for s in text.split(",") if s.strip())
-    unknown = [s for s in wanted if s not in SECTIONS]
+    unknown = [s for s in wanted if s not in SECTIONS + EXTRA_SECTIONS]
     if unknown or not wanted:
-        raise ConfigError("only", f"sections are {', '.join(SECTIONS)}; got {text!r}")
+        names = ", ".join(SECTIONS + EXTRA_SECTIONS)
+        raise ConfigError("only", f"sections are {names}; got {text!r}")
     return wanted
 
 
@@ -1204,6 +1272,8 @@ def run_bench(
         ]
     if "memory" in sections and due(f"memory: a {budget.memory_steps:,}-step run"):
         results["memory"] = memory(budget)
+    if "ray" in sections and due("ray: ring8-stable in a Ray actor, polled vs not"):
+        results["ray"] = ray_overhead(budget)
     results["skipped"] = skipped
     if hasattr(os, "getloadavg"):
         results["load_average_end"] = round(os.getloadavg()[0], 2)
@@ -1376,6 +1446,15 @@ def format_table(results: dict) -> str:
                 ("growth after warm-up", key("growth_after_warmup_mb")),
             ],
             [results["memory"]],
+        )
+    if "ray" in results:
+        table(
+            "Ray backend: a ring8-stable run in an actor, polled once a second or not",
+            [(n, key(n)) for n in ("quiet_steps_per_s", "polled_steps_per_s",
+                                   "ratio_polled_vs_quiet", "ratio_range",
+                                   "cpu_ratio_polled_vs_quiet", "cpu_ratio_range", "snapshot_ms",
+                                   "blocks", "block_s")],
+            [results["ray"]],
         )
     if results.get("skipped"):
         lines.extend(["", "Skipped (past --quick's deadline): " + "; ".join(results["skipped"])])

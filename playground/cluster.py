@@ -69,6 +69,10 @@ class RunHost:
     def pid(self) -> int:
         return os.getpid()
 
+    def cpu_seconds(self) -> float:
+        """CPU time of this worker process so far (all its threads): the bench's second clock."""
+        return time.process_time()
+
     def call(self, name: str, *args, **kwargs):
         """A method of the run (pause, save, measure, …), or a property's value. An error comes
         back as a Refusal (ConfigError cannot be unpickled by Ray: its arguments differ from
@@ -246,6 +250,18 @@ class RemoteRunner:
     @property
     def status(self) -> str:
         return self.snapshot().status
+
+    def worker_cpu_seconds(self) -> float | None:
+        """CPU time the run's worker process has used (None unless it is placed and alive):
+        what `gan-playground bench --only ray` measures steps per CPU-second with."""
+        import ray
+
+        if self._ended or not self._is_placed():
+            return None
+        try:
+            return ray.get(self._actor.cpu_seconds.remote(), timeout=CALL_TIMEOUT)
+        except ray.exceptions.RayActorError:
+            return None
 
     # ------------------------------------------------------------------ observing
     def snapshot(self):

@@ -71,3 +71,45 @@ def test_compare_view_offers_fid_over_time(checkpoints, fresh_slot):
     assert "fid" in at.selectbox(key="diag.cmp.measure").options or any(
         "FID" in o for o in at.selectbox(key="diag.cmp.measure").options
     )
+
+
+def test_train_page_shows_live_fid_and_the_classifier_note(tiny_image_cfg, fresh_slot, tmp_path,
+                                                          monkeypatch):
+    """A live digits run at 28 px (no stored classifier): the Train page first says the
+    classifier trains in the background, and once it is ready shows FID/KID/IS live."""
+    import threading
+
+    from helpers import wait_for
+
+    from playground import classifier
+    from playground.runner import Run
+
+    monkeypatch.setenv("GAN_PLAYGROUND_CLASSIFIERS", str(tmp_path))
+    release = threading.Event()
+    real_training = classifier.train_classifier
+
+    def held_training(data, dataset, *args, **kwargs):
+        release.wait(120)  # still training while the page is first drawn
+        return real_training(data, dataset, steps=20)
+
+    monkeypatch.setattr(classifier, "train_classifier", held_training)
+    page = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=120)
+    try:
+        run = Run(tiny_image_cfg(steps=4, eval_every=2))
+        fresh_slot.replace(run)
+        run.start()
+        assert run.join(60)  # the run ends although its classifier is not ready
+        at = page.run()
+        assert not at.exception
+        assert "in the background" in " ".join(c.value for c in at.caption)
+        assert "FID (digits classifier features)" not in [m.label for m in at.metric]
+    finally:
+        release.set()
+    wait_for(lambda: (tmp_path / "digits-28-1.json").is_file(), "the classifier to be stored")
+    again = Run(tiny_image_cfg(steps=2, eval_every=2))
+    fresh_slot.replace(again)
+    again.start()
+    assert again.join(60)
+    at = page.run()
+    assert not at.exception
+    assert "FID (digits classifier features)" in [m.label for m in at.metric]

@@ -634,7 +634,8 @@ def compare_view(sources: dict[str, Source]) -> None:
 def _summary(record: dict) -> str:
     for held, total in (("modes_held", "modes_total"), ("classes_held", "classes_total")):
         if held in record:
-            return f"{record[held]}/{record[total]} {held.split('_')[0]} held"
+            fid = f" · FID {record['fid']:.3g}" if "fid" in record else ""
+            return f"{record[held]}/{record[total]} {held.split('_')[0]} held{fid}"
     return ""
 
 

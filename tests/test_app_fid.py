@@ -68,9 +68,9 @@ def test_compare_view_offers_fid_over_time(checkpoints, fresh_slot):
     at = opened(checkpoints["digits"])
     at.multiselect(key="diag.compare").set_value([str(checkpoints["digits"])]).run()
     assert not at.exception
-    assert "fid" in at.selectbox(key="diag.cmp.measure").options or any(
-        "FID" in o for o in at.selectbox(key="diag.cmp.measure").options
-    )
+    options = at.selectbox(key="diag.cmp.measure").options
+    assert "FID (classifier features)" in options and "IS (classifier)" in options
+    assert any("FID" in c.value for c in at.caption)  # each model's summary line
 
 
 def test_train_page_shows_live_fid_and_the_classifier_note(tiny_image_cfg, fresh_slot, tmp_path,

@@ -26,7 +26,7 @@ from playground.trainer import Trainer
 @pytest.fixture(scope="module")
 def original(tmp_path_factory, request):
     """A tiny trained ring8 checkpoint, saved once; each test edits its own copy."""
-    from tests.conftest import tiny_config
+    from conftest import tiny_config
 
     trainer = Trainer(tiny_config(steps=20))
     for _ in range(3):

@@ -51,20 +51,15 @@ class RunHost:
         import torch
 
         torch.set_num_threads(max(1, threads))  # what Ray gave this run, not the whole machine
-        if kind == "multi":
-            from .multirun import MultiRunner
-
-            self.run = MultiRunner(spec["configs"])
-        elif spec.get("resume_from"):
-            from .backends import load_for_training
-            from .runner import Run
-
-            self.run = Run(trainer=load_for_training(spec["resume_from"]))
-        else:
-            from .runner import Run
-
-            self.run = Run(spec["config"])
-        self.run.start(paused=paused)
+        self.run = None
+        self.failed = None  # the snapshot to show when the run could not even be set up
+        try:
+            self.run = _local_run(kind, spec)
+            self.run.start(paused=paused)
+        except Exception as exc:  # e.g. a checkpoint to resume that this worker cannot read:
+            # the actor stays, so the run reads as failed with this reason, as a local one would
+            log.exception("setting up a %s failed", kind)
+            self.failed = _failed_snapshot(kind, spec, _one_line(exc))
 
     def pid(self) -> int:
         return os.getpid()
@@ -79,6 +74,8 @@ class RunHost:
         what it stores), which the proxy raises again."""
         from .config import ConfigError
 
+        if self.run is None:
+            return Refusal("other", self.failed.error)
         try:
             value = getattr(self.run, name)
             return value(*args, **kwargs) if callable(value) else value
@@ -92,22 +89,50 @@ class RunHost:
     def snapshot(self, known: list[int]):
         """(snapshot, frame steps): the snapshot without the frames whose steps are in `known`
         (the proxy holds them; the newest is always sent, it may have been redrawn)."""
+        if self.run is None:
+            return self.failed, []
         snap = self.run.snapshot()
         return _without_frames(snap, set(known)), _frame_steps(snap)
 
     def wait_end(self) -> str:
         """Block until the run's thread has ended; its final status."""
+        if self.run is None:
+            return "error"
         self.run.join()
         return self.run.status
 
     def land(self) -> dict[str, bytes] | None:
         """The run's checkpoint files as bytes (None when no models were built), for the app
         to keep after this actor is gone."""
-        if not getattr(self.run, "has_models", False):
+        if self.run is None or not getattr(self.run, "has_models", False):
             return None
         with tempfile.TemporaryDirectory(prefix="gan-land-") as tmp:
             self.run.save(tmp)
             return {p.name: p.read_bytes() for p in Path(tmp).iterdir() if p.is_file()}
+
+
+def _local_run(kind: str, spec: dict):
+    """The local run an actor hosts: a MultiRunner, a Run resuming a checkpoint, or a new Run."""
+    if kind == "multi":
+        from .multirun import MultiRunner
+
+        return MultiRunner(spec["configs"])
+    from .runner import Run
+
+    if spec.get("resume_from"):
+        from .backends import load_for_training
+
+        return Run(trainer=load_for_training(spec["resume_from"]))
+    return Run(spec["config"])
+
+
+def _failed_snapshot(kind: str, spec: dict, reason: str):
+    if kind == "multi":
+        from .multirun import MultiSnapshot
+
+        return MultiSnapshot("error", 0, spec["configs"][0].steps, 0.0, (), reason)
+    config = spec["config"]
+    return Snapshot("error", 0, config.steps, 0.0, {}, error=reason, config=config)
 
 
 @dataclass(frozen=True)

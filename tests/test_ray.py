@@ -305,3 +305,36 @@ def test_the_command_line_trains_on_the_cluster_and_diagnose_loads_it(tmp_path, 
     assert cli.main(["train", "--backend", "spark", "--out", str(tmp_path / "x")]) == 2
     assert "--backend" in capsys.readouterr().err
     wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the CLI's actor freed")
+
+
+def test_resume_through_ray_and_a_checkpoint_the_worker_cannot_load(remote_runs, tmp_path):
+    local = Run(small(steps=30))
+    local.start()
+    assert local.join(TIMEOUT)
+    folder = local.save(tmp_path / "ring8")
+    resumed = remote_runs(resume_from=folder)
+    resumed.start(paused=True)
+    wait_for(lambda: status_of(resumed) == "paused", "the resumed run, paused")
+    assert resumed.snapshot().step == 30 and resumed.snapshot().total_steps == 60
+    resumed.resume()
+    assert resumed.join(TIMEOUT) and resumed.snapshot().step == 60
+    # The folder passes the app's check (its JSON), but its tensors are gone by the time the
+    # worker reads them: the run fails with the loader's reason, and nothing else breaks.
+    next(folder.glob("generator-*.safetensors")).unlink()
+    broken = remote_runs(resume_from=folder)
+    broken.start(paused=True)
+    wait_for(lambda: status_of(broken) == "error", "the broken resume to fail")
+    assert "generator" in broken.snapshot().error and not broken.has_models
+
+
+def test_the_bench_measures_the_ray_path():
+    import dataclasses
+
+    from playground import bench
+
+    row = bench.ray_overhead(dataclasses.replace(bench.QUICK, rounds=1, block_s=0.2))
+    assert row["blocks"] == 2 and row["block_s"] == 5.0
+    assert row["quiet_steps_per_s"] > 0 and row["polled_steps_per_s"] > 0
+    assert row["cpu_ratio_polled_vs_quiet"] > 0 and row["snapshot_ms"] > 0
+    assert ray.is_initialized()  # it used the Ray it found, and left it running
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the bench's actor freed")

@@ -39,9 +39,9 @@ import torch
 import torch.nn.functional as F
 
 from . import images, paths
+from .architectures import build_models
 from .config import ConfigError, GANConfig, preset
 from .data import DataSource, load_dataset
-from .models import build_models
 from .multirun import MultiRun
 from .runner import FINAL, MAX_FRAMES, Run
 from .trainer import SERIES, BoundedHistory, Trainer, device_label, resolve_device

@@ -11,11 +11,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from .architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
+
 POINT_DATASETS = ("ring8", "grid25", "spiral", "moons", "circles")
 LABELLED_IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")
 IMAGE_DATASETS = LABELLED_IMAGE_DATASETS + ("folder",)
 DATASETS = POINT_DATASETS + IMAGE_DATASETS
-ARCHITECTURES = ("mlp", "dcgan")
+ARCHITECTURES = tuple(ARCHITECTURE_REGISTRY)  # names; their facts are in architectures.py
 LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
 # Losses whose D is a real/fake classifier with a target, so smoothing that target makes sense.
 TARGET_LOSSES = ("minimax", "nonsaturating", "lsgan")
@@ -119,8 +121,7 @@ class GANConfig:
         _choice("image_size", self.image_size, IMAGE_SIZES)
         if self.dataset == "folder" and not self.data_folder.strip():
             raise ConfigError("data_folder", "dataset 'folder' needs a folder of images")
-        if self.is_points and self.arch != "mlp":
-            raise ConfigError("arch", f"2D dataset '{self.dataset}' needs arch 'mlp'")
+        _check_arch(self)
         if self.conditional and not self.is_labelled:
             raise ConfigError(
                 "conditional", f"needs a labelled dataset ({', '.join(LABELLED_IMAGE_DATASETS)})"
@@ -251,6 +252,17 @@ def _to_text(value: Any) -> str:
     return str(value)
 
 
+def _check_arch(cfg: GANConfig) -> None:
+    arch = ARCHITECTURE_REGISTRY[cfg.arch]
+    if cfg.is_points and not arch.points:
+        fits = [a.name for a in ARCHITECTURE_REGISTRY.values() if a.points]
+        raise ConfigError("arch", f"2D dataset '{cfg.dataset}' needs arch {' or '.join(fits)}")
+    if not cfg.is_points and cfg.image_size not in arch.image_sizes:
+        raise ConfigError(
+            "image_size", f"arch '{cfg.arch}' builds {arch.builds()}; got {cfg.image_size}"
+        )
+
+
 def _choice(name: str, value: Any, allowed: tuple) -> None:
     if value not in allowed:
         raise ConfigError(name, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
@@ -354,6 +366,16 @@ PRESETS: dict[str, Preset] = {
             "cifar10-dcgan",
             "DCGAN on CIFAR-10 (downloaded on first use, 32x32 colour); best on a GPU.",
             dict(_IMAGE, dataset="cifar10", image_size=32, latent_dim=100, steps=20000),
+        ),
+        Preset(
+            "cifar10-sngan",
+            "SNGAN on CIFAR-10 as in its paper (Miyato et al. 2018): ResNet G and D with every D "
+            "layer spectrally normalised, hinge loss, Adam (beta1 0, beta2 0.9) at lr 2e-4, 5 D "
+            "updates per G update, 50,000 G updates; needs a GPU (downloaded on first use).",
+            dict(
+                _IMAGE, dataset="cifar10", image_size=32, arch="sngan", width=128, latent_dim=128,
+                loss="hinge", beta1=0.0, beta2=0.9, d_steps=5, steps=50000,
+            ),
         ),
     ]
 }

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
+from .architectures import ARCHITECTURES
 from .config import GANConfig
 
 GRAPH_WARMUP = 3  # eager steps (on a side stream) before the step is captured as a CUDA graph
@@ -21,7 +22,8 @@ GRAPH_WARMUP = 3  # eager steps (on a side stream) before the step is captured a
 class FastPaths:
     """Which of the GPU's fast paths a run uses (all off on a CPU, or with cfg.fast_paths off).
 
-    - autocast: bf16 compute for the convolutional models (DCGAN), fp32 weights and optimiser
+    - autocast: bf16 compute for the architectures whose registry entry says it pays off
+      (architectures.Architecture.gpu_fast_layers: DCGAN's convolutions), fp32 weights and optimiser
       state; bf16 keeps fp32's exponent range, so no loss scaling is needed.
     - channels_last: NHWC layout for those models, the layout the tensor-core convolutions
       want (without it cuDNN transposes around each convolution).
@@ -39,7 +41,7 @@ class FastPaths:
     def for_config(cls, cfg: GANConfig, device: torch.device) -> FastPaths:
         if not (cfg.fast_paths and device.type == "cuda"):
             return cls()
-        convolutional = cfg.arch == "dcgan"
+        convolutional = ARCHITECTURES[cfg.arch].gpu_fast_layers
         graphs = cfg.instance_noise == 0 and hasattr(
             torch.cuda.CUDAGraph, "register_generator_state"
         )

@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .architectures import build_models
 from .checkpoints import CheckpointError, _check_against, read_meta
 from .checkpoints import _load_tensors as _tensors
-from .models import build_models
 
 METHODS = ("linear", "spherical")
 N_REAL = 1000  # real points kept for 2D views

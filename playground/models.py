@@ -1,4 +1,5 @@
-"""Generators and discriminators, built from the config alone (no file I/O).
+"""Generators and discriminators, built from the config alone (no file I/O): the shared G and D
+wrappers and the MLP and DCGAN builders (playground.architectures lists every architecture).
 
 Every discriminator is `features(x) -> h` followed by a linear head, so the conditional variant is
 the projection discriminator of Miyato & Koyama (2018): logit = w·h + <embed(y), h>. The
@@ -8,12 +9,14 @@ conditional generator concatenates a learned label embedding to z.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
-from .config import GANConfig
+if TYPE_CHECKING:  # config.py imports the architectures registry, which imports this module
+    from .config import GANConfig
 
 
 def _maybe_sn(layer: nn.Module, on: bool) -> nn.Module:
@@ -71,7 +74,7 @@ class Discriminator(nn.Module):
 
 
 # ---------------------------------------------------------------------- MLP
-def _mlp_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: int) -> Generator:
+def mlp_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: int) -> Generator:
     in_dim = cfg.latent_dim * (2 if num_classes else 1)
     layers: list[nn.Module] = []
     width = in_dim
@@ -84,7 +87,7 @@ def _mlp_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: int)
     )
 
 
-def _mlp_discriminator(
+def mlp_discriminator(
     cfg: GANConfig, in_shape: tuple[int, ...], num_classes: int
 ) -> Discriminator:
     layers: list[nn.Module] = [nn.Flatten()]
@@ -96,12 +99,12 @@ def _mlp_discriminator(
 
 
 # ---------------------------------------------------------------------- DCGAN
-def _dcgan_plan(size: int) -> tuple[int, int]:
-    """(side of the smallest feature map, number of 2x resampling stages) for an image size."""
-    return {28: (7, 2), 32: (4, 3), 64: (4, 4)}[size]
+# Image side -> (side of the smallest feature map, number of 2x resampling stages).
+DCGAN_PLANS = {28: (7, 2), 32: (4, 3), 64: (4, 4)}
+DCGAN_SIZES = tuple(DCGAN_PLANS)
 
 
-class _Unflatten(nn.Module):
+class Unflatten(nn.Module):
     def __init__(self, channels: int, side: int):
         super().__init__()
         self.channels, self.side = channels, side
@@ -110,16 +113,16 @@ class _Unflatten(nn.Module):
         return x.view(x.shape[0], self.channels, self.side, self.side)
 
 
-def _dcgan_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: int) -> Generator:
+def dcgan_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: int) -> Generator:
     channels, size, _ = out_shape
-    side, stages = _dcgan_plan(size)
+    side, stages = DCGAN_PLANS[size]
     in_dim = cfg.latent_dim * (2 if num_classes else 1)
     width = cfg.width * 2 ** (stages - 1)  # e.g. 4*ngf at 4x4 for 32 px, as in the DCGAN paper
     # Project z to the smallest map (a linear layer equals the paper's 1x1 -> side x side
     # transposed conv), then each stage doubles the side and halves the channels.
     layers: list[nn.Module] = [
         nn.Linear(in_dim, width * side * side, bias=False),
-        _Unflatten(width, side),
+        Unflatten(width, side),
         nn.BatchNorm2d(width),
         nn.ReLU(True),
     ]
@@ -134,14 +137,14 @@ def _dcgan_generator(cfg: GANConfig, out_shape: tuple[int, ...], num_classes: in
     return Generator(nn.Sequential(*layers), cfg.latent_dim, out_shape, num_classes, image=True)
 
 
-def _dcgan_discriminator(
+def dcgan_discriminator(
     cfg: GANConfig, in_shape: tuple[int, ...], num_classes: int
 ) -> Discriminator:
     channels, size, _ = in_shape
-    side, stages = _dcgan_plan(size)
+    side, stages = DCGAN_PLANS[size]
     # Batch norm mixes samples within a batch, which breaks WGAN-GP's per-sample gradient
     # penalty (Gulrajani et al. 2017), and is redundant with spectral norm: drop it for both.
-    use_bn = cfg.loss != "wgan-gp" and not cfg.spectral_norm
+    use_bn = not (penalises_gradient(cfg) or cfg.spectral_norm)
     layers: list[nn.Module] = []
     width_in, width = channels, cfg.width
     for stage in range(stages):
@@ -158,31 +161,17 @@ def _dcgan_discriminator(
     )
 
 
+def penalises_gradient(cfg: GANConfig) -> bool:
+    """Whether D's loss penalises its gradient per sample, which batch norm would break."""
+    return cfg.loss == "wgan-gp"
+
+
 def packed_shape(shape: tuple[int, ...], pack: int) -> tuple[int, ...]:
     """What D sees under PacGAN packing: `pack` samples stacked along the first axis."""
     return (shape[0] * pack, *shape[1:])
 
 
-def build_models(
-    cfg: GANConfig, shape: tuple[int, ...], num_classes: int = 0
-) -> tuple[Generator, Discriminator]:
-    """G and D for data of `shape`: (2,) for points or (C, H, W) for images."""
-    classes = num_classes if cfg.conditional else 0
-    d_shape = packed_shape(shape, cfg.pack)
-    if cfg.arch == "mlp":
-        g, d = _mlp_generator(cfg, shape, classes), _mlp_discriminator(cfg, d_shape, classes)
-    else:
-        if len(shape) != 3 or shape[1] not in (28, 32, 64):
-            raise ValueError(f"DCGAN needs 28, 32 or 64 px images, got shape {shape}")
-        g = _dcgan_generator(cfg, shape, classes)
-        d = _dcgan_discriminator(cfg, d_shape, classes)
-    if cfg.arch == "dcgan":
-        g.apply(_dcgan_init)
-        d.apply(_dcgan_init)
-    return g, d
-
-
-def _dcgan_init(module: nn.Module) -> None:
+def dcgan_init(module: nn.Module) -> None:
     """N(0, 0.02) weights and N(1, 0.02) BN scales, as the DCGAN paper prescribes."""
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
         weight = getattr(module, "parametrizations", None)

@@ -30,12 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .architectures import build_models
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .fast import FastPaths, StepGraph
 from .losses import LOSSES
 from .metrics import coverage_2d
-from .models import build_models
 from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
 from .trainer import (
     _INIT_LOCK,

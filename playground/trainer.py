@@ -21,12 +21,12 @@ import numpy as np
 import torch
 
 from . import images
+from .architectures import build_models
 from .config import LIVE_SETTINGS, ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
 from .fast import FastPaths, StepGraph
 from .losses import LOSSES, gradient_penalty
-from .models import build_models
 
 # Series recorded at every logged step (besides "step").
 SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")

@@ -12,8 +12,8 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
+from playground.architectures import build_models
 from playground.config import GANConfig
-from playground.models import build_models
 
 B = 4  # batch: > 1 so batch norm in training mode is defined
 

@@ -297,26 +297,21 @@ def _measure_lines(result: dict, dataset: str = "") -> list[str]:
 
 def cmd_sample(args: argparse.Namespace) -> int:
     from . import images
-    from .checkpoints import load_checkpoint
+    from .latent import load_latent_model
+    from .trainer import resolve_device
 
     if not 1 <= args.n <= 4096:
         raise UsageError("--n must be from 1 to 4096")
-    trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
-    out = trainer.sample(args.n, args.seed)
-    if trainer.data.kind == "points":
-        real, _ = trainer.data.sample(2000, _cpu_generator(trainer, args.seed))
-        picture = images.scatter_image(out.numpy(), real.cpu().numpy(), trainer.extent())
+    # The generator alone: sampling never loads (or downloads) the training dataset.
+    model = load_latent_model(args.checkpoint, device=resolve_device(args.device))
+    out = model.sample(args.n, args.seed)
+    if model.kind == "points":  # real points are generated in code, no files
+        picture = images.scatter_image(out.numpy(), model.real, model.extent)
     else:
         picture = images.make_grid(images.to_uint8(out), upscale=2 if out.shape[-1] <= 32 else 1)
     images.save_png(picture, str(args.out))
-    print(f"wrote {args.out} ({args.n} samples at step {trainer.step})")
+    print(f"wrote {args.out} ({args.n} samples at step {model.step})")
     return 0
-
-
-def _cpu_generator(trainer, seed: int):
-    import torch
-
-    return torch.Generator(trainer.device).manual_seed(seed)
 
 
 def cmd_presets(args: argparse.Namespace) -> int:

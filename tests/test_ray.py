@@ -153,34 +153,17 @@ def test_a_killed_worker_fails_the_run_with_a_reason(remote_runs, tmp_path):
     assert not run.alive and run.step() is False
     run.pause()  # controls on a failed run do nothing, and raise nothing
     assert load_checkpoint(saved).step == step_saved  # the last checkpoint is intact
-    # The app keeps working: the next run on the cluster trains to the end.
-    after = remote_runs(small(steps=50))
+    # The app keeps working: the next run trains; its session closes (the browser tab goes),
+    # which stops it and frees its actor and worker process.
+    after = remote_runs(small(steps=10_000_000))
     after.start()
-    assert after.join(TIMEOUT) and status_of(after) == "finished"
-
-
-def test_a_closed_session_stops_its_run_and_frees_the_actor(remote_runs):
-    run = remote_runs(small(steps=10_000_000))
-    run.start()
-    wait_for(lambda: status_of(run) == "running", "training")
+    wait_for(lambda: status_of(after) == "running", "the next run training")
     assert ray.available_resources().get("CPU", 0) == 1
-    pid = run.pid
-    run.discard()
+    pid = after.pid
+    after.discard()
     wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the actor's CPU freed")
     wait_for(lambda: not _process_exists(pid), "the worker process to end")
-    assert status_of(run) == "stopped" and not run.alive
-
-
-def test_a_queued_run_can_be_withdrawn(remote_runs):
-    busy = [remote_runs(small(steps=10_000_000)) for _ in range(2)]
-    for run in busy:
-        run.start()
-    waiting = remote_runs(small(steps=10))
-    waiting.start()
-    wait_for(lambda: all(status_of(r) == "running" for r in busy), "the cluster to fill")
-    assert status_of(waiting) == "queued"
-    waiting.stop()
-    assert status_of(waiting) == "stopped" and not waiting.alive and not waiting.has_models
+    assert status_of(after) == "stopped" and not after.alive
 
 
 def test_the_every_loss_run_as_one_actor():
@@ -275,6 +258,11 @@ def test_the_train_page_on_the_ray_backend_shows_a_queued_run_then_trains(
     assert isinstance(slot.run, RemoteRun)
     assert any("Queued on the Ray cluster" in x.value for x in at.info)
     assert any("Ray cluster" in x.value for x in at.caption)  # where runs train, not slots
+    withdrawn = remote_runs(small(steps=10))  # also queued: stopping it withdraws it
+    withdrawn.start()
+    assert status_of(withdrawn) == "queued"
+    withdrawn.stop()
+    assert status_of(withdrawn) == "stopped" and not withdrawn.alive and not withdrawn.has_models
     for run in busy:
         run.discard()
     wait_for(lambda: status_of(slot.run) == "running", "the queued run to start")

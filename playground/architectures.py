@@ -9,16 +9,21 @@ and the pages read the entries' facts.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import torch
 from torch import nn
 
 from . import models, sngan
 
 if TYPE_CHECKING:
     from .config import GANConfig
+
+# Model init draws from the global RNG: seeded builds in two threads at once would interleave.
+BUILD_LOCK = threading.Lock()
 
 # (cfg, shape, num_classes) -> module; num_classes is 0 for an unconditional model.
 GeneratorBuilder = Callable[["GANConfig", tuple[int, ...], int], models.Generator]
@@ -111,3 +116,13 @@ def build_models(
         g.apply(arch.init)
         d.apply(arch.init)
     return g, d
+
+
+def build_seeded(
+    cfg: GANConfig, shape: tuple[int, ...], num_classes: int = 0
+) -> tuple[models.Generator, models.Discriminator]:
+    """build_models with the global RNG seeded by cfg.seed, one build at a time: the same seed
+    gives the same initial weights in a Trainer and in a batched MultiRun member."""
+    with BUILD_LOCK:
+        torch.manual_seed(cfg.seed)
+        return build_models(cfg, shape, num_classes)

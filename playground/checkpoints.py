@@ -176,7 +176,9 @@ def read_meta(path: str | Path) -> dict:
     return meta
 
 
-def _load_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
+def load_tensors(folder: Path, name: str) -> dict[str, torch.Tensor]:
+    """The tensors of the safetensors file `name` in `folder`, on the CPU, its header checked
+    first; CheckpointError when missing or unreadable."""
     path = folder / name
     if not path.is_file():
         raise CheckpointError(f"tensor file {name} is missing")
@@ -211,9 +213,11 @@ def _check_header(path: Path) -> None:
         )
 
 
-def _check_against(
+def check_against(
     expected: dict[str, torch.Tensor], got: dict[str, torch.Tensor], what: str
 ) -> None:
+    """Raise CheckpointError unless `got` has exactly `expected`'s names, shapes and dtypes,
+    with finite values; `what` names the group in the message."""
     missing = sorted(set(expected) - set(got))
     extra = sorted(set(got) - set(expected))
     if missing or extra:
@@ -252,10 +256,10 @@ def load_checkpoint(
     for role, module in modules:
         if role not in files:
             raise CheckpointError(f"{META}: no {role} file listed")
-        tensors = _load_tensors(folder, files[role])
-        _check_against(module.state_dict(), tensors, role)
+        tensors = load_tensors(folder, files[role])
+        check_against(module.state_dict(), tensors, role)
         module.load_state_dict(tensors)
-    fixed = _load_tensors(folder, files["fixed"])
+    fixed = load_tensors(folder, files["fixed"])
     expected_fixed = {"z": trainer.fixed_z.cpu()}
     if trainer.fixed_labels is not None:
         expected_fixed["labels"] = trainer.fixed_labels.cpu()
@@ -263,7 +267,7 @@ def load_checkpoint(
         expected_fixed["z"] = torch.empty_like(fixed["z"])  # any batch size of the right width
         if "labels" in expected_fixed:
             expected_fixed["labels"] = torch.empty(fixed["z"].shape[0], dtype=torch.long)
-    _check_against(expected_fixed, fixed, "fixed noise")
+    check_against(expected_fixed, fixed, "fixed noise")
     if "labels" in fixed and (
         fixed["labels"].min() < 0 or fixed["labels"].max() >= trainer.num_classes
     ):
@@ -271,7 +275,7 @@ def load_checkpoint(
     trainer.fixed_z = fixed["z"].to(trainer.device)
     trainer.fixed_labels = fixed["labels"].to(trainer.device) if "labels" in fixed else None
     if with_optimizers and "optimizers" in files:
-        _load_optimizers(trainer, _load_tensors(folder, files["optimizers"]))
+        _load_optimizers(trainer, load_tensors(folder, files["optimizers"]))
     trainer.step = meta["step"]
     if meta["step"] < 0:
         raise CheckpointError("checkpoint step is negative")

@@ -17,8 +17,7 @@ import numpy as np
 import torch
 
 from .architectures import build_models
-from .checkpoints import CheckpointError, _check_against, read_meta
-from .checkpoints import _load_tensors as _tensors
+from .checkpoints import CheckpointError, check_against, load_tensors, read_meta
 
 METHODS = ("linear", "spherical")
 N_REAL = 1000  # real points kept for 2D views
@@ -174,8 +173,8 @@ def load_latent_model(path: str | Path, device: str | torch.device = "cpu") -> L
         generator, _ = build_models(cfg, shape, num_classes)
     files = meta["files"]
     role = "generator_ema" if "generator_ema" in files else "generator"
-    _load_module(generator, _tensors(folder, files[role]), role)
-    fixed = _tensors(folder, files["fixed"])
+    _load_module(generator, load_tensors(folder, files[role]), role)
+    fixed = load_tensors(folder, files["fixed"])
     fixed_z, fixed_labels = fixed.get("z"), fixed.get("labels")
     if fixed_z is None or fixed_z.ndim != 2 or fixed_z.shape[1] != cfg.latent_dim:
         raise CheckpointError("fixed noise does not match the config's latent_dim")
@@ -232,7 +231,7 @@ def _data_facts(meta: dict) -> tuple[str, tuple[int, ...], int]:
 
 
 def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role: str) -> None:
-    _check_against(module.state_dict(), tensors, role)
+    check_against(module.state_dict(), tensors, role)
     module.load_state_dict(tensors, assign=True)
     if any(t.is_meta for t in (*module.parameters(), *module.buffers())):
         raise CheckpointError(f"{role}: some weights were not in the checkpoint")

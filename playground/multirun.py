@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .architectures import build_models
+from .architectures import build_models, build_seeded
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .fast import FastPaths, StepGraph
@@ -38,7 +38,6 @@ from .losses import LOSSES
 from .metrics import coverage_2d
 from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
 from .trainer import (
-    _INIT_LOCK,
     SERIES,
     BoundedHistory,
     Divergence,
@@ -213,12 +212,10 @@ class MultiRun(StepCore):
         self.device = resolve_device(cfg.device)
         self.data = data if data is not None else load_dataset(cfg, self.device)
         gens, discs = [], []
-        with _INIT_LOCK:  # the same initial weights a lone Trainer with this seed would build
-            for member in self.configs:
-                torch.manual_seed(member.seed)
-                g, d = build_models(member, self.data.shape)
-                gens.append(g)
-                discs.append(d)
+        for member in self.configs:  # the same initial weights a lone Trainer would build
+            g, d = build_seeded(member, self.data.shape)
+            gens.append(g)
+            discs.append(d)
         self.g_layers = _stack(gens, nn.ReLU, self.device)
         self.d_layers = _stack(discs, nn.LeakyReLU, self.device)
         self.g_ema = (

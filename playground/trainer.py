@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
-import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,7 +20,7 @@ import numpy as np
 import torch
 
 from . import images
-from .architectures import build_models
+from .architectures import build_models, build_seeded
 from .config import LIVE_SETTINGS, ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
@@ -31,7 +30,6 @@ from .losses import LOSSES, gradient_penalty
 # Series recorded at every logged step (besides "step").
 SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")
 _D_STATS, _G_STATS = 3, 1  # (d_loss, d_real, d_fake) and (g_loss,) accumulated on the device
-_INIT_LOCK = threading.Lock()  # model init reads the global RNG: one seeded build at a time
 
 
 class Divergence(RuntimeError):
@@ -255,9 +253,7 @@ class Trainer(StepCore):
                 True  # fixed shapes: let cuDNN pick its fastest kernels
             )
         self.data = data if data is not None else load_dataset(cfg, self.device)
-        with _INIT_LOCK:
-            torch.manual_seed(cfg.seed)
-            g, d = build_models(cfg, self.data.shape, self.data.num_classes)
+        g, d = build_seeded(cfg, self.data.shape, self.data.num_classes)
         # GPU fast paths (cfg.fast_paths, CUDA only; see FastPaths): bf16 autocast and
         # channels_last for the convolutional models, the whole step replayed as a CUDA graph.
         self.fast = FastPaths.for_config(cfg, self.device)

@@ -142,3 +142,77 @@ def test_no_page_reaches_into_a_run():
             path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
         )
     assert offenders == []
+
+
+# Rule 7 also: no private name is imported across modules. A leading underscore says "this
+# module's own"; another module that needs it gets a public name (or the code moves).
+PROJECT_PACKAGES = ("playground", "pages")
+
+
+def private_names_used(source: str, filename: str = "<source>") -> list[str]:
+    """`file:line name` for each `_name` imported from a project module, and each `_name`
+    read as an attribute of an imported project module (`checkpoints._load`)."""
+    found, modules = [], set()
+    tree = ast.parse(source, filename)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            top = (node.module or "").split(".")[0]
+            if node.level == 0 and top not in PROJECT_PACKAGES:
+                continue
+            for alias in node.names:
+                if _private(alias.name):
+                    found.append(f"{filename}:{node.lineno} {alias.name}")
+                else:
+                    modules.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.name.split(".")[0] in PROJECT_PACKAGES:
+                    modules.add(alias.asname or alias.name.split(".")[0])
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in modules
+            and _private(node.attr)
+        ):
+            found.append(f"{filename}:{node.lineno} {node.value.id}.{node.attr}")
+    return found
+
+
+def _private(name: str) -> bool:
+    return name.startswith("_") and not name.startswith("__")
+
+
+def test_the_private_name_checker_catches_every_form():
+    bad = [
+        "from .checkpoints import _load_tensors",
+        "from .checkpoints import read_meta, _check as check",
+        "from .trainer import (\n    _INIT_LOCK,\n    SERIES,\n)",
+        "from playground.latent import _real_points",
+        "from pages.ui import _style",
+        "from . import checkpoints\nx = checkpoints._load_tensors(1, 2)",
+        "from playground import store as s\ns._atomic(1)",
+        "import playground.data\nplayground._x",
+    ]
+    for source in bad:
+        assert private_names_used(source), source
+    fine = [
+        "from .checkpoints import load_tensors",
+        "from torch import _C",
+        "import torch\ntorch._foreach_add_(a, b)",
+        "from . import checkpoints\ncheckpoints.load_tensors(1, 2)",
+        "from .config import __version__",
+        "self._x = 1",
+    ]
+    for source in fine:
+        assert not private_names_used(source), source
+
+
+def test_no_module_imports_another_modules_private_name():
+    files = engine_files() + sorted(PAGES.glob("*.py")) + [ROOT / "app.py"]
+    offenders = []
+    for path in files:
+        offenders += private_names_used(
+            path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
+        )
+    assert offenders == []

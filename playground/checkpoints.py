@@ -12,7 +12,6 @@ leaves either the old or the new checkpoint complete and loadable.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
 from pathlib import Path
@@ -22,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, GANConfig
+from .paths import atomic_write
 from .trainer import Trainer
 
 FORMAT = "gan-playground-checkpoint"
@@ -82,7 +82,7 @@ def save_checkpoint(
         "history": trainer.history.state(),
         "measures": trainer.measures.state(),  # the live mode-collapse measures over time
     }
-    _atomic_write(folder / META, json.dumps(meta, indent=1).encode())
+    atomic_write(folder / META, json.dumps(meta, indent=1).encode())
     _remove_unreferenced(folder, set(files.values()))
     return folder
 
@@ -98,24 +98,8 @@ def _optimizer_tensors(trainer: Trainer) -> dict[str, torch.Tensor]:
 
 
 def _atomic_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    save_file({k: v.detach().contiguous().cpu() for k, v in tensors.items()}, str(tmp))
-    _fsync_replace(tmp, path)
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    with open(tmp, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
-
-
-def _fsync_replace(tmp: Path, path: Path) -> None:
-    with open(tmp, "rb") as handle:
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    cpu = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    atomic_write(path, lambda tmp: save_file(cpu, str(tmp)))
 
 
 def _remove_unreferenced(folder: Path, keep: set[str]) -> None:

@@ -21,7 +21,6 @@ import json
 import logging
 import math
 import os
-import secrets
 import sys
 import threading
 import time
@@ -36,6 +35,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from . import paths
+from .paths import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -150,15 +150,15 @@ def save_classifier(clf: Classifier, folder: str | Path | None = None) -> Path:
     target.mkdir(parents=True, exist_ok=True)
     key = clf.meta["key"]
     weights = target / f"{key}.safetensors"
-    tmp = target / f".{key}.{secrets.token_hex(4)}.tmp"
     state = {k: v.detach().contiguous().cpu() for k, v in clf.net.state_dict().items()}
-    save_file(state, str(tmp), metadata={"format": FORMAT})
-    os.chmod(tmp, 0o644)  # readable like any other file of the project
-    os.replace(tmp, weights)
+
+    def write_weights(tmp: Path) -> None:
+        save_file(state, str(tmp), metadata={"format": FORMAT})
+        os.chmod(tmp, 0o644)  # readable like any other file of the project
+
+    atomic_write(weights, write_weights)
     meta_path = target / f"{key}.json"
-    tmp.write_text(json.dumps(clf.meta, indent=1, sort_keys=True))
-    os.replace(tmp, meta_path)
-    return meta_path
+    return atomic_write(meta_path, json.dumps(clf.meta, indent=1, sort_keys=True).encode())
 
 
 def _check_meta(meta: object, path: Path) -> dict:

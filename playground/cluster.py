@@ -31,6 +31,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from .config import GANConfig
+from .paths import atomic_write
 from .runner import Frame, Snapshot
 
 log = logging.getLogger(__name__)
@@ -663,9 +664,7 @@ def _write_files(files: dict[str, bytes], folder: Path) -> Path:
     a temporary name and then renamed, so a crash mid-save never leaves a half checkpoint."""
     folder.mkdir(parents=True, exist_ok=True)
     for name in sorted(files, key=lambda n: n.endswith(".json")):
-        tmp = folder / f".{name}.{uuid.uuid4().hex[:8]}.tmp"
-        tmp.write_bytes(files[name])
-        os.replace(tmp, folder / name)
+        atomic_write(folder / name, files[name])
     return folder
 
 

@@ -12,13 +12,35 @@
 from __future__ import annotations
 
 import os
+import secrets
 import site
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 APP_NAME = "gan-playground"
 PACKAGE_DIR = Path(__file__).resolve().parent
 CLASSIFIERS_ENV = "GAN_PLAYGROUND_CLASSIFIERS"
+
+
+def atomic_write(path: str | os.PathLike, data: bytes | Callable[[Path], None]) -> Path:
+    """Write `path` so that no reader, and no crash, ever sees half a file: the bytes (or
+    whatever `data(tmp)` writes to the path it is given) go to a temporary name in the same
+    folder, are flushed to disk, then renamed over `path` in one os.replace. Temporary names
+    start with "." and end in ".tmp", so a folder's cleaner can recognise leftovers."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        if callable(data):
+            data(tmp)
+        else:
+            tmp.write_bytes(data)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)  # a no-op after the rename
+    return path
 
 
 def checkout() -> Path | None:

@@ -29,6 +29,7 @@ from pathlib import Path, PurePosixPath
 
 from .checkpoints import META, read_meta
 from .config import GANConfig
+from .paths import atomic_write
 from .uploads import UploadError, copy_capped, entry_problem, open_zip
 
 __all__ = [
@@ -112,9 +113,7 @@ def claim_run(folder: str | os.PathLike, token: str) -> None:
     if not token:
         raise ValueError("an owner token is needed to claim a run")
     path = Path(folder) / OWNER_FILE
-    tmp = path.with_name(f".{OWNER_FILE}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(json.dumps({"owner_sha256": _digest(token)}), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write(path, json.dumps({"owner_sha256": _digest(token)}).encode("utf-8"))
 
 
 def owns_run(folder: str | os.PathLike, token: str | None) -> bool:

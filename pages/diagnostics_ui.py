@@ -667,10 +667,12 @@ def every_loss_configs(dataset: str) -> list[GANConfig]:
 
 
 def every_loss_section() -> None:
-    """All six losses on the same data and settings, trained as one batched computation."""
+    """Every loss on the same data and settings, trained as one batched computation."""
+    from playground.config import LOSSES
+
     st.subheader("Every loss on the same data, live")
     st.caption(
-        "One click trains the same generator and discriminator under each of the six "
+        f"One click trains the same generator and discriminator under each of the {len(LOSSES)} "
         "losses, side by side (one batched computation), so you can watch which ones "
         "keep all the modes."
     )

@@ -14,6 +14,7 @@ import streamlit as st
 from pages import diagnostics_ui, ui
 from playground import backends, capacity, images, uploads
 from playground.config import PRESETS, ConfigError, GANConfig
+from playground.losses import LOSSES
 from playground.runner import Frame, Run, Snapshot
 
 POLLING = ("queued", "starting", "running")  # statuses during which the live view redraws itself
@@ -275,7 +276,7 @@ def _charts(snap: Snapshot) -> None:
         ui.line_figure(h, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", smoothing),
         key="chart_loss",
     )
-    probability = snap.config is not None and snap.config.loss in ("minimax", "nonsaturating")
+    probability = snap.config is not None and LOSSES[snap.config.loss].probability
     title = "D's output (probability real)" if probability else "D's score"
     c2.plotly_chart(
         ui.line_figure(h, {"d_real": "D(real)", "d_fake": "D(fake)"}, title, smoothing),

@@ -27,7 +27,7 @@ from playground.config import (
     ConfigError,
     GANConfig,
 )
-from playground.losses import FORMULAS
+from playground.losses import LOSSES as LOSS_REGISTRY
 from playground.runner import Run, Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -181,6 +181,11 @@ HELP = {
     "never fully confident.",
     "instance_noise": "Std of Gaussian noise added to everything D sees, fading to 0: blurs the "
     "two distributions so they overlap early on.",
+    "r1_gamma": "R1 (Mescheder et al. 2018): γ/2 times D's squared gradient norm on real data, "
+    "with any loss; keeps D flat on the data so training settles. 0 = off; 0.1–10 typical.",
+    "diffaugment": "DiffAugment (Zhao et al. 2020), images only: the same kinds of random "
+    "change applied to real and generated images before D, comma-separated from color, "
+    "translation, cutout. Empty = off. Stops D memorising a small dataset.",
     "optimizer": "Adam is the default for GANs; RMSprop is what the original WGAN used.",
     "lr_g": "Generator learning rate. Can be changed while a run is live.",
     "lr_d": "Discriminator learning rate. Can be changed while a run is live.",
@@ -232,6 +237,8 @@ LABELS = {
     "clip_value": "Weight clip c",
     "label_smoothing": "Label smoothing",
     "instance_noise": "Instance noise",
+    "r1_gamma": "R1 weight γ",
+    "diffaugment": "DiffAugment policy",
     "optimizer": "Optimizer",
     "lr_g": "Generator learning rate",
     "lr_d": "Discriminator learning rate",
@@ -261,6 +268,7 @@ FLOAT_STEPS = {
     "clip_value": (0.005, 1e-5, 10.0),
     "label_smoothing": (0.05, 0.0, 0.5),
     "instance_noise": (0.05, 0.0, 10.0),
+    "r1_gamma": (0.1, 0.0, 1000.0),
     "ema": (0.001, 0.0, 0.99999),
 }
 LIVE_CHANGED = "train.live_changed"  # settings the user changed since the last page run
@@ -268,7 +276,8 @@ MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "lat
         "steps", "seed", "device")
 ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
                   "width", "spectral_norm", "pack", "gp_weight", "clip_value", "label_smoothing",
-                  "instance_noise", "optimizer", "beta1", "beta2", "g_steps", "ema",
+                  "instance_noise", "r1_gamma", "diffaugment", "optimizer", "beta1", "beta2",
+                  "g_steps", "ema",
                   "log_every", "sample_every", "eval_every", "fast_paths")
 
 
@@ -323,9 +332,9 @@ def live_changes() -> list[str]:
 
 def loss_formula(loss: str) -> None:
     """The chosen loss's formula, in the main area where it has room (the sidebar cut it)."""
-    formula, intuition = FORMULAS[loss]
-    st.latex(formula)
-    st.caption(f"**{loss}**: {intuition}")
+    entry = LOSS_REGISTRY[loss]
+    st.latex(entry.formula)
+    st.caption(f"**{loss}**: {entry.sentence}")
 
 
 def settings_sidebar() -> tuple[GANConfig | None, str | None]:

@@ -40,7 +40,7 @@ import torch.nn.functional as F
 
 from . import images, paths
 from .architectures import build_models
-from .config import ConfigError, GANConfig, preset
+from .config import LOSSES, ConfigError, GANConfig, preset
 from .data import DataSource, load_dataset
 from .multirun import MultiRun
 from .runner import FINAL, MAX_FRAMES, Run
@@ -650,7 +650,7 @@ def multirun_sets(quick: bool) -> list[tuple[str, list[GANConfig]]]:
     losses = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
     sets = [
         ("ring8-stable, 6 seeds", [stable.replace(seed=s) for s in range(6)]),
-        ("ring8-stable, 6 losses", [stable.replace(loss=loss) for loss in losses]),
+        (f"ring8-stable, {len(LOSSES)} losses", [stable.replace(loss=loss) for loss in LOSSES]),
     ]
     if not quick:
         # Smaller models are launch-bound rather than compute-bound: where batching pays most.

@@ -12,15 +12,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
+from .losses import names_where
+from .regularisers import parse_policy
 
 POINT_DATASETS = ("ring8", "grid25", "spiral", "moons", "circles")
 LABELLED_IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")
 IMAGE_DATASETS = LABELLED_IMAGE_DATASETS + ("folder",)
 DATASETS = POINT_DATASETS + IMAGE_DATASETS
 ARCHITECTURES = tuple(ARCHITECTURE_REGISTRY)  # names; their facts are in architectures.py
-LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
+LOSSES = names_where()  # every loss in the registry (losses.LOSSES), in its order
 # Losses whose D is a real/fake classifier with a target, so smoothing that target makes sense.
-TARGET_LOSSES = ("minimax", "nonsaturating", "lsgan")
+TARGET_LOSSES = names_where(smoothable=True)
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 IMAGE_SIZES = (28, 32, 64)
@@ -38,6 +40,7 @@ LIVE_SETTINGS = (
     "g_steps",
     "loss",
     "gp_weight",
+    "r1_gamma",
     "clip_value",
     "label_smoothing",
     "instance_noise",
@@ -80,6 +83,8 @@ class GANConfig:
     clip_value: float = 0.01  # WGAN's weight clipping bound c
     label_smoothing: float = 0.0  # one-sided: real target becomes 1 - value
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed to 0
+    r1_gamma: float = 0.0  # R1 (Mescheder et al. 2018): gamma/2 E||grad D(real)||^2; 0 = off
+    diffaugment: str = ""  # DiffAugment policy for images, e.g. "color,translation,cutout"
     # --- optimisation ---
     optimizer: str = "adam"
     lr_g: float = 1e-3
@@ -139,6 +144,8 @@ class GANConfig:
                 f"applies to losses {', '.join(TARGET_LOSSES)} only; set it to 0 for '{self.loss}'",
             )
         _float_range("instance_noise", self.instance_noise, 0.0, 10.0)
+        _float_range("r1_gamma", self.r1_gamma, 0.0, 1000.0)
+        _check_diffaugment(self)
         _float_range("lr_g", self.lr_g, 1e-7, 1.0)
         _float_range("lr_d", self.lr_d, 1e-7, 1.0)
         _float_range("beta1", self.beta1, 0.0, 0.9999)
@@ -250,6 +257,18 @@ def _to_text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
+
+
+def _check_diffaugment(cfg: GANConfig) -> None:
+    try:
+        parse_policy(cfg.diffaugment)
+    except ValueError as exc:
+        raise ConfigError("diffaugment", str(exc)) from None
+    if cfg.diffaugment.strip() and cfg.is_points:
+        raise ConfigError(
+            "diffaugment",
+            f"augments images only; '{cfg.dataset}' is 2D points, so leave it empty",
+        )
 
 
 def _check_arch(cfg: GANConfig) -> None:

@@ -28,7 +28,9 @@ import torch
 
 from .losses import LOSSES
 
-DIRAC_LOSSES = ("nonsaturating", "minimax", "wgan", "hinge", "lsgan")  # "wgan": unclipped
+# Every registry loss but those defined by a gradient penalty: the lesson adds its own "gp"
+# regulariser in closed form, and applies no weight clipping ("wgan" here is unclipped).
+DIRAC_LOSSES = tuple(n for n, e in LOSSES.items() if e.lipschitz != "gradient penalty")
 REGULARISERS = ("none", "r1", "gp", "noise")
 MODES = ("simultaneous", "alternating")
 NOISE_POINTS = 64  # instance noise as a fixed set of quantiles of N(0, σ²): deterministic
@@ -75,7 +77,7 @@ def _noise(setup: DiracSetup) -> torch.Tensor:
 
 def gradients(setup: DiracSetup, theta: torch.Tensor, psi: torch.Tensor) -> tuple:
     """(∂L_G/∂θ, ∂L_D/∂ψ) at each (θ, ψ) pair (tensors of one shape), with the regulariser."""
-    d_loss_fn, g_loss_fn = LOSSES[setup.loss]
+    entry = LOSSES[setup.loss]
     theta = theta.detach().double().requires_grad_(True)
     psi = psi.detach().double().requires_grad_(True)
     eps = _noise(setup)
@@ -83,12 +85,12 @@ def gradients(setup: DiracSetup, theta: torch.Tensor, psi: torch.Tensor) -> tupl
         # Scores over the noise "batch" on the last axis: the losses average over it.
         r = psi[..., None] * (0.0 + eps)  # D(x) on real x = 0
         f = psi[..., None] * (theta[..., None] + eps)  # D(G(z)) = ψ·θ
-        d_loss = d_loss_fn(r, f)
+        d_loss = entry.d_loss(r, f)
         if setup.regulariser == "r1":  # γ/2 · ‖∇ₓD(x)‖² at the real data = γ/2 · ψ²
             d_loss = d_loss + setup.strength / 2 * psi**2
         elif setup.regulariser == "gp":  # λ(‖∇ₓD(x̂)‖ − 1)², the same at every x̂
             d_loss = d_loss + setup.strength * (psi.abs() - 1.0) ** 2
-        g_loss = g_loss_fn(f)
+        g_loss = entry.g_loss(f, r) if entry.g_needs_real else entry.g_loss(f)
         (d_theta,) = torch.autograd.grad(g_loss.sum(), theta, retain_graph=True)
         (d_psi,) = torch.autograd.grad(d_loss.sum(), psi)
     return d_theta.detach(), d_psi.detach()

@@ -1,6 +1,6 @@
 """Many 2D GAN runs trained together as one batched computation.
 
-N members (for example the six losses side by side on one dataset, or five seeds of a preset)
+N members (for example every loss side by side on one dataset, or five seeds of a preset)
 share one MLP architecture, batch size and dataset. Their weights are stacked on a leading
 member axis, so every layer of all N generators (or discriminators) is one batched matrix
 multiply, `torch.baddbmm(b, x, W)` with x (N, B, in), W (N, in, out), b (N, 1, out), and one
@@ -30,11 +30,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import regularisers as reg
 from .architectures import build_models, build_seeded
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .fast import FastPaths, StepGraph
-from .losses import LOSSES
+from .losses import LOSSES, names_where
 from .metrics import coverage_2d
 from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
 from .trainer import (
@@ -49,7 +50,6 @@ from .trainer import (
 # Settings each member may set for itself; every other setting is shared by all members.
 PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
 MAX_MEMBERS = 32
-_PROBABILITY_LOSSES = ("minimax", "nonsaturating")  # D's output is shown as σ(score) for these
 
 Layers = list[tuple[torch.Tensor, torch.Tensor]]  # [(W (N, in, out), b (N, 1, out)), ...]
 
@@ -201,6 +201,11 @@ def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
 
 
 # ---------------------------------------------------------------------- the batched trainer
+def _g_loss(entry, f: torch.Tensor, r: torch.Tensor | None, pick: Callable) -> torch.Tensor:
+    """A group's G loss on its members' fake scores, with their real scores when it needs them."""
+    return entry.g_loss(f, pick(r)) if entry.g_needs_real else entry.g_loss(f)
+
+
 class MultiRun(StepCore):
     """N 2D GANs trained in lock-step. `train_step()` mirrors `Trainer.train_step()` for all of
     them; `histories[i]` holds member i's records under the series names of `trainer.SERIES`."""
@@ -232,9 +237,10 @@ class MultiRun(StepCore):
         self.fast = FastPaths.for_configs(self.configs, self.device)
         self.graph = StepGraph(self.device, self.gens) if self.fast.graphs else None
         self._probability = torch.tensor(
-            [[m.loss in _PROBABILITY_LOSSES] for m in self.configs], device=self.device
-        )  # (N, 1)
-        self._gp_members = [i for i, m in enumerate(self.configs) if m.loss == "wgan-gp"]
+            [[LOSSES[m.loss].probability] for m in self.configs], device=self.device
+        )  # (N, 1): D's output is shown as σ(score) for these
+        lipschitz = [LOSSES[m.loss].lipschitz for m in self.configs]
+        self._gp_members = [i for i, kind in enumerate(lipschitz) if kind == "gradient penalty"]
         self._gp_index = torch.tensor(self._gp_members, dtype=torch.long, device=self.device)
         self._gp_weight = torch.tensor(
             [self.configs[i].gp_weight for i in self._gp_members], device=self.device
@@ -242,9 +248,11 @@ class MultiRun(StepCore):
         # Members sharing a loss (and smoothing) get it computed once over their stacked scores.
         self._d_groups = _Groups([(m.loss, m.label_smoothing) for m in self.configs], self.device)
         self._g_groups = _Groups([m.loss for m in self.configs], self.device)
-        clip = [m.clip_value if m.loss == "wgan" else math.inf for m in self.configs]
+        self._g_needs_real = any(LOSSES[m.loss].g_needs_real for m in self.configs)
+        clipped = [kind == "weight clipping" for kind in lipschitz]
+        clip = [m.clip_value if c else math.inf for m, c in zip(self.configs, clipped, strict=True)]
         self._clip = torch.tensor(clip, device=self.device).view(-1, 1, 1)
-        self._any_clip = any(m.loss == "wgan" for m in self.configs)
+        self._any_clip = any(clipped)
         self.step = 0
         self.histories = [BoundedHistory() for _ in range(self.n)]
         self._published = tuple(h.data for h in self.histories)  # see history_copies
@@ -283,24 +291,24 @@ class MultiRun(StepCore):
         shape = (self.cfg.batch_size, self.cfg.latent_dim)
         return self._per_member(lambda g: torch.randn(shape, device=self.device, generator=g))
 
-    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
-        std = self.cfg.instance_noise * max(0.0, 1.0 - self.step / self.cfg.steps)
-        if std <= 0:
-            return x
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees of stacked samples (N, B, 2), as Trainer._d_input per member: instance
+        noise from each member's own stream, then packing (N, B / m, 2m)."""
+        std = reg.annealed_noise_std(self.cfg.instance_noise, self.step, self.cfg.steps)
         shape = x.shape[1:]
-        return x + std * self._per_member(
-            lambda g: torch.randn(shape, device=self.device, generator=g)
+        x = reg.add_noise(
+            x,
+            std,
+            lambda: self._per_member(lambda g: torch.randn(shape, device=self.device, generator=g)),
         )
-
-    def _pack(self, x: torch.Tensor) -> torch.Tensor:
-        m = self.cfg.pack  # PacGAN: (N, B, 2) -> (N, B / m, 2m), as Trainer._pack per member
-        return x if m == 1 else x.reshape(x.shape[0], x.shape[1] // m, x.shape[2] * m)
+        return reg.pack(x, self.cfg.pack, batch_dims=2)
 
     def _score(self, scores: torch.Tensor) -> torch.Tensor:
-        return torch.where(self._probability, torch.sigmoid(scores), scores)
+        return reg.shown_score(scores, self._probability)
 
     def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """WGAN-GP's E[(‖∇D(x̂)‖ − 1)²] for the wgan-gp members (k,), as losses.gradient_penalty."""
+        """The gradient penalty (regularisers.gradient_penalty) of the members whose loss uses
+        one, (k,), each interpolating with draws from its own stream."""
         idx = self._gp_index
         real, fake = real.index_select(0, idx), fake.index_select(0, idx)
         shape = (real.shape[1], 1)
@@ -310,9 +318,16 @@ class MultiRun(StepCore):
                 for i in self._gp_members
             ]
         )
-        mixed = (eps * real + (1.0 - eps) * fake).requires_grad_(True)
-        (grad,) = torch.autograd.grad(self._D(mixed, idx).sum(), mixed, create_graph=True)
-        return ((grad.norm(dim=2) - 1.0) ** 2).mean(dim=1)
+        return reg.gradient_penalty(
+            lambda x: self._D(x, idx), real, fake, batch_dims=2, eps=eps
+        )
+
+    def _real_scores(self) -> torch.Tensor:
+        """D's scores (N, B') on a fresh real batch per member, for G losses that need them."""
+        batch = self.cfg.batch_size
+        real = self._per_member(lambda g: self.data.sample(batch, g)[0])
+        with torch.no_grad():
+            return self._D(self._d_input(real))
 
     # ------------------------------------------------------------------ the step
     def d_update(self, want_norm: bool = False) -> None:
@@ -321,15 +336,19 @@ class MultiRun(StepCore):
         z = self._latent()
         with torch.no_grad():
             fake = self._G(z)
-        real, fake = self._pack(self._noisy(real)), self._pack(self._noisy(fake))
+        real, fake = self._d_input(real), self._d_input(fake)
+        if self.cfg.r1_gamma > 0:  # R1 differentiates D's scores on real w.r.t. its input
+            real = real.detach().requires_grad_(True)
         r, f = self._D(real), self._D(fake)  # (N, B')
         loss = self._d_groups.apply(
-            lambda key, pick: LOSSES[key[0]][0](pick(r), pick(f), key[1])
+            lambda key, pick: LOSSES[key[0]].d_loss(pick(r), pick(f), key[1])
         )  # (N,): members' parameters are disjoint, so one backward
         if self._gp_members:
-            penalty = self._gp_weight * self._penalty(real, fake)
+            penalty = self._gp_weight * self._penalty(real.detach(), fake)
             loss = loss.index_add(0, self._gp_index, penalty)
         self.opt_d.zero_grad()
+        if self.cfg.r1_gamma > 0:  # shared by all members: one setting for the whole batch
+            loss = loss + self.cfg.r1_gamma / 2 * reg.r1_penalty(r, real, batch_dims=2)
         loss.sum().backward()
         if want_norm:
             self._grad_norms[:, 1] = _member_norms(self.opt_d.params)
@@ -339,13 +358,14 @@ class MultiRun(StepCore):
                 for p in self.opt_d.params:
                     p.clamp_(min=-self._clip, max=self._clip)
         with torch.no_grad():
-            stats = [loss.detach(), self._score(r).mean(1), self._score(f).mean(1)]
+            stats = [loss.detach(), self._score(r.detach()).mean(1), self._score(f).mean(1)]
             self._d_acc += torch.stack(stats, dim=1)
         self._d_count += 1
 
     def g_update(self, want_norm: bool = False) -> None:
-        f = self._D(self._pack(self._noisy(self._G(self._latent()))))
-        loss = self._g_groups.apply(lambda key, pick: LOSSES[key][1](pick(f)))
+        f = self._D(self._d_input(self._G(self._latent())))
+        r = self._real_scores() if self._g_needs_real else None
+        loss = self._g_groups.apply(lambda key, pick: _g_loss(LOSSES[key], pick(f), r, pick))
         self.opt_g.zero_grad()
         loss.sum().backward(inputs=self.opt_g.params)  # G's gradients only: D's are not needed
         if want_norm:
@@ -406,7 +426,7 @@ class MultiRun(StepCore):
         self.errors[i] = (
             f"training diverged at step {self.step}: {', '.join(bad)} became {record[bad[0]]}. "
             f"Try lower learning rates (now lr_g={m.lr_g:g}, lr_d={m.lr_d:g}) or a gradient "
-            "penalty (loss wgan-gp)."
+            f"penalty (loss {' or '.join(names_where(lipschitz='gradient penalty'))})."
         )
         self.opt_g.lr[i] = 0.0  # its slice stops moving; the other members are unaffected
         self.opt_d.lr[i] = 0.0

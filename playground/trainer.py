@@ -20,17 +20,19 @@ import numpy as np
 import torch
 
 from . import images
+from . import regularisers as reg
 from .architectures import build_models, build_seeded
 from .config import LIVE_SETTINGS, ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
 from .fast import FastPaths, StepGraph
-from .losses import LOSSES, gradient_penalty
+from .losses import LOSSES, names_where
 
 # Series recorded at every logged step (besides "step").
 SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")
 _D_STATS, _G_STATS = 3, 1  # (d_loss, d_real, d_fake) and (g_loss,) accumulated on the device
 
+_GP_LOSSES = " or ".join(names_where(lipschitz="gradient penalty"))  # for advice in messages
 
 class Divergence(RuntimeError):
     """Training produced NaN or inf; the message says where and what to try."""
@@ -220,7 +222,8 @@ def check_live_changes(cfg: GANConfig, changes: Mapping[str, Any]) -> GANConfig:
         raise ConfigError(
             "loss",
             f"'{cfg.loss}' -> '{new.loss}' would change D's layers for this architecture "
-            "(DCGAN's D has no batch norm under wgan-gp); start a new run for it",
+            "(DCGAN's D drops batch norm under a gradient penalty, loss "
+            f"{_GP_LOSSES}); start a new run for it",
         )
     return new
 
@@ -264,7 +267,7 @@ class Trainer(StepCore):
         capturable = self.fast.graphs
         self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device, capturable)
         self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device, capturable)
-        self.d_loss_fn, self.g_loss_fn = LOSSES[cfg.loss]
+        self._set_loss()
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
         self.step = 0
@@ -306,23 +309,27 @@ class Trainer(StepCore):
         self.cfg = check_live_changes(self.cfg, changes)
         # Rates, betas, step counts, loss weights: a captured step has them all baked in.
         self.drop_graph()
-        self.d_loss_fn, self.g_loss_fn = LOSSES[self.cfg.loss]
+        self._set_loss()
         for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
             _set_hyper_parameters(opt, self.cfg, lr)
 
     # ------------------------------------------------------------------ the step
-    def _noisy(self, x: torch.Tensor) -> torch.Tensor:
-        """Instance noise (Sønderby et al. 2016), annealed linearly to zero over the run."""
-        std = self.cfg.instance_noise * max(0.0, 1.0 - self.step / self.cfg.steps)
-        if std <= 0:
-            return x
-        return x + std * torch.randn(x.shape, device=x.device, generator=self.gen)
+    def _set_loss(self) -> None:
+        """The loss's functions and facts from the registry (losses.LOSSES), for cfg.loss."""
+        self.loss = LOSSES[self.cfg.loss]
+        self.d_loss_fn, self.g_loss_fn = self.loss.d_loss, self.loss.g_loss
+        self._policy = reg.parse_policy(self.cfg.diffaugment)
 
-    def _pack(self, x: torch.Tensor) -> torch.Tensor:
-        """PacGAN (Lin et al. 2018): D scores `pack` samples jointly, so a generator that repeats
-        itself is easy to spot. (B, C, …) -> (B / pack, pack·C, …), consecutive samples grouped."""
-        m = self.cfg.pack
-        return x if m == 1 else x.reshape(x.shape[0] // m, x.shape[1] * m, *x.shape[2:])
+    def _d_input(self, x: torch.Tensor) -> torch.Tensor:
+        """What D sees of samples x (real or generated alike): DiffAugment (images), instance
+        noise annealed to zero over the run, then packing (see regularisers)."""
+        if self._policy:
+            x = reg.diff_augment(x, self._policy, self.gen)
+        std = reg.annealed_noise_std(self.cfg.instance_noise, self.step, self.cfg.steps)
+        x = reg.add_noise(
+            x, std, lambda: torch.randn(x.shape, device=x.device, generator=self.gen)
+        )
+        return reg.pack(x, self.cfg.pack)
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.gen)
@@ -342,36 +349,44 @@ class Trainer(StepCore):
         with self.fast.autocast():
             with torch.no_grad():  # D's update must not touch G: no graph through G at all
                 fake = self.G(z, labels)
-            real, fake = self._pack(self._noisy(real)), self._pack(self._noisy(fake))
+            real, fake = self._d_input(real), self._d_input(fake)
+            if cfg.r1_gamma > 0:  # R1 differentiates D's scores on real w.r.t. its input
+                real = real.detach().requires_grad_(True)
             # Scores in fp32 whatever the compute precision: the losses and logs see fp32.
             r, f = self.D(real, labels).float(), self.D(fake, labels).float()
             loss = self.d_loss_fn(r, f, cfg.label_smoothing)
-            if cfg.loss == "wgan-gp":
-                loss = loss + cfg.gp_weight * gradient_penalty(
-                    lambda x: self.D(x, labels).float(), real, fake, self.gen
+            if self.loss.lipschitz == "gradient penalty":
+                loss = loss + cfg.gp_weight * reg.gradient_penalty(
+                    lambda x: self.D(x, labels).float(), real.detach(), fake, self.gen
                 )
         self.opt_d.zero_grad(set_to_none=True)
+            if cfg.r1_gamma > 0:
+                loss = loss + cfg.r1_gamma / 2 * reg.r1_penalty(r, real)
         loss.backward()
         if want_norm:
             self._grad_norms[1] = _grad_norm(self.D)
         self.opt_d.step()
-        if cfg.loss == "wgan":  # WGAN's Lipschitz constraint: clip every weight to [-c, c]
+        if self.loss.lipschitz == "weight clipping":  # clip every weight of D to [-c, c]
             with torch.no_grad():
                 params = list(self.D.parameters())
                 torch._foreach_clamp_min_(params, -cfg.clip_value)
                 torch._foreach_clamp_max_(params, cfg.clip_value)
         with torch.no_grad():
             self._d_acc += torch.stack(
-                [loss.detach(), self._score(r).mean(), self._score(f).mean()]
+                [loss.detach(), self._score(r.detach()).mean(), self._score(f).mean()]
             )
         self._d_count += 1
 
     def g_update(self, want_norm: bool = False) -> None:
-        """One generator update: G minimises its loss on D(G(z)); only G's optimiser steps."""
+        """One generator update: G minimises its loss on D(G(z)) (and, for the relativistic
+        losses, on D's scores of a fresh real batch); only G's optimiser steps."""
         z, labels = self._latent(self.cfg.batch_size)
         with self.fast.autocast():
-            f = self.D(self._pack(self._noisy(self.G(z, labels))), labels).float()
-            loss = self.g_loss_fn(f)
+            f = self.D(self._d_input(self.G(z, labels)), labels).float()
+            if self.loss.g_needs_real:
+                loss = self.g_loss_fn(f, self._real_scores())
+            else:
+                loss = self.g_loss_fn(f)
         self.opt_g.zero_grad(set_to_none=True)
         # Only G's gradients: D's weight gradients would cost matmuls and never be used.
         loss.backward(inputs=list(self.G.parameters()))
@@ -385,8 +400,29 @@ class Trainer(StepCore):
         self._g_count += 1
 
     def _score(self, scores: torch.Tensor) -> torch.Tensor:
-        """D's output as people see it: a probability for the log-loss GANs, else the raw score."""
-        return torch.sigmoid(scores) if self.cfg.loss in ("minimax", "nonsaturating") else scores
+    def _real_scores(self) -> torch.Tensor:
+        """D's scores on a fresh real batch, seen as D sees it; constants for G's update."""
+        real, labels = self.data.sample(self.cfg.batch_size, self.gen)
+        labels = labels if self.num_classes else None
+        if self.fast.channels_last:
+            real = real.contiguous(memory_format=torch.channels_last)
+        with torch.no_grad():
+            return self.D(self._d_input(real), labels).float()
+
+    def g_loss_for(self, f: torch.Tensor) -> torch.Tensor:
+        """G's loss on D's raw scores `f`, as G's update computes it (for views such as the 2D
+        arrows). A loss that needs D's real scores gets them on a real batch drawn from a fixed
+        seed, so looking never moves the run's random stream."""
+        if not self.loss.g_needs_real:
+            return self.g_loss_fn(f)
+        gen = torch.Generator(device=self.device).manual_seed(self.cfg.seed)
+        real, _ = self.data.sample(self.cfg.batch_size, gen)
+        with torch.no_grad():
+            r = self.D(reg.pack(real, self.cfg.pack)).float()
+        return self.g_loss_fn(f, r)
+
+        """D's output as people see it: a probability where the loss says so, else the raw score."""
+        return reg.shown_score(scores, self.loss.probability)
 
     def train_step(
         self, d: bool = True, g: bool = True, log_now: bool = False
@@ -441,7 +477,8 @@ class Trainer(StepCore):
             raise Divergence(
                 f"training diverged at step {diverged_at}: {', '.join(bad)} became "
                 f"{record[bad[0]]}. Try lower learning rates (now lr_g={self.cfg.lr_g:g}, "
-                f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss wgan-gp) or spectral norm. "
+                f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss {_GP_LOSSES}) or spectral "
+                "norm. "
                 f"The models are back as they were at step {good_step}, the last finite log."
             )
         self.history.append(record, flush=manual)

@@ -168,5 +168,5 @@ def layers_for(trainer, plane: str = "random", n_arrows: int = 128) -> tuple[Man
     mesh = manifold(g, trainer.cfg.latent_dim, plane, z_for_principal=z, seed=trainer.cfg.seed)
     with torch.no_grad():
         shown = _eval(g)(z[:n_arrows])
-    push = arrows(trainer.D, trainer.g_loss_fn, shown, trainer.extent(), trainer.cfg.pack)
+    push = arrows(trainer.D, trainer.g_loss_for, shown, trainer.extent(), trainer.cfg.pack)
     return mesh, push

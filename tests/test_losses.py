@@ -1,5 +1,5 @@
 """Each loss against its formula evaluated by hand with `math`, the saturation story of the two
-generator losses, the gradient penalty on critics whose gradient is known, and the tables."""
+generator losses, the gradient penalty on critics whose gradient is known, and the registry."""
 
 from __future__ import annotations
 
@@ -9,19 +9,22 @@ import pytest
 import torch
 
 from playground import config
+from playground.config import GANConfig
 from playground.losses import (
-    FORMULAS,
+    LIPSCHITZ,
     LOSSES,
     bce_d_loss,
-    gradient_penalty,
     hinge_d_loss,
     lsgan_d_loss,
     lsgan_g_loss,
     minimax_g_loss,
     nonsaturating_g_loss,
+    ragan_d_loss,
+    ragan_g_loss,
     wasserstein_d_loss,
     wasserstein_g_loss,
 )
+from playground.regularisers import gradient_penalty
 
 # Scores chosen to land on both sides of 0 and of the hinge margins ±1.
 R = [0.5, -1.0, 1.5]
@@ -185,28 +188,103 @@ def test_gradient_penalty_is_differentiable_wrt_the_critic():
     assert w.grad.tolist() == pytest.approx([2 * 4 * 0.6, 2 * 4 * 0.8], abs=1e-9)
 
 
-# ---------------------------------------------------------------------- tables
-def test_loss_table_covers_every_configurable_loss():
-    assert set(LOSSES) == set(config.LOSSES)
-    assert set(config.TARGET_LOSSES) <= set(config.LOSSES)
+# ---------------------------------------------------------------------- relativistic average
+def softplus(a: float) -> float:
+    return math.log1p(math.exp(a))
 
 
-def test_every_loss_has_a_formula_and_an_explanation():
-    assert set(FORMULAS) == set(config.LOSSES)
-    for name, (latex, sentence) in FORMULAS.items():
-        assert latex.strip() and sentence.strip(), name
+def test_ragan_d_loss_is_the_relativistic_average_formula_by_hand():
+    # L_D = −E_r[log σ(r − mean f)] − E_f[log(1 − σ(f − mean r))] (Jolicoeur-Martineau 2018).
+    mr, mf = mean(R), mean(F)
+    expected = -mean(math.log(sigmoid(r - mf)) for r in R) - mean(
+        math.log(1 - sigmoid(f - mr)) for f in F
+    )
+    close(ragan_d_loss(t(R), t(F)), expected)
+    close(ragan_d_loss(t(R), t(F), 0.2), expected)  # no target to smooth
+
+
+def test_ragan_g_loss_swaps_the_roles_of_real_and_fake():
+    mr, mf = mean(R), mean(F)
+    expected = -mean(math.log(sigmoid(f - mr)) for f in F) - mean(
+        math.log(1 - sigmoid(r - mf)) for r in R
+    )
+    close(ragan_g_loss(t(F), t(R)), expected)
+    close(ragan_g_loss(t(F), t(R)), float(ragan_d_loss(t(F), t(R))))
+
+
+def test_ragan_g_gradient_also_flows_through_the_mean_of_the_fakes():
+    # ∂L_G/∂f_j = −σ(−(f_j − mean r))/n + Σ_i σ(r_i − mean f)·(−1/n)/n, by hand.
+    f = t(F).requires_grad_(True)
+    ragan_g_loss(f, t(R)).backward()
+    n, mr, mf = len(F), mean(R), mean(F)
+    second = sum(sigmoid(r - mf) for r in R) / n / n
+    expected = [-sigmoid(-(fj - mr)) / n - second for fj in F]
+    assert f.grad.tolist() == pytest.approx(expected, abs=1e-12)
+
+
+def test_ragan_is_per_run_on_stacked_scores():
+    # Scores of k runs stacked as (k, B): each row's means are its own.
+    r = torch.stack([t(R), t(R) + 1.0])
+    f = torch.stack([t(F), t(F) - 2.0])
+    both = ragan_d_loss(r, f)
+    close(both[0], float(ragan_d_loss(t(R), t(F))))
+    close(both[1], float(ragan_d_loss(t(R) + 1.0, t(F) - 2.0)))
+    assert ragan_g_loss(f, r).shape == (2,)
+
+
+def test_ragan_stays_finite_for_huge_scores():
+    big = t([1e4, -1e4, 3e3])
+    for value in (ragan_d_loss(big, -big), ragan_g_loss(-big, big)):
+        assert math.isfinite(float(value))
+
+
+# ---------------------------------------------------------------------- the registry
+def test_config_allows_exactly_the_registry_losses():
+    assert config.LOSSES == tuple(LOSSES)
+    assert set(config.TARGET_LOSSES) == {n for n, e in LOSSES.items() if e.smoothable}
+
+
+def test_every_loss_has_a_formula_an_explanation_and_facts():
+    for name, entry in LOSSES.items():
+        assert entry.name == name
+        assert entry.formula.strip() and entry.sentence.strip() and entry.source.strip(), name
+        assert entry.lipschitz in LIPSCHITZ
 
 
 @pytest.mark.parametrize("name", config.LOSSES)
-def test_every_table_entry_computes_finite_scalar_losses(name):
-    d_loss, g_loss = LOSSES[name]
-    for value in (d_loss(t(R), t(F), 0.0), g_loss(t(F))):
+def test_every_entry_computes_finite_scalar_losses(name):
+    entry = LOSSES[name]
+    g = entry.g_loss(t(F), t(R)) if entry.g_needs_real else entry.g_loss(t(F))
+    for value in (entry.d_loss(t(R), t(F), 0.0), g):
         assert value.dim() == 0 and math.isfinite(float(value))
 
 
-def test_table_pairs_the_published_objectives():
-    assert LOSSES["minimax"] == (bce_d_loss, minimax_g_loss)
-    assert LOSSES["nonsaturating"] == (bce_d_loss, nonsaturating_g_loss)
-    assert LOSSES["lsgan"] == (lsgan_d_loss, lsgan_g_loss)
-    assert LOSSES["wgan"] == LOSSES["wgan-gp"] == (wasserstein_d_loss, wasserstein_g_loss)
-    assert LOSSES["hinge"] == (hinge_d_loss, wasserstein_g_loss)
+@pytest.mark.parametrize("name", config.LOSSES)
+def test_every_recommended_setting_is_a_valid_config(name):
+    entry = LOSSES[name]
+    assert entry.recommended, name
+    cfg = GANConfig(dataset="ring8", loss=name).replace(**entry.recommended)
+    assert all(getattr(cfg, k) == v for k, v in entry.recommended.items())
+
+
+def test_registry_pairs_the_published_objectives_and_facts():
+    def pair(name):
+        return LOSSES[name].d_loss, LOSSES[name].g_loss
+
+    assert pair("minimax") == (bce_d_loss, minimax_g_loss)
+    assert pair("nonsaturating") == (bce_d_loss, nonsaturating_g_loss)
+    assert pair("lsgan") == (lsgan_d_loss, lsgan_g_loss)
+    assert pair("wgan") == pair("wgan-gp") == (wasserstein_d_loss, wasserstein_g_loss)
+    assert pair("hinge") == (hinge_d_loss, wasserstein_g_loss)
+    assert pair("ragan") == (ragan_d_loss, ragan_g_loss)
+    assert {n for n, e in LOSSES.items() if e.probability} == {"minimax", "nonsaturating"}
+    assert {n for n, e in LOSSES.items() if e.g_needs_real} == {"ragan"}
+    assert LOSSES["wgan"].lipschitz == "weight clipping"
+    assert LOSSES["wgan-gp"].lipschitz == "gradient penalty"
+    assert LOSSES["wgan-gp"].recommended["d_steps"] > 1
+    assert LOSSES["wgan-gp"].recommended["beta2"] == 0.9
+
+
+def test_registry_entries_are_read_only():
+    with pytest.raises(TypeError):
+        LOSSES["wgan-gp"].recommended["d_steps"] = 1  # type: ignore[index]

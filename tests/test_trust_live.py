@@ -3,6 +3,7 @@ else is refused naming it, and whatever is accepted leaves a checkpoint that loa
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -18,7 +19,8 @@ from playground.trainer import Trainer, check_live_changes
 def _counting(monkeypatch, loss: str) -> dict[str, int]:
     """Wrap the registry's functions of `loss` so a test sees whether training calls them."""
     calls = {"d": 0, "g": 0}
-    d_fn, g_fn = losses.LOSSES[loss]
+    entry = losses.LOSSES[loss]
+    d_fn, g_fn = entry.d_loss, entry.g_loss
 
     def d_counted(*args):
         calls["d"] += 1
@@ -28,7 +30,8 @@ def _counting(monkeypatch, loss: str) -> dict[str, int]:
         calls["g"] += 1
         return g_fn(*args)
 
-    monkeypatch.setitem(losses.LOSSES, loss, (d_counted, g_counted))
+    counted = dataclasses.replace(entry, d_loss=d_counted, g_loss=g_counted)
+    monkeypatch.setitem(losses.LOSSES, loss, counted)
     return calls
 
 

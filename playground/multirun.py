@@ -46,6 +46,7 @@ from .trainer import (
     carry_forward,
     resolve_device,
 )
+from .view2d import plot_window
 
 # Settings each member may set for itself; every other setting is shared by all members.
 PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
@@ -470,11 +471,7 @@ class MultiRun(StepCore):
     def extent(self) -> tuple[float, float, float, float]:
         """The same 2D window Trainer.extent computes for this dataset."""
         if not hasattr(self, "_extent"):
-            real, _ = self.data.sample(4096, torch.Generator(self.device).manual_seed(1))
-            lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
-            half = float((hi - lo).max()) * 0.6 + 0.5
-            mid = ((lo + hi) / 2).tolist()
-            self._extent = (mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half)
+            self._extent = plot_window(self.data)
         return self._extent
 
     @torch.inference_mode()

@@ -27,6 +27,7 @@ from .data import DataSource, load_dataset
 from .evaluation import MeasureSeries, measure_live
 from .fast import FastPaths, StepGraph
 from .losses import LOSSES, names_where
+from .view2d import plot_window
 
 # Series recorded at every logged step (besides "step").
 SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")
@@ -592,16 +593,7 @@ class Trainer(StepCore):
     def extent(self) -> tuple[float, float, float, float]:
         """The data-space window for 2D views: the real data's range with a margin."""
         if not hasattr(self, "_extent"):
-            real, _ = self.data.sample(4096, torch.Generator(self.device).manual_seed(1))
-            lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
-            half = float((hi - lo).max()) * 0.6 + 0.5
-            mid = (lo + hi) / 2
-            self._extent = (
-                float(mid[0]) - half,
-                float(mid[0]) + half,
-                float(mid[1]) - half,
-                float(mid[1]) + half,
-            )
+            self._extent = plot_window(self.data)
         return self._extent
 
     @torch.inference_mode()

@@ -11,23 +11,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import datasets as dataset_registry
 from .architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
 from .losses import names_where
 from .regularisers import parse_policy
 
-# Dataset names, read from their registry (datasets.py), where each one's facts live.
-POINT_DATASETS = dataset_registry.names_where(kind="points")
-LABELLED_IMAGE_DATASETS = dataset_registry.names_where(kind="images", labelled=True)
-IMAGE_DATASETS = dataset_registry.names_where(kind="images")
-DATASETS = tuple(dataset_registry.DATASETS)
+POINT_DATASETS = ("ring8", "grid25", "spiral", "moons", "circles")
+LABELLED_IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")
+IMAGE_DATASETS = LABELLED_IMAGE_DATASETS + ("folder",)
+DATASETS = POINT_DATASETS + IMAGE_DATASETS
 ARCHITECTURES = tuple(ARCHITECTURE_REGISTRY)  # names; their facts are in architectures.py
 LOSSES = names_where()  # every loss in the registry (losses.LOSSES), in its order
 # Losses whose D is a real/fake classifier with a target, so smoothing that target makes sense.
 TARGET_LOSSES = names_where(smoothable=True)
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-IMAGE_SIZES = dataset_registry.IMAGE_SIZES
+IMAGE_SIZES = (28, 32, 64)
 # The settings a live run (and `gan-playground train --resume`) may change, with full effect:
 # the optimisers, the losses and the training loop read them afresh at the next step. Every
 # other setting shapes the models, the data, the optimiser's kind or the random streams, so
@@ -126,8 +124,8 @@ class GANConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("device", self.device, DEVICES)
         _choice("image_size", self.image_size, IMAGE_SIZES)
-        if dataset_registry.DATASETS[self.dataset].user_folder and not self.data_folder.strip():
-            raise ConfigError("data_folder", f"dataset '{self.dataset}' needs a folder of images")
+        if self.dataset == "folder" and not self.data_folder.strip():
+            raise ConfigError("data_folder", "dataset 'folder' needs a folder of images")
         _check_arch(self)
         if self.conditional and not self.is_labelled:
             raise ConfigError(
@@ -333,46 +331,23 @@ PRESETS: dict[str, Preset] = {
             "(non-saturating loss) made steady: Adam without momentum (beta1 = 0), so G does "
             "not overshoot towards whichever mode D currently favours, which is what makes it hop; "
             "a large batch (512), so every batch shows D all 8 modes; and samples from an "
-            "exponential moving average of G's weights (ema 0.99). All 8 modes are found within "
-            "about 2,000 steps; the rest of the 6,000 sharpens them (G's thin bridges between "
-            "modes shrink), which is what raises the share of high-quality samples.",
+            "exponential moving average of G's weights (ema 0.99).",
             dict(
                 dataset="ring8",
                 loss="nonsaturating",
                 beta1=0.0,
                 batch_size=512,
                 ema=0.99,
-                steps=6000,
+                steps=3000,
             ),
         ),
         Preset(
             "ring8-collapse",
-            "The classic mode collapse on the ring of 8: G makes one mode, and makes it well. "
-            "The set-up of the unrolled-GAN paper's toy experiment (the original GAN game, "
-            "non-saturating; a 256-dimensional latent; two hidden layers; batch 512), except "
-            "that D learns ten times faster than G. D is then always nearly the best "
-            "discriminator for the current G: around the mode G reaches first its score peaks at "
-            "the mode's centre and pulls G's samples in, so that mode gets sharper, while far "
-            "from G's samples it is flat, so nothing pulls G towards the other seven modes. By "
-            "step 5,000 nearly all samples are high quality, on one mode.",
-            dict(
-                dataset="ring8",
-                loss="nonsaturating",
-                latent_dim=256,
-                layers=2,
-                batch_size=512,
-                lr_g=1e-4,
-                lr_d=1e-3,
-                steps=5000,
-            ),
-        ),
-        Preset(
-            "ring8-hopping",
-            "Mode hopping on the ring of 8, the other face of mode collapse: the same set-up as "
-            "ring8-collapse with equal learning rates. G moves all its mass to wherever D "
-            "currently scores as real; D learns to reject that spot as fast as G gets there, so "
-            "G's clump of samples keeps sweeping round the ring, mostly between the modes "
-            "rather than on one.",
+            "The classic mode collapse on the ring of 8, in the set-up of the unrolled-GAN "
+            "paper's toy experiment: the original GAN game (non-saturating), a 256-dimensional "
+            "latent, two hidden layers, equal learning rates. G moves all its mass to wherever "
+            "D currently scores as real; D then learns to reject that spot and G hops on, so "
+            "at any moment G covers one region of the ring, not eight modes.",
             dict(
                 dataset="ring8",
                 loss="nonsaturating",
@@ -387,11 +362,8 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "grid25-stable",
             "5x5 grid of 25 Gaussians, harder than the ring because the modes sit close together: "
-            "the ring8-stable recipe (non-saturating loss, a batch of 512 so that every batch "
-            "shows D all 25 modes, an average of G's weights) with Adam's usual GAN momentum "
-            "(beta1 = 0.5), for 6,000 steps: the modes are found early, and the long tail of "
-            "training sharpens them.",
-            dict(dataset="grid25", loss="nonsaturating", batch_size=512, ema=0.99, steps=6000),
+            "the ring8-stable recipe (non-saturating loss, batch 512, EMA of G) run longer.",
+            dict(dataset="grid25", loss="nonsaturating", batch_size=512, ema=0.99, steps=5000),
         ),
         Preset(
             "digits-dcgan",

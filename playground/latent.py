@@ -18,7 +18,6 @@ import torch
 
 from .architectures import build_models
 from .checkpoints import CheckpointError, check_against, load_tensors, read_meta
-from .view2d import plot_window
 
 METHODS = ("linear", "spherical")
 N_REAL = 1000  # real points kept for 2D views
@@ -239,12 +238,17 @@ def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role
 
 
 def _real_points(cfg) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """Real 2D points (generated in code, no files) and the window every 2D view uses."""
+    """Real 2D points (generated in code, no files) and the same window `Trainer.extent` uses."""
     from .data import load_dataset
 
     source = load_dataset(cfg, "cpu")
+    wide, _ = source.sample(4096, torch.Generator().manual_seed(1))
+    lo, hi = wide.min(0).values, wide.max(0).values
+    half = float((hi - lo).max()) * 0.6 + 0.5
+    mid = ((lo + hi) / 2).tolist()
+    extent = (mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half)
     real, _ = source.sample(N_REAL, torch.Generator().manual_seed(0))
-    return real.float().numpy(), plot_window(source)
+    return real.float().numpy(), extent
 
 
 # ---------------------------------------------------------------------- latent arithmetic

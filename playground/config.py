@@ -11,21 +11,23 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import datasets as dataset_registry
 from .architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
 from .losses import names_where
 from .regularisers import parse_policy
 
-POINT_DATASETS = ("ring8", "grid25", "spiral", "moons", "circles")
-LABELLED_IMAGE_DATASETS = ("digits", "mnist", "fashion", "cifar10")
-IMAGE_DATASETS = LABELLED_IMAGE_DATASETS + ("folder",)
-DATASETS = POINT_DATASETS + IMAGE_DATASETS
+# Dataset names, read from their registry (datasets.py), where each one's facts live.
+POINT_DATASETS = dataset_registry.names_where(kind="points")
+LABELLED_IMAGE_DATASETS = dataset_registry.names_where(kind="images", labelled=True)
+IMAGE_DATASETS = dataset_registry.names_where(kind="images")
+DATASETS = tuple(dataset_registry.DATASETS)
 ARCHITECTURES = tuple(ARCHITECTURE_REGISTRY)  # names; their facts are in architectures.py
 LOSSES = names_where()  # every loss in the registry (losses.LOSSES), in its order
 # Losses whose D is a real/fake classifier with a target, so smoothing that target makes sense.
 TARGET_LOSSES = names_where(smoothable=True)
 OPTIMIZERS = ("adam", "rmsprop", "sgd")
 DEVICES = ("auto", "cpu", "cuda", "mps")
-IMAGE_SIZES = (28, 32, 64)
+IMAGE_SIZES = dataset_registry.IMAGE_SIZES
 # The settings a live run (and `gan-playground train --resume`) may change, with full effect:
 # the optimisers, the losses and the training loop read them afresh at the next step. Every
 # other setting shapes the models, the data, the optimiser's kind or the random streams, so
@@ -124,8 +126,8 @@ class GANConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("device", self.device, DEVICES)
         _choice("image_size", self.image_size, IMAGE_SIZES)
-        if self.dataset == "folder" and not self.data_folder.strip():
-            raise ConfigError("data_folder", "dataset 'folder' needs a folder of images")
+        if dataset_registry.DATASETS[self.dataset].user_folder and not self.data_folder.strip():
+            raise ConfigError("data_folder", f"dataset '{self.dataset}' needs a folder of images")
         _check_arch(self)
         if self.conditional and not self.is_labelled:
             raise ConfigError(

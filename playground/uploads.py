@@ -7,7 +7,7 @@ unsafe (traversal, absolute, links, encrypted, compressed suspiciously well) are
 counted; files that are not images are ignored and counted; the sizes that matter (upload,
 central directory, each file, the total) are capped and checked while reading, never trusted
 from the zip's own headers. Whether an extracted file is a readable image is for the folder
-loader (`data.load_dataset`), which skips bad ones and says how many.
+loader (`folders.py`), which skips bad ones and says how many.
 """
 
 from __future__ import annotations
@@ -21,12 +21,17 @@ import struct
 import tempfile
 import zipfile
 from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
-from .data import FOLDER_EXTENSIONS
+# The data-root rule lives with the folder loader; re-exported here, where the app used it.
+from .folders import (  # noqa: F401
+    DATA_ROOTS_ENV,
+    FOLDER_EXTENSIONS,
+    allowed_data_roots,
+    check_app_data_folder,
+)
 
 MAX_UPLOAD_BYTES = 200 * 2**20  # as the server's maxUploadSize
 MAX_FILES = 5_000  # entries in the zip, folders included
@@ -65,49 +70,6 @@ class Extracted:
                 f"left out {self.not_unpacked:,} images over the {_size(self.cap)} size cap"
             )
         return "; ".join(parts)
-
-
-# ---------------------------------------------------------------------- folders
-DATA_ROOTS_ENV = "GAN_PLAYGROUND_DATA_ROOTS"
-
-
-def allowed_data_roots() -> list[Path]:
-    """The folders under which the app may read a typed data folder: $GAN_PLAYGROUND_DATA_ROOTS,
-    os.pathsep-separated (':' on Linux and macOS), resolved. None by default."""
-    text = os.environ.get(DATA_ROOTS_ENV, "")
-    return [Path(part).expanduser().resolve() for part in text.split(os.pathsep) if part.strip()]
-
-
-def check_app_data_folder(folder: str, own: Iterable[str | os.PathLike] = ()) -> Path:
-    """The folder, resolved, when the app may train on it: it lies under one of the operator's
-    roots (allowed_data_roots) or one of `own` (the session's own upload folder). Otherwise
-    ConfigError naming data_folder, and the folder is never listed or read.
-
-    This is the app's rule, for a server whose visitors must not read its files; the command
-    line reads any folder its user names. Links are resolved first, so a link inside a root
-    that points outside it is outside."""
-    from .config import ConfigError
-
-    text = str(folder).strip()
-    path = Path(text).expanduser()
-    roots = allowed_data_roots()
-    if text and path.is_absolute():  # a relative path would depend on the server's folder
-        resolved = path.resolve()
-        for root in [Path(p).resolve() for p in own] + roots:
-            if resolved.is_relative_to(root):
-                return resolved
-    if not roots:
-        raise ConfigError(
-            "data_folder",
-            "this server does not read folders typed in the app; upload a zip of your images "
-            f"instead (its operator can allow folders under chosen roots with {DATA_ROOTS_ENV}"
-            f"=/srv/images{os.pathsep}/data/more)",
-        )
-    raise ConfigError(
-        "data_folder",
-        f"{text} is not under a folder this server allows "
-        f"({', '.join(str(r) for r in roots)}); upload a zip of your images instead",
-    )
 
 
 def new_upload_folder(parent: str | os.PathLike | None = None) -> Path:

@@ -20,7 +20,7 @@ import pytest
 import torch
 from PIL import Image
 
-from playground import data
+from playground import data, folders, imagesets
 from playground.config import GANConfig
 from playground.data import DatasetUnavailable, load_dataset, mixture_spec, toy_points
 
@@ -421,7 +421,7 @@ def expect_archive(monkeypatch, archive: bytes) -> None:
     """Make the downloader's MD5 check expect this archive (the real one's is published)."""
     import hashlib
 
-    monkeypatch.setattr(data, "CIFAR_MD5", hashlib.md5(archive).hexdigest())
+    monkeypatch.setattr(imagesets, "CIFAR_MD5", hashlib.md5(archive).hexdigest())
 
 
 def test_cifar10_download_extracts_only_the_expected_members(tmp_path, monkeypatch):
@@ -531,7 +531,7 @@ def test_folder_without_images_is_unavailable(tmp_path):
 
 def test_oversized_images_are_skipped_from_their_header(tmp_path, monkeypatch):
     folder = make_folder(tmp_path / "pics")
-    monkeypatch.setattr(data, "MAX_IMAGE_PIXELS", 500)  # all but the 16x16 image are "huge"
+    monkeypatch.setattr(folders, "MAX_IMAGE_PIXELS", 500)  # all but the 16x16 image are "huge"
     source = load_dataset(cfg("folder", data_folder=str(folder), image_size=32))
     assert len(source) == 1 and source.skipped == 2 + 4
     assert any("larger than" in note for note in source.notes)

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from playground import data, uploads
+from playground import data, folders, uploads
 from playground.config import ConfigError, GANConfig
 from playground.data import load_dataset
 
@@ -71,7 +71,7 @@ def walked(monkeypatch):
             seen.append(entry[0])
             yield entry
 
-    monkeypatch.setattr(data.os, "walk", spy)
+    monkeypatch.setattr(folders.os, "walk", spy)
     return seen
 
 
@@ -136,6 +136,6 @@ def test_the_walk_has_an_entry_cap(tmp_path, monkeypatch):
     _images(folder, 2)
     for i in range(10):
         (folder / f"note-{i}.txt").write_text("x")
-    monkeypatch.setattr(data, "MAX_FOLDER_ENTRIES", 5)
+    monkeypatch.setattr(folders, "MAX_FOLDER_ENTRIES", 5)
     with pytest.raises(data.DatasetUnavailable):
         load_dataset(GANConfig(dataset="folder", data_folder=str(folder), image_size=28))

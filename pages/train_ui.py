@@ -221,7 +221,8 @@ def draw(run: Run, snap: Snapshot) -> None:
     for note in snap.info.get("notes", []):
         st.caption(note)
     if not snap.history.get("step") and snap.latest is None:
-        st.caption("Building the models and loading the data…")
+        if snap.status != "queued":  # a queued run has not begun (status_message says so)
+            st.caption("Building the models and loading the data…")
         return
     _metrics(snap)
     diagnostics_ui.live_gauges(snap)

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground import backends, store
+from playground import architectures, backends, store
 from playground.checkpoints import CheckpointError, read_meta
 from playground.config import (
     ARCHITECTURES,
@@ -163,8 +163,7 @@ HELP = {
     "them with the uploader at the top of the sidebar.",
     "image_size": "Images are resized and centre-cropped to this many pixels a side.",
     "grayscale": "Convert colour images to one channel.",
-    "arch": "mlp: fully connected layers (2D data or flattened images). dcgan: transposed "
-    "convolutions in G, strided convolutions in D.",
+    "arch": " ".join(f"{a.name}: {a.summary}" for a in architectures.ARCHITECTURES.values()),
     "conditional": "Give G and D the class label, so you can ask G for a given digit.",
     "hidden": "Units per hidden layer of the MLP.",
     "layers": "Hidden layers of the MLP.",

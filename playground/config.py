@@ -333,23 +333,46 @@ PRESETS: dict[str, Preset] = {
             "(non-saturating loss) made steady: Adam without momentum (beta1 = 0), so G does "
             "not overshoot towards whichever mode D currently favours, which is what makes it hop; "
             "a large batch (512), so every batch shows D all 8 modes; and samples from an "
-            "exponential moving average of G's weights (ema 0.99).",
+            "exponential moving average of G's weights (ema 0.99). All 8 modes are found within "
+            "about 2,000 steps; the rest of the 6,000 sharpens them (G's thin bridges between "
+            "modes shrink), which is what raises the share of high-quality samples.",
             dict(
                 dataset="ring8",
                 loss="nonsaturating",
                 beta1=0.0,
                 batch_size=512,
                 ema=0.99,
-                steps=3000,
+                steps=6000,
             ),
         ),
         Preset(
             "ring8-collapse",
-            "The classic mode collapse on the ring of 8, in the set-up of the unrolled-GAN "
-            "paper's toy experiment: the original GAN game (non-saturating), a 256-dimensional "
-            "latent, two hidden layers, equal learning rates. G moves all its mass to wherever "
-            "D currently scores as real; D then learns to reject that spot and G hops on, so "
-            "at any moment G covers one region of the ring, not eight modes.",
+            "The classic mode collapse on the ring of 8: G makes one mode, and makes it well. "
+            "The set-up of the unrolled-GAN paper's toy experiment (the original GAN game, "
+            "non-saturating; a 256-dimensional latent; two hidden layers; batch 512), except "
+            "that D learns ten times faster than G. D is then always nearly the best "
+            "discriminator for the current G: around the mode G reaches first its score peaks at "
+            "the mode's centre and pulls G's samples in, so that mode gets sharper, while far "
+            "from G's samples it is flat, so nothing pulls G towards the other seven modes. By "
+            "step 5,000 nearly all samples are high quality, on one mode.",
+            dict(
+                dataset="ring8",
+                loss="nonsaturating",
+                latent_dim=256,
+                layers=2,
+                batch_size=512,
+                lr_g=1e-4,
+                lr_d=1e-3,
+                steps=5000,
+            ),
+        ),
+        Preset(
+            "ring8-hopping",
+            "Mode hopping on the ring of 8, the other face of mode collapse: the same set-up as "
+            "ring8-collapse with equal learning rates. G moves all its mass to wherever D "
+            "currently scores as real; D learns to reject that spot as fast as G gets there, so "
+            "G's clump of samples keeps sweeping round the ring, mostly between the modes "
+            "rather than on one.",
             dict(
                 dataset="ring8",
                 loss="nonsaturating",
@@ -364,8 +387,11 @@ PRESETS: dict[str, Preset] = {
         Preset(
             "grid25-stable",
             "5x5 grid of 25 Gaussians, harder than the ring because the modes sit close together: "
-            "the ring8-stable recipe (non-saturating loss, batch 512, EMA of G) run longer.",
-            dict(dataset="grid25", loss="nonsaturating", batch_size=512, ema=0.99, steps=5000),
+            "the ring8-stable recipe (non-saturating loss, a batch of 512 so that every batch "
+            "shows D all 25 modes, an average of G's weights) with Adam's usual GAN momentum "
+            "(beta1 = 0.5), for 6,000 steps: the modes are found early, and the long tail of "
+            "training sharpens them.",
+            dict(dataset="grid25", loss="nonsaturating", batch_size=512, ema=0.99, steps=6000),
         ),
         Preset(
             "digits-dcgan",

@@ -18,6 +18,7 @@ import torch
 
 from .architectures import build_models
 from .checkpoints import CheckpointError, check_against, load_tensors, read_meta
+from .view2d import plot_window
 
 METHODS = ("linear", "spherical")
 N_REAL = 1000  # real points kept for 2D views
@@ -238,17 +239,12 @@ def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role
 
 
 def _real_points(cfg) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """Real 2D points (generated in code, no files) and the same window `Trainer.extent` uses."""
+    """Real 2D points (generated in code, no files) and the window every 2D view uses."""
     from .data import load_dataset
 
     source = load_dataset(cfg, "cpu")
-    wide, _ = source.sample(4096, torch.Generator().manual_seed(1))
-    lo, hi = wide.min(0).values, wide.max(0).values
-    half = float((hi - lo).max()) * 0.6 + 0.5
-    mid = ((lo + hi) / 2).tolist()
-    extent = (mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half)
     real, _ = source.sample(N_REAL, torch.Generator().manual_seed(0))
-    return real.float().numpy(), extent
+    return real.float().numpy(), plot_window(source)
 
 
 # ---------------------------------------------------------------------- latent arithmetic

@@ -15,6 +15,8 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _sn
 
+from .losses import LOSSES
+
 if TYPE_CHECKING:  # config.py imports the architectures registry, which imports this module
     from .config import GANConfig
 
@@ -162,8 +164,9 @@ def dcgan_discriminator(
 
 
 def penalises_gradient(cfg: GANConfig) -> bool:
-    """Whether D's loss penalises its gradient per sample, which batch norm would break."""
-    return cfg.loss == "wgan-gp"
+    """Whether D's loss keeps it Lipschitz by a per-sample gradient penalty (the losses
+    registry's fact), which batch norm in D would break."""
+    return LOSSES[cfg.loss].lipschitz == "gradient penalty"
 
 
 def packed_shape(shape: tuple[int, ...], pack: int) -> tuple[int, ...]:

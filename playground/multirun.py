@@ -46,6 +46,7 @@ from .trainer import (
     carry_forward,
     resolve_device,
 )
+from .view2d import plot_window
 
 # Settings each member may set for itself; every other setting is shared by all members.
 PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
@@ -200,12 +201,12 @@ def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(squares).sum(0).sqrt()
 
 
+# ---------------------------------------------------------------------- the batched trainer
 def _g_loss(entry, f: torch.Tensor, r: torch.Tensor | None, pick: Callable) -> torch.Tensor:
     """A group's G loss on its members' fake scores, with their real scores when it needs them."""
     return entry.g_loss(f, pick(r)) if entry.g_needs_real else entry.g_loss(f)
 
 
-# ---------------------------------------------------------------------- the batched trainer
 class MultiRun(StepCore):
     """N 2D GANs trained in lock-step. `train_step()` mirrors `Trainer.train_step()` for all of
     them; `histories[i]` holds member i's records under the series names of `trainer.SERIES`."""
@@ -346,9 +347,9 @@ class MultiRun(StepCore):
         if self._gp_members:
             penalty = self._gp_weight * self._penalty(real.detach(), fake)
             loss = loss.index_add(0, self._gp_index, penalty)
+        self.opt_d.zero_grad()
         if self.cfg.r1_gamma > 0:  # shared by all members: one setting for the whole batch
             loss = loss + self.cfg.r1_gamma / 2 * reg.r1_penalty(r, real, batch_dims=2)
-        self.opt_d.zero_grad()
         loss.sum().backward()
         if want_norm:
             self._grad_norms[:, 1] = _member_norms(self.opt_d.params)
@@ -470,11 +471,7 @@ class MultiRun(StepCore):
     def extent(self) -> tuple[float, float, float, float]:
         """The same 2D window Trainer.extent computes for this dataset."""
         if not hasattr(self, "_extent"):
-            real, _ = self.data.sample(4096, torch.Generator(self.device).manual_seed(1))
-            lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
-            half = float((hi - lo).max()) * 0.6 + 0.5
-            mid = ((lo + hi) / 2).tolist()
-            self._extent = (mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half)
+            self._extent = plot_window(self.data)
         return self._extent
 
     @torch.inference_mode()

@@ -26,6 +26,18 @@ PLANES = ("random", "principal")
 GRID_LINES = 15  # latent grid lines per axis: a readable mesh, 225 points through G
 LATENT_SPAN = 2.5  # the grid covers [-2.5, 2.5] standard deviations of z ~ N(0, I)
 ARROW_SHARE = 0.08  # the longest (95th percentile) arrow is this share of the window's width
+WINDOW_SAMPLES = 4096  # real points the 2D window is fitted to
+
+
+def plot_window(source) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1): the data-space window of every 2D view of `source` (a data.DataSource
+    of points), a square around the real data's range with a margin. Fitted to a sample drawn
+    with a fixed seed, so the Train page, the every-loss view and the explorer agree."""
+    real, _ = source.sample(WINDOW_SAMPLES, torch.Generator(source.device).manual_seed(1))
+    lo, hi = real.min(0).values.cpu(), real.max(0).values.cpu()
+    half = float((hi - lo).max()) * 0.6 + 0.5
+    mid = ((lo + hi) / 2).tolist()
+    return (mid[0] - half, mid[0] + half, mid[1] - half, mid[1] + half)
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from playground.architectures import build_models
+from playground.architectures import ARCHITECTURES, build_models
 from playground.config import GANConfig
+from playground.losses import LOSSES
 
 B = 4  # batch: > 1 so batch norm in training mode is defined
 
@@ -170,6 +171,20 @@ def test_dcgan_critic_has_no_batchnorm_for_wgan_gp(size):
     assert not has_batchnorm(d)
     _, d_plain = build_models(image_cfg(image_size=size), (3, size, size))
     assert has_batchnorm(d_plain), "the usual DCGAN D does use batch norm"
+
+
+@pytest.mark.parametrize("name", sorted(ARCHITECTURES))
+def test_the_registry_says_which_ds_drop_batch_norm_under_a_gradient_penalty(name):
+    arch = ARCHITECTURES[name]
+    size = arch.image_sizes[-1]
+    penalised = [n for n, loss in LOSSES.items() if loss.lipschitz == "gradient penalty"]
+    assert penalised, "some loss is kept Lipschitz by a gradient penalty"
+    shape = (3, size, size)
+    _, plain = build_models(image_cfg(arch=name, image_size=size), shape)
+    for loss in penalised:
+        _, d = build_models(image_cfg(arch=name, image_size=size, loss=loss), shape)
+        dropped = has_batchnorm(plain) and not has_batchnorm(d)
+        assert dropped == arch.drops_batchnorm_for_gp, (name, loss)
 
 
 def test_dcgan_d_has_no_batchnorm_with_spectral_norm():

@@ -254,29 +254,34 @@ def test_the_train_page_on_the_ray_backend_shows_a_queued_run_then_trains(
     at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
     at.sidebar.number_input(key="cfg.steps").set_value(100_000).run()
     next(b for b in at.button if b.label == "Start").click().run()
-    assert not at.exception
-    assert isinstance(slot.run, RemoteRun)
-    assert any("Queued on the Ray cluster" in x.value for x in at.info)
-    assert any("Ray cluster" in x.value for x in at.caption)  # where runs train, not slots
-    withdrawn = remote_runs(small(steps=10))  # also queued: stopping it withdraws it
-    withdrawn.start()
-    assert status_of(withdrawn) == "queued"
-    withdrawn.stop()
-    assert status_of(withdrawn) == "stopped" and not withdrawn.alive and not withdrawn.has_models
-    for run in busy:
-        run.discard()
-    wait_for(lambda: status_of(slot.run) == "running", "the queued run to start")
+    try:
+        assert not at.exception
+        assert isinstance(slot.run, RemoteRun)
+        assert any("Queued on the Ray cluster" in x.value for x in at.info)
+        assert not any("Building the models" in x.value for x in at.caption)  # not begun yet
+        assert any("Ray cluster" in x.value for x in at.caption)  # where runs train, not slots
+        withdrawn = remote_runs(small(steps=10))  # also queued: stopping it withdraws it
+        withdrawn.start()
+        assert status_of(withdrawn) == "queued"
+        withdrawn.stop()
+        assert status_of(withdrawn) == "stopped" and not withdrawn.alive
+        assert not withdrawn.has_models
+        for run in busy:
+            run.discard()
+        wait_for(lambda: status_of(slot.run) == "running", "the queued run to start")
 
-    def steps_shown() -> int:
-        at.run()
-        shown = [m.value for m in at.metric if m.label == "Step"]
-        return int(shown[0].replace(",", "")) if shown else 0
+        def steps_shown() -> int:
+            at.run()
+            shown = [m.value for m in at.metric if m.label == "Step"]
+            return int(shown[0].replace(",", "")) if shown else 0
 
-    wait_for(lambda: steps_shown() > 0, "the page to show training")
-    next(b for b in at.button if b.label == "Stop").click().run()
-    assert slot.run.join(TIMEOUT) and status_of(slot.run) == "stopped"
-    assert not at.exception
-    slot.run.discard()
+        wait_for(lambda: steps_shown() > 0, "the page to show training")
+        next(b for b in at.button if b.label == "Stop").click().run()
+        assert slot.run.join(TIMEOUT) and status_of(slot.run) == "stopped"
+        assert not at.exception
+    finally:  # the page's run is not one of remote_runs'
+        if slot.run is not None:
+            slot.run.discard()
 
 
 def test_the_command_line_trains_on_the_cluster_and_diagnose_loads_it(tmp_path, capsys):

@@ -773,14 +773,6 @@ def slider_move(moves: int) -> dict:
     }
 
 
-def _smooth(values: list[float], weight: float) -> np.ndarray:
-    out, last = np.empty(len(values)), values[0] if values else 0.0
-    for i, v in enumerate(values):
-        last = weight * last + (1 - weight) * v
-        out[i] = last
-    return out
-
-
 def train_page_figures(
     history: dict,
     samples: np.ndarray,
@@ -788,70 +780,22 @@ def train_page_figures(
     extent,
     decision: np.ndarray,
     smoothing: float = 0.6,
+    max_points: int | None = 300,
 ) -> list:
-    """The Train page's four figures for a 2D run, built as pages/ui.py's line_figure and
-    points_figure build them (the engine may not import pages, so this mirrors them)."""
-    import plotly.graph_objects as go
+    """The Train page's four figures for a 2D run, built by the builders the page uses
+    (playground.figures). At most `max_points` points per curve; None sends every logged one."""
+    from .figures import line_figure, points_figure
 
-    figures = []
-    for series in (("d_loss", "g_loss"), ("d_real", "d_fake"), ("g_grad_norm", "d_grad_norm")):
-        fig = go.Figure()
-        for key in series:
-            fig.add_trace(
-                go.Scatter(
-                    x=history["step"], y=_smooth(history[key], smoothing), name=key, mode="lines"
-                )
-            )
-        fig.update_layout(
-            title=" / ".join(series),
-            height=260,
-            margin=dict(l=10, r=10, t=40, b=10),
-            xaxis_title="step",
-            legend=dict(orientation="h", y=-0.25),
-        )
-        figures.append(fig)
-    figures[-1].update_yaxes(type="log")
-    x0, x1, y0, y1 = extent
-    res = decision.shape[0]
-    fig = go.Figure()
-    fig.add_trace(
-        go.Heatmap(
-            z=decision[::-1],
-            x=np.linspace(x0, x1, res),
-            y=np.linspace(y0, y1, res),
-            colorscale="RdBu",
-            showscale=True,
-            opacity=0.55,
-            colorbar=dict(title="D", thickness=10),
-        )
-    )
-    fig.add_trace(
-        go.Scattergl(
-            x=real[:, 0],
-            y=real[:, 1],
-            mode="markers",
-            name="real",
-            marker=dict(size=4, color="#1f77b4"),
-        )
-    )
-    fig.add_trace(
-        go.Scattergl(
-            x=samples[:, 0],
-            y=samples[:, 1],
-            mode="markers",
-            name="generated",
-            marker=dict(size=4, color="#ff7f0e"),
-        )
-    )
-    fig.update_layout(
-        height=480,
-        margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(range=[x0, x1]),
-        yaxis=dict(range=[y0, y1], scaleanchor="x"),
-        legend=dict(orientation="h", y=-0.12),
-    )
-    figures.append(fig)
-    return figures
+    charts = [
+        ({"d_loss": "D loss", "g_loss": "G loss"}, "Losses", False),
+        ({"d_real": "D(real)", "d_fake": "D(fake)"}, "D's output (probability real)", False),
+        ({"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"}, "Gradient norms", True),
+    ]
+    figures = [
+        line_figure(history, series, title, smoothing, log_y=log_y, most=max_points)
+        for series, title, log_y in charts
+    ]
+    return figures + [points_figure(samples, real, extent, decision)]
 
 
 def figure_costs(repeats: int) -> dict:

@@ -647,7 +647,6 @@ def multirun_cost(
 
 def multirun_sets(quick: bool) -> list[tuple[str, list[GANConfig]]]:
     stable = preset("ring8-stable")
-    losses = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
     sets = [
         ("ring8-stable, 6 seeds", [stable.replace(seed=s) for s in range(6)]),
         (f"ring8-stable, {len(LOSSES)} losses", [stable.replace(loss=loss) for loss in LOSSES]),

@@ -32,8 +32,8 @@ from .view2d import plot_window
 # Series recorded at every logged step (besides "step").
 SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")
 _D_STATS, _G_STATS = 3, 1  # (d_loss, d_real, d_fake) and (g_loss,) accumulated on the device
-
 _GP_LOSSES = " or ".join(names_where(lipschitz="gradient penalty"))  # for advice in messages
+
 
 class Divergence(RuntimeError):
     """Training produced NaN or inf; the message says where and what to try."""
@@ -314,13 +314,13 @@ class Trainer(StepCore):
         for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
             _set_hyper_parameters(opt, self.cfg, lr)
 
-    # ------------------------------------------------------------------ the step
     def _set_loss(self) -> None:
         """The loss's functions and facts from the registry (losses.LOSSES), for cfg.loss."""
         self.loss = LOSSES[self.cfg.loss]
         self.d_loss_fn, self.g_loss_fn = self.loss.d_loss, self.loss.g_loss
         self._policy = reg.parse_policy(self.cfg.diffaugment)
 
+    # ------------------------------------------------------------------ the step
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
         """What D sees of samples x (real or generated alike): DiffAugment (images), instance
         noise annealed to zero over the run, then packing (see regularisers)."""
@@ -360,9 +360,9 @@ class Trainer(StepCore):
                 loss = loss + cfg.gp_weight * reg.gradient_penalty(
                     lambda x: self.D(x, labels).float(), real.detach(), fake, self.gen
                 )
-        self.opt_d.zero_grad(set_to_none=True)
             if cfg.r1_gamma > 0:
                 loss = loss + cfg.r1_gamma / 2 * reg.r1_penalty(r, real)
+        self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if want_norm:
             self._grad_norms[1] = _grad_norm(self.D)
@@ -400,7 +400,6 @@ class Trainer(StepCore):
             self._g_acc += loss.detach().reshape(1)
         self._g_count += 1
 
-    def _score(self, scores: torch.Tensor) -> torch.Tensor:
     def _real_scores(self) -> torch.Tensor:
         """D's scores on a fresh real batch, seen as D sees it; constants for G's update."""
         real, labels = self.data.sample(self.cfg.batch_size, self.gen)
@@ -422,6 +421,7 @@ class Trainer(StepCore):
             r = self.D(reg.pack(real, self.cfg.pack)).float()
         return self.g_loss_fn(f, r)
 
+    def _score(self, scores: torch.Tensor) -> torch.Tensor:
         """D's output as people see it: a probability where the loss says so, else the raw score."""
         return reg.shown_score(scores, self.loss.probability)
 

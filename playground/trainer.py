@@ -223,7 +223,7 @@ def check_live_changes(cfg: GANConfig, changes: Mapping[str, Any]) -> GANConfig:
         raise ConfigError(
             "loss",
             f"'{cfg.loss}' -> '{new.loss}' would change D's layers for this architecture "
-            "(DCGAN's D drops batch norm under a gradient penalty, loss "
+            "(its D drops batch norm under a gradient penalty, loss "
             f"{_GP_LOSSES}); start a new run for it",
         )
     return new

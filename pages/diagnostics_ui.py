@@ -19,7 +19,7 @@ from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
 from pages import explore_ui, ui
-from playground import backends, capacity, evaluation, images
+from playground import backends, capacity, datasets, evaluation, images
 from playground.config import ConfigError, GANConfig
 from playground.metrics import EXPLANATIONS, coverage_2d
 
@@ -158,7 +158,7 @@ def bin_labels(measures: dict, dataset: str) -> list[str]:
     """Names of the modes or classes of a histogram."""
     if "modes_total" in measures:
         return [f"mode {k}" for k in range(measures["modes_total"])]
-    names = explore_ui.CLASS_NAMES.get(dataset)
+    names = datasets.class_names(dataset)
     k = measures.get("classes_total", 10)
     return list(names) if names and len(names) == k else [str(c) for c in range(k)]
 
@@ -455,10 +455,10 @@ def run_report(run, n: int):
 def show_source(source: Source, run, n: int) -> None:
     cfg = source.cfg
     st.caption(f"{ui.describe_config(cfg)} · step {source.step:,}")
-    if cfg.is_points and cfg.dataset not in ("ring8", "grid25"):
+    if cfg.is_points and not datasets.DATASETS[cfg.dataset].is_mixture:
         st.info(
             f"'{cfg.dataset}' has no separate modes to count: the measures need a Gaussian "
-            "mixture (ring8, grid25) or images."
+            f"mixture ({', '.join(datasets.names_where(mixture=True))}) or images."
         )
         return
     try:
@@ -677,7 +677,8 @@ def every_loss_section() -> None:
         "keep all the modes."
     )
     cols = st.columns([1, 2])
-    dataset = cols[0].selectbox("Data", ("ring8", "grid25"), key="diag.multi.dataset")
+    mixtures = datasets.names_where(mixture=True)
+    dataset = cols[0].selectbox("Data", mixtures, key="diag.multi.dataset")
     slot = multi_slot()
     if cols[1].button(
         "▶ Train every loss on the same data, live", key="diag.multi.start", type="primary"
@@ -761,7 +762,7 @@ def live_gauges(snap) -> None:
         if (
             cfg is not None
             and cfg.eval_every
-            and (cfg.dataset in ("ring8", "grid25") or not cfg.is_points)
+            and (datasets.DATASETS[cfg.dataset].is_mixture or not cfg.is_points)
         ):
             st.caption(
                 f"Mode-collapse measures appear every {cfg.eval_every:,} steps "

@@ -15,7 +15,7 @@ import streamlit as st
 import torch
 
 from pages import ui
-from playground import images, latent, store
+from playground import datasets, images, latent, store
 from playground.checkpoints import META, CheckpointError, read_meta
 from playground.latent import LatentModel
 
@@ -24,32 +24,6 @@ SLIDER_RANGE = 3.0  # latent sliders span ±3 standard deviations of the N(0, 1)
 N_DIRECTIONS = 4
 N_CLOUD = 1000  # model samples drawn under the highlighted point of a 2D model
 IMAGE_PX = 256  # the explored image is shown about this large (nearest-neighbour upscaling)
-CLASS_NAMES = {
-    "fashion": (
-        "T-shirt/top",
-        "Trouser",
-        "Pullover",
-        "Dress",
-        "Coat",
-        "Sandal",
-        "Shirt",
-        "Sneaker",
-        "Bag",
-        "Ankle boot",
-    ),
-    "cifar10": (
-        "airplane",
-        "automobile",
-        "bird",
-        "cat",
-        "deer",
-        "dog",
-        "frog",
-        "horse",
-        "ship",
-        "truck",
-    ),
-}
 
 
 # ---------------------------------------------------------------------- loading models
@@ -211,12 +185,12 @@ def class_picker(model: LatentModel, key: str = "explore.class") -> torch.Tensor
     """The class label (1,) for a conditional generator, else None."""
     if not model.num_classes:
         return None
-    names = CLASS_NAMES.get(model.dataset)
+    entry = datasets.DATASETS.get(model.dataset)  # class names come from the dataset registry
     label = st.selectbox(
         "Class",
         range(model.num_classes),
         key=key,
-        format_func=lambda c: f"{c}: {names[c]}" if names and c < len(names) else str(c),
+        format_func=lambda c: entry.class_label(c) if entry else str(c),
         help="This generator is conditional: it takes a class label with z. The same z with "
         "another class often keeps the style (slant, thickness) and changes the content.",
     )

@@ -8,7 +8,7 @@ import streamlit as st
 
 from pages import explore_ui as xui
 from pages import train_ui, ui
-from playground import backends, capacity, store, uploads
+from playground import backends, capacity, datasets, store, uploads
 from playground.checkpoints import read_meta
 
 ui.require_router()
@@ -74,7 +74,7 @@ def run_card(folder: Path, meta: dict, own: bool = False) -> None:
 def resume(folder: Path) -> None:
     try:
         cfg = read_meta(folder)["config_obj"]
-        if cfg.dataset == "folder":  # the same rule as typing the folder on the Train page
+        if datasets.DATASETS[cfg.dataset].user_folder:  # the rule of the Train page's folder
             uploads.check_app_data_folder(cfg.data_folder)
         run = backends.make_run(resume_from=folder)  # here, or in an actor on the Ray cluster
     except Exception as exc:  # shown to the person, never a traceback

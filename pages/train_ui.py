@@ -12,7 +12,7 @@ import numpy as np
 import streamlit as st
 
 from pages import diagnostics_ui, ui
-from playground import backends, capacity, images, uploads
+from playground import backends, capacity, datasets, images, uploads
 from playground.config import PRESETS, ConfigError, GANConfig
 from playground.losses import LOSSES
 from playground.runner import Frame, Run, Snapshot
@@ -491,7 +491,7 @@ def upload_space() -> UploadSpace:
 def check_data_folder(cfg: GANConfig | None, problem: str | None):
     """A folder dataset trains only on this session's upload or under a root the server's
     operator allows (uploads.check_app_data_folder): otherwise no config, and the reason."""
-    if cfg is None or cfg.dataset != "folder":
+    if cfg is None or not datasets.DATASETS[cfg.dataset].user_folder:
         return cfg, problem
     try:
         uploads.check_app_data_folder(cfg.data_folder, own=[upload_space().root])
@@ -518,8 +518,9 @@ def _unpack_upload() -> None:
 
 
 def image_upload() -> None:
-    """With dataset 'folder': upload a zip of your own images instead of typing a path."""
-    if st.session_state.get(ui.key_of("dataset")) != "folder":
+    """With a folder dataset: upload a zip of your own images instead of typing a path."""
+    entry = datasets.DATASETS.get(st.session_state.get(ui.key_of("dataset")))
+    if entry is None or not entry.user_folder:
         return
     st.sidebar.file_uploader(
         "Your images (.zip)", type=["zip"], key=UPLOAD_KEY, on_change=_unpack_upload,

@@ -342,7 +342,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
     if trainer.data.kind == "points" and trainer.data.centres is None:
         raise UsageError(
-            f"mode-collapse measures need a Gaussian-mixture dataset (ring8, grid25) or "
+            f"mode-collapse measures need a Gaussian-mixture dataset ({_mixtures()}) or "
             f"images; this checkpoint is '{trainer.cfg.dataset}'"
         )
     inception = _inception_wanted(trainer, args)
@@ -405,3 +405,9 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+
+
+def _mixtures() -> str:
+    from .datasets import names_where
+
+    return ", ".join(names_where(mixture=True))

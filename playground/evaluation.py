@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from . import images, metrics
+from . import datasets, images, metrics
 from .data import DataSource
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class _ImageReference:
 
 class Evaluator:
     """Measures for generators of one dataset. `supported` is False for 2D toys without mode
-    centres (spiral, moons, circles): nothing is measured there."""
+    centres (the registry's points datasets that are not mixtures): nothing is measured there."""
 
     def __init__(
         self,
@@ -126,7 +126,7 @@ class Evaluator:
         if not self.supported:
             raise ValueError(
                 f"no mode-collapse measures for '{self.dataset}': they need a Gaussian mixture "
-                "(ring8, grid25) or images"
+                f"({', '.join(datasets.names_where(mixture=True))}) or images"
             )
         with self._lock:
             if self.kind == "points":

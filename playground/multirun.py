@@ -34,6 +34,7 @@ from . import regularisers as reg
 from .architectures import build_models, build_seeded
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
+from .datasets import names_where as names_where_data
 from .fast import FastPaths, StepGraph
 from .losses import LOSSES, names_where
 from .metrics import coverage_2d
@@ -459,7 +460,8 @@ class MultiRun(StepCore):
         """Mode-coverage measures (metrics.coverage_2d) of one member; mixtures only."""
         if self.data.centres is None:
             raise ValueError(
-                f"coverage needs a Gaussian mixture (ring8, grid25), not {self.cfg.dataset}"
+                f"coverage needs a Gaussian mixture ({', '.join(names_where_data(mixture=True))}), "
+                f"not {self.cfg.dataset}"
             )
         return coverage_2d(self.samples(member, n, seed), self.data.centres, self.data.sigma)
 

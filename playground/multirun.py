@@ -202,12 +202,12 @@ def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
     return torch.stack(squares).sum(0).sqrt()
 
 
-# ---------------------------------------------------------------------- the batched trainer
 def _g_loss(entry, f: torch.Tensor, r: torch.Tensor | None, pick: Callable) -> torch.Tensor:
     """A group's G loss on its members' fake scores, with their real scores when it needs them."""
     return entry.g_loss(f, pick(r)) if entry.g_needs_real else entry.g_loss(f)
 
 
+# ---------------------------------------------------------------------- the batched trainer
 class MultiRun(StepCore):
     """N 2D GANs trained in lock-step. `train_step()` mirrors `Trainer.train_step()` for all of
     them; `histories[i]` holds member i's records under the series names of `trainer.SERIES`."""
@@ -348,9 +348,9 @@ class MultiRun(StepCore):
         if self._gp_members:
             penalty = self._gp_weight * self._penalty(real.detach(), fake)
             loss = loss.index_add(0, self._gp_index, penalty)
-        self.opt_d.zero_grad()
         if self.cfg.r1_gamma > 0:  # shared by all members: one setting for the whole batch
             loss = loss + self.cfg.r1_gamma / 2 * reg.r1_penalty(r, real, batch_dims=2)
+        self.opt_d.zero_grad()
         loss.sum().backward()
         if want_norm:
             self._grad_norms[:, 1] = _member_norms(self.opt_d.params)

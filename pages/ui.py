@@ -171,7 +171,8 @@ HELP = {
     "conditional": "Give G and D the class label, so you can ask G for a given digit.",
     "hidden": "Units per hidden layer of the MLP.",
     "layers": "Hidden layers of the MLP.",
-    "width": "DCGAN base channel count: wider is stronger and slower.",
+    "width": "Base channel count of the convolutional models (DCGAN: ngf = ndf; SNGAN: D's "
+    "width, G has twice it): wider is stronger and slower.",
     "latent_dim": "Size of the noise vector z that G turns into a sample.",
     "spectral_norm": "Normalise each D layer by its largest singular value: keeps D smooth "
     "(Miyato et al. 2018).",

@@ -412,12 +412,14 @@ def training_in_background(dataset: str, data) -> bool:
 def main(argv: list[str] | None = None) -> int:
     from .config import LABELLED_IMAGE_DATASETS, GANConfig
     from .data import load_dataset
+    from .datasets import names_where
 
     parser = argparse.ArgumentParser(
         prog="python -m playground.classifier",
         description="Train (or retrain) the classifier of a labelled image dataset and save it.",
     )
-    parser.add_argument("--dataset", choices=LABELLED_IMAGE_DATASETS, default="digits")
+    offline = names_where(labelled=True, offline=True)[0]  # works without a download
+    parser.add_argument("--dataset", choices=LABELLED_IMAGE_DATASETS, default=offline)
     parser.add_argument("--image-size", type=int, default=32)
     parser.add_argument("--grayscale", action="store_true")
     parser.add_argument("--steps", type=int)

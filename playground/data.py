@@ -62,9 +62,9 @@ def load_dataset(
         return points_source(entry.name, device)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else data_cache_dir()
     size = cfg.image_size
-    if entry.loader == "folder":
+    if entry.user_folder:
         folder = Path(cfg.data_folder).expanduser()
-        return folder_source(folder, size, cfg.grayscale, device, max_images)
+        return folder_source(entry.name, folder, size, cfg.grayscale, device, max_images)
     if entry.loader == "bundled":
         pixels, labels = imagesets.load_digits()
         side = entry.native_size

@@ -28,7 +28,7 @@ class Dataset:
     kind: str  # "points" or "images"
     # How it is had, which picks its loader in data.load_dataset: "generated" (toys.py),
     # "bundled" (scikit-learn's digits), "torchvision" (downloaded by torchvision's class
-    # `torchvision_class`), "cifar-binary" (CIFAR-10's binary archive), "folder" (the user's).
+    # `torchvision_class`), "cifar-binary" (CIFAR-10's binary archive), "user-folder" (the user's).
     loader: str
     obtained: str  # how it is had, in words (the home page shows it)
     offline: bool  # works on a fresh machine with no network
@@ -48,7 +48,7 @@ class Dataset:
     @property
     def user_folder(self) -> bool:
         """The user's own images, read from cfg.data_folder."""
-        return self.loader == "folder"
+        return self.loader == "user-folder"
 
     @property
     def downloaded(self) -> bool:
@@ -75,7 +75,7 @@ def _toy(name: str, title: str, summary: str, **facts) -> Dataset:
 
 
 def _image(name: str, title: str, summary: str, loader: str, obtained: str, **facts) -> Dataset:
-    offline = loader in ("bundled", "folder")
+    offline = loader in ("bundled", "user-folder")
     return Dataset(
         name, title, summary, "images", loader, obtained, offline, image_sizes=IMAGE_SIZES, **facts
     )
@@ -184,7 +184,7 @@ DATASETS: dict[str, Dataset] = {
             "folder",
             "your images",
             "Your own images: a folder path or an uploaded zip, resized and centre-cropped.",
-            "folder",
+            "user-folder",
             "your own images (a folder path or an uploaded zip)",
             channels=3,
         ),

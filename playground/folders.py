@@ -23,8 +23,9 @@ FOLDER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 # ---------------------------------------------------------------------------- a folder of images
 def folder_source(
-    folder: Path, size: int, grayscale: bool, device: torch.device, max_images: int
+    name: str, folder: Path, size: int, grayscale: bool, device: torch.device, max_images: int
 ) -> DataSource:
+    """The images under `folder` (searched lazily, at most `max_images`) as dataset `name`."""
     if not folder.is_dir():
         raise DatasetUnavailable(f"image folder {folder} does not exist or is not a folder")
     tally = {"ignored": 0, "walk_capped": 0}
@@ -56,7 +57,7 @@ def folder_source(
     stacked = np.stack(loaded)  # (N, H, W, C)
     images = stacked.transpose(0, 3, 1, 2)
     return image_source(
-        "folder", images, None, size, device, notes=notes, skipped=unreadable + too_large
+        name, images, None, size, device, notes=notes, skipped=unreadable + too_large
     )
 
 

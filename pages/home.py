@@ -6,6 +6,7 @@ import streamlit as st
 
 from pages import ui
 from playground.data import dataset_status
+from playground.datasets import DATASETS
 
 ui.require_router()
 
@@ -58,4 +59,11 @@ st.subheader("This machine")
 st.write(f"Training runs on: **{ui.device_description()}**")
 # A static table: the interactive data grid drew as an empty grey box until its canvas loaded
 # (and in some browsers never did), and ten rows need no scrolling or sorting.
-st.table({"status": dataset_status()}, border="horizontal", width="content")
+st.table(
+    {
+        "what": {name: d.summary for name, d in DATASETS.items()},
+        "status": dataset_status(),
+    },
+    border="horizontal",
+    width="content",
+)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from playground import architectures, backends, store
+from playground import architectures, backends, datasets, store
 from playground.checkpoints import CheckpointError, read_meta
 from playground.config import (
     ARCHITECTURES,
@@ -161,8 +161,8 @@ def device_description() -> str:
 
 # ---------------------------------------------------------------------- settings widgets
 HELP = {
-    "dataset": "2D toys (ring8, grid25, …) train in seconds and make collapse visible; digits is "
-    "offline; mnist, fashion and cifar10 download on first use.",
+    "dataset": "2D toys train in seconds and make collapse visible. "
+    + " ".join(f"{d.name}: {d.summary}" for d in datasets.DATASETS.values()),
     "data_folder": "A folder of your own images (searched recursively), or upload a zip of "
     "them with the uploader at the top of the sidebar.",
     "image_size": "Images are resized and centre-cropped to this many pixels a side.",

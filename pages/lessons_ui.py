@@ -336,8 +336,8 @@ def view_figure(
         title=title,
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(range=[x0, x1]),
-        yaxis=dict(range=[y0, y1], scaleanchor="x"),
+        xaxis=dict(range=[x0, x1], constrain="domain"),
+        yaxis=dict(range=[y0, y1], scaleanchor="x", constrain="domain"),
         legend=dict(orientation="h", y=-0.08),
     )
     return fig
@@ -367,6 +367,15 @@ def arrow_segments(starts: np.ndarray, vectors: np.ndarray) -> tuple[list, list,
     return xs, ys, sizes
 
 
+@st.cache_data(show_spinner=False)
+def mode_centres(dataset: str) -> np.ndarray | None:
+    """A mixture's mode centres, drawn as the real data in the side-by-side view."""
+    from playground.data import mixture_spec
+
+    spec = mixture_spec(dataset)
+    return None if spec is None else np.asarray(spec[0], dtype=np.float32)
+
+
 def plane_caption(frame: Frame, cfg) -> str:
     if frame.manifold is None:
         return ""
@@ -377,7 +386,9 @@ def plane_caption(frame: Frame, cfg) -> str:
         )
     return (
         f"The latent has {cfg.latent_dim} dimensions: the mesh is G's image of a grid on a "
-        "fixed random plane through the latent's origin (the same plane all run long)."
+        "fixed random plane through the latent's origin (the same plane all run long), "
+        f"spanning ±{2.5 * (cfg.latent_dim / 2) ** 0.5:.0f} so that it reaches the sizes of "
+        "the noise vectors G is fed."
     )
 
 
@@ -431,7 +442,8 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                 title=f"Step {frame.step:,}: real (blue), generated (orange)",
             )
             st.plotly_chart(fig, key="lessons.view")
-            st.caption(plane_caption(frame, snap.config))
+            if "manifold" in layers:
+                st.caption(plane_caption(frame, snap.config))
         with right:
             text = held_text(snap)
             if text:
@@ -501,7 +513,12 @@ def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
                 col.caption("Building the models…")
                 continue
             fig = view_figure(
-                member.latest, None, member.extent, {"decision"}, title=variant.label, height=400
+                member.latest,
+                mode_centres(member.config.dataset),
+                member.extent,
+                {"decision"},
+                title=variant.label,
+                height=400,
             )
             col.plotly_chart(fig, key=f"lessons.side.{variant.label}")
 
@@ -618,8 +635,8 @@ def dirac_figure(setup: dirac.DiracSetup, paths: dict[str, np.ndarray]) -> go.Fi
     fig.update_layout(
         height=480,
         margin=dict(l=10, r=10, t=30, b=10),
-        xaxis=dict(title="θ (G's point)", range=[-2.2, 2.2]),
-        yaxis=dict(title="ψ (D's slope)", range=[-2.2, 2.2], scaleanchor="x"),
+        xaxis=dict(title="θ (G's point)", range=[-2.2, 2.2], constrain="domain"),
+        yaxis=dict(title="ψ (D's slope)", range=[-2.2, 2.2], scaleanchor="x", constrain="domain"),
         legend=dict(orientation="h", y=-0.15),
     )
     return fig

@@ -16,6 +16,7 @@ Pure torch/numpy: the run thread computes both when it records a frame, so a pag
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -24,7 +25,7 @@ import torch
 
 PLANES = ("random", "principal")
 GRID_LINES = 15  # latent grid lines per axis: a readable mesh, 225 points through G
-LATENT_SPAN = 2.5  # the grid covers [-2.5, 2.5] standard deviations of z ~ N(0, I)
+LATENT_SPAN = 2.5  # the grid covers ±2.5 standard deviations of z ~ N(0, I) (×√(d/2) on a plane)
 ARROW_SHARE = 0.08  # the longest (95th percentile) arrow is this share of the window's width
 WINDOW_SAMPLES = 4096  # real points the 2D window is fitted to
 
@@ -85,8 +86,13 @@ def latent_grid(
     latent_dim: int, basis: torch.Tensor | None, lines: int = GRID_LINES
 ) -> torch.Tensor:
     """Latent points of a regular grid, (rows, cols, latent_dim): a (lines × lines) grid of the
-    plane spanned by `basis` (or of the latent itself for latent_dim 2), a line for latent_dim 1."""
-    ticks = torch.linspace(-LATENT_SPAN, LATENT_SPAN, lines)
+    plane spanned by `basis` (or of the latent itself for latent_dim 2), a line for latent_dim 1.
+
+    On a plane of a d-dimensional latent the grid spans ±2.5·√(d/2): a sample z has norm about
+    √d, so a grid of ±2.5 would show G only near the latent's centre, where it never samples
+    (for d = 256, a dot instead of G's whole output)."""
+    span = LATENT_SPAN * math.sqrt(max(latent_dim, 2) / 2)
+    ticks = torch.linspace(-span, span, lines)
     if latent_dim == 1:
         return torch.linspace(-LATENT_SPAN, LATENT_SPAN, lines * 4).reshape(1, -1, 1)
     a, b = torch.meshgrid(ticks, ticks, indexing="ij")

@@ -12,7 +12,7 @@ import torch
 
 from playground import bench
 from playground.cli import main
-from playground.config import preset
+from playground.config import LOSSES, preset
 from playground.data import load_dataset
 
 OVERHEAD_KEYS = {
@@ -73,8 +73,11 @@ def test_quick_bench_writes_every_section(quick_results, capsys):
         }:
             assert positive_finite(row[key]), (row["config"], key, row[key])
         assert row["snapshot_polls"] >= 1  # the consumer really polled while the Run trained
+    # Six seeds, and one member per loss in the losses registry (which grows with new losses).
+    members = {"ring8-stable, 6 seeds": 6, f"ring8-stable, {len(LOSSES)} losses": len(LOSSES)}
+    assert [row["config"] for row in r["multirun"]][:2] == list(members)
     for row in r["multirun"]:
-        assert MULTIRUN_KEYS <= set(row) and row["members"] == 6
+        assert MULTIRUN_KEYS <= set(row) and row["members"] == members.get(row["config"], 6)
         for key in MULTIRUN_KEYS - {"config", "members"}:
             assert positive_finite(row[key]), (row["config"], key)
 

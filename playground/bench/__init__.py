@@ -10,7 +10,8 @@ ratio is the median of the per-round ratios. Sections:
 - images: DCGAN 64x64 images/s, the classic PyTorch example's eager fp32 step against the engine;
 - learning (GPU): the same DCGAN trained on real pictures with and without the fast paths, to
   show that the loss curves agree in shape;
-- multirun: six 2D runs batched in one `MultiRun` against six separate Trainers;
+- multirun: 2D runs (six seeds; every loss) batched in one `MultiRun` against as many separate
+  Trainers;
 - ui: Start-to-first-update latency, one latent-explorer slider move, building the Train page's
   figures from a snapshot;
 - memory: process RSS over a long run (history and frames must stay bounded);

@@ -1,4 +1,5 @@
-"""Section 3, multirun: six 2D runs batched in one `MultiRun` against six separate Trainers."""
+"""Section 3, multirun: 2D runs (six seeds; every loss) batched in one `MultiRun` against as
+many separate Trainers."""
 
 from __future__ import annotations
 

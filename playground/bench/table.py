@@ -97,7 +97,7 @@ def format_table(results: dict) -> str:
         )
     if "multirun" in results:
         table(
-            "3. Many runs at once (one run = a sixth of six separate Trainers)",
+            "3. Many runs at once (one run = 1/n of n separate Trainers)",
             [
                 ("members", key("config")),
                 ("device", key("device")),

@@ -159,7 +159,7 @@ def bin_labels(measures: dict, dataset: str) -> list[str]:
     if "modes_total" in measures:
         return [f"mode {k}" for k in range(measures["modes_total"])]
     names = datasets.class_names(dataset)
-    k = measures.get("classes_total", 10)
+    k = measures.get("classes_total") or len(names)
     return list(names) if names and len(names) == k else [str(c) for c in range(k)]
 
 
@@ -863,13 +863,14 @@ def distribution_gauges(measures: dict, dataset: str, previous: dict | None = No
             help=EXPLANATIONS[key],
         )
     if "fid" in measures:
-        st.caption(f"FID, KID and IS here are {names['explanation']}. " + good_values(measures))
+        good = good_values(measures, dataset)
+        st.caption(f"FID, KID and IS here are {names['explanation']}. " + good)
     if "fid_inception" not in measures:
         st.caption(INCEPTION_HINT + ".")
 
 
-def good_values(measures: dict) -> str:
-    """What a good FID/KID/IS is, in the terms of these samples."""
+def good_values(measures: dict, dataset: str = "") -> str:
+    """What a good FID/KID/IS is, in the terms of these samples (and the dataset's classes)."""
     floor = measures.get("fid_floor")
     text = "Lower FID and KID are better; "
     if floor is not None:
@@ -882,7 +883,8 @@ def good_values(measures: dict) -> str:
             "real data against other real data scores low (about 6 for 800 digits a side; more "
             "with fewer samples), a generator stuck on one class scores hundreds. "
         )
-    return text + "IS runs from 1 (one class) to 10 (every class, each sample clear)."
+    classes = len(datasets.class_names(dataset)) or "the number of classes"
+    return text + f"IS runs from 1 (one class) to {classes} (every class, each sample clear)."
 
 
 def distribution_over_time(records: list[dict], dataset: str) -> None:

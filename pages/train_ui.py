@@ -74,8 +74,9 @@ def differences_note(snap: Snapshot | None, cfg: GANConfig) -> None:
               if k not in ui.LIVE and v != getattr(snap.config, k)]
     if differ:
         st.caption("The sidebar differs from the running run in "
-                   + ", ".join(f"{ui.LABELS.get(k, k)} (`{k}`)" for k in differ)
-                   + ": these take effect with a new **Start**.")
+                   + "; ".join(f"{ui.LABELS.get(k, k)} (`{k}`: {_shown(getattr(cfg, k))} here, "
+                               f"{_shown(getattr(snap.config, k))} in the run)" for k in differ)
+                   + ". These take effect with a new **Start**.")
 
 
 # ---------------------------------------------------------------------- controls

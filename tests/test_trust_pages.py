@@ -107,6 +107,11 @@ def test_a_live_change_reaches_the_run_and_is_announced(site, slot):
     assert any("lr_d" in t and "0.0005" in t for t in toasts(at)), toasts(at)
     wait_for(lambda: run.snapshot().config.lr_d == 0.0005, "the new lr_d to apply", BUDGET)
     assert run.snapshot().config.lr_g == CHOSEN["lr_g"]  # only the changed control
+    # A setting that needs a new run is not pushed; the page says how the two differ.
+    at.sidebar.selectbox(key="cfg.dataset").set_value("grid25").run()
+    captions = " ".join(c.value for c in at.caption)
+    assert "`dataset`: grid25 here, ring8 in the run" in captions, captions
+    assert run.snapshot().config.dataset == "ring8"
 
 
 # ---------------------------------------------------------------------- resume

@@ -34,6 +34,7 @@ with controls:
         "Which random z to start from: the same seed always gives the same z, on any machine.",
     )
     label = xui.class_picker(model)
+    codes = xui.code_controls(model, f"explore.{key}")  # InfoGAN's codes, None without
     psi = st.slider(
         "Truncation ψ",
         0.1,
@@ -55,12 +56,16 @@ with controls:
         "directions that change the output most (GANSpace).",
     )
     base = latent.z_from_seed(seed, model.latent_dim)
+    n_noise = model.latent_dim - model.codes.size  # InfoGAN's codes have their own controls
     if mode == DIMS:
-        z = xui.dimension_sliders(base, f"explore.{key}", seed)
+        noise = xui.dimension_sliders(base[:n_noise], f"explore.{key}", seed)
+        z = torch.cat([noise, base[n_noise:]])
     else:
         found, explained = xui.directions(model, key)
         z = base + xui.direction_sliders(found, explained, f"explore.{key}")
 z = latent.truncate(z, psi)
+if codes is not None:
+    z = model.codes.set(z[None], *codes)[0]
 
 with output:
     sample = model.generate(z[None], label)
@@ -72,7 +77,9 @@ with output:
 
 
 @st.fragment
-def interpolation(model: latent.LatentModel, psi: float, label: torch.Tensor | None) -> None:
+def interpolation(
+    model: latent.LatentModel, psi: float, label: torch.Tensor | None, codes: tuple | None
+) -> None:
     """From seed A to seed B; a fragment, so its own controls rerun only this section."""
     st.subheader("Interpolation")
     a_col, b_col = st.columns(2)
@@ -102,6 +109,8 @@ def interpolation(model: latent.LatentModel, psi: float, label: torch.Tensor | N
     )
     ends = [latent.truncate(latent.z_from_seed(s, model.latent_dim), psi) for s in (seed_a, seed_b)]
     zs = latent.interpolate(*ends, frames, method)
+    if codes is not None:  # InfoGAN: the walk keeps the chosen codes
+        zs = model.codes.set(zs, *codes)
     labels = None if label is None else label.expand(frames)
     outputs = model.generate(zs, labels)
     if model.kind == "images":
@@ -123,4 +132,4 @@ def interpolation(model: latent.LatentModel, psi: float, label: torch.Tensor | N
 
 
 st.divider()
-interpolation(model, psi, label)
+interpolation(model, psi, label, codes)

@@ -197,6 +197,41 @@ def class_picker(model: LatentModel, key: str = "explore.class") -> torch.Tensor
     return torch.tensor([int(label)])
 
 
+def code_controls(model: LatentModel, key: str) -> tuple[int, list[float]] | None:
+    """An InfoGAN generator's codes as widgets: a category picker and one slider per
+    continuous code; returns (category, continuous values), or None without codes."""
+    codes = model.codes
+    if not codes:
+        return None
+    st.markdown("**InfoGAN codes**")
+    category = 0
+    if codes.categories:
+        category = st.selectbox(
+            "Category",
+            range(codes.categories),
+            key=f"{key}.info_cat",
+            format_func=lambda c: f"category {c}",
+            help="The categorical code, one of the values G's latent holds as a one-hot part. "
+            "Nothing told G what the values mean: training only made them recoverable from "
+            "the image, so each tends to settle on one kind of sample (often one digit).",
+        )
+    values = [
+        st.slider(
+            f"code {j + 1}",
+            -1.0,
+            1.0,
+            0.0,
+            0.05,
+            key=f"{key}.info_cont{j}",
+            help="A continuous code, drawn uniformly from [-1, 1] in training. InfoGAN makes it "
+            "recoverable from the image, so it tends to control one smooth property "
+            "(slant, stroke width). Beyond ±1 is outside what G saw.",
+        )
+        for j in range(codes.continuous)
+    ]
+    return int(category), values
+
+
 def dimension_sliders(base: torch.Tensor, key: str, seed: int) -> torch.Tensor:
     """Edit chosen coordinates of z; the others keep the seed's values. The sliders are keyed
     by seed, so a new seed starts them at its own values; the choice of dimensions stays."""

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
-from . import models, sngan
+from . import infogan, models, sngan
 
 if TYPE_CHECKING:
     from .config import GANConfig
@@ -112,6 +112,7 @@ def build_models(
     classes = num_classes if cfg.conditional else 0
     g = arch.generator(cfg, shape, classes)
     d = arch.discriminator(cfg, models.packed_shape(shape, cfg.pack), classes)
+    infogan.attach_head(cfg, d)  # InfoGAN's Q head on D's features, when the config has codes
     if arch.init is not None:
         g.apply(arch.init)
         d.apply(arch.init)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import datasets as dataset_registry
+from . import infogan
 from .architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
 from .losses import names_where
 from .regularisers import parse_policy
@@ -79,6 +80,11 @@ class GANConfig:
     latent_dim: int = 2
     spectral_norm: bool = False  # on D's layers
     pack: int = 1  # PacGAN: D judges packs of this many samples at once (1 = plain GAN)
+    # InfoGAN (playground/infogan.py): the last info_cat + info_cont coordinates of the latent
+    # are codes (a one-hot category, continuous codes in [-1, 1]) that D's Q head predicts.
+    info_cat: int = 0  # categories of the categorical code (0 = none)
+    info_cont: int = 0  # continuous codes
+    info_weight: float = 1.0  # lambda on the mutual-information term
     # --- objective ---
     loss: str = "nonsaturating"
     gp_weight: float = 10.0  # WGAN-GP's lambda
@@ -148,6 +154,8 @@ class GANConfig:
         _float_range("instance_noise", self.instance_noise, 0.0, 10.0)
         _float_range("r1_gamma", self.r1_gamma, 0.0, 1000.0)
         _check_diffaugment(self)
+        if (problem := infogan.check(self)) is not None:
+            raise ConfigError(*problem)
         _float_range("lr_g", self.lr_g, 1e-7, 1.0)
         _float_range("lr_d", self.lr_d, 1e-7, 1.0)
         _float_range("beta1", self.beta1, 0.0, 0.9999)
@@ -422,6 +430,18 @@ PRESETS: dict[str, Preset] = {
             dict(
                 _IMAGE, dataset="cifar10", image_size=32, arch="sngan", width=128, latent_dim=128,
                 loss="hinge", beta1=0.0, beta2=0.9, d_steps=5, steps=50000,
+            ),
+        ),
+        Preset(
+            "digits-infogan",
+            "InfoGAN (Chen et al. 2016) on the bundled digits: G's latent is 62 noise "
+            "coordinates, a 10-valued categorical code and 2 continuous codes, and a head on D "
+            "must tell them back from the image, so G learns to make them visible. Nothing tells "
+            "it which digit is which: each category value tends to settle on one digit, and the "
+            "continuous codes on slant or thickness. The sample grid shows one category per row.",
+            dict(
+                _IMAGE, dataset="digits", image_size=32, width=32, latent_dim=74, info_cat=10,
+                info_cont=2, steps=3000,
             ),
         ),
     ]

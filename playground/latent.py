@@ -18,6 +18,7 @@ import torch
 
 from .architectures import build_models
 from .checkpoints import CheckpointError, check_against, load_tensors, read_meta
+from .infogan import Codes
 from .view2d import plot_window
 
 METHODS = ("linear", "spherical")
@@ -38,6 +39,7 @@ class LatentModel:
     real: np.ndarray | None = None  # (N_REAL, 2) float32 real points, 2D only
     fixed_z: torch.Tensor | None = None  # the run's fixed noise batch, CPU
     fixed_labels: torch.Tensor | None = None
+    codes: Codes = field(default_factory=Codes)  # InfoGAN's codes: the last coordinates of z
 
     @classmethod
     def from_trainer(cls, trainer, device: str | torch.device | None = None) -> LatentModel:
@@ -68,6 +70,7 @@ class LatentModel:
             fixed_labels=None
             if trainer.fixed_labels is None
             else trainer.fixed_labels.detach().cpu().clone(),
+            codes=Codes.of(trainer.cfg),
         )
 
     @classmethod
@@ -91,6 +94,7 @@ class LatentModel:
             real=state.real,
             fixed_z=state.fixed_z,
             fixed_labels=state.fixed_labels,
+            codes=Codes.of(cfg),
         )
 
     @torch.inference_mode()
@@ -109,8 +113,9 @@ class LatentModel:
 
     def sample(self, n: int, seed: int = 0, psi: float = 1.0) -> torch.Tensor:
         """n samples from noise seeded by `seed` (class labels cycle 0, 1, …), truncated by psi."""
-        z = torch.randn(n, self.latent_dim, generator=torch.Generator().manual_seed(seed))
-        return self.generate(truncate(z, psi))
+        gen = torch.Generator().manual_seed(seed)
+        z = truncate(torch.randn(n, self.latent_dim, generator=gen), psi)
+        return self.generate(self.codes.fill(z, gen))  # InfoGAN codes from their priors
 
 
 # ---------------------------------------------------------------------- from a live run
@@ -204,6 +209,7 @@ def load_latent_model(path: str | Path, device: str | torch.device = "cpu") -> L
         real=real,
         fixed_z=fixed_z.float(),
         fixed_labels=fixed_labels.long() if classes else None,
+        codes=Codes.of(cfg),
     )
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import images
+from . import images, infogan
 from . import regularisers as reg
 from .architectures import build_models, build_seeded
 from .config import LIVE_SETTINGS, ConfigError, GANConfig
@@ -251,6 +251,7 @@ def _layer_layout(cfg: GANConfig) -> tuple:
 class Trainer(StepCore):
     def __init__(self, cfg: GANConfig, data: DataSource | None = None, n_fixed: int | None = None):
         self.cfg = cfg.validate()
+        self.codes = infogan.Codes.of(cfg)  # InfoGAN's latent codes (empty without)
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = (
@@ -294,6 +295,8 @@ class Trainer(StepCore):
         self.fixed_z = torch.randn(n, self.cfg.latent_dim, generator=cpu).to(self.device)
         classes = self.data.num_classes if self.cfg.conditional else 0
         self.fixed_labels = (torch.arange(n) % classes).to(self.device) if classes else None
+        if self.codes:  # InfoGAN: the grid sweeps the codes (one category per row)
+            self.fixed_z = self.codes.sweep(self.fixed_z)
 
     @property
     def num_classes(self) -> int:
@@ -334,6 +337,7 @@ class Trainer(StepCore):
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
         z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.gen)
+        z = self.codes.fill(z, self.gen)  # InfoGAN's codes from their priors (no-op without)
         labels = None
         if self.num_classes:
             labels = torch.randint(self.num_classes, (n,), device=self.device, generator=self.gen)
@@ -362,6 +366,8 @@ class Trainer(StepCore):
                 )
             if cfg.r1_gamma > 0:
                 loss = loss + cfg.r1_gamma / 2 * reg.r1_penalty(r, real)
+            if self.codes:  # InfoGAN: D's Q head learns to tell the codes back
+                loss = loss + infogan.info_term(self.D, fake, z, cfg.info_weight)
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if want_norm:
@@ -383,11 +389,14 @@ class Trainer(StepCore):
         losses, on D's scores of a fresh real batch); only G's optimiser steps."""
         z, labels = self._latent(self.cfg.batch_size)
         with self.fast.autocast():
-            f = self.D(self._d_input(self.G(z, labels)), labels).float()
+            fake = self._d_input(self.G(z, labels))
+            f = self.D(fake, labels).float()
             if self.loss.g_needs_real:
                 loss = self.g_loss_fn(f, self._real_scores())
             else:
                 loss = self.g_loss_fn(f)
+            if self.codes:  # InfoGAN: G keeps its codes recoverable by Q
+                loss = loss + infogan.info_term(self.D, fake, z, self.cfg.info_weight)
         self.opt_g.zero_grad(set_to_none=True)
         # Only G's gradients: D's weight gradients would cost matmuls and never be used.
         loss.backward(inputs=list(self.G.parameters()))
@@ -564,7 +573,7 @@ class Trainer(StepCore):
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:
         """n fresh samples from noise seeded by `seed` (class labels cycle 0, 1, …), on the CPU."""
         cpu = torch.Generator().manual_seed(seed)
-        z = torch.randn(n, self.cfg.latent_dim, generator=cpu)
+        z = self.codes.fill(torch.randn(n, self.cfg.latent_dim, generator=cpu), cpu)
         labels = torch.arange(n) % self.num_classes if self.num_classes else None
         return torch.cat(
             [

@@ -173,7 +173,15 @@ HELP = {
     "layers": "Hidden layers of the MLP.",
     "width": "Base channel count of the convolutional models (DCGAN: ngf = ndf; SNGAN: D's "
     "width, G has twice it): wider is stronger and slower.",
-    "latent_dim": "Size of the noise vector z that G turns into a sample.",
+    "latent_dim": "Size of the noise vector z that G turns into a sample (with InfoGAN codes, "
+    "it counts them too: the codes are z's last coordinates).",
+    "info_cat": "InfoGAN (Chen et al. 2016): values of a categorical code in z (0 = none). A "
+    "head Q on D must tell the code back from the image, so G learns to make each value look "
+    "different, often one value per digit, with no labels.",
+    "info_cont": "InfoGAN: continuous codes in z, uniform in [-1, 1], that Q must read back; "
+    "each tends to control one smooth property (slant, thickness).",
+    "info_weight": "InfoGAN's λ: the weight of the mutual-information term (Q's cross-entropy "
+    "and Gaussian error on the codes) in G's and D's losses.",
     "spectral_norm": "Normalise each D layer by its largest singular value: keeps D smooth "
     "(Miyato et al. 2018).",
     "loss": "The game G and D play; its formula is shown below.",
@@ -237,6 +245,9 @@ LABELS = {
     "spectral_norm": "Spectral norm on D",
     "loss": "Loss",
     "pack": "PacGAN pack size",
+    "info_cat": "InfoGAN categories",
+    "info_cont": "InfoGAN continuous codes",
+    "info_weight": "InfoGAN weight λ",
     "gp_weight": "Gradient penalty weight λ",
     "clip_value": "Weight clip c",
     "label_smoothing": "Label smoothing",
@@ -273,13 +284,15 @@ FLOAT_STEPS = {
     "label_smoothing": (0.05, 0.0, 0.5),
     "instance_noise": (0.05, 0.0, 10.0),
     "r1_gamma": (0.1, 0.0, 1000.0),
+    "info_weight": (0.1, 0.0, 100.0),
     "ema": (0.001, 0.0, 0.99999),
 }
 LIVE_CHANGED = "train.live_changed"  # settings the user changed since the last page run
 MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim",
         "steps", "seed", "device")
 ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
-                  "width", "spectral_norm", "pack", "gp_weight", "clip_value", "label_smoothing",
+                  "width", "spectral_norm", "pack", "info_cat", "info_cont", "info_weight",
+                  "gp_weight", "clip_value", "label_smoothing",
                   "instance_noise", "r1_gamma", "diffaugment", "optimizer", "beta1", "beta2",
                   "g_steps", "ema",
                   "log_every", "sample_every", "eval_every", "fast_paths")

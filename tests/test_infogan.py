@@ -226,3 +226,19 @@ def test_explorer_shows_a_category_picker_and_code_sliders(made, tmp_path, monke
     noise_z = latent.z_from_seed(0, 74)[:62]
     # ψ = 1 and no noise slider moved: the seed's noise (the sliders round it to 0.01)
     assert torch.allclose(sample[0, :62], noise_z, atol=0.01)
+
+
+def test_train_page_takes_the_preset_codes(monkeypatch):
+    """The InfoGAN settings are Train-page controls: the preset's codes reach the widgets and
+    the page's config is valid (no error under any control)."""
+    from pages import ui
+
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    at = AppTest.from_file(str(Path(PAGE).parent / "train.py"), default_timeout=60).run()
+    at.sidebar.selectbox(key="preset").set_value("digits-infogan").run()
+    assert not at.exception and not at.error
+    for name in ("info_cat", "info_cont", "info_weight", "latent_dim"):
+        widget = at.sidebar.number_input(key=f"cfg.{name}")
+        assert widget.value == getattr(preset("digits-infogan"), name), name
+    slot.stop()

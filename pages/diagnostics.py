@@ -7,7 +7,7 @@ Widgets â†’ `playground.evaluation` (through cached helpers in diagnostics_ui) â
 import streamlit as st
 
 from pages import diagnostics_ui as dui
-from pages import ui
+from pages import every_loss_ui, ui
 
 ui.require_router()
 
@@ -48,4 +48,4 @@ with compare:
     else:
         st.info("Nothing to compare yet: train and save a few runs first.")
     st.divider()
-    dui.every_loss_section()
+    every_loss_ui.every_loss_section()

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pages import diagnostics_ui, ui
+from pages import gauges_ui, ui
 from playground import backends, capacity, datasets, images, uploads
 from playground.config import PRESETS, ConfigError, GANConfig
 from playground.losses import LOSSES
@@ -226,7 +226,7 @@ def draw(run: Run, snap: Snapshot) -> None:
             st.caption("Building the models and loading the data…")
         return
     _metrics(snap)
-    diagnostics_ui.live_gauges(snap)
+    gauges_ui.live_gauges(snap)
     _charts(snap)
     _samples(run, snap)
     _downloads(run, snap)

@@ -10,7 +10,7 @@ import pytest
 from helpers import cli_train, install_checkpoints
 from streamlit.testing.v1 import AppTest
 
-from pages import diagnostics_ui, ui
+from pages import diagnostics_ui, every_loss_ui, ui
 from playground.config import LOSSES
 from playground.runner import Run
 
@@ -143,8 +143,8 @@ def test_train_page_shows_live_gauges(tiny_cfg, fresh_slot):
 def test_every_loss_button_starts_a_batched_run(monkeypatch, tmp_path, fresh_slot):
     pytest.importorskip("playground.multirun")
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
-    slot = diagnostics_ui.MultiSlot()
-    monkeypatch.setattr(diagnostics_ui, "multi_slot", lambda: slot)
+    slot = every_loss_ui.MultiSlot()
+    monkeypatch.setattr(every_loss_ui, "multi_slot", lambda: slot)
     at = page("diagnostics.py").run()
     at.button(key="diag.multi.start").click().run()
     try:

@@ -8,7 +8,7 @@ import pytest
 from helpers import TIMEOUT, wait_for
 from streamlit.testing.v1 import AppTest
 
-from pages import diagnostics_ui, ui
+from pages import every_loss_ui, ui
 from playground import capacity
 from playground.capacity import RunSlots
 from playground.runner import Run
@@ -21,8 +21,8 @@ def page(monkeypatch, tmp_path):
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
     session = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: session)
-    multi = diagnostics_ui.MultiSlot()
-    monkeypatch.setattr(diagnostics_ui, "multi_slot", lambda: multi)
+    multi = every_loss_ui.MultiSlot()
+    monkeypatch.setattr(every_loss_ui, "multi_slot", lambda: multi)
     slots = RunSlots(limit=1)
     monkeypatch.setattr(capacity, "SLOTS", slots)
     at = AppTest.from_file(str(ROOT / "pages" / "diagnostics.py"), default_timeout=120).run()

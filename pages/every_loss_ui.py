@@ -1,0 +1,129 @@
+"""The Diagnostics page's every-loss launcher: the same data and settings trained under every
+loss of the registry at once (one batched run, or one Ray actor), drawn live side by side.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages import ui
+from playground import backends, capacity, datasets, images
+from playground.config import ConfigError, GANConfig
+from playground.metrics import coverage_2d
+
+
+@dataclass
+class MultiSlot:
+    runner: object | None = None
+
+    def replace(self, runner) -> None:
+        if self.runner is not None:
+            self.runner.stop(wait=10.0)
+        self.runner = runner
+
+
+@st.cache_resource(
+    scope="session",
+    show_spinner=False,
+    on_release=lambda slot: slot.runner and slot.runner.stop(wait=None),
+)
+def multi_slot() -> MultiSlot:
+    return MultiSlot()
+
+
+def every_loss_configs(dataset: str) -> list[GANConfig]:
+    from playground.config import LOSSES, preset
+
+    base = preset(f"{dataset}-stable")
+    return [base.replace(loss=loss) for loss in LOSSES]
+
+
+def every_loss_section() -> None:
+    """Every loss on the same data and settings, trained as one batched computation."""
+    from playground.config import LOSSES
+
+    st.subheader("Every loss on the same data, live")
+    st.caption(
+        f"One click trains the same generator and discriminator under each of the {len(LOSSES)} "
+        "losses, side by side (one batched computation), so you can watch which ones "
+        "keep all the modes."
+    )
+    cols = st.columns([1, 2])
+    mixtures = datasets.names_where(mixture=True)
+    dataset = cols[0].selectbox("Data", mixtures, key="diag.multi.dataset")
+    slot = multi_slot()
+    if cols[1].button(
+        "▶ Train every loss on the same data, live", key="diag.multi.start", type="primary"
+    ):
+        slot.replace(None)  # this session's previous every-loss run frees its slot first
+        try:  # here, or as one actor on the Ray cluster (backend setting)
+            runner = backends.make_multi_run(every_loss_configs(dataset))
+        except (backends.ClusterUnavailable, ConfigError) as exc:
+            st.error(f"The run could not start: {exc}")
+            return
+        if backends.try_start(runner):  # a server-wide slot, like any run (Ray: its queue)
+            slot.replace(runner)
+        else:
+            busy = capacity.SLOTS.status()
+            st.error(
+                f"All {busy.limit} training slots on this server are in use ({busy.active} "
+                "runs active): try again when one finishes or is stopped."
+            )
+    if slot.runner is not None:
+        every_loss_live(slot.runner)
+
+
+def every_loss_live(runner) -> None:
+    from playground.data import mixture_spec
+
+    active = runner.snapshot().active
+
+    @st.fragment(run_every=ui.REFRESH_SECONDS if active else None)
+    def view() -> None:
+        snap = runner.snapshot()
+        st.progress(
+            min(1.0, snap.step / max(snap.total_steps, 1)),
+            text=f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}",
+        )
+        if snap.error:
+            st.error(snap.error)
+        members = snap.members
+        if not members or members[0].latest is None:
+            return
+        centres, sigma = mixture_spec(members[0].config.dataset)
+        fig_loss, fig_held = go.Figure(), go.Figure()
+        for m in members:
+            name = m.config.loss
+            fig_loss.add_trace(
+                go.Scatter(x=m.history.get("step", []), y=m.history.get("g_loss", []), name=name)
+            )
+            held = [coverage_2d(f.samples, centres, sigma)["modes_held"] for f in m.frames]
+            fig_held.add_trace(
+                go.Scatter(x=[f.step for f in m.frames], y=held, name=name, mode="lines+markers")
+            )
+        fig_loss.update_layout(title="G loss", height=260, margin=dict(l=10, r=10, t=40, b=10))
+        fig_held.update_layout(
+            title=f"Modes held (of {len(centres)}, on the 512 fixed-noise samples)",
+            height=260,
+            margin=dict(l=10, r=10, t=40, b=10),
+        )
+        left, right = st.columns(2)
+        left.plotly_chart(fig_loss, key="diag.multi.loss")
+        right.plotly_chart(fig_held, key="diag.multi.held")
+        for col, m in zip(st.columns(len(members)), members, strict=True):
+            frame = m.latest
+            col.image(
+                images.scatter_image(frame.samples, None, m.extent, size=200), output_format="PNG"
+            )
+            measures = coverage_2d(frame.samples, centres, sigma)
+            col.caption(
+                f"**{m.config.loss}**  \n{measures['modes_held']}/"
+                f"{measures['modes_total']} modes held"
+            )
+        if active and not snap.active:
+            st.rerun()
+
+    view()

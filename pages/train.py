@@ -30,12 +30,13 @@ if cfg is not None:
 
 
 def start() -> None:
-    if cfg is None:
+    current, _ = train_ui.check_data_folder(*ui.config_from_state())
+    if current is None:  # the page shows the reason under the offending control
         return
     # A second Start stops the first run; the new one starts only if the server has a free
     # training slot (otherwise the page says so and watches for one); on a Ray cluster it
     # waits in the cluster's queue instead.
-    new_run = train_ui.make_run(cfg)
+    new_run = train_ui.make_run(current)
     if new_run is not None:
         train_ui.start_run(slot, new_run)
 

@@ -382,6 +382,19 @@ def settings_sidebar() -> tuple[GANConfig | None, str | None]:
         return None, str(exc)
 
 
+def config_from_state() -> tuple[GANConfig | None, str | None]:
+    """The settings as the widgets hold them now, for a button's callback: callbacks run before
+    the page script, so a config the previous run computed misses a value typed just before
+    the click (the browser sends the two together)."""
+    fields = {f.name: f for f in dataclasses.fields(GANConfig)}
+    values = {name: st.session_state.get(key_of(name), default)
+              for name, default in GANConfig().to_dict().items()}
+    try:
+        return GANConfig.from_dict(_coerce(values, fields)), None
+    except ConfigError as exc:
+        return None, str(exc)
+
+
 def _coerce(values: dict, fields: dict) -> dict:
     """number_input returns floats for ints typed as 3.0 etc.; give the engine its types."""
     out = {}

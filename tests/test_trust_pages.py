@@ -99,6 +99,20 @@ def test_leaving_the_train_page_keeps_the_settings_and_the_run(site, slot):
     assert (cfg.lr_g, cfg.lr_d, cfg.d_steps, cfg.steps) == tuple(CHOSEN.values())
 
 
+def test_start_uses_a_value_typed_just_before_the_click(site, slot):
+    """The browser sends a value typed into a box together with the click that leaves it: the
+    run must start with that value (Start's callback once used the previous page run's
+    settings, and the new value then reached the run as a "live change")."""
+    at = app_at(site, "train.py")
+    at.sidebar.selectbox(key="preset").set_value("ring8-stable").run()
+    at.sidebar.number_input(key="cfg.batch_size").set_value(32).run()
+    at.sidebar.number_input(key=ui.key_of("d_steps")).set_value(3)  # no run in between
+    button(at, "Start").click().run()
+    assert not at.exception
+    assert slot.run.config.d_steps == 3
+    assert not any("Changed live" in t for t in toasts(at)), toasts(at)
+
+
 def test_a_live_change_reaches_the_run_and_is_announced(site, slot):
     at = app_at(site, "train.py")
     choose_and_start(at)

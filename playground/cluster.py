@@ -75,8 +75,8 @@ class RunHost:
         what it stores), which the proxy raises again."""
         from .config import ConfigError
 
-        if self.run is None:
-            return Refusal("other", self.failed.error)
+        if self.run is None:  # set-up failed: no models to ask about, every control refused
+            return False if name == "has_models" else Refusal("other", self.failed.error)
         try:
             value = getattr(self.run, name)
             return value(*args, **kwargs) if callable(value) else value

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 import torch
+from helpers import BROWSER_BUDGET_S, CHROMIUM, CHROMIUM_ARGS, app_server
 
 from playground.config import GANConfig
 from playground.data import load_dataset
@@ -99,3 +103,28 @@ def runs():
     for run in made:
         run.stop(wait=TIMEOUT)
     assert run_threads() == []
+
+
+# ---------------------------------------------------------------------- browser tests
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app under `streamlit run`, one per browser test module; yields its URL."""
+    env = {"GAN_PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data"))}
+    with open(tmp_path_factory.mktemp("log") / "server.log", "w+b") as log:
+        with app_server(env, log) as proc:
+            yield proc.url
+
+
+@pytest.fixture(scope="module")
+def page(server, tmp_path_factory):
+    """A headless Debian chromium page, waiting up to the browser budget by default."""
+    playwright = pytest.importorskip("playwright.sync_api")
+    shots = Path(os.environ.get("GAN_PLAYGROUND_SCREENSHOTS", tmp_path_factory.mktemp("shots")))
+    shots.mkdir(parents=True, exist_ok=True)
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
+        pg.set_default_timeout(BROWSER_BUDGET_S * 1000)
+        pg.shots = shots
+        yield pg
+        browser.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -143,3 +144,13 @@ def app_server(env: dict[str, str], log: BinaryIO) -> Iterator[subprocess.Popen]
             proc.wait(10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def step_count(page) -> int:
+    """The step on the page's progress line, or -1 while there is none (it may be redrawing)."""
+    try:
+        text = page.locator("[data-testid='stProgress']").first.inner_text(timeout=5_000)
+    except Exception:  # replaced mid-read by a redraw: read again next time
+        return -1
+    match = re.search(r"step ([\d,]+)", text)
+    return int(match.group(1).replace(",", "")) if match else -1

@@ -10,62 +10,18 @@ that hold on a loaded 2-core machine; none is a fixed sleep.
 
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
-from helpers import (
-    BROWSER_BUDGET_S,
-    CHROMIUM,
-    CHROMIUM_ARGS,
-    IDLE,
-    app_server,
-    require_chromium,
-    wait_until,
-)
+from helpers import IDLE, require_chromium, step_count, wait_until
 
 pytestmark = pytest.mark.browser
 
 require_chromium()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    env = {"GAN_PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data"))}
-    with open(tmp_path_factory.mktemp("log") / "server.log", "w+b") as log:
-        with app_server(env, log) as proc:
-            yield proc.url
-
-
-@pytest.fixture(scope="module")
-def page(server, tmp_path_factory):
-    playwright = pytest.importorskip("playwright.sync_api")
-    shots = Path(os.environ.get("GAN_PLAYGROUND_SCREENSHOTS", tmp_path_factory.mktemp("shots")))
-    shots.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.set_default_timeout(BROWSER_BUDGET_S * 1000)
-        pg.shots = shots
-        yield pg
-        browser.close()
-
-
 def _idle(page) -> None:
     page.wait_for_selector(IDLE)
-
-
-def _step_count(page) -> int:
-    """The step on the progress line, or -1 while there is none (the page may be redrawing)."""
-    try:
-        text = page.locator("[data-testid='stProgress']").first.inner_text(timeout=5_000)
-    except Exception:  # replaced mid-read by a redraw: read again next time
-        return -1
-    match = re.search(r"step ([\d,]+)", text)
-    return int(match.group(1).replace(",", "")) if match else -1
 
 
 def _pick_preset(page, name: str) -> None:
@@ -99,8 +55,8 @@ def test_train_live_then_explore(server, page):
     page.get_by_role("button", name="Start").click()
 
     # The live view redraws by itself: the step counter rises with no reload.
-    first = wait_until(lambda: (n := _step_count(page)) > 0 and n, "the run's first steps")
-    wait_until(lambda: _step_count(page) > first, f"the step counter to rise past {first}")
+    first = wait_until(lambda: (n := step_count(page)) > 0 and n, "the run's first steps")
+    wait_until(lambda: step_count(page) > first, f"the step counter to rise past {first}")
     # The loss chart gets data (a logged D loss) without a reload.
     d_loss = page.locator("[data-testid='stMetric']").filter(has_text="D loss").first
     wait_until(lambda: re.search(r"\d", d_loss.inner_text()), "a logged D loss")
@@ -147,7 +103,7 @@ def test_settings_survive_another_page_back_and_reload(server, page):
     for label, value in chosen.items():
         _set_number(page, label, value)
     page.get_by_role("button", name="Start").click()
-    wait_until(lambda: _step_count(page) > 0, "the run to train")
+    wait_until(lambda: step_count(page) > 0, "the run to train")
 
     def settings_kept(how: str) -> None:
         wait_until(lambda: "/train" in _url(page), f"the Train page ({how})")

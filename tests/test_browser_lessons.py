@@ -4,55 +4,15 @@ manifold and the gradient arrows drawn, updating by itself; then a teacher link.
 
 from __future__ import annotations
 
-import os
-import re
-import time
-from pathlib import Path
-
 import pytest
-from helpers import CHROMIUM, CHROMIUM_ARGS, app_server, require_chromium
+from helpers import BROWSER_BUDGET_S, require_chromium, step_count, wait_until
 
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
-WAIT_MS = 90_000  # generous: CI is a loaded 2-core machine
+WAIT_MS = BROWSER_BUDGET_S * 1000  # generous: CI is a loaded 2-core machine
 
 pytestmark = pytest.mark.browser
 
 require_chromium()
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    env = {"GAN_PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data"))}
-    with open(tmp_path_factory.mktemp("log") / "server.log", "w+b") as log:
-        with app_server(env, log) as proc:
-            yield proc.url
-
-
-@pytest.fixture(scope="module")
-def page(server, tmp_path_factory):
-    playwright = pytest.importorskip("playwright.sync_api")
-    shots = Path(os.environ.get("GAN_PLAYGROUND_SCREENSHOTS", tmp_path_factory.mktemp("shots")))
-    shots.mkdir(parents=True, exist_ok=True)
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
-        pg = browser.new_page(viewport={"width": 1400, "height": 1000})
-        pg.shots = shots
-        yield pg
-        browser.close()
-
-
-def _step_count(page) -> int:
-    text = page.locator("[data-testid='stProgress']").first.inner_text(timeout=WAIT_MS)
-    match = re.search(r"step ([\d,]+)", text)
-    return int(match.group(1).replace(",", "")) if match else -1
-
-
-def _wait_until(condition, what: str, timeout: float = WAIT_MS / 1000) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.25)
 
 
 def test_lesson_one_shows_the_live_picture_with_manifold_and_arrows(server, page):
@@ -68,8 +28,8 @@ def test_lesson_one_shows_the_live_picture_with_manifold_and_arrows(server, page
     assert picture.locator(".scatterlayer .trace path.js-line").count() >= 2
 
     # Live: the step counter rises with no reload.
-    first = _step_count(page)
-    _wait_until(lambda: _step_count(page) > first, "the step counter to rise")
+    first = step_count(page)
+    wait_until(lambda: step_count(page) > first, "the step counter to rise")
     assert page.locator("[data-testid='stException']").count() == 0
     page.screenshot(path=str(page.shots / "lessons-1.png"), full_page=True)
 

@@ -332,6 +332,10 @@ _IMAGE = dict(
     sample_every=100,
 )
 
+# The set-up both faces of mode collapse share; only the learning rates and length differ.
+_RING_COLLAPSE = dict(
+    dataset="ring8", loss="nonsaturating", latent_dim=256, layers=2, batch_size=512
+)
 PRESETS: dict[str, Preset] = {
     p.name: p
     for p in [
@@ -363,16 +367,7 @@ PRESETS: dict[str, Preset] = {
             "the mode's centre and pulls G's samples in, so that mode gets sharper, while far "
             "from G's samples it is flat, so nothing pulls G towards the other seven modes. By "
             "step 5,000 nearly all samples are high quality, on one mode.",
-            dict(
-                dataset="ring8",
-                loss="nonsaturating",
-                latent_dim=256,
-                layers=2,
-                batch_size=512,
-                lr_g=1e-4,
-                lr_d=1e-3,
-                steps=5000,
-            ),
+            dict(_RING_COLLAPSE, lr_g=1e-4, lr_d=1e-3, steps=5000),
         ),
         Preset(
             "ring8-hopping",
@@ -381,16 +376,7 @@ PRESETS: dict[str, Preset] = {
             "currently scores as real; D learns to reject that spot as fast as G gets there, so "
             "G's clump of samples keeps sweeping round the ring, mostly between the modes "
             "rather than on one.",
-            dict(
-                dataset="ring8",
-                loss="nonsaturating",
-                latent_dim=256,
-                layers=2,
-                batch_size=512,
-                lr_g=3e-4,
-                lr_d=3e-4,
-                steps=3000,
-            ),
+            dict(_RING_COLLAPSE, lr_g=3e-4, lr_d=3e-4, steps=3000),
         ),
         Preset(
             "grid25-stable",

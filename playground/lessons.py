@@ -2,8 +2,8 @@
 
 Each lesson says what it shows, the formula at stake, what to watch and a claim ("what you
 should see") that its set-up reliably produces; its variants are the runs it starts (the first
-on the lesson's one click, the others one click each). `measure_claims` checks every claim over
-seeds that were not used to tune the set-ups: `python -m playground.lessons --seeds 10`.
+on the lesson's one click, the others one click each). `playground.lesson_claims` measures every
+claim over seeds that were not used to tune the set-ups: `python -m playground.lessons --seeds 10`.
 
 A teacher link (`?lesson=3&hide=settings,formula&lock=1`) opens one lesson with chosen parts of
 the page hidden and its settings locked; `parse_teacher_link` reads one, `teacher_query`
@@ -12,12 +12,8 @@ writes one.
 
 from __future__ import annotations
 
-import argparse
-import time
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-
-import numpy as np
 
 from .config import GANConfig, preset
 from .dirac import DiracSetup
@@ -301,211 +297,7 @@ def teacher_query(lesson: Lesson, hide: tuple[str, ...] = (), lock: bool = True)
     return query
 
 
-# ---------------------------------------------------------------------- measured claims
-@dataclass(frozen=True)
-class ClaimResult:
-    seed: int
-    holds: bool
-    detail: str
+if __name__ == "__main__":  # the claims' measurer lives in its own module
+    from .lesson_claims import main
 
-
-def _train(cfg: GANConfig, on_step: Callable | None = None):
-    """Train `cfg` on the CPU to the end; `on_step(trainer)` after every step."""
-    from .trainer import Trainer
-
-    trainer = Trainer(cfg.replace(device="cpu", eval_every=0))
-    while trainer.step < trainer.cfg.steps:
-        trainer.train_step()
-        if on_step is not None:
-            on_step(trainer)
-    return trainer
-
-
-def _coverage(trainer, n: int = 2500) -> dict:
-    from .data import mixture_spec
-    from .metrics import coverage_2d
-
-    centres, sigma = mixture_spec(trainer.cfg.dataset)
-    return coverage_2d(trainer.sample(n, seed=12345).numpy(), centres, sigma)
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    """What the claims read from one finished training."""
-
-    coverage: dict
-    movement: float  # mean move of a fixed-noise sample per 100 steps, 2nd half, / view width
-
-
-_OUTCOMES: dict[str, _Outcome] = {}  # trainings several claims share (same config and seed)
-
-
-def _outcome(cfg: GANConfig) -> _Outcome:
-    """Train `cfg` once (later calls with the same settings reuse the result) and measure it:
-    coverage at the end, and how far the fixed-noise samples move between frames 100 steps
-    apart over the second half of the run."""
-    key = cfg.to_json()
-    if key not in _OUTCOMES:
-        moves, last = [], []
-
-        def watch(trainer) -> None:
-            if trainer.step % 100 == 0 and trainer.step >= trainer.cfg.steps // 2:
-                now = trainer.fixed_samples()
-                if last:
-                    moves.append(float(np.linalg.norm(now - last[0], axis=1).mean()))
-                last[:] = [now]
-
-        trainer = _train(cfg, watch)
-        x0, x1, _, _ = trainer.extent()
-        _OUTCOMES[key] = _Outcome(_coverage(trainer), float(np.mean(moves)) / (x1 - x0))
-    return _OUTCOMES[key]
-
-
-def _claim_game(seed: int) -> ClaimResult:
-    held = _outcome(BY_KEY["game"].variants[0].config(seed)).coverage["modes_held"]
-    return ClaimResult(seed, held == 8, f"{held}/8 held")
-
-
-def _claim_collapse(seed: int) -> ClaimResult:
-    collapse, fixed = (
-        _outcome(cfg).coverage["modes_held"] for cfg in BY_KEY["collapse"].configs(seed)
-    )
-    return ClaimResult(
-        seed, collapse <= 4 and fixed == 8, f"collapse {collapse}/8, fixed {fixed}/8"
-    )
-
-
-def _claim_vanishing(seed: int) -> ClaimResult:
-    norms = []
-    for cfg in BY_KEY["vanishing"].configs(seed):
-        trainer = _train(cfg.replace(steps=500, log_every=5))
-        norms.append(float(np.median(trainer.history.copy()["g_grad_norm"])))
-    ratio = norms[1] / max(norms[0], 1e-12)
-    return ClaimResult(
-        seed, ratio >= 5, f"‖∇G‖ minimax {norms[0]:.3g}, non-sat. {norms[1]:.3g} ({ratio:.0f}x)"
-    )
-
-
-def _claim_nonconvergence(seed: int) -> ClaimResult:
-    from .dirac import distances, trajectory
-
-    setup = BY_KEY["nonconvergence"].dirac
-    plain = distances(trajectory(setup))
-    r1 = distances(trajectory(DiracSetup(**{**vars(setup), "regulariser": "r1"})))
-    wild = _outcome(BY_KEY["nonconvergence"].variants[0].config(seed)).movement
-    calm = _outcome(BY_KEY["game"].variants[0].config(seed)).movement  # the stable run
-    holds = plain[-1] > plain[0] and r1[-1] < 1e-3 and wild >= 3 * calm
-    return ClaimResult(
-        seed,
-        holds,
-        f"Dirac {plain[0]:.2f}→{plain[-1]:.2f}, R1 →{r1[-1]:.1e}; moves {wild:.3f} vs {calm:.3f}",
-    )
-
-
-def critic_slope(trainer, n: int = 512) -> float:
-    """D's median gradient norm ‖∇ₓD(x̂)‖ at points x̂ between real and fake samples (where
-    WGAN-GP's penalty looks): about 1 for a critic that uses its Lipschitz budget."""
-    import torch
-
-    gen = torch.Generator(trainer.device).manual_seed(5)
-    real, _ = trainer.data.sample(n, gen)
-    fake = torch.as_tensor(trainer.fixed_samples()[:n], device=trainer.device)
-    n = min(len(real), len(fake))
-    eps = torch.rand(n, 1, generator=gen, device=trainer.device)
-    mixed = (eps * real[:n] + (1 - eps) * fake[:n]).requires_grad_(True)
-    with torch.enable_grad():
-        scores = trainer.D(mixed.repeat(1, trainer.cfg.pack))
-        (grad,) = torch.autograd.grad(scores.sum(), mixed)
-    return float(grad.norm(dim=1).median())
-
-
-def _claim_lipschitz(seed: int) -> ClaimResult:
-    slopes = []
-    for cfg in BY_KEY["lipschitz"].configs(seed):
-        slopes.append(critic_slope(_train(cfg.replace(steps=LIPSCHITZ_AT))))
-    clip, gp, sn = slopes
-    holds = clip < 0.25 * gp and 0.5 <= gp <= 1.5 and sn <= 1.0 + 1e-3
-    return ClaimResult(seed, holds, f"slope: clip {clip:.3f}, GP {gp:.2f}, SN {sn:.2f}")
-
-
-def _claim_switch(seed: int) -> ClaimResult:
-    lesson6 = BY_KEY["switch"]
-    switch = lesson6.switch
-    at_switch: list[int] = []
-
-    def watch(trainer) -> None:
-        if trainer.step == switch.at_step:  # as Run.set_hyper applies it, between steps
-            at_switch.append(_coverage(trainer)["modes_covered"])
-            trainer.apply(dict(switch.changes))
-
-    after = _coverage(_train(lesson6.variants[0].config(seed), watch))["modes_covered"]
-    return ClaimResult(
-        seed, after > at_switch[0], f"{at_switch[0]}/8 covered at the switch → {after}/8"
-    )
-
-
-def _claim_latent(seed: int) -> ClaimResult:
-    cov = _outcome(BY_KEY["latent"].variants[0].config(seed)).coverage
-    off = 1.0 - cov["high_quality_fraction"]
-    holds = cov["modes_held"] == 8 and off >= 0.01
-    return ClaimResult(seed, holds, f"{cov['modes_held']}/8 held, {100 * off:.1f}% off-mode")
-
-
-CLAIMS: dict[str, Callable[[int], ClaimResult]] = {
-    "game": _claim_game,
-    "collapse": _claim_collapse,
-    "vanishing": _claim_vanishing,
-    "nonconvergence": _claim_nonconvergence,
-    "lipschitz": _claim_lipschitz,
-    "switch": _claim_switch,
-    "latent": _claim_latent,
-}
-
-
-def measure_claims(
-    seeds: tuple[int, ...], keys: tuple[str, ...] | None = None, log: Callable = print
-) -> dict[str, list[ClaimResult]]:
-    """Each lesson's claim on each seed (CPU, one training at a time), seed by seed, so an
-    interrupted measurement still covers every lesson on its first seeds."""
-    keys = keys or tuple(CLAIMS)
-    results: dict[str, list[ClaimResult]] = {key: [] for key in keys}
-    for seed in seeds:
-        for key in keys:
-            started = time.perf_counter()
-            result = CLAIMS[key](seed)
-            results[key].append(result)
-            log(
-                f"{key} seed {seed}: {'holds' if result.holds else 'FAILS'} ({result.detail}; "
-                f"{time.perf_counter() - started:.0f} s)"
-            )
-        _OUTCOMES.clear()  # trainings are shared within a seed only
-    return results
-
-
-def claims_table(results: dict[str, list[ClaimResult]]) -> str:
-    """A Markdown table: lesson, claim, seeds on which it holds."""
-    rows = ["| lesson | claim | holds on |", "|---|---|---|"]
-    for key, found in results.items():
-        entry = BY_KEY[key]
-        held = sum(r.holds for r in found)
-        rows.append(f"| {entry.number}. {entry.title} | {entry.claim} | {held} of {len(found)} |")
-    return "\n".join(rows)
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Measure the lessons' claims over fresh seeds.")
-    parser.add_argument("--seeds", type=int, default=10, help="seeds 0 … N−1 (default 10)")
-    parser.add_argument("--first", type=int, default=0, help="the first seed (default 0)")
-    parser.add_argument("--only", nargs="*", choices=tuple(CLAIMS), help="these lessons only")
-    args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(1)
-    seeds = tuple(range(args.first, args.first + args.seeds))
-    results = measure_claims(seeds, tuple(args.only or ()) or None)
-    print(claims_table(results))
-    return 0
-
-
-if __name__ == "__main__":
     raise SystemExit(main())

@@ -10,6 +10,7 @@ import pytest
 from helpers import wait_for
 from streamlit.testing.v1 import AppTest
 
+from playground import lesson_claims
 from playground import lessons as lessons_data
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -175,7 +176,7 @@ def test_every_lesson_is_complete_and_its_runs_are_valid_configs():
         assert entry.configs(), entry.key
         for cfg in entry.configs(seed=3):
             assert cfg.seed == 3 and cfg.is_points  # validated by GANConfig.replace
-        assert entry.key in lessons_data.CLAIMS, f"lesson {entry.key} has no measured claim"
+        assert entry.key in lesson_claims.CLAIMS, f"lesson {entry.key} has no measured claim"
     side = lessons_data.lesson("vanishing")
     from playground.multirun import check_members
 
@@ -215,8 +216,8 @@ def test_teacher_links_round_trip():
 
 
 def test_claims_table_counts_the_seeds_a_claim_holds_on():
-    result = lessons_data.ClaimResult
-    table = lessons_data.claims_table(
+    result = lesson_claims.ClaimResult
+    table = lesson_claims.claims_table(
         {"game": [result(0, True, "8/8"), result(1, False, "7/8"), result(2, True, "8/8")]}
     )
     assert "| 1. The game itself |" in table and "| 2 of 3 |" in table

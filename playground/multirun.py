@@ -23,7 +23,6 @@ import dataclasses
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -35,25 +34,18 @@ from .architectures import build_models, build_seeded
 from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .datasets import names_where as names_where_data
+from .devices import resolve_device
 from .fast import FastPaths, StepGraph
+from .history import SERIES, BoundedHistory, carry_forward
 from .losses import LOSSES, names_where
 from .metrics import coverage_2d
-from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
-from .trainer import (
-    SERIES,
-    BoundedHistory,
-    Divergence,
-    StepCore,
-    carry_forward,
-    resolve_device,
-)
+from .stacked import Groups, Layers, StackedAdam, leaky, member_norms, mlp, stack, stacked_params
+from .stepcore import Divergence, StepCore
 from .view2d import plot_window
 
 # Settings each member may set for itself; every other setting is shared by all members.
 PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
 MAX_MEMBERS = 32
-
-Layers = list[tuple[torch.Tensor, torch.Tensor]]  # [(W (N, in, out), b (N, 1, out)), ...]
 
 
 def check_members(configs: list[GANConfig]) -> list[GANConfig]:
@@ -86,123 +78,6 @@ def check_members(configs: list[GANConfig]) -> list[GANConfig]:
     return configs
 
 
-# ---------------------------------------------------------------------- stacked MLPs
-def _linears(module: nn.Module, activation: type[nn.Module]) -> list[nn.Linear]:
-    """The Linear layers of a models.py MLP, checking it is Linear, act, …, Linear as assumed."""
-    found = [m for m in module.modules() if isinstance(m, (nn.Linear, activation))]
-    linears, acts = found[::2], found[1::2]
-    pattern_ok = all(isinstance(m, nn.Linear) for m in linears) and all(
-        isinstance(m, activation) and getattr(m, "negative_slope", 0.2) == 0.2 for m in acts
-    )
-    if not pattern_ok or len(found) % 2 == 0:
-        raise NotImplementedError("multirun expects models.py's MLP layout: Linear, act, …, Linear")
-    return linears
-
-
-def _stack(modules: list[nn.Module], activation: type[nn.Module], device) -> Layers:
-    per_member = [_linears(m, activation) for m in modules]
-    layers = []
-    for i in range(len(per_member[0])):
-        w = torch.stack([lin[i].weight.detach().t() for lin in per_member])  # (N, in, out)
-        b = torch.stack([lin[i].bias.detach() for lin in per_member]).unsqueeze(1)  # (N, 1, out)
-        layers.append(
-            (
-                w.contiguous().to(device).requires_grad_(True),
-                b.contiguous().to(device).requires_grad_(True),
-            )
-        )
-    return layers
-
-
-def _mlp(x: torch.Tensor, layers: Layers, act: Callable, members: torch.Tensor | None = None):
-    """x (N, B, in) through N stacked MLPs (or the `members` subset) -> (N, B, out)."""
-    last = len(layers) - 1
-    for i, (w, b) in enumerate(layers):
-        if members is not None:
-            w, b = w.index_select(0, members), b.index_select(0, members)
-        x = torch.baddbmm(b, x, w)
-        if i < last:
-            x = act(x)
-    return x
-
-
-def _leaky(x: torch.Tensor) -> torch.Tensor:
-    return F.leaky_relu(x, 0.2)
-
-
-def _params(layers: Layers) -> list[torch.Tensor]:
-    return [t for pair in layers for t in pair]
-
-
-class StackedAdam:
-    """Adam (Kingma & Ba 2015) over stacked parameters with one learning rate per member.
-
-    Same update as torch.optim.Adam: m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g²,
-    p ← p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε); lr has shape (N,) and broadcasts over each
-    member's slice, so members never mix."""
-
-    def __init__(self, params: list[torch.Tensor], lr: torch.Tensor, betas: tuple[float, float]):
-        self.params, self.lr, self.betas, self.eps = params, lr, betas, 1e-8
-        self.exp_avg = [torch.zeros_like(p) for p in params]
-        self.exp_avg_sq = [torch.zeros_like(p) for p in params]
-        # The step count lives on the device, so a step recorded in a CUDA graph counts on; in
-        # float64 (where the device has it), as torch's Adam computes its bias corrections.
-        exact = torch.float32 if lr.device.type == "mps" else torch.float64
-        self.t = torch.zeros((), device=lr.device, dtype=exact)
-
-    def zero_grad(self) -> None:
-        for p in self.params:
-            p.grad = None
-
-    @torch.no_grad()
-    def step(self) -> None:
-        self.t += 1
-        beta1, beta2 = self.betas
-        grads = [p.grad for p in self.params]
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        bias2 = (1 - torch.pow(beta2, self.t)).sqrt()
-        torch._foreach_div_(denom, [bias2] * len(denom))
-        torch._foreach_add_(denom, self.eps)
-        update = torch._foreach_div(self.exp_avg, denom)
-        step_size = (self.lr / -(1 - torch.pow(beta1, self.t))).view(-1, 1, 1).to(self.lr.dtype)
-        torch._foreach_mul_(update, [step_size] * len(update))
-        torch._foreach_add_(self.params, update)
-
-
-class _Groups:
-    """Members grouped by a key (their loss, say), so that a per-member computation runs once
-    per group over the group's stacked rows instead of once per member."""
-
-    def __init__(self, keys: list, device: torch.device):
-        members: dict = {}
-        for i, key in enumerate(keys):
-            members.setdefault(key, []).append(i)
-        self.groups = [
-            (key, torch.tensor(rows, dtype=torch.long, device=device))
-            for key, rows in members.items()
-        ]
-        order = [i for rows in members.values() for i in rows]
-        inverse = sorted(range(len(order)), key=order.__getitem__)
-        self.inverse = torch.tensor(inverse, dtype=torch.long, device=device)
-        self.single = len(self.groups) == 1
-
-    def apply(self, fn: Callable) -> torch.Tensor:
-        """fn(key, pick) -> one value per member of the group, where pick(x) selects the
-        group's rows of x (N, …); returns the values of all N members in member order."""
-        if self.single:
-            return fn(self.groups[0][0], lambda x: x)
-        parts = [fn(key, lambda x, rows=rows: x.index_select(0, rows)) for key, rows in self.groups]
-        return torch.cat(parts).index_select(0, self.inverse)
-
-
-def _member_norms(params: list[torch.Tensor]) -> torch.Tensor:
-    """Each member's gradient norm over all its parameters: (N,)."""
-    squares = [p.grad.pow(2).sum(dim=(1, 2)) for p in params if p.grad is not None]
-    return torch.stack(squares).sum(0).sqrt()
-
 
 def _g_loss(entry, f: torch.Tensor, r: torch.Tensor | None, pick: Callable) -> torch.Tensor:
     """A group's G loss on its members' fake scores, with their real scores when it needs them."""
@@ -225,16 +100,16 @@ class MultiRun(StepCore):
             g, d = build_seeded(member, self.data.shape)
             gens.append(g)
             discs.append(d)
-        self.g_layers = _stack(gens, nn.ReLU, self.device)
-        self.d_layers = _stack(discs, nn.LeakyReLU, self.device)
+        self.g_layers = stack(gens, nn.ReLU, self.device)
+        self.d_layers = stack(discs, nn.LeakyReLU, self.device)
         self.g_ema = (
             [[t.detach().clone() for t in pair] for pair in self.g_layers] if cfg.ema > 0 else None
         )
         self.opt_g = StackedAdam(
-            _params(self.g_layers), self._column("lr_g"), (cfg.beta1, cfg.beta2)
+            stacked_params(self.g_layers), self._column("lr_g"), (cfg.beta1, cfg.beta2)
         )
         self.opt_d = StackedAdam(
-            _params(self.d_layers), self._column("lr_d"), (cfg.beta1, cfg.beta2)
+            stacked_params(self.d_layers), self._column("lr_d"), (cfg.beta1, cfg.beta2)
         )
         self.gens = [torch.Generator(device=self.device).manual_seed(m.seed) for m in self.configs]
         # On a GPU the whole batched step is replayed as one CUDA graph (fast.StepGraph).
@@ -250,8 +125,8 @@ class MultiRun(StepCore):
             [self.configs[i].gp_weight for i in self._gp_members], device=self.device
         )
         # Members sharing a loss (and smoothing) get it computed once over their stacked scores.
-        self._d_groups = _Groups([(m.loss, m.label_smoothing) for m in self.configs], self.device)
-        self._g_groups = _Groups([m.loss for m in self.configs], self.device)
+        self._d_groups = Groups([(m.loss, m.label_smoothing) for m in self.configs], self.device)
+        self._g_groups = Groups([m.loss for m in self.configs], self.device)
         self._g_needs_real = any(LOSSES[m.loss].g_needs_real for m in self.configs)
         clipped = [kind == "weight clipping" for kind in lipschitz]
         clip = [m.clip_value if c else math.inf for m, c in zip(self.configs, clipped, strict=True)]
@@ -282,10 +157,10 @@ class MultiRun(StepCore):
 
     # ------------------------------------------------------------------ batched pieces
     def _G(self, z: torch.Tensor, layers: Layers | None = None) -> torch.Tensor:
-        return _mlp(z, layers or self.g_layers, F.relu)  # (N, B, 2)
+        return mlp(z, layers or self.g_layers, F.relu)  # (N, B, 2)
 
     def _D(self, x: torch.Tensor, members: torch.Tensor | None = None) -> torch.Tensor:
-        return _mlp(x, self.d_layers, _leaky, members).squeeze(-1)  # (N, B)
+        return mlp(x, self.d_layers, leaky, members).squeeze(-1)  # (N, B)
 
     def _per_member(self, draw: Callable[[torch.Generator], torch.Tensor]) -> torch.Tensor:
         """Stack one draw per member from that member's own random stream."""
@@ -355,7 +230,7 @@ class MultiRun(StepCore):
         self.opt_d.zero_grad()
         loss.sum().backward()
         if want_norm:
-            self._grad_norms[:, 1] = _member_norms(self.opt_d.params)
+            self._grad_norms[:, 1] = member_norms(self.opt_d.params)
         self.opt_d.step()
         if self._any_clip:  # WGAN members: clip every D weight to [-c, c] (others have c = inf)
             with torch.no_grad():
@@ -373,11 +248,11 @@ class MultiRun(StepCore):
         self.opt_g.zero_grad()
         loss.sum().backward(inputs=self.opt_g.params)  # G's gradients only: D's are not needed
         if want_norm:
-            self._grad_norms[:, 0] = _member_norms(self.opt_g.params)
+            self._grad_norms[:, 0] = member_norms(self.opt_g.params)
         self.opt_g.step()
         if self.g_ema is not None:
             with torch.no_grad():
-                ema = _params(self.g_ema)
+                ema = stacked_params(self.g_ema)
                 torch._foreach_lerp_(ema, self.opt_g.params, 1.0 - self.cfg.ema)
         with torch.no_grad():
             self._g_acc += loss.detach()
@@ -503,117 +378,11 @@ class MultiRun(StepCore):
         return g.eval().requires_grad_(False)
 
 
-# ---------------------------------------------------------------------- in a thread
-@dataclass(frozen=True)
-class MultiSnapshot:
-    """The whole multi-run as plain data; `members[i]` is member i as a runner.Snapshot."""
+def __getattr__(name: str):
+    # The thread that runs a MultiRun lives in multirunner (which imports this module); its
+    # names are still importable from here, looked up on first use so neither import loops.
+    if name in ("MultiRunner", "MultiSnapshot"):
+        from . import multirunner
 
-    status: str
-    step: int
-    total_steps: int
-    steps_per_sec: float
-    members: tuple[Snapshot, ...]
-    error: str | None = None
-    elapsed: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self.status not in FINAL
-
-
-class MultiRunner(ThreadControls):
-    """A MultiRun in a daemon thread, controlled like runner.Run: start, pause, resume, step
-    (while paused), stop, set_lr (per member, live); `snapshot()` returns plain data."""
-
-    _kind = "multi-run"
-    _thread_name = "gan-multirun"
-
-    def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
-        self.configs = check_members(list(configs))
-        self._data = data
-        self.multi: MultiRun | None = None
-        super().__init__()
-        self._pending_lr: dict[int, dict[str, float]] = {}
-        self._frames: list[tuple[Frame, ...]] = []  # one tuple of N member frames per picture
-
-    # ------------------------------------------------------------------ controls
-    def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
-        """Validated now (ConfigError), applied before the next step."""
-        if not 0 <= member < len(self.configs):
-            raise ConfigError("member", f"must be from 0 to {len(self.configs) - 1}; got {member}")
-        changes = {k: v for k, v in dict(lr_g=lr_g, lr_d=lr_d).items() if v is not None}
-        self.configs[member].replace(**changes)  # raises ConfigError for a bad value
-        with self._cond:
-            self._pending_lr.setdefault(member, {}).update(changes)
-
-    # ------------------------------------------------------------------ observing
-    def snapshot(self) -> MultiSnapshot:
-        multi = self.multi
-        with self._cond:
-            frames, status, error = list(self._frames), self._status, self._error
-            histories = multi.history_copies() if multi else []
-            errors = list(multi.errors) if multi else [None] * len(self.configs)
-        elapsed = time.perf_counter() - self._started_at if self._started_at else 0.0
-        step = multi.step if multi else 0
-        rate = multi.steps_per_sec if multi else 0.0
-        total = self.configs[0].steps
-        members = tuple(
-            Snapshot(
-                status="diverged" if errors[i] else status,
-                step=step,
-                total_steps=total,
-                steps_per_sec=rate,
-                history=histories[i] if multi else {},
-                frames=tuple(group[i] for group in frames),
-                error=errors[i],
-                config=multi.configs[i] if multi else self.configs[i],
-                kind="points",
-                extent=multi.extent() if multi else None,
-                device=str(multi.device) if multi else "",
-                elapsed=elapsed,
-                info={"member": i},
-            )
-            for i in range(len(self.configs))
-        )
-        return MultiSnapshot(status, step, total, rate, members, error, elapsed)
-
-    # ------------------------------------------------------------------ the thread
-    def _main(self) -> None:
-        try:
-            if self.multi is None:
-                self.multi = MultiRun(self.configs, self._data)
-            self._record_frame()
-            self._loop()
-        except Divergence as exc:
-            self._set_status("diverged", str(exc))
-        except Exception as exc:  # shown to the person, not raised into a dead thread
-            self._set_status("error", str(exc).strip() or type(exc).__name__)
-
-    def _engine(self) -> MultiRun:
-        return self.multi
-
-    def _train_step(self, action: tuple[bool, bool], manual: bool = False) -> list | None:
-        self._apply_pending_lr()
-        if manual:  # (a plain call otherwise: what wraps train_step need not know log_now)
-            return self.multi.train_step(*action, log_now=True)
-        return self.multi.train_step(*action)
-
-    def _apply_pending_lr(self) -> None:
-        with self._cond:
-            pending, self._pending_lr = self._pending_lr, {}
-        for member, changes in pending.items():
-            self.multi.set_lr(member, **changes)
-            self.configs[member] = self.multi.configs[member]
-
-    def _record_frame(self) -> None:
-        multi = self.multi
-        with self._step_lock:
-            samples, decisions = multi.fixed_samples(), multi.decision_maps()
-        group = tuple(Frame(multi.step, samples[i], decisions[i]) for i in range(multi.n))
-        with self._cond:
-            if self._frames and self._frames[-1][0].step == multi.step:
-                self._frames[-1] = group
-                return
-            if len(self._frames) == MAX_FRAMES:  # keep every other: frames span the whole run
-                self._frames = self._frames[::2]
-            self._frames.append(group)
+        return getattr(multirunner, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

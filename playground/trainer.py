@@ -4,248 +4,48 @@
 generator update preceded by `d_steps` discriminator updates, and returns a log record every
 `log_every` steps. Losses are summed on the device and copied to the host only at those log
 steps, so a GPU is never stalled by a per-step `.item()`.
+
+Its pieces live beside it: the history (history), the live-change check (livechanges), the
+last good state (goodstate), the optimisers (optim), the device (devices) and what the
+batched multi-run shares with it (stepcore). The names other modules import from here are
+re-exported below.
 """
 
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
-from . import images, infogan
+from . import goodstate, images, infogan
 from . import regularisers as reg
-from .architectures import build_models, build_seeded
-from .config import LIVE_SETTINGS, ConfigError, GANConfig
+from .architectures import build_seeded
+from .config import GANConfig
 from .data import DataSource, load_dataset
+from .devices import device_label as device_label
+from .devices import resolve_device as resolve_device
+from .devices import warm_up as warm_up
 from .evaluation import MeasureSeries, measure_live
 from .fast import FastPaths, StepGraph
-from .losses import LOSSES, names_where
+from .history import PLAYER_SERIES as PLAYER_SERIES
+from .history import SERIES as SERIES
+from .history import BoundedHistory as BoundedHistory
+from .history import carry_forward as carry_forward
+from .livechanges import GP_LOSSES
+from .livechanges import Hyper as Hyper
+from .livechanges import check_live_changes as check_live_changes
+from .losses import LOSSES
+from .optim import ema_update, grad_norm, make_optimizer, set_hyper_parameters
+from .stepcore import Divergence as Divergence
+from .stepcore import StepCore
 from .view2d import plot_window
 
-# Series recorded at every logged step (besides "step").
-SERIES = ("d_loss", "g_loss", "d_real", "d_fake", "g_grad_norm", "d_grad_norm")
 _D_STATS, _G_STATS = 3, 1  # (d_loss, d_real, d_fake) and (g_loss,) accumulated on the device
-_GP_LOSSES = " or ".join(names_where(lipschitz="gradient penalty"))  # for advice in messages
-
-
-class Divergence(RuntimeError):
-    """Training produced NaN or inf; the message says where and what to try."""
-
-
-def warm_up() -> None:
-    """Pay one-off import costs early (e.g. in a background thread when the app starts): the
-    first optimiser loads torch's compiler stack (about a second) and the digits dataset
-    imports scikit-learn (about a second); otherwise both land on the first Start."""
-    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
-    import sklearn.datasets  # noqa: F401
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' picks cuda, then mps, then cpu; an explicit device must exist."""
-    cuda = torch.cuda.is_available()
-    mps = getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
-    if name == "auto":
-        return torch.device("cuda" if cuda else "mps" if mps else "cpu")
-    if (name == "cuda" and not cuda) or (name == "mps" and not mps):
-        raise ConfigError("device", f"'{name}' is not available on this machine; use auto or cpu")
-    return torch.device(name)
-
-
-def device_label(device: torch.device) -> str:
-    if device.type == "cuda":
-        return f"GPU: {torch.cuda.get_device_name(device)}"
-    return "Apple GPU (mps)" if device.type == "mps" else "CPU"
-
-
-class BoundedHistory:
-    """Logged series that never exceed `capacity` points.
-
-    When full, neighbouring points are averaged in pairs and later records are averaged over
-    twice as many logs before they are stored: the history covers the whole run at an even,
-    coarsening resolution and its memory stays flat however long the run.
-    """
-
-    def __init__(self, keys: tuple[str, ...] = ("step",) + SERIES, capacity: int = 1000):
-        self.keys, self.capacity = keys, max(4, capacity - capacity % 2)
-        self.data: dict[str, list[float]] = {k: [] for k in keys}
-        self.stride = 1  # logs averaged into one stored point
-        self._pending: list[dict[str, float]] = []
-
-    def append(self, record: dict[str, float], flush: bool = False) -> None:
-        """Add one log record; `flush` stores it now (with any logs waiting to be averaged)
-        instead of when `stride` logs have gathered, so a manual step shows at once."""
-        self._pending.append(record)
-        if len(self._pending) < self.stride and not flush:
-            return
-        merged = _mean_records(self._pending)
-        self._pending = []
-        # Copy-on-write: new lists in a new dict replace `data` in one assignment, and a list
-        # once published is never changed. A reader that takes `data` once (copy(), from any
-        # thread, without a lock) so always sees series of one length, whatever the training
-        # thread appends or halves meanwhile. The copy costs O(capacity) per stored log.
-        data = {k: self.data[k] + [merged[k]] for k in self.keys}
-        if len(data["step"]) >= self.capacity:
-            data = {
-                k: [_pair(v[i], v[i + 1], k) for i in range(0, len(v), 2)] for k, v in data.items()
-            }
-            self.stride *= 2
-        self.data = data
-
-    def copy(self) -> dict[str, list[float]]:
-        data = self.data  # one read: a consistent set of series (see append)
-        return {k: list(v) for k, v in data.items()}
-
-    def last(self) -> dict[str, float] | None:
-        """The latest stored point, or None before the first."""
-        data = self.data
-        return {k: v[-1] for k, v in data.items()} if data["step"] else None
-
-    def __len__(self) -> int:
-        return len(self.data["step"])
-
-    def state(self) -> dict:
-        return {"stride": self.stride, "data": self.copy()}
-
-    def load(self, state: dict) -> None:
-        data = state.get("data", {})
-        lengths = {len(data.get(k, [])) for k in self.keys}
-        if len(lengths) != 1:
-            raise ValueError("history series have different lengths")
-        self.data = {k: [float(v) for v in data[k]] for k in self.keys}
-        self.stride = max(1, int(state.get("stride", 1)))
-
-
-# The logged series each player's updates produce.
-PLAYER_SERIES = {"d": ("d_loss", "d_real", "d_fake", "d_grad_norm"), "g": ("g_loss", "g_grad_norm")}
-
-
-def carry_forward(
-    record: dict[str, float], ran: dict[str, bool], last: dict[str, float] | None
-) -> tuple[str, ...]:
-    """Give the series of a player that made no update since the last log (`ran[player]` False)
-    their last logged values (NaN, a gap in a chart, before any); returns the keys filled."""
-    filled = tuple(k for player, keys in PLAYER_SERIES.items() if not ran[player] for k in keys)
-    for key in filled:
-        record[key] = last[key] if last is not None else math.nan
-    return filled
-
-
-def _pair(a: float, b: float, key: str) -> float:
-    return b if key == "step" else (a + b) / 2  # a merged point sits at its later step
-
-
-def _mean_records(records: list[dict[str, float]]) -> dict[str, float]:
-    merged = {k: sum(r[k] for r in records) / len(records) for k in records[0]}
-    merged["step"] = records[-1]["step"]
-    return merged
-
-
-class StepCore:
-    """What Trainer and MultiRun share around their updates. They provide `cfg`, `step`,
-    `d_update(want_norm)`, `g_update(want_norm)`, `graph` (a fast.StepGraph, or None where
-    the step is not graphed), the device-side sums `_d_acc`, `_g_acc`, `_grad_norms`, the
-    host-side update counters `_d_count`, `_g_count`, and `_log_started`, `_log_step0`,
-    `steps_per_sec`."""
-
-    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
-        """d_steps D updates then g_steps G updates, run eagerly (or recorded, under capture);
-        the gradient norms are taken at the last update of each when `want_norm`."""
-        if d:
-            for i in range(self.cfg.d_steps):
-                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
-        if g:
-            for i in range(self.cfg.g_steps):
-                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
-
-    def _step_updates(self, d: bool, g: bool, logging: bool) -> None:
-        """One step's updates: a full step goes through the graph when there is one (which
-        always computes the gradient norms, a few small kernels); a replay runs no Python, so
-        the update counters are advanced here for it. Anything else runs eagerly."""
-        if d and g and self.graph is not None:
-            if not self.graph.step(lambda: self._updates(True, True, want_norm=True)):
-                self._d_count += self.cfg.d_steps
-                self._g_count += self.cfg.g_steps
-        else:
-            self._updates(d, g, want_norm=logging)
-
-    def _take_sums(self, measure_speed: bool = True) -> tuple[list, list, list]:
-        """The mean D and G statistics since the last log and the latest gradient norms, copied
-        to the host (the only sync); the sums restart and the speed is updated (not for a
-        manual step, whose pace is the person's: the next automatic log measures afresh)."""
-        d_stats = (self._d_acc / max(self._d_count, 1)).tolist()
-        g_stats = (self._g_acc / max(self._g_count, 1)).tolist()
-        norms = self._grad_norms.tolist()
-        now = time.perf_counter()
-        if measure_speed and self.step > self._log_step0:
-            self.steps_per_sec = (self.step - self._log_step0) / max(now - self._log_started, 1e-9)
-        self._log_started, self._log_step0 = now, self.step
-        self._d_acc.zero_()
-        self._g_acc.zero_()
-        self._d_count = self._g_count = 0
-        return d_stats, g_stats, norms
-
-
-@dataclass
-class Hyper:
-    """Learning rates and D steps to change between steps (kept for callers that name just
-    these; `Trainer.apply` takes any of config.LIVE_SETTINGS as a mapping too)."""
-
-    lr_g: float | None = None
-    lr_d: float | None = None
-    d_steps: int | None = None
-
-
-def check_live_changes(cfg: GANConfig, changes: Mapping[str, Any]) -> GANConfig:
-    """`cfg` with `changes` applied, validated, where each change is one a live run can take
-    with full effect (config.LIVE_SETTINGS); raises ConfigError naming the first that is not.
-    A setting given at its current value is no change and always passes."""
-    real = {k: v for k, v in changes.items() if not _same(getattr(cfg, k, _MISSING), v)}
-    for key in real:
-        if key not in LIVE_SETTINGS:
-            known = {f.name for f in dataclasses.fields(GANConfig)}
-            if key not in known:
-                raise ConfigError(key, f"unknown setting (known: {', '.join(sorted(known))})")
-            raise ConfigError(
-                key,
-                "cannot change on a live or resumed run (it shapes the models, the data or the "
-                f"random streams); start a new run. Settings that can change: "
-                f"{', '.join(LIVE_SETTINGS)}",
-            )
-    new = cfg.replace(**real)
-    if new.loss != cfg.loss and _layer_layout(new) != _layer_layout(cfg):
-        raise ConfigError(
-            "loss",
-            f"'{cfg.loss}' -> '{new.loss}' would change D's layers for this architecture "
-            "(its D drops batch norm under a gradient penalty, loss "
-            f"{_GP_LOSSES}); start a new run for it",
-        )
-    return new
-
-
-_MISSING = object()
-
-
-def _same(old: Any, new: Any) -> bool:
-    # 1 and 1.0 are the same number; True and 1 are not the same setting.
-    return old is not _MISSING and isinstance(old, bool) == isinstance(new, bool) and old == new
-
-
-def _layer_layout(cfg: GANConfig) -> tuple:
-    """The names and shapes of G's and D's tensors for `cfg`, built on the meta device (no
-    memory, no data): two configs with the same layout can share one set of weights."""
-    shape = (2,) if cfg.is_points else (1, cfg.image_size, cfg.image_size)
-    with torch.device("meta"):
-        g, d = build_models(cfg, shape, 10 if cfg.conditional else 0)
-    return tuple(
-        (name, tuple(t.shape)) for m in (g, d) for name, t in m.state_dict().items()
-    )
 
 
 class Trainer(StepCore):
@@ -267,8 +67,8 @@ class Trainer(StepCore):
         self.G, self.D = g.to(self.device), d.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
         capturable = self.fast.graphs
-        self.opt_g = _optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device, capturable)
-        self.opt_d = _optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device, capturable)
+        self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device, capturable)
+        self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device, capturable)
         self._set_loss()
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
@@ -283,7 +83,7 @@ class Trainer(StepCore):
         self._log_started = time.perf_counter()
         self._log_step0 = 0
         self.steps_per_sec = 0.0
-        self._good: _GoodState | None = None  # the state at the last finite log, on the device
+        self._good: goodstate.GoodState | None = None  # the state at the last finite log
         self._init_fixed_noise(n_fixed)
 
     # ------------------------------------------------------------------ set-up helpers
@@ -315,7 +115,7 @@ class Trainer(StepCore):
         self.drop_graph()
         self._set_loss()
         for opt, lr in ((self.opt_g, self.cfg.lr_g), (self.opt_d, self.cfg.lr_d)):
-            _set_hyper_parameters(opt, self.cfg, lr)
+            set_hyper_parameters(opt, self.cfg, lr)
 
     def _set_loss(self) -> None:
         """The loss's functions and facts from the registry (losses.LOSSES), for cfg.loss."""
@@ -371,7 +171,7 @@ class Trainer(StepCore):
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         if want_norm:
-            self._grad_norms[1] = _grad_norm(self.D)
+            self._grad_norms[1] = grad_norm(self.D)
         self.opt_d.step()
         if self.loss.lipschitz == "weight clipping":  # clip every weight of D to [-c, c]
             with torch.no_grad():
@@ -401,10 +201,10 @@ class Trainer(StepCore):
         # Only G's gradients: D's weight gradients would cost matmuls and never be used.
         loss.backward(inputs=list(self.G.parameters()))
         if want_norm:
-            self._grad_norms[0] = _grad_norm(self.G)
+            self._grad_norms[0] = grad_norm(self.G)
         self.opt_g.step()
         if self.G_ema is not None:
-            _ema_update(self.G_ema, self.G, self.cfg.ema)
+            ema_update(self.G_ema, self.G, self.cfg.ema)
         with torch.no_grad():
             self._g_acc += loss.detach().reshape(1)
         self._g_count += 1
@@ -487,7 +287,7 @@ class Trainer(StepCore):
             raise Divergence(
                 f"training diverged at step {diverged_at}: {', '.join(bad)} became "
                 f"{record[bad[0]]}. Try lower learning rates (now lr_g={self.cfg.lr_g:g}, "
-                f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss {_GP_LOSSES}) or spectral "
+                f"lr_d={self.cfg.lr_d:g}), a gradient penalty (loss {GP_LOSSES}) or spectral "
                 "norm. "
                 f"The models are back as they were at step {good_step}, the last finite log."
             )
@@ -495,60 +295,26 @@ class Trainer(StepCore):
         self.keep_good_state()
         return record
 
-    # ------------------------------------------------------------------ last good state
     def _state_tensors(self) -> tuple[list[torch.Tensor], tuple]:
-        """Every tensor training changes (weights, buffers, optimiser state), in a fixed order,
-        and a layout naming each optimiser entry (optimiser, parameter position, key)."""
-        tensors = [
-            t
-            for module in (self.G, self.D, self.G_ema)
-            if module is not None
-            for t in module.state_dict().values()  # detached views of the live storage
-        ]
-        layout: list = [len(tensors)]
-        for which, opt in enumerate((self.opt_g, self.opt_d)):
-            position = {p: i for i, p in enumerate(_params(opt))}
-            for param, state in opt.state.items():
-                for key, value in state.items():
-                    if torch.is_tensor(value):
-                        tensors.append(value)
-                        layout.append((which, position[param], key))
-        return tensors, tuple(layout)
+        """Every tensor training changes, in a fixed order, and its layout (goodstate)."""
+        return goodstate.state_tensors(*self._tracked())
 
-    @torch.no_grad()
+    def _tracked(self) -> tuple[tuple, tuple]:
+        return (self.G, self.D, self.G_ema), (self.opt_g, self.opt_d)
+
     def keep_good_state(self) -> None:
-        """Copy the current state into a second set of tensors on the same device. Taken at
-        each finite log: one device-side copy per `log_every` steps, no host sync (a few ms on
-        a CPU for a 3M-parameter DCGAN and its Adam state; a fraction of a ms on a GPU)."""
-        tensors, layout = self._state_tensors()
-        good = self._good
-        if good is None or good.layout != layout:
-            self._good = _GoodState(self.step, layout, [t.detach().clone() for t in tensors])
-        else:
-            torch._foreach_copy_(good.tensors, tensors)
-            good.step = self.step
+        """Copy the current state into a second set of tensors on the same device (at each
+        finite log; see goodstate.keep)."""
+        self._good = goodstate.keep(self._good, self.step, *self._tracked())
 
-    @torch.no_grad()
     def restore_good_state(self) -> int:
         """Put the models and optimisers back to the last kept state; returns its step."""
-        good = self._good
-        if good is None:
+        if self._good is None:
             return self.step
-        tensors, layout = self._state_tensors()
-        if layout == good.layout:
-            torch._foreach_copy_(tensors, good.tensors)
-        else:  # the optimisers gained state since (their first step): rebuild it
-            n = good.layout[0]
-            torch._foreach_copy_(tensors[:n], good.tensors[:n])
-            opts = (self.opt_g, self.opt_d)
-            self.drop_graph()  # new optimiser state tensors: a captured step would miss them
-            for opt in opts:
-                opt.state.clear()
-            for (which, index, key), value in zip(good.layout[1:], good.tensors[n:], strict=True):
-                param = _params(opts[which])[index]
-                opts[which].state[param][key] = value.clone()
-        self.step = self._log_step0 = good.step
-        return good.step
+        # New optimiser state tensors: a captured step would miss them.
+        step = goodstate.restore(self._good, *self._tracked(), on_new_state=self.drop_graph)
+        self.step = self._log_step0 = step
+        return step
 
     def evaluate(self) -> dict | None:
         """Mode-collapse measures of G now, on a few fixed-noise samples, appended to
@@ -621,57 +387,3 @@ class Trainer(StepCore):
         self.D.train(was_training)
         return scores.reshape(resolution, resolution).float().cpu().numpy()
 
-
-@dataclass
-class _GoodState:
-    step: int
-    layout: tuple
-    tensors: list[torch.Tensor]
-
-
-def _params(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
-    return [p for group in opt.param_groups for p in group["params"]]
-
-
-def _optimizer(
-    cfg: GANConfig, params, lr: float, device: torch.device, capturable: bool = False
-) -> torch.optim.Optimizer:
-    """capturable: the optimiser's step may be recorded in a CUDA graph (its step counter lives
-    on the GPU)."""
-    params = list(params)
-    extra = {"capturable": True} if capturable else {}
-    if cfg.optimizer == "adam":
-        # The fused kernel is one launch for all parameters on a GPU, and on a CPU it is about 3x
-        # faster than the default per-parameter loop (measured: `gan-playground bench`).
-        fused = device.type in ("cuda", "cpu")
-        return torch.optim.Adam(
-            params, lr=lr, betas=(cfg.beta1, cfg.beta2), fused=fused or None, **extra
-        )
-    if cfg.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, **extra)
-    return torch.optim.SGD(params, lr=lr, momentum=cfg.beta1)
-
-
-def _set_hyper_parameters(opt: torch.optim.Optimizer, cfg: GANConfig, lr: float) -> None:
-    """The learning rate and betas of an optimiser built by `_optimizer`, as `cfg` has them."""
-    for group in opt.param_groups:
-        group["lr"] = lr
-        if "betas" in group:  # Adam
-            group["betas"] = (cfg.beta1, cfg.beta2)
-        elif "momentum" in group and isinstance(opt, torch.optim.SGD):
-            group["momentum"] = cfg.beta1
-
-
-def _grad_norm(module: torch.nn.Module) -> torch.Tensor:
-    grads = [p.grad for p in module.parameters() if p.grad is not None]
-    if not grads:
-        return torch.zeros(())
-    return torch.linalg.vector_norm(torch.stack(torch._foreach_norm(grads)))
-
-
-@torch.no_grad()
-def _ema_update(ema: torch.nn.Module, live: torch.nn.Module, decay: float) -> None:
-    # ema ← decay·ema + (1 − decay)·live, for weights; BN running statistics are copied.
-    torch._foreach_lerp_(list(ema.parameters()), list(live.parameters()), 1.0 - decay)
-    for b_ema, b_live in zip(ema.buffers(), live.buffers(), strict=True):
-        b_ema.copy_(b_live)

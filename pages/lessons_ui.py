@@ -9,25 +9,16 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import train_ui, ui
-from playground import capacity, dirac
+from playground import capacity, dirac, figures
 from playground.lessons import HIDEABLE, LESSONS, Lesson, TeacherView, parse_teacher_link
 from playground.lessons import lesson as find_lesson
 from playground.runner import Frame, Run, Snapshot
 
 ACTIVE = "lessons.active"  # (lesson key, variant index) of the run this session started here
-LAYERS = {
-    "decision": ("D's decision map", "Background: where D says real (red) or fake (blue)."),
-    "manifold": (
-        "G's manifold",
-        "The mesh: G's image of a regular grid of its latent space (see below for which plane).",
-    ),
-    "arrows": (
-        "Gradient arrows",
-        "For each of 128 fixed-noise fakes, −∂L_G/∂x: where G's next update pushes it (scaled).",
-    ),
-}
+# The layers a lesson's view toggles (figures.LAYERS has their labels); points are always on.
+LAYERS = {name: figures.LAYERS[name] for name in ("decision", "manifold", "arrows")}
+POINTS = frozenset({"real", "generated"})
 PENDING_CONFIG = getattr(train_ui, "PENDING_CONFIG", "train.pending_config")
-MESH_COLOUR, ARROW_COLOUR = "rgba(60, 60, 60, 0.55)", "#2ca02c"
 
 
 # ---------------------------------------------------------------------- teacher view
@@ -272,99 +263,9 @@ def view_figure(
     height: int = 520,
 ) -> go.Figure:
     """Real and generated points over D's map, with G's manifold and the gradient arrows."""
-    x0, x1, y0, y1 = extent
-    fig = go.Figure()
-    if "decision" in layers and frame.decision is not None:
-        res = frame.decision.shape[0]
-        fig.add_trace(
-            go.Heatmap(
-                z=frame.decision[::-1],
-                x=np.linspace(x0, x1, res),
-                y=np.linspace(y0, y1, res),
-                colorscale="RdBu_r",
-                opacity=0.45,
-                showscale=False,
-                name="D's decision map",
-                hoverinfo="skip",
-            )
-        )
-    if real is not None:
-        fig.add_trace(
-            go.Scattergl(
-                x=real[:, 0],
-                y=real[:, 1],
-                mode="markers",
-                name="real",
-                marker=dict(size=4, color="#1f77b4"),
-            )
-        )
-    if "manifold" in layers and frame.manifold is not None:
-        xs, ys = mesh_lines(frame.manifold.points)
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines",
-                name="G's manifold",
-                line=dict(color=MESH_COLOUR, width=1),
-                hoverinfo="skip",
-            )
-        )
-    fig.add_trace(
-        go.Scattergl(
-            x=frame.samples[:, 0],
-            y=frame.samples[:, 1],
-            mode="markers",
-            name="generated",
-            marker=dict(size=4, color="#ff7f0e"),
-        )
+    return figures.layered_figure(
+        frame, real, extent, set(layers) | POINTS, title, height, colorbar=False
     )
-    if "arrows" in layers and frame.arrows is not None:
-        xs, ys, sizes = arrow_segments(frame.arrows.starts, frame.arrows.vectors)
-        fig.add_trace(
-            go.Scatter(
-                x=xs,
-                y=ys,
-                mode="lines+markers",
-                name="gradient arrows",
-                line=dict(color=ARROW_COLOUR, width=1.5),
-                hoverinfo="skip",
-                marker=dict(symbol="arrow", angleref="previous", size=sizes, color=ARROW_COLOUR),
-            )
-        )
-    fig.update_layout(
-        title=title,
-        height=height,
-        margin=dict(l=10, r=10, t=40, b=10),
-        xaxis=dict(range=[x0, x1], constrain="domain"),
-        yaxis=dict(range=[y0, y1], scaleanchor="x", constrain="domain"),
-        legend=dict(orientation="h", y=-0.08),
-    )
-    return fig
-
-
-def mesh_lines(points: np.ndarray) -> tuple[list, list]:
-    """A (rows, cols, 2) mesh as polylines along rows and along columns, None-separated."""
-    xs: list = []
-    ys: list = []
-    lines = [points[i] for i in range(points.shape[0])]
-    if points.shape[0] > 1:
-        lines += [points[:, j] for j in range(points.shape[1])]
-    for line in lines:
-        xs += line[:, 0].tolist() + [None]
-        ys += line[:, 1].tolist() + [None]
-    return xs, ys
-
-
-def arrow_segments(starts: np.ndarray, vectors: np.ndarray) -> tuple[list, list, list]:
-    """Arrows as start→end segments, None-separated; an arrow head (size > 0) at each end."""
-    ends = starts + vectors
-    xs, ys, sizes = [], [], []
-    for (a, b), (c, d) in zip(starts.tolist(), ends.tolist(), strict=True):
-        xs += [a, c, None]
-        ys += [b, d, None]
-        sizes += [0, 7, 0]
-    return xs, ys, sizes
 
 
 @st.cache_data(show_spinner=False)
@@ -379,17 +280,7 @@ def mode_centres(dataset: str) -> np.ndarray | None:
 def plane_caption(frame: Frame, cfg) -> str:
     if frame.manifold is None:
         return ""
-    if frame.manifold.plane == "latent":
-        return (
-            f"The mesh is G's image of a regular {cfg.latent_dim}D grid over its whole "
-            "latent space (±2.5 standard deviations)."
-        )
-    return (
-        f"The latent has {cfg.latent_dim} dimensions: the mesh is G's image of a grid on a "
-        "fixed random plane through the latent's origin (the same plane all run long), "
-        f"spanning ±{2.5 * (cfg.latent_dim / 2) ** 0.5:.0f} so that it reaches the sizes of "
-        "the noise vectors G is fed."
-    )
+    return figures.plane_caption(frame.manifold.plane, cfg.latent_dim)
 
 
 def real_points(run: Run) -> np.ndarray | None:
@@ -589,7 +480,7 @@ def dirac_panel(lesson: Lesson, view: TeacherView) -> None:
 
 def dirac_figure(setup: dirac.DiracSetup, paths: dict[str, np.ndarray]) -> go.Figure:
     theta, psi, v_theta, v_psi = dirac.vector_field(setup, span=2.0, resolution=15)
-    xs, ys, sizes = arrow_segments(
+    xs, ys, sizes = figures.arrow_segments(
         np.stack([theta.ravel(), psi.ravel()], axis=1),
         0.12
         * np.stack([v_theta.ravel(), v_psi.ravel()], axis=1)

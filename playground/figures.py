@@ -59,9 +59,10 @@ def line_figure(history: dict[str, list[float]], series: dict[str, str], title: 
     return fig
 
 
-def points_figure(samples: np.ndarray, real: np.ndarray | None,
+def points_figure(samples: np.ndarray | None, real: np.ndarray | None,
                   extent: tuple[float, float, float, float],
-                  decision: np.ndarray | None = None, title: str = "") -> go.Figure:
+                  decision: np.ndarray | None = None, title: str = "", height: int = 480,
+                  colorbar: bool = True) -> go.Figure:
     """Real (blue) and generated (orange) points over D's score heatmap: GAN Lab's view."""
     x0, x1, y0, y1 = extent
     fig = go.Figure()
@@ -69,14 +70,115 @@ def points_figure(samples: np.ndarray, real: np.ndarray | None,
         res = decision.shape[0]
         fig.add_trace(go.Heatmap(z=decision[::-1].astype(np.float32), x=np.linspace(x0, x1, res),
                                  y=np.linspace(y0, y1, res), colorscale="RdBu",
-                                 showscale=True, opacity=0.55,
+                                 showscale=colorbar, opacity=0.55, hoverinfo="skip",
+                                 name="D's decision map",
                                  colorbar=dict(title="D", thickness=10)))
     if real is not None:
-        fig.add_trace(go.Scattergl(x=real[:, 0], y=real[:, 1], mode="markers", name="real",
-                                   marker=dict(size=4, color="#1f77b4")))
-    fig.add_trace(go.Scattergl(x=samples[:, 0], y=samples[:, 1], mode="markers",
-                               name="generated", marker=dict(size=4, color="#ff7f0e")))
-    fig.update_layout(title=title, height=480, margin=dict(l=10, r=10, t=40, b=10),
-                      xaxis=dict(range=[x0, x1]), yaxis=dict(range=[y0, y1], scaleanchor="x"),
+        add_points(fig, real, "real", REAL_COLOUR)
+    if samples is not None:
+        add_points(fig, samples, "generated", FAKE_COLOUR)
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(range=[x0, x1], constrain="domain"),
+                      yaxis=dict(range=[y0, y1], scaleanchor="x", constrain="domain"),
                       legend=dict(orientation="h", y=-0.12))
     return fig
+
+
+def add_points(fig: go.Figure, points: np.ndarray, name: str, colour: str,
+               size: int = 4) -> None:
+    fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
+                               marker=dict(size=size, color=colour)))
+
+
+# ---------------------------------------------------------------------- the 2D view's layers
+# The layers a person can switch on the 2D view (Train and Lessons pages): name -> (label, help).
+LAYERS = {
+    "real": ("Real samples", "Blue dots: 1,000 points of the training data."),
+    "generated": ("Generated samples", "Orange dots: G's output on the same fixed noise."),
+    "decision": (
+        "D's decision map",
+        "Background: D's output over the plane; blue where D says real, red where it says fake.",
+    ),
+    "manifold": (
+        "G's manifold",
+        "The mesh: G's image of a regular grid of its latent space (see below for which plane).",
+    ),
+    "arrows": (
+        "Gradient arrows",
+        "For each of 128 fixed-noise fakes, −∂L_G/∂x: where G's next update pushes it (scaled).",
+    ),
+}
+MESH_COLOUR, ARROW_COLOUR = "rgba(60, 60, 60, 0.55)", "#2ca02c"
+REAL_COLOUR, FAKE_COLOUR = "#1f77b4", "#ff7f0e"
+
+
+def layered_figure(frame, real: np.ndarray | None, extent: tuple[float, float, float, float],
+                   layers: set[str] | frozenset[str], title: str = "", height: int = 480,
+                   colorbar: bool = True) -> go.Figure:
+    """The 2D view of a runner.Frame with the chosen `layers` (names of LAYERS) on: real and
+    generated points over D's map, with G's manifold and the gradient arrows."""
+    fig = points_figure(None, real if "real" in layers else None, extent,
+                        frame.decision if "decision" in layers else None,
+                        title=title, height=height, colorbar=colorbar)
+    if "manifold" in layers and frame.manifold is not None:
+        add_mesh(fig, frame.manifold.points)
+    if "generated" in layers:
+        add_points(fig, frame.samples, "generated", FAKE_COLOUR)
+    if "arrows" in layers and frame.arrows is not None:
+        add_arrows(fig, frame.arrows.starts, frame.arrows.vectors, "gradient arrows")
+    return fig
+
+
+def add_mesh(fig: go.Figure, points: np.ndarray, name: str = "G's manifold") -> None:
+    """G's manifold, a (rows, cols, 2) mesh, as thin grey lines."""
+    xs, ys = mesh_lines(points)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=name, hoverinfo="skip",
+                             line=dict(color=MESH_COLOUR, width=1)))
+
+
+def add_arrows(fig: go.Figure, starts: np.ndarray, vectors: np.ndarray, name: str,
+               colour: str = ARROW_COLOUR) -> None:
+    """Arrows from `starts` along `vectors` (both (N, 2), in data units), heads at the ends."""
+    xs, ys, sizes = arrow_segments(starts, vectors)
+    fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines+markers", name=name, hoverinfo="skip",
+                             line=dict(color=colour, width=1.5),
+                             marker=dict(symbol="arrow", angleref="previous", size=sizes,
+                                         color=colour)))
+
+
+def mesh_lines(points: np.ndarray) -> tuple[list, list]:
+    """A (rows, cols, 2) mesh as polylines along rows and along columns, None-separated."""
+    xs: list = []
+    ys: list = []
+    lines = [points[i] for i in range(points.shape[0])]
+    if points.shape[0] > 1:
+        lines += [points[:, j] for j in range(points.shape[1])]
+    for line in lines:
+        xs += line[:, 0].tolist() + [None]
+        ys += line[:, 1].tolist() + [None]
+    return xs, ys
+
+
+def arrow_segments(starts: np.ndarray, vectors: np.ndarray) -> tuple[list, list, list]:
+    """Arrows as start→end segments, None-separated; an arrow head (size > 0) at each end."""
+    ends = starts + vectors
+    xs, ys, sizes = [], [], []
+    for (a, b), (c, d) in zip(starts.tolist(), ends.tolist(), strict=True):
+        xs += [a, c, None]
+        ys += [b, d, None]
+        sizes += [0, 7, 0]
+    return xs, ys, sizes
+
+
+def plane_caption(plane: str, latent_dim: int) -> str:
+    """Which latent plane G's manifold shows (view2d.Manifold.plane), in words."""
+    if plane == "latent":
+        return (f"The mesh is G's image of a regular {latent_dim}D grid over its whole "
+                "latent space (±2.5 standard deviations).")
+    if plane == "principal":
+        return (f"The latent has {latent_dim} dimensions: the mesh is G's image of a grid on the "
+                "plane of G's two principal directions (where its output moves most).")
+    return (f"The latent has {latent_dim} dimensions: the mesh is G's image of a grid on a "
+            "fixed random plane through the latent's origin (the same plane all run long), "
+            f"spanning ±{2.5 * (latent_dim / 2) ** 0.5:.0f} so that it reaches the sizes of "
+            "the noise vectors G is fed.")

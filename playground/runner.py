@@ -273,6 +273,14 @@ class Run(ThreadControls):
                 return None
             return layers_for(trainer, plane)
 
+    def frame_now(self) -> Frame | None:
+        """The picture of the models as they are now (samples, and for 2D data D's map, G's
+        manifold and the arrows), computed between two steps and not kept among the frames;
+        None before the models exist. Slow motion takes it before and after one phase."""
+        with self._step_lock:
+            trainer = self.trainer
+            return None if trainer is None else _picture(trainer)
+
     def save(self, path: str | Path, **kwargs) -> Path:
         """Save a checkpoint between two steps (safe while running)."""
         from .checkpoints import save_checkpoint
@@ -400,12 +408,8 @@ class Run(ThreadControls):
             self.trainer.apply(changes)
 
     def _record_frame(self) -> None:
-        trainer = self.trainer
         with self._step_lock:
-            samples = trainer.fixed_samples()
-            decision = trainer.decision_map() if trainer.data.kind == "points" else None
-            layers = layers_for(trainer) if decision is not None else (None, None)
-        frame = Frame(trainer.step, samples, decision, *layers)
+            frame = _picture(self.trainer)
         with self._cond:
             if self._frames and self._frames[-1].step == frame.step:
                 self._frames[-1] = frame
@@ -439,6 +443,14 @@ class Run(ThreadControls):
             self.trainer = None
             self._frames.clear()
         _return_memory_to_os()
+
+
+def _picture(trainer: Trainer) -> Frame:
+    """A Frame of the trainer now (the caller holds the step lock)."""
+    samples = trainer.fixed_samples()
+    decision = trainer.decision_map() if trainer.data.kind == "points" else None
+    layers = layers_for(trainer) if decision is not None else (None, None)
+    return Frame(trainer.step, samples, decision, *layers)
 
 
 def _return_memory_to_os() -> None:

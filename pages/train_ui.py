@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pages import gauges_ui, ui
-from playground import backends, capacity, datasets, images, uploads
+from pages import gauges_ui, slowmo_ui, ui
+from playground import backends, capacity, datasets, figures, images, uploads
 from playground.config import PRESETS, ConfigError, GANConfig
 from playground.losses import LOSSES
 from playground.runner import Frame, Run, Snapshot
@@ -316,21 +316,46 @@ def _samples(run: Run, snap: Snapshot) -> None:
         return
     frame = _pick_frame(snap)
     if snap.kind == "points":
-        fig = ui.points_figure(
-            frame.samples,
-            _real_points(run),
-            snap.extent,
-            frame.decision,
-            title=f"Real (blue) vs generated (orange) at step {frame.step:,}; "
-            "background: D's score",
-        )
-        st.plotly_chart(fig, key="chart_points")
+        _points_view(run, snap, frame)
     else:
         st.image(
             images.make_grid(frame.samples),
             caption=f"Fixed noise at step {frame.step:,}",
             width=min(512, 16 * frame.samples.shape[2]),
         )
+
+
+LAYERS_ON = ("real", "generated", "decision")  # the 2D view's layers on at first
+
+
+def _layer_toggles() -> set[str]:
+    """A toggle per layer of the 2D view (figures.LAYERS), kept across pages and reruns."""
+    on = set()
+    for col, (name, (label, text)) in zip(
+        st.columns(len(figures.LAYERS)), figures.LAYERS.items(), strict=True
+    ):
+        if col.toggle(label, value=name in LAYERS_ON, key=f"train.layer.{name}", help=text,
+                      persist_state="session"):
+            on.add(name)
+    return on
+
+
+def _points_view(run: Run, snap: Snapshot, frame: Frame) -> None:
+    """The 2D picture with the layers a person chose, then slow motion."""
+    layers = _layer_toggles()
+    real = _real_points(run)
+    fig = figures.layered_figure(
+        frame, real, snap.extent, layers,
+        title=f"Real (blue) vs generated (orange) at step {frame.step:,}; "
+        "background: D's score",
+    )
+    st.plotly_chart(fig, key="chart_points")
+    if "manifold" in layers and frame.manifold is not None:
+        st.caption(figures.plane_caption(frame.manifold.plane, snap.config.latent_dim))
+    if "arrows" in layers and frame.arrows is not None:
+        st.caption(f"Arrows: −∂L_G/∂x at 128 fixed-noise fakes, scaled (median length "
+                   f"{frame.arrows.median_norm:.3g} before scaling).")
+    slowmo_ui.panel(run, snap, real, "train")
 
 
 def _real_points(run: Run) -> np.ndarray | None:

@@ -182,3 +182,26 @@ def plane_caption(plane: str, latent_dim: int) -> str:
             "fixed random plane through the latent's origin (the same plane all run long), "
             f"spanning ±{2.5 * (latent_dim / 2) ** 0.5:.0f} so that it reaches the sizes of "
             "the noise vectors G is fed.")
+
+
+def change_figure(change: np.ndarray, extent: tuple[float, float, float, float],
+                  real: np.ndarray | None, samples: np.ndarray | None, title: str = "",
+                  height: int = 480) -> go.Figure:
+    """How D's map changed (after − before), blue where D's output rose and red where it fell,
+    white where it stayed: centred on 0 and scaled to the largest change, however small."""
+    x0, x1, y0, y1 = extent
+    res = change.shape[0]
+    top = float(np.abs(change).max()) or 1.0
+    fig = go.Figure(go.Heatmap(z=change[::-1].astype(np.float32), x=np.linspace(x0, x1, res),
+                               y=np.linspace(y0, y1, res), colorscale="RdBu", zmid=0.0,
+                               zmin=-top, zmax=top, hoverinfo="skip", name="change in D",
+                               colorbar=dict(title="ΔD", thickness=10, exponentformat="e")))
+    if real is not None:
+        add_points(fig, real, "real", REAL_COLOUR, size=3)
+    if samples is not None:
+        add_points(fig, samples, "generated", FAKE_COLOUR, size=3)
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40, b=10),
+                      xaxis=dict(range=[x0, x1], constrain="domain"),
+                      yaxis=dict(range=[y0, y1], scaleanchor="x", constrain="domain"),
+                      legend=dict(orientation="h", y=-0.12))
+    return fig

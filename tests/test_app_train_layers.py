@@ -1,0 +1,120 @@
+"""AppTest for the Train page's 2D view: its layer toggles (real, generated, D's map, G's
+manifold, gradient arrows) and slow motion on a paused run (AppTest never fires run_every:
+call .run() again to redraw)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fresh_slot(monkeypatch):
+    """Each test its own run slot (the cached session resource is per real session)."""
+    from pages import ui
+
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    yield slot
+    slot.stop()
+
+
+def _started(slot, steps: int, **settings) -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60).run()
+    at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
+    for name, value in dict(batch_size=32, steps=steps, **settings).items():
+        at.sidebar.number_input(key=f"cfg.{name}").set_value(value).run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert slot.run is not None
+    return at
+
+
+def _figures(at: AppTest) -> dict[str, dict]:
+    """The page's plotly figures by title."""
+    out = {}
+    for chart in at.get("plotly_chart"):
+        figure = json.loads(chart.proto.spec)
+        title = figure["layout"].get("title", {})
+        out[title.get("text", "") if isinstance(title, dict) else title] = figure
+    return out
+
+
+def _points_figure(at: AppTest) -> dict:
+    return next(f for t, f in _figures(at).items() if t.startswith("Real (blue) vs generated"))
+
+
+def _trace_names(figure: dict) -> list[str]:
+    return [trace.get("name") for trace in figure["data"]]
+
+
+def test_the_2d_views_layers_can_be_switched(fresh_slot):
+    at = _started(fresh_slot, steps=20)
+    wait_for(lambda: not fresh_slot.run.snapshot().active, "the run to finish")
+    at.run()
+    assert not at.exception
+    toggles = {t.key: t.value for t in at.toggle if t.key.startswith("train.layer.")}
+    assert toggles == {
+        "train.layer.real": True,
+        "train.layer.generated": True,
+        "train.layer.decision": True,
+        "train.layer.manifold": False,
+        "train.layer.arrows": False,
+    }
+    assert _trace_names(_points_figure(at)) == ["D's decision map", "real", "generated"]
+    at.toggle(key="train.layer.manifold").set_value(True).run()
+    at.toggle(key="train.layer.arrows").set_value(True).run()
+    names = _trace_names(_points_figure(at))
+    assert "G's manifold" in names and "gradient arrows" in names
+    captions = " ".join(c.value for c in at.caption)
+    assert "fixed random plane" in captions  # ring8-collapse's latent has more than 2 dims
+    assert "−∂L_G/∂x" in captions
+    at.toggle(key="train.layer.real").set_value(False).run()
+    at.toggle(key="train.layer.decision").set_value(False).run()
+    names = _trace_names(_points_figure(at))
+    assert "real" not in names and "D's decision map" not in names and "generated" in names
+    assert not at.exception
+
+
+def _next_phase(at: AppTest):
+    return next(b for b in at.button if b.key == "train.slowmo.next")
+
+
+def test_slow_motion_runs_d_then_g_on_a_paused_run(fresh_slot):
+    at = _started(fresh_slot, steps=100_000)
+    run = fresh_slot.run
+    wait_for(lambda: run.snapshot().step >= 3, "a few steps")
+    at.run()
+    # While it trains, slow motion only says to pause first.
+    assert any("Pause the run" in c.value for c in at.caption)
+    assert not any(b.key == "train.slowmo.next" for b in at.button)
+    next(b for b in at.button if b.label == "Pause").click().run()
+    wait_for(lambda: run.snapshot().status == "paused", "the run to pause")
+    at.run()
+    assert _next_phase(at).label == "Next phase: D's update"
+    before = run.snapshot().step
+
+    _next_phase(at).click().run()
+    assert not at.exception
+    assert run.snapshot().step == before + 1 and run.snapshot().status == "paused"
+    assert any(r"\boxed" in x.value and "L_D" in x.value for x in at.latex)
+    titles = set(_figures(at))
+    assert {"D's map before", "D's map after", "What changed (after − before)"} <= titles
+    assert _next_phase(at).label == "Next phase: G's update"
+
+    _next_phase(at).click().run()
+    assert not at.exception
+    assert run.snapshot().step == before + 2
+    g_formula = [x.value for x in at.latex if r"\boxed" in x.value]
+    assert g_formula and "L_G" in g_formula[0].split(r"\boxed")[1]
+    figures = _figures(at)
+    assert "Before: each fake's arrow" in figures
+    after = next(f for t, f in figures.items() if t.startswith("After: where each moved"))
+    assert any(name.startswith("movement ×") for name in _trace_names(after))
+    assert any("mean cosine" in c.value for c in at.caption)
+    assert _next_phase(at).label == "Next phase: D's update"

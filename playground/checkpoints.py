@@ -36,7 +36,7 @@ MAX_TENSOR_HEADER = 4 * 1024 * 1024
 # version-1 file is damage or tampering, and silently dropping it would hide that.
 FIELDS = ("format", "version", "config", "step", "files", "data", "metrics", "history", "measures")
 # Tensor groups: file role -> what it holds.
-ROLES = ("generator", "discriminator", "generator_ema", "optimizers", "fixed")
+ROLES = ("generator", "discriminator", "generator_ema", "optimizers", "fixed", "points")
 _FILE_NAME = re.compile(r"^[a-z_]+-[0-9a-f]{8,32}\.safetensors$")
 
 
@@ -61,6 +61,10 @@ def save_checkpoint(
         groups["generator_ema"] = trainer.G_ema.state_dict()
     if with_optimizers:
         groups["optimizers"] = _optimizer_tensors(trainer)
+    if getattr(trainer.data, "points", None) is not None:
+        # The user's own points travel with the run: its points_file may be a session's
+        # temporary upload, gone when the run is explored, diagnosed or resumed.
+        groups["points"] = {"xy": trainer.data.points}
     tag = secrets.token_hex(6)
     files = {}
     for role, tensors in groups.items():
@@ -232,8 +236,8 @@ def load_checkpoint(
     cfg: GANConfig = meta["config_obj"]
     if device is not None:
         cfg = cfg.replace(device=device)
-    trainer = Trainer(cfg)
     files = meta["files"]
+    trainer = Trainer(cfg, data=saved_points_source(folder, meta, cfg))
     modules = [("generator", trainer.G), ("discriminator", trainer.D)]
     if trainer.G_ema is not None:
         modules.append(("generator_ema", trainer.G_ema))
@@ -276,6 +280,38 @@ def load_checkpoint(
             raise CheckpointError("checkpoint measures are malformed") from None
     trainer._log_step0 = trainer.step
     return trainer
+
+
+def saved_points(folder: Path, meta: dict) -> torch.Tensor | None:
+    """The user's own points a checkpoint holds (float32 (N, 2), finite), or None."""
+    name = meta["files"].get("points")
+    if name is None:
+        return None
+    points = load_tensors(folder, name).get("xy")
+    if (
+        points is None
+        or points.dtype != torch.float32
+        or points.ndim != 2
+        or points.shape[1] != 2
+        or not 2 <= points.shape[0] <= 1_000_000
+        or not torch.isfinite(points).all()
+    ):
+        raise CheckpointError("the checkpoint's points are malformed")
+    return points
+
+
+def saved_points_source(folder: Path, meta: dict, cfg: GANConfig):
+    """The DataSource of a checkpoint's own points (None when it holds none: the config's
+    dataset is loaded as usual)."""
+    points = saved_points(folder, meta)
+    if points is None:
+        return None
+    from .trainer import resolve_device
+    from .userpoints import points_source
+
+    device = resolve_device(cfg.device)
+    note = f"{len(points):,} points saved with the run."
+    return points_source(cfg.dataset, points, device, [note])
 
 
 def _load_optimizers(trainer: Trainer, tensors: dict[str, torch.Tensor]) -> None:

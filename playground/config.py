@@ -69,6 +69,7 @@ class GANConfig:
     # --- data ---
     dataset: str = "ring8"
     data_folder: str = ""  # only for dataset="folder": a folder of images (searched recursively)
+    points_file: str = ""  # only for dataset="own-points": a CSV of 2D points (userpoints.py)
     image_size: int = 32  # images are resized and centre-cropped to this many pixels a side
     grayscale: bool = False  # convert colour images to one channel
     # --- model ---
@@ -134,6 +135,10 @@ class GANConfig:
         _choice("image_size", self.image_size, IMAGE_SIZES)
         if dataset_registry.DATASETS[self.dataset].user_folder and not self.data_folder.strip():
             raise ConfigError("data_folder", f"dataset '{self.dataset}' needs a folder of images")
+        if dataset_registry.DATASETS[self.dataset].user_points and not self.points_file.strip():
+            raise ConfigError(
+                "points_file", f"dataset '{self.dataset}' needs points: draw them or upload a CSV"
+            )
         _check_arch(self)
         if self.conditional and not self.is_labelled:
             raise ConfigError(

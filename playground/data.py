@@ -58,6 +58,10 @@ def load_dataset(
     entry = DATASETS.get(cfg.dataset)
     if entry is None:
         raise ValueError(f"unknown dataset {cfg.dataset!r}")
+    if entry.user_points:
+        from .userpoints import file_source
+
+        return file_source(entry.name, cfg.points_file, device)
     if entry.is_points:
         return points_source(entry.name, device)
     cache = Path(cache_dir).expanduser() if cache_dir is not None else data_cache_dir()

@@ -16,7 +16,9 @@ import torch
 
 from . import toys
 
-IMAGE_SIZES = (28, 32, 64)  # every image dataset is resized (or padded) to one of these sides
+# Every image dataset is resized (or padded) to one of these sides; 8 and 16 px are for the
+# bundled 8x8 digits, trained at their own size and enlarged only for display.
+IMAGE_SIZES = (8, 16, 28, 32, 64)
 DIGIT_NAMES = tuple(str(d) for d in range(10))
 
 
@@ -28,7 +30,8 @@ class Dataset:
     kind: str  # "points" or "images"
     # How it is had, which picks its loader in data.load_dataset: "generated" (toys.py),
     # "bundled" (scikit-learn's digits), "torchvision" (downloaded by torchvision's class
-    # `torchvision_class`), "cifar-binary" (CIFAR-10's binary archive), "user-folder" (the user's).
+    # `torchvision_class`), "cifar-binary" (CIFAR-10's binary archive), "user-folder" (the user's),
+    # "user-points" (the user's 2D points, drawn or a CSV: userpoints.py).
     loader: str
     obtained: str  # how it is had, in words (the home page shows it)
     offline: bool  # works on a fresh machine with no network
@@ -49,6 +52,11 @@ class Dataset:
     def user_folder(self) -> bool:
         """The user's own images, read from cfg.data_folder."""
         return self.loader == "user-folder"
+
+    @property
+    def user_points(self) -> bool:
+        """The user's own 2D points, read from the CSV file cfg.points_file."""
+        return self.loader == "user-points"
 
     @property
     def downloaded(self) -> bool:
@@ -115,6 +123,15 @@ DATASETS: dict[str, Dataset] = {
             "the two circles",
             "Two concentric circles, half the points on each.",
             sampler=toys.circles,
+        ),
+        Dataset(
+            "own-points",
+            "your own points",
+            "Your own 2D points: drawn with the mouse or uploaded as a CSV file of x,y values.",
+            "points",
+            "user-points",
+            "your own points (drawn in the app or a CSV file)",
+            True,
         ),
         _image(
             "digits",

@@ -32,7 +32,7 @@ def offline_hint() -> str:
     ]
     return (
         f"use the offline dataset {' or '.join(bundled)} or a 2D toy "
-        f"({', '.join(names_where(kind='points'))})"
+        f"({', '.join(d.name for d in DATASETS.values() if d.loader == 'generated')})"
     )
 
 
@@ -61,6 +61,8 @@ class DataSource:
     notes: list[str] = field(default_factory=list)
     images: torch.Tensor | None = field(default=None, repr=False)
     labels: torch.Tensor | None = field(default=None, repr=False)
+    # A fixed set of 2D points (float32 (N, 2) on the device): the user's own (userpoints.py).
+    points: torch.Tensor | None = field(default=None, repr=False)
     _device_centres: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -76,6 +78,11 @@ class DataSource:
         int64 labels (n,) for labelled data, else None. `generator` lives on self.device.
         Nothing here synchronises the host with a GPU."""
         if self.kind == "points":
+            if self.points is not None:  # a fixed set: batches drawn from it with replacement
+                index = torch.randint(
+                    0, self.points.shape[0], (n,), generator=generator, device=self.device
+                )
+                return self.points.index_select(0, index), None
             if self._device_centres is not None and self.sigma is not None:
                 return toys.mixture_points(self._device_centres, self.sigma, n, generator), None
             return toy_points(self.name, n, generator, self.device), None
@@ -89,7 +96,10 @@ class DataSource:
         return batch, labels
 
     def __len__(self) -> int:
-        """Stored examples for images. 2D toys store none (each batch is fresh), so they give 0."""
+        """Stored examples: images, or a fixed set of points. 2D toys store none (each batch is
+        fresh), so they give 0."""
+        if self.points is not None:
+            return int(self.points.shape[0])
         return 0 if self.images is None else int(self.images.shape[0])
 
     def __bool__(self) -> bool:
@@ -106,6 +116,8 @@ def toy_points(
     if entry is None or not entry.is_points:
         choices = ", ".join(names_where(kind="points"))
         raise ValueError(f"unknown 2D dataset {name!r}; choose from {choices}")
+    if entry.sampler is None and not entry.is_mixture:
+        raise ValueError(f"'{name}' is not generated in code: its points come from points_file")
     if entry.is_mixture and entry.sigma is not None:
         centres = torch.tensor(entry.centres, dtype=torch.float32, device=device)
         return toys.mixture_points(centres, entry.sigma, n, generator)

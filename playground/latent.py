@@ -17,7 +17,13 @@ import numpy as np
 import torch
 
 from .architectures import build_models
-from .checkpoints import CheckpointError, check_against, load_tensors, read_meta
+from .checkpoints import (
+    CheckpointError,
+    check_against,
+    load_tensors,
+    read_meta,
+    saved_points_source,
+)
 from .infogan import Codes
 from .view2d import plot_window
 
@@ -194,7 +200,8 @@ def load_latent_model(path: str | Path, device: str | torch.device = "cpu") -> L
             raise CheckpointError("fixed noise labels are out of range")
     real = extent = None
     if kind == "points":
-        real, extent = _real_points(cfg)
+        own = saved_points_source(folder, meta, cfg.replace(device="cpu"))  # the user's points
+        real, extent = _real_points(cfg, own)
     target = torch.device(device)
     return LatentModel(
         generator=generator.to(target).eval().requires_grad_(False),
@@ -244,11 +251,12 @@ def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role
         raise CheckpointError(f"{role}: some weights were not in the checkpoint")
 
 
-def _real_points(cfg) -> tuple[np.ndarray, tuple[float, float, float, float]]:
-    """Real 2D points (generated in code, no files) and the window every 2D view uses."""
+def _real_points(cfg, source=None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
+    """Real 2D points (generated in code, or the user's own saved with the checkpoint) and the
+    window every 2D view uses."""
     from .data import load_dataset
 
-    source = load_dataset(cfg, "cpu")
+    source = source if source is not None else load_dataset(cfg, "cpu")
     real, _ = source.sample(N_REAL, torch.Generator().manual_seed(0))
     return real.float().numpy(), plot_window(source)
 

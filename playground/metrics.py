@@ -33,6 +33,15 @@ the data does, and log(1/p_k) (log 8 ≈ 2.08 for the ring, log 10 ≈ 2.30 for 
 classes) when every sample lands in the single mode k. With no counted sample at all it is
 defined as max_k log(1/p_k), the value of the worst total collapse, so a generator that makes
 nothing recognisable never reads as perfect.
+
+Any 2D points with no known modes (a person's own, drawn or uploaded): precision and recall on
+the points themselves (the k-NN manifolds above, on x and y), and GAN Lab's grid divergences:
+the plane's window is cut into GRID_BINS x GRID_BINS cells plus one cell for everything outside,
+each set becomes its histogram of shares p (real) and q (generated), and, as GAN Lab does,
+GRID_SMOOTHING is added to every share before KL(p ‖ q) = Σ (p+ε) log((p+ε)/(q+ε)) and
+JS = ½ Σ (p+ε) log((p+ε)/(m+ε)) + ½ Σ (q+ε) log((q+ε)/(m+ε)) with m = (p+q)/2. In nats (GAN Lab
+shows bits): identical histograms give exactly 0, disjoint ones JS ≈ log 2 ≈ 0.693 and a KL
+bounded by the smoothing (about log(1/ε) ≈ 9.2) instead of infinity.
 """
 
 from __future__ import annotations
@@ -47,6 +56,9 @@ MIN_CONFIDENCE = 0.9  # a generated image is "recognisable" when the classifier 
 HELD_SHARE = 0.2  # a mode is held with at least this fraction of its fair share of samples
 K_NEIGHBOURS = 3  # k of the k-NN manifolds of precision/recall and density/coverage
 DUPLICATE_QUANTILE = 0.01  # near-duplicate threshold: this quantile of real NN distances
+GRID_BINS = 20  # cells a side of the grid divergences' histograms
+GRID_WINDOW = 2.5  # their grid covers [-2.5, 2.5]²: normalised points fill [-2, 2]
+GRID_SMOOTHING = 1e-4  # added to every cell's share before the logs, as in GAN Lab
 
 # One or two sentences per measure, for the page and the command line.
 EXPLANATIONS = {
@@ -68,11 +80,16 @@ EXPLANATIONS = {
     "confident_fraction": "Share of generated images the classifier recognises with at least 90% "
     "confidence: a rough measure of quality.",
     "class_histogram": "How many recognisable generated images fall in each class.",
-    "precision": "Share of generated images that fall inside the real data's manifold (the union "
-    "of balls around each real image reaching its 3rd nearest real neighbour): are the samples "
-    "realistic?",
-    "recall": "Share of real images that fall inside the generated images' manifold: does the "
-    "generator produce the variety of the data? Mode collapse drives recall down.",
+    "precision": "Share of generated images (or points) that fall inside the real data's "
+    "manifold (the union of balls around each real one reaching its 3rd nearest real neighbour): "
+    "are the samples realistic?",
+    "recall": "Share of real images (or points) that fall inside the generated ones' manifold: "
+    "does the generator produce the variety of the data? Mode collapse drives recall down.",
+    "kl_grid": f"KL(real ‖ generated) between the two histograms on a {GRID_BINS}×{GRID_BINS} "
+    "grid over the plane (GAN Lab's measure, in nats, each cell's share smoothed by 1e-4): 0 is "
+    "a perfect match; large when real cells get no generated points (missed parts of the data).",
+    "js_grid": f"Jensen-Shannon divergence between the same {GRID_BINS}×{GRID_BINS} histograms: "
+    "symmetric and bounded, from 0 (the same spread) to log 2 ≈ 0.69 (no cell shared).",
     "density": "How many real-image neighbourhoods contain each generated image, relative to "
     "what real data would give (about 1): above 1 means samples crowd where the data is dense.",
     "coverage": "Share of real images whose neighbourhood contains at least one generated image: "
@@ -320,3 +337,59 @@ def nearest_train_distances(
     if exclude is not None:
         d[torch.arange(s.shape[0]), exclude] = math.inf
     return d.min(dim=1).values
+
+
+# ---------------------------------------------------------------------- 2D points, no modes
+def grid_histogram(
+    points: torch.Tensor | np.ndarray, bins: int = GRID_BINS, window: float = GRID_WINDOW
+) -> np.ndarray:
+    """Shares of `points` (N, 2) in the bins x bins cells of [-window, window]², then one last
+    cell for every point outside it (a generator flinging points away is not dropped)."""
+    x = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    cells = np.floor((x + window) / (2 * window) * bins).astype(np.int64)
+    inside = ((cells >= 0) & (cells < bins)).all(axis=1)
+    index = np.where(inside, cells[:, 0] * bins + cells[:, 1], bins * bins)
+    counts = np.bincount(index, minlength=bins * bins + 1).astype(np.float64)
+    return counts / max(len(x), 1)
+
+
+def grid_divergences(
+    real: torch.Tensor | np.ndarray,
+    fake: torch.Tensor | np.ndarray,
+    bins: int = GRID_BINS,
+    window: float = GRID_WINDOW,
+    smoothing: float = GRID_SMOOTHING,
+) -> dict:
+    """GAN Lab's KL(real ‖ generated) and JS divergence between the grid histograms of two
+    point sets (see the module docstring), in nats."""
+    p = grid_histogram(real, bins, window) + smoothing
+    q = grid_histogram(fake, bins, window) + smoothing
+    m = (p - smoothing + q - smoothing) / 2 + smoothing
+    kl = float(np.sum(p * np.log(p / q)))
+    js = float(0.5 * np.sum(p * np.log(p / m)) + 0.5 * np.sum(q * np.log(q / m)))
+    # Rounded to 12 places and kept ≥ 0: identical sets read exactly 0, not rounding noise.
+    return {"kl_grid": round(max(0.0, kl), 12), "js_grid": round(max(0.0, js), 12)}
+
+
+def point_measures(
+    real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, k: int = K_NEIGHBOURS
+) -> dict:
+    """Measures of generated 2D points against real ones that need no known modes: precision,
+    recall, density and coverage on the points (k-NN manifolds), and the grid KL and JS."""
+    return precision_recall_density_coverage(real, fake, k=k) | grid_divergences(real, fake)
+
+
+def point_measures_against(
+    real: torch.Tensor | np.ndarray, fake: torch.Tensor | np.ndarray, seed: int = 0
+) -> dict:
+    """point_measures of `fake` against a stored set of `real` points of any size: precision
+    and recall on as many of each (k-NN radii shrink as a set grows, so unequal sets would
+    bias them; the real ones a fixed random choice by `seed`), the grid divergences on all of
+    both (a histogram's shares do not depend on the count)."""
+    r = _as_tensor(real).double().reshape(-1, 2)
+    f = _as_tensor(fake).double().reshape(-1, 2)
+    n = min(len(r), len(f))
+    if n < 2:
+        raise ValueError("point measures need at least 2 real and 2 generated points")
+    pick = torch.randperm(len(r), generator=torch.Generator().manual_seed(seed))[:n]
+    return precision_recall_density_coverage(r[pick], f[:n]) | grid_divergences(r, f)

@@ -71,7 +71,9 @@ def test_every_entry_is_complete():
         assert d.kind in ("points", "images")
         if d.kind == "points":
             assert d.channels == 0 and not d.image_sizes and d.offline
-            assert d.is_mixture != (d.sampler is not None)  # exactly one way to draw points
+            # Exactly one way to draw points: a mixture, a sampler, or the user's own file.
+            ways = [d.is_mixture, d.sampler is not None, d.user_points]
+            assert ways.count(True) == 1, d.name
         else:
             assert d.channels in (1, 3) and d.image_sizes
             assert not d.is_mixture and d.sampler is None
@@ -93,7 +95,9 @@ def test_mixture_centres_and_sigma_come_from_the_entry():
 
 
 def test_every_toy_draws_points_from_its_entry():
-    for name in datasets.names_where(kind="points"):
+    generated = [d.name for d in datasets.DATASETS.values() if d.loader == "generated"]
+    assert generated and set(generated) < set(datasets.names_where(kind="points"))
+    for name in generated:
         points = toy_points(name, 64, torch.Generator().manual_seed(0), "cpu")
         assert points.shape == (64, 2) and torch.isfinite(points).all()
     with pytest.raises(ValueError, match="choose from ring8"):

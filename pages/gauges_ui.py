@@ -31,6 +31,14 @@ MANIFOLD_GAUGES = (
     ("density", "Density"),
     ("coverage", "Coverage"),
 )
+# The user's own 2D points (no known modes): precision/recall on the points, GAN Lab's grid
+# divergences (playground.metrics.point_measures).
+POINT_GAUGES = (
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("kl_grid", "KL (grid)"),
+    ("js_grid", "JS (grid)"),
+)
 IMAGE_GAUGES = (
     ("diversity_ratio", "Diversity"),
     ("duplicate_rate", "Near-duplicates"),
@@ -51,6 +59,8 @@ SERIES_ORDER = (
     "recall",
     "density",
     "coverage",
+    "kl_grid",
+    "js_grid",
     "diversity_ratio",
     "duplicate_rate",
     "nearest_train_ratio",
@@ -58,7 +68,7 @@ SERIES_ORDER = (
     "kid",
     "inception_score",
 )
-LABELS = dict(MODE_GAUGES + CLASS_GAUGES + MANIFOLD_GAUGES + IMAGE_GAUGES)
+LABELS = dict(MODE_GAUGES + CLASS_GAUGES + MANIFOLD_GAUGES + POINT_GAUGES + IMAGE_GAUGES)
 # Where the dataset is not known (comparing runs); elsewhere fid.describe(dataset) names them.
 LABELS |= {
     "fid": "FID (classifier features)",
@@ -89,7 +99,7 @@ def gauges(measures: dict, keys, previous: dict | None = None) -> None:
         if previous is not None and isinstance(previous.get(key), (int, float)):
             change = measures[key] - previous[key]
             delta = f"{change:+.0%}" if key in PERCENT else f"{change:+.3g}"
-        lower_better = key in ("reverse_kl", "duplicate_rate")
+        lower_better = key in ("reverse_kl", "duplicate_rate", "kl_grid", "js_grid")
         col.metric(
             label,
             format_value(key, measures[key], measures),
@@ -172,6 +182,7 @@ def over_time_keys(records: list[dict]) -> tuple[list[str], list[str]]:
             "precision",
             "recall",
             "coverage",
+            "js_grid",
             "diversity_ratio",
         )
         if k in present
@@ -188,7 +199,7 @@ def live_gauges(snap) -> None:
         if (
             cfg is not None
             and cfg.eval_every
-            and (datasets.DATASETS[cfg.dataset].is_mixture or not cfg.is_points)
+            and (datasets.DATASETS[cfg.dataset].is_mixture or not cfg.is_points or own_points(cfg))
         ):
             st.caption(
                 f"Mode-collapse measures appear every {cfg.eval_every:,} steps "
@@ -197,6 +208,10 @@ def live_gauges(snap) -> None:
         return
     last = records[-1]
     previous = records[-2] if len(records) > 1 else None
+    if "js_grid" in last:
+        point_gauges(records, last, previous)
+        measures_note(snap)
+        return
     keys = MODE_GAUGES if "modes_total" in last else CLASS_GAUGES
     if not any(k in last for k, _ in keys):
         keys = IMAGE_GAUGES
@@ -215,6 +230,41 @@ def live_gauges(snap) -> None:
         st.plotly_chart(
             series_figure(records, counts or rest, "Over training"), key="diag.live_chart"
         )
+
+
+def own_points(cfg) -> bool:
+    return cfg is not None and datasets.DATASETS[cfg.dataset].user_points
+
+
+def point_gauges(records: list[dict], last: dict, previous: dict | None) -> None:
+    """The live gauges of a run on the user's own points: no modes to count, so precision and
+    recall on the points and the grid KL/JS, with one sentence reading them."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(
+            f"**How well it matches your points** (measured at step {last['step']:,} on "
+            f"{last.get('samples', 0):,} samples; there are no modes to count)"
+        )
+        gauges(last, POINT_GAUGES, previous)
+        st.caption(point_reading(last))
+        explain(POINT_GAUGES)
+    with right:
+        keys = [k for k in ("precision", "recall", "js_grid") if any(k in r for r in records)]
+        st.plotly_chart(series_figure(records, keys, "Over training"), key="diag.live_chart")
+
+
+def point_reading(measures: dict) -> str:
+    """One sentence on what precision, recall and JS say together."""
+    precision, recall = measures.get("precision", 0.0), measures.get("recall", 0.0)
+    if precision >= 0.7 and recall >= 0.7:
+        return "Samples lie on your points and reach most of them: a good match."
+    if precision >= 0.7:
+        return ("Samples lie on your points but miss parts of them (low recall): the generator "
+                "covers only some of the shape, the 2D picture of mode collapse.")
+    if recall >= 0.7:
+        return ("Samples reach most of your points but many fall off them (low precision): a "
+                "blurry, too-wide cloud.")
+    return "Samples neither lie on your points nor reach them yet: early training or a failure."
 
 
 DISTRIBUTION_KEYS = ("fid", "kid", "inception_score", "fid_inception", "kid_inception")

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pages import gauges_ui, slowmo_ui, ui
+from pages import gauges_ui, slowmo_ui, ui, userdata_ui
 from playground import backends, capacity, datasets, figures, images, uploads
 from playground.config import PRESETS, ConfigError, GANConfig
 from playground.losses import LOSSES
@@ -517,6 +517,7 @@ def upload_space() -> UploadSpace:
 def check_data_folder(cfg: GANConfig | None, problem: str | None):
     """A folder dataset trains only on this session's upload or under a root the server's
     operator allows (uploads.check_app_data_folder): otherwise no config, and the reason."""
+    cfg, problem = userdata_ui.check_points_file(cfg, problem)  # the same rule for points
     if cfg is None or not datasets.DATASETS[cfg.dataset].user_folder:
         return cfg, problem
     try:
@@ -545,6 +546,7 @@ def _unpack_upload() -> None:
 
 def image_upload() -> None:
     """With a folder dataset: upload a zip of your own images instead of typing a path."""
+    userdata_ui.points_panel()  # with your own 2D points: draw them or upload a CSV
     entry = datasets.DATASETS.get(st.session_state.get(ui.key_of("dataset")))
     if entry is None or not entry.user_folder:
         return

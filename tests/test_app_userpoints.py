@@ -1,0 +1,101 @@
+"""AppTest for your own 2D points on the Train page: pick the dataset, upload a CSV (good and
+bad), use the example drawing, start a run and see the measures that need no modes."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from playground import userpoints
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def fresh_slot(monkeypatch):
+    from pages import ui
+
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    yield slot
+    slot.stop()
+
+
+def own_points_page() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60).run()
+    at.sidebar.selectbox(key="cfg.dataset").set_value("own-points").run()
+    assert not at.exception
+    return at
+
+
+def start(at: AppTest) -> AppTest:
+    return next(b for b in at.button if b.label == "Start")
+
+
+def test_choosing_the_dataset_shows_draw_and_upload_and_asks_for_points(fresh_slot):
+    at = own_points_page()
+    assert [t.label for t in at.tabs] == ["Draw", "Upload a CSV"]
+    assert at.get("file_uploader")
+    assert any(b.label == "Example CSV" for b in at.get("download_button"))
+    assert "points_file" in " ".join(e.value for e in at.error)
+    assert start(at).disabled
+
+
+def test_a_bad_csv_gets_one_line_and_no_traceback(fresh_slot):
+    at = own_points_page()
+    at.get("file_uploader")[0].set_value(("p.csv", b"x,y\n=HYPERLINK(1),2\n", "text/csv")).run()
+    assert not at.exception
+    errors = [e.value for e in at.error]
+    assert any("This file cannot be used: line 2: x value '=HYPERLINK(1)' is not a number" in e
+               for e in errors)
+    assert start(at).disabled
+
+
+def test_a_typed_path_outside_the_session_is_refused(fresh_slot, monkeypatch):
+    monkeypatch.delenv("GAN_PLAYGROUND_DATA_ROOTS", raising=False)
+    at = own_points_page()
+    at.sidebar.text_input(key="cfg.points_file").set_value("/etc/passwd").run()
+    assert not at.exception
+    assert any(e.value.startswith("Fix this setting to start: points_file:") for e in at.error)
+    assert start(at).disabled
+
+
+def test_the_example_drawing_becomes_the_points_file(fresh_slot):
+    at = own_points_page()
+    next(b for b in at.button if b.label == "Example").click().run()
+    assert not at.exception
+    assert any("600 points drawn" in m.value for m in at.markdown)
+    path = at.session_state["cfg.points_file"]
+    assert Path(path).name.startswith("points-") and len(userpoints.read_points_file(path)) == 600
+    assert not start(at).disabled
+    next(b for b in at.button if b.label == "Undo").click().run()
+    assert any("0 points drawn" in m.value for m in at.markdown)
+
+
+def test_an_uploaded_csv_trains_with_the_point_measures(fresh_slot):
+    at = own_points_page()
+    csv = userpoints.example_csv().encode()
+    at.get("file_uploader")[0].set_value(("smiley.csv", csv, "text/csv")).run()
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("Read 600 points; centred") for s in at.success)
+    at.sidebar.number_input(key="cfg.steps").set_value(200).run()
+    at.sidebar.number_input(key="cfg.eval_every").set_value(50).run()
+    at.sidebar.number_input(key="cfg.batch_size").set_value(64).run()
+    start(at).click().run()
+    assert fresh_slot.run is not None
+    deadline = time.monotonic() + 90
+    labels: list[str] = []
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+        labels = [m.label for m in at.metric]
+        if "JS (grid)" in labels:
+            break
+    assert not at.exception
+    for wanted in ("Precision", "Recall", "KL (grid)", "JS (grid)"):
+        assert wanted in labels
+    assert "Modes held" not in labels
+    assert fresh_slot.run.snapshot().config.dataset == "own-points"

@@ -38,6 +38,7 @@ def panel(run: Run, snap: Snapshot, real: np.ndarray | None, prefix: str) -> Non
         return
     st.subheader("Slow motion")
     if snap.status != "paused":
+        st.session_state.pop(f"{prefix}.slowmo", None)  # the next pause starts at D's phase
         st.caption("Pause the run to watch one training step in slow motion: D's update, then "
                    "G's, each shown before and after.")
         return
@@ -90,6 +91,7 @@ def _show_g(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> No
     before, after = result.before, result.after
     moved = result.displacement[: len(before.arrows.vectors)]
     factor = slowmo.magnification(moved, snap.extent)
+    scale = "true size" if factor == 1 else f"×{factor:,.0f}" if factor >= 10 else f"×{factor:.2g}"
     cols = st.columns(2)
     fig = figures.layered_figure(before, real, snap.extent,
                                  {"real", "generated", "decision", "arrows"},
@@ -97,16 +99,16 @@ def _show_g(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> No
                                  colorbar=False)
     cols[0].plotly_chart(fig, key=f"{prefix}.slowmo.g.before")
     fig = figures.layered_figure(after, real, snap.extent, {"real", "generated", "decision"},
-                                 title=f"After: where each moved (×{factor:,.0f})",
+                                 title=f"After: where each moved ({scale})",
                                  height=HEIGHT, colorbar=False)
     figures.add_arrows(fig, before.arrows.starts, moved * factor,
-                       f"movement ×{factor:,.0f}", MOVE_COLOUR)
+                       f"movement ({scale})", MOVE_COLOUR)
     cols[1].plotly_chart(fig, key=f"{prefix}.slowmo.g.after")
     cosine = result.arrow_cosine()
     agreement = "" if np.isnan(cosine) else (
         f" The movements point along the arrows with a mean cosine of {cosine:.2f} (1 would "
         "be exactly along them).")
     longest = float(np.linalg.norm(moved, axis=1).max())
-    st.caption(f"One step moves a fake by at most {longest:.2g}: the purple "
-               f"arrows draw each movement {factor:,.0f} times larger. D's map did not "
-               f"change.{agreement}")
+    drawn = "at its true size" if factor == 1 else f"{scale[1:]} times larger"
+    st.caption(f"One step moves a fake by at most {longest:.2g}: the purple arrows draw each "
+               f"movement {drawn}. D's map did not change.{agreement}")

@@ -91,13 +91,14 @@ def play(run, phase: str, timeout: float = WAIT_SECONDS) -> PhaseResult:
 
 def magnification(displacement: np.ndarray, extent: tuple[float, float, float, float]) -> float:
     """The factor that draws one step's movements readably: the 95th-percentile movement
-    becomes the same share of the window as the gradient arrows' (one step moves a sample a
-    tiny fraction of the window). 1 when nothing moved."""
+    becomes the same share of the window as the gradient arrows' (one step usually moves a
+    sample a tiny fraction of the window). Never below 1: movements already that long are
+    drawn at their true size. 1 when nothing moved."""
     norms = np.linalg.norm(displacement, axis=1)
     typical = float(np.quantile(norms, 0.95)) if len(norms) else 0.0
     if typical <= 0:
         return 1.0
-    return ARROW_SHARE * (extent[1] - extent[0]) / typical
+    return max(1.0, ARROW_SHARE * (extent[1] - extent[0]) / typical)
 
 
 # ---------------------------------------------------------------------- formulas and sentences

@@ -115,6 +115,18 @@ def test_slow_motion_runs_d_then_g_on_a_paused_run(fresh_slot):
     figures = _figures(at)
     assert "Before: each fake's arrow" in figures
     after = next(f for t, f in figures.items() if t.startswith("After: where each moved"))
-    assert any(name.startswith("movement ×") for name in _trace_names(after))
+    assert any(name.startswith("movement (") for name in _trace_names(after))
     assert any("mean cosine" in c.value for c in at.caption)
     assert _next_phase(at).label == "Next phase: D's update"
+
+    # Resuming ends slow motion: after the next pause it starts again at D's phase.
+    _next_phase(at).click().run()
+    assert _next_phase(at).label == "Next phase: G's update"
+    next(b for b in at.button if b.label == "Resume").click().run()
+    wait_for(lambda: run.snapshot().status == "running", "the run to resume")
+    at.run()
+    next(b for b in at.button if b.label == "Pause").click().run()
+    wait_for(lambda: run.snapshot().status == "paused", "the run to pause again")
+    at.run()
+    assert _next_phase(at).label == "Next phase: D's update"
+    assert not at.exception

@@ -94,6 +94,8 @@ def test_the_movement_is_magnified_to_the_arrows_share_of_the_window():
         ARROW_SHARE * 4.0
     )
     assert slowmo.magnification(np.zeros((5, 2)), (0.0, 1.0, 0.0, 1.0)) == 1.0
+    # Long movements are drawn at their true size, never shrunk.
+    assert slowmo.magnification(moves * 1e4, (-2.0, 2.0, -1.0, 3.0)) == 1.0
 
 
 # ---------------------------------------------------------------------- formulas and sentences

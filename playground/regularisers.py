@@ -1,10 +1,12 @@
 """Regularisers and augmentations of D's inputs, and the pieces of a GAN step built on them.
 
-One registry, `REGULARISERS`, names each with its paper, the setting that turns it on and what
-data it works on; each is a small function here, composable with any loss. `Trainer` (one run,
-batch axis first) and `MultiRun` (N stacked runs, a leading member axis) both call these
-functions, so the step's pieces exist once: `batch_dims` says how many leading axes index
-samples (1 for a lone run, 2 for stacked members).
+One registry, `REGULARISERS`, holds each with its paper, its setting (range, check, whether a
+live run may change it, and how the app shows it) and its hooks into the step: what it does to
+D's inputs, what it adds to D's loss, whether the batched multi-run can apply it. `Trainer`
+(one run, batch axis first) and `MultiRun` (N stacked runs, a leading member axis) ask
+`active(configs)` which are on and call the hooks, so the step's pieces exist once: a new
+regulariser is its entry here plus its GANConfig field. `batch_dims` says how many leading
+axes index samples (1 for a lone run, 2 for stacked members).
 
 Random draws come from explicit torch.Generators and nothing here reads a tensor's value on the
 host, so a step built from these pieces can be captured as a CUDA graph (fast.StepGraph).
@@ -12,25 +14,122 @@ host, so a step built from these pieces can be captured as a CUDA graph (fast.St
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, NamedTuple, Protocol
 
 import torch
 import torch.nn.functional as F
 
+from .losses import LOSSES
+
 Tensor = torch.Tensor
+Members = Tensor | None  # the stacked members a term applies to, as an index; None = all
+Rows = tuple[int, ...] | None  # the same members as a tuple
+
+
+class Streams(Protocol):
+    """What a run gives the regularisers' hooks: its random streams and its batch layout.
+    `Trainer` is one run (`batch_dims` 1); `MultiRun` stacks N members on a leading axis
+    (`batch_dims` 2) and draws each member's numbers from that member's own stream."""
+
+    batch_dims: int
+    generator: torch.Generator | None  # the lone run's stream (None for stacked members)
+
+    def normal(self, shape: torch.Size) -> Tensor:
+        """N(0, 1) draws shaped `shape` (the member axis first when stacked)."""
+
+    def uniform(self, shape: torch.Size, dtype: torch.dtype, rows: Rows) -> Tensor:
+        """U[0, 1) draws shaped `shape`; when stacked, one slice per member of `rows` (None:
+        every member), each from that member's stream."""
+
+
+class DTerm(NamedTuple):
+    """What a term added to D's loss sees in D's update: D's inputs as it scored them (real
+    requires grad when a term asked for it), its scores on real, D itself (`critic(x,
+    members)`) and the run's streams."""
+
+    real: Tensor
+    fake: Tensor
+    r: Tensor
+    critic: Callable[[Tensor, Members], Tensor]
+    streams: Streams
+
+
+@dataclass(frozen=True)
+class Widget:
+    """How the app shows a setting: its label, its help and, for a number, the step of its
+    -/+ buttons and the bounds they stop at."""
+
+    label: str
+    help: str
+    step: tuple[float, float, float] | None = None
 
 
 @dataclass(frozen=True)
 class Regulariser:
-    """One regulariser or augmentation: `setting` is the GANConfig field that turns it on
-    (non-zero or non-empty), `data` the kinds of dataset it applies to."""
+    """One regulariser or augmentation, composable with any loss. `setting` is the GANConfig
+    field that holds its strength (a number in `bounds`, or text checked by `check`); `on(cfg)`
+    says whether a run uses it; `data` the kinds of dataset it applies to.
+
+    Its hooks (the step calls those of the regularisers that are on, in registry order):
+    - `d_input(x, cfg, step, streams)`: changes what D sees (real and generated alike, in both
+      players' updates, before packing);
+    - `d_term(term, members, rows)`: what the step adds to D's loss, times `weight(cfg)`:
+      a scalar for a lone run; for stacked members one value per member in `members` (an
+      index, also given as the tuple `rows`), or per member when they are None (all);
+    - `real_grad`: its term differentiates D's scores on real w.r.t. D's input.
+    `batched`: the batched multi-run (MultiRun) can apply it to its stacked members; `live`: a
+    running run may change its setting (config.LIVE_SETTINGS lists it)."""
 
     name: str
     setting: str
     source: str
     sentence: str
+    widget: Widget
+    on: Callable[[Any], bool]
     data: tuple[str, ...] = ("points", "images")
+    bounds: tuple[float, float] | None = None
+    check: Callable[[str], None] | None = None  # raises ValueError with a one-line reason
+    weight: Callable[[Any], float] = lambda cfg: 1.0
+    d_input: Callable[[Tensor, Any, int, Streams], Tensor] | None = None
+    d_term: Callable[[DTerm, Members, Rows], Tensor] | None = None
+    real_grad: bool = False
+    batched: bool = True
+    live: bool = True
+
+
+def _gp_on(cfg) -> bool:
+    # The loss registry says which losses use a gradient penalty.
+    return LOSSES[cfg.loss].lipschitz == "gradient penalty"
+
+
+def _gp_term(term: DTerm, members: Members, rows: Rows) -> Tensor:
+    # The penalty of `members` (all when None), each interpolating with its own draws.
+    real, fake, dims = term.real.detach(), term.fake, term.streams.batch_dims
+    if members is not None:
+        real, fake = real.index_select(0, members), fake.index_select(0, members)
+    shape = real.shape[:dims] + (1,) * (real.dim() - dims)
+    eps = term.streams.uniform(shape, real.dtype, rows)
+    return gradient_penalty(lambda x: term.critic(x, members), real, fake, batch_dims=dims, eps=eps)
+
+
+def _r1_term(term: DTerm, members: Members, rows: Rows) -> Tensor:
+    # The gradient is taken w.r.t. everything D scored (members' inputs are disjoint), then
+    # the members it is on for are kept.
+    value = r1_penalty(term.r, term.real, batch_dims=term.streams.batch_dims)
+    return value if members is None else value.index_select(0, members)
+
+
+def _noise_input(x: Tensor, cfg, step: int, streams: Streams) -> Tensor:
+    std = annealed_noise_std(cfg.instance_noise, step, cfg.steps)
+    return add_noise(x, std, lambda: streams.normal(x.shape))
+
+
+def _augment_input(x: Tensor, cfg, step: int, streams: Streams) -> Tensor:
+    return diff_augment(x, parse_policy(cfg.diffaugment), streams.generator)
 
 
 REGULARISERS: dict[str, Regulariser] = {
@@ -42,6 +141,15 @@ REGULARISERS: dict[str, Regulariser] = {
             "Gulrajani et al. 2017 (WGAN-GP)",
             "Pushes the norm of D's input gradient towards 1 between real and fake samples; "
             "on with every loss whose Lipschitz fact is 'gradient penalty'.",
+            Widget(
+                "Gradient penalty weight λ",
+                "λ, how strongly WGAN-GP pushes D's gradient norm towards 1.",
+                (1.0, 0.0, 1000.0),
+            ),
+            on=_gp_on,
+            bounds=(0.0, 1000.0),
+            weight=lambda cfg: cfg.gp_weight,
+            d_term=_gp_term,
         ),
         Regulariser(
             "r1",
@@ -49,12 +157,18 @@ REGULARISERS: dict[str, Regulariser] = {
             "Mescheder et al. 2018, 'Which training methods for GANs actually converge?'",
             "Penalises the squared norm of D's gradient on real data (weight gamma / 2), so D "
             "stays flat where the data is and the game settles instead of circling.",
-        ),
-        Regulariser(
-            "instance noise",
-            "instance_noise",
-            "Sønderby et al. 2016",
-            "Gaussian noise on every input D sees, annealed to zero, so real and fake overlap.",
+            Widget(
+                "R1 weight γ",
+                "R1 (Mescheder et al. 2018): γ/2 times D's squared gradient norm on real data, "
+                "with any loss; keeps D flat on the data so training settles. 0 = off; 0.1–10 "
+                "typical.",
+                (0.1, 0.0, 1000.0),
+            ),
+            on=lambda cfg: cfg.r1_gamma > 0,
+            bounds=(0.0, 1000.0),
+            weight=lambda cfg: cfg.r1_gamma / 2,
+            d_term=_r1_term,
+            real_grad=True,
         ),
         Regulariser(
             "diffaugment",
@@ -62,10 +176,147 @@ REGULARISERS: dict[str, Regulariser] = {
             "Zhao et al. 2020, 'Differentiable Augmentation for Data-Efficient GAN Training'",
             "The same kinds of random translation, cutout and colour change applied to real and "
             "generated images before D, differentiably, so D cannot memorise a small dataset.",
+            Widget(
+                "DiffAugment policy",
+                "DiffAugment (Zhao et al. 2020), images only: the same kinds of random change "
+                "applied to real and generated images before D, comma-separated from color, "
+                "translation, cutout. Empty = off. Stops D memorising a small dataset.",
+            ),
+            on=lambda cfg: bool(parse_policy(cfg.diffaugment)),
             data=("images",),
+            check=lambda value: parse_policy(value) and None,
+            d_input=_augment_input,
+            live=False,  # a new policy is a new run: it was never offered as a live change
+            batched=False,  # per-image draws from one generator; the multi-run is 2D only
+        ),
+        Regulariser(
+            "instance noise",
+            "instance_noise",
+            "Sønderby et al. 2016",
+            "Gaussian noise on every input D sees, annealed to zero, so real and fake overlap.",
+            Widget(
+                "Instance noise",
+                "Std of Gaussian noise added to everything D sees, fading to 0: blurs the two "
+                "distributions so they overlap early on.",
+                (0.05, 0.0, 10.0),
+            ),
+            on=lambda cfg: cfg.instance_noise > 0,
+            bounds=(0.0, 10.0),
+            d_input=_noise_input,
         ),
     )
 }
+
+
+@dataclass(frozen=True)
+class Active:
+    """A regulariser that is on in a run: for stacked members, `members` holds the rows of
+    those it is on for (None: every member, or the lone run) and `weight` one weight per row
+    (a number when they share one)."""
+
+    entry: Regulariser
+    members: Tensor | None
+    rows: tuple[int, ...] | None
+    weight: float | Tensor
+
+
+def active(configs: Sequence[Any], device: torch.device | str = "cpu") -> list[Active]:
+    """The regularisers on for a lone run (one config) or for the stacked members of a
+    multi-run (one config each, in member order), in registry order."""
+    found = []
+    for entry in REGULARISERS.values():
+        rows = tuple(i for i, cfg in enumerate(configs) if entry.on(cfg))
+        if not rows:
+            continue
+        weights = [entry.weight(configs[i]) for i in rows]
+        if len(rows) == len(configs) and len(set(weights)) == 1:
+            found.append(Active(entry, None, None, weights[0]))
+        else:
+            index = torch.tensor(rows, dtype=torch.long, device=device)
+            found.append(Active(entry, index, rows, torch.tensor(weights, device=device)))
+    return found
+
+
+def d_input(x: Tensor, actives: list[Active], cfg, step: int, streams: Streams) -> Tensor:
+    """What D sees of samples x after the input hooks that are on (before packing)."""
+    for a in actives:
+        if a.entry.d_input is not None:
+            x = a.entry.d_input(x, cfg, step, streams)
+    return x
+
+
+def needs_real_grad(actives: list[Active]) -> bool:
+    return any(a.entry.real_grad for a in actives)
+
+
+def add_d_terms(loss: Tensor, actives: list[Active], term: DTerm) -> Tensor:
+    """D's loss plus each term that is on, weighted (per stacked member where they differ)."""
+    for a in actives:
+        if a.entry.d_term is None:
+            continue
+        value = a.entry.d_term(term, a.members, a.rows)
+        if a.members is None:
+            loss = loss + a.weight * value
+        else:
+            loss = loss.index_add(0, a.members, a.weight * value)
+    return loss
+
+
+def check_setting(entry: Regulariser, cfg) -> str | None:
+    """Why `cfg`'s value of the entry's setting is refused (one line), or None."""
+    value = getattr(cfg, entry.setting)
+    if entry.bounds is not None:
+        low, high = entry.bounds
+        finite = isinstance(value, int) or math.isfinite(value)
+        if not finite or not low <= value <= high:
+            return f"must be a number from {low:g} to {high:g}; got {value!r}"
+    if entry.check is not None:
+        try:
+            entry.check(value)
+        except ValueError as exc:
+            return str(exc)
+    if entry.on(cfg) and cfg.is_points and "points" not in entry.data:
+        return f"applies to images only; '{cfg.dataset}' is 2D points, so leave it off"
+    return None
+
+
+class OneStream:
+    """Streams of a lone run: every draw from its one generator, batch axis first."""
+
+    batch_dims = 1
+
+    def __init__(self, generator: torch.Generator):
+        self.generator = generator
+
+    def normal(self, shape: torch.Size) -> Tensor:
+        return torch.randn(shape, device=self.generator.device, generator=self.generator)
+
+    def uniform(self, shape: torch.Size, dtype: torch.dtype, rows: Rows) -> Tensor:
+        gen = self.generator
+        return torch.rand(shape, device=gen.device, generator=gen, dtype=dtype)
+
+
+class MemberStreams:
+    """Streams of N stacked members: member i's slice of a draw comes from generators[i]."""
+
+    batch_dims = 2
+    generator = None
+
+    def __init__(self, generators: Sequence[torch.Generator]):
+        self.generators = list(generators)
+
+    def normal(self, shape: torch.Size) -> Tensor:
+        each = shape[1:]
+        return torch.stack(
+            [torch.randn(each, device=g.device, generator=g) for g in self.generators]
+        )
+
+    def uniform(self, shape: torch.Size, dtype: torch.dtype, rows: Rows) -> Tensor:
+        gens = self.generators if rows is None else [self.generators[i] for i in rows]
+        each = shape[1:]
+        return torch.stack(
+            [torch.rand(each, device=g.device, generator=g, dtype=dtype) for g in gens]
+        )
 
 
 # ---------------------------------------------------------------------- shared step pieces
@@ -209,6 +460,7 @@ AUGMENTATIONS: dict[str, tuple[Callable[..., Tensor], ...]] = {
 }
 
 
+@lru_cache(maxsize=64)  # read at every D input: parse each policy text once
 def parse_policy(policy: str) -> tuple[str, ...]:
     """'color,translation' -> ('color', 'translation'); raises ValueError on an unknown name."""
     names = tuple(p.strip() for p in policy.split(",") if p.strip())

@@ -71,6 +71,7 @@ class Trainer(StepCore):
         self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device, capturable)
         self._set_loss()
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
+        self._streams = reg.OneStream(self.gen)
         self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
         self.step = 0
         self.history = BoundedHistory()
@@ -121,18 +122,13 @@ class Trainer(StepCore):
         """The loss's functions and facts from the registry (losses.LOSSES), for cfg.loss."""
         self.loss = LOSSES[self.cfg.loss]
         self.d_loss_fn, self.g_loss_fn = self.loss.d_loss, self.loss.g_loss
-        self._policy = reg.parse_policy(self.cfg.diffaugment)
+        self._regs = reg.active([self.cfg], self.device)  # the regularisers that are on
 
     # ------------------------------------------------------------------ the step
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What D sees of samples x (real or generated alike): DiffAugment (images), instance
-        noise annealed to zero over the run, then packing (see regularisers)."""
-        if self._policy:
-            x = reg.diff_augment(x, self._policy, self.gen)
-        std = reg.annealed_noise_std(self.cfg.instance_noise, self.step, self.cfg.steps)
-        x = reg.add_noise(
-            x, std, lambda: torch.randn(x.shape, device=x.device, generator=self.gen)
-        )
+        """What D sees of samples x (real or generated alike): the input regularisers that are
+        on (DiffAugment, instance noise; see regularisers), then packing."""
+        x = reg.d_input(x, self._regs, self.cfg, self.step, self._streams)
         return reg.pack(x, self.cfg.pack)
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -155,17 +151,15 @@ class Trainer(StepCore):
             with torch.no_grad():  # D's update must not touch G: no graph through G at all
                 fake = self.G(z, labels)
             real, fake = self._d_input(real), self._d_input(fake)
-            if cfg.r1_gamma > 0:  # R1 differentiates D's scores on real w.r.t. its input
+            if reg.needs_real_grad(self._regs):  # e.g. R1: D's gradient w.r.t. real inputs
                 real = real.detach().requires_grad_(True)
             # Scores in fp32 whatever the compute precision: the losses and logs see fp32.
             r, f = self.D(real, labels).float(), self.D(fake, labels).float()
             loss = self.d_loss_fn(r, f, cfg.label_smoothing)
-            if self.loss.lipschitz == "gradient penalty":
-                loss = loss + cfg.gp_weight * reg.gradient_penalty(
-                    lambda x: self.D(x, labels).float(), real.detach(), fake, self.gen
-                )
-            if cfg.r1_gamma > 0:
-                loss = loss + cfg.r1_gamma / 2 * reg.r1_penalty(r, real)
+            # The terms of the regularisers that are on (gradient penalty, R1, …), weighted.
+            critic = lambda x, members: self.D(x, labels).float()  # noqa: E731
+            term = reg.DTerm(real, fake, r, critic, self._streams)
+            loss = reg.add_d_terms(loss, self._regs, term)
             if self.codes:  # InfoGAN: D's Q head learns to tell the codes back
                 loss = loss + infogan.info_term(self.D, fake, z, cfg.info_weight)
         self.opt_d.zero_grad(set_to_none=True)

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
-from pages import train_ui, ui
+from pages import slowmo_ui, train_ui, ui
 from playground import capacity, dirac, figures
 from playground.lessons import HIDEABLE, LESSONS, Lesson, TeacherView, parse_teacher_link
 from playground.lessons import lesson as find_lesson
@@ -356,6 +356,8 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                 ),
                 key="lessons.losses",
             )
+        if view.shows("controls"):  # slow motion on the paused run (pausing is a control)
+            slowmo_ui.panel(run, snap, real_points(run), "lessons")
 
     live()
 

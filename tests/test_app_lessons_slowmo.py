@@ -1,0 +1,55 @@
+"""AppTest: slow motion on a lesson's paused run (the Lessons page shares the Train page's
+slow-motion panel). AppTest never fires run_every: call .run() again to redraw."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from helpers import wait_for
+from streamlit.testing.v1 import AppTest
+
+from playground import lessons as lessons_data
+
+ROOT = Path(__file__).resolve().parent.parent
+LONG = dict(steps=100_000, log_every=1, sample_every=50, eval_every=0, hidden=16, batch_size=32)
+
+
+@pytest.fixture
+def slot(monkeypatch):
+    """A fresh run slot, and lessons shrunk to tiny models that train until stopped."""
+    from pages import lessons_ui, ui
+
+    slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
+    original = lessons_data.Variant.config
+    monkeypatch.setattr(lessons_data.Variant, "config",
+                        lambda self, seed=None: original(self, seed).replace(**LONG))
+    yield slot
+    slot.stop()
+    multi.replace(None)
+
+
+def _button(at: AppTest, key: str):
+    return next(b for b in at.button if b.key == key)
+
+
+def test_a_lessons_paused_run_plays_in_slow_motion(slot):
+    at = AppTest.from_file(str(ROOT / "pages" / "lessons.py"), default_timeout=60).run()
+    _button(at, "lessons.start.game").click().run()
+    run = slot.run
+    wait_for(lambda: run.snapshot().latest is not None, "the first picture")
+    at.run()
+    assert any("Pause the run" in c.value for c in at.caption)
+    _button(at, "lessons.pause").click().run()
+    wait_for(lambda: run.snapshot().status == "paused", "the run to pause")
+    at.run()
+    before = run.snapshot().step
+    _button(at, "lessons.slowmo.next").click().run()
+    assert not at.exception
+    assert run.snapshot().step == before + 1
+    assert any(r"\boxed" in x.value for x in at.latex)
+    assert _button(at, "lessons.slowmo.next").label == "Next phase: G's update"
+    _button(at, "lessons.slowmo.next").click().run()
+    assert run.snapshot().step == before + 2 and not at.exception

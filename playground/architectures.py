@@ -73,7 +73,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             models.mlp_generator,
             models.mlp_discriminator,
             points=True,
-            image_sizes=(28, 32, 64),
+            image_sizes=(8, 16, 28, 32, 64),
         ),
         Architecture(
             "dcgan",

@@ -10,6 +10,7 @@ the pure functions of `playground.metrics`.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import threading
@@ -28,6 +29,12 @@ DIAGNOSE_SAMPLES = 2500  # the papers' count, for `diagnose` and the Diagnostics
 MAX_TRAIN_REFERENCE = 10_000  # training images searched for each sample's nearest neighbour
 MEASURE_CAPACITY = 200  # live measure records kept per run (thinned evenly beyond that)
 EVAL_SEED = 2017  # the live noise: the same z at every evaluation, so the timeline compares
+# Images smaller than MIN_MEASURED_SIDE (digits trained at their own 8 or 16 px) are measured
+# enlarged to MEASURED_SIDE, the real and the generated alike, bilinear as the data loader
+# enlarges them: their measures then use the same classifier and the same real images as a
+# 32 px run of the same data, so the numbers compare across training sizes.
+MIN_MEASURED_SIDE = 28
+MEASURED_SIDE = 32
 
 
 @dataclass(frozen=True)
@@ -70,7 +77,7 @@ class Evaluator:
         classifier=None,
         background: bool = False,
     ):
-        self.dataset, self.data, self.seed = dataset, data, seed
+        self.dataset, self.data, self.seed = dataset, measured_source(data), seed
         self.kind = data.kind
         self._classifier = classifier
         # background: a classifier that is not stored trains in another thread (a live run
@@ -84,7 +91,7 @@ class Evaluator:
 
     @property
     def supported(self) -> bool:
-        return self.kind == "images" or self.data.centres is not None
+        return self.kind == "images" or self.data.centres is not None or self._own_points
 
     @property
     def labelled(self) -> bool:
@@ -133,8 +140,16 @@ class Evaluator:
                 return self._measure_points(samples)
             return self._measure_images(samples, inception)
 
+    @property
+    def _own_points(self) -> bool:
+        return self.kind == "points" and getattr(self.data, "points", None) is not None
+
     def _measure_points(self, samples: torch.Tensor) -> Report:
         points = samples.detach().float().cpu()
+        if self.data.centres is None:  # the user's own points: measures that need no modes
+            result = metrics.point_measures_against(self.data.points.cpu(), points, self.seed)
+            result["samples"] = int(points.shape[0])
+            return Report(_finite(result), points.numpy())
         m = self.data.centres.shape[0]
         result = metrics.coverage_2d(points, self.data.centres, self.data.sigma)
         result["samples"] = int(points.shape[0])
@@ -142,7 +157,7 @@ class Evaluator:
 
     def _measure_images(self, samples: torch.Tensor, inception: bool = False) -> Report:
         device = self.data.device
-        fake = samples.detach().to(device, torch.float32)
+        fake = enlarge(samples.detach().to(device, torch.float32), self.data.shape[-1])
         n = fake.shape[0]
         ref = self._reference(n)
         flat = fake.reshape(n, -1)
@@ -252,6 +267,29 @@ class Evaluator:
         )
         self._refs[n] = ref
         return ref
+
+
+def enlarge(images: torch.Tensor, side: int) -> torch.Tensor:
+    """(N, C, h, w) float images resized to side x side (bilinear, as the data loader enlarges
+    small images; unchanged when they already have that side)."""
+    if images.shape[-1] == side:
+        return images
+    from torchvision.transforms.v2.functional import resize
+
+    return resize(images, [side, side], antialias=side < images.shape[-1])
+
+
+def measured_source(data: DataSource) -> DataSource:
+    """The data the measures compare with: `data` itself, or its images enlarged to
+    MEASURED_SIDE when they are smaller than MIN_MEASURED_SIDE."""
+    if data.kind != "images" or data.images is None or data.shape[-1] >= MIN_MEASURED_SIDE:
+        return data
+    parts = [
+        enlarge(chunk.float(), MEASURED_SIDE).round_().clamp_(0, 255).to(torch.uint8)
+        for chunk in data.images.split(4096)
+    ]
+    shape = (data.shape[0], MEASURED_SIDE, MEASURED_SIDE)
+    return dataclasses.replace(data, images=torch.cat(parts), shape=shape)
 
 
 def _finite(measures: dict) -> dict:

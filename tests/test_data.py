@@ -120,7 +120,7 @@ def test_sampling_is_reproducible_with_the_same_seed(name):
 
 
 # ---------------------------------------------------------------------------- digits
-@pytest.mark.parametrize("size", [28, 32, 64])
+@pytest.mark.parametrize("size", [8, 16, 28, 32, 64])
 def test_digits_are_upscaled_labelled_images(size):
     source = load_dataset(cfg("digits", image_size=size), download=False)
     assert source.kind == "images" and source.shape == (1, size, size)
@@ -131,6 +131,13 @@ def test_digits_are_upscaled_labelled_images(size):
     assert x.min() >= -1 and x.max() <= 1 and x.min() == -1 and x.max() > 0.9
     assert labels.dtype == torch.int64 and labels.shape == (256,)
     assert 0 <= labels.min() and labels.max() <= 9 and len(labels.unique()) == 10
+
+
+def test_digits_at_8_px_are_the_bundled_pixels_unchanged():
+    from sklearn.datasets import load_digits
+
+    bundled = torch.from_numpy(load_digits().images * (255.0 / 16.0)).round()
+    assert torch.equal(load_dataset(cfg("digits", image_size=8)).images[:, 0].double(), bundled)
 
 
 def test_digits_upscaling_keeps_the_picture():

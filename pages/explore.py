@@ -53,7 +53,8 @@ with controls:
         key="explore.mode",
         help="Latent dimensions: edit coordinates of z one by one (often entangled: one "
         "coordinate changes many things). Principal directions: move along the few latent "
-        "directions that change the output most (GANSpace).",
+        "directions that change the output most (GANSpace). With InfoGAN codes, both move "
+        "the noise only: the codes stay as their controls set them.",
     )
     base = latent.z_from_seed(seed, model.latent_dim)
     n_noise = model.latent_dim - model.codes.size  # InfoGAN's codes have their own controls

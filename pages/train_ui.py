@@ -262,6 +262,10 @@ def _metrics(snap: Snapshot) -> None:
     )
 
 
+# The losses chart's series; InfoGAN runs also log L_I (absent otherwise, so not drawn).
+LOSS_SERIES = {"d_loss": "D loss", "g_loss": "G loss", "info_loss": "InfoGAN L_I (Q's error)"}
+
+
 def _charts(snap: Snapshot) -> None:
     smoothing = st.slider(
         "Curve smoothing",
@@ -275,7 +279,7 @@ def _charts(snap: Snapshot) -> None:
     h = snap.history
     c1, c2, c3 = st.columns(3)
     c1.plotly_chart(
-        ui.line_figure(h, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", smoothing),
+        ui.line_figure(h, LOSS_SERIES, "Losses", smoothing),
         key="chart_loss",
     )
     probability = snap.config is not None and LOSSES[snap.config.loss].probability

@@ -21,8 +21,16 @@ class BoundedHistory:
     coarsening resolution and its memory stays flat however long the run.
     """
 
-    def __init__(self, keys: tuple[str, ...] = ("step",) + SERIES, capacity: int = 1000):
+    def __init__(
+        self,
+        keys: tuple[str, ...] = ("step",) + SERIES,
+        capacity: int = 1000,
+        optional: tuple[str, ...] = (),
+    ):
+        """`optional`: keys a saved history may lack (series added after it was written); a
+        load gives them NaN, a gap in a chart, at every point."""
         self.keys, self.capacity = keys, max(4, capacity - capacity % 2)
+        self.optional = optional
         self.data: dict[str, list[float]] = {k: [] for k in keys}
         self.stride = 1  # logs averaged into one stored point
         self._pending: list[dict[str, float]] = []
@@ -63,7 +71,10 @@ class BoundedHistory:
         return {"stride": self.stride, "data": self.copy()}
 
     def load(self, state: dict) -> None:
-        data = state.get("data", {})
+        data = dict(state.get("data", {}))
+        for key in self.optional:
+            if key not in data and isinstance(data.get("step"), list):
+                data[key] = [math.nan] * len(data["step"])
         lengths = {len(data.get(k, [])) for k in self.keys}
         if len(lengths) != 1:
             raise ValueError("history series have different lengths")
@@ -76,11 +87,15 @@ PLAYER_SERIES = {"d": ("d_loss", "d_real", "d_fake", "d_grad_norm"), "g": ("g_lo
 
 
 def carry_forward(
-    record: dict[str, float], ran: dict[str, bool], last: dict[str, float] | None
+    record: dict[str, float],
+    ran: dict[str, bool],
+    last: dict[str, float] | None,
+    player_series: dict[str, tuple[str, ...]] = PLAYER_SERIES,
 ) -> tuple[str, ...]:
     """Give the series of a player that made no update since the last log (`ran[player]` False)
-    their last logged values (NaN, a gap in a chart, before any); returns the keys filled."""
-    filled = tuple(k for player, keys in PLAYER_SERIES.items() if not ran[player] for k in keys)
+    their last logged values (NaN, a gap in a chart, before any); returns the keys filled.
+    `player_series`: each player's series (a run may log more than PLAYER_SERIES)."""
+    filled = tuple(k for player, keys in player_series.items() if not ran[player] for k in keys)
     for key in filled:
         record[key] = last[key] if last is not None else math.nan
     return filled

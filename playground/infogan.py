@@ -37,6 +37,9 @@ MAX_CATEGORIES = 20
 MAX_CONTINUOUS = 8
 Q_HIDDEN = 128  # Q's hidden layer, as the paper's MNIST Q (FC 128)
 HEAD_NAME = "info_q"  # Q's name inside D (its tensors are D's "info_q.*" entries)
+# The series an InfoGAN run logs besides trainer.SERIES: L_I on G's update (Q's cross-entropy
+# plus Gaussian error on the codes, before λ); it falls as Q reads G's codes back.
+SERIES = ("info_loss",)
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,19 @@ class Codes:
             u = torch.rand(n, self.continuous, device=device, generator=generator)
             parts.append(u * 2 - 1)
         return torch.cat(parts, dim=1) if parts else torch.zeros(n, 0, device=device)
+
+    def prior(
+        self,
+        n: int,
+        latent_dim: int,
+        generator: torch.Generator | None = None,
+        device: torch.device | str | None = None,
+    ) -> torch.Tensor:
+        """n latents (n, latent_dim) from G's prior: N(0, 1) noise, then the codes (if any)
+        from theirs, all drawn from `generator` in that order. Every sampler uses it, so a run
+        without codes draws exactly torch.randn(n, latent_dim)."""
+        z = torch.randn(n, latent_dim, device=device, generator=generator)
+        return self.fill(z, generator)
 
     def fill(self, z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
         """z (n, latent_dim) with its code coordinates drawn from their priors (a new tensor);
@@ -146,6 +162,14 @@ def head_of(d: nn.Module) -> QHead | None:
     return getattr(d, HEAD_NAME, None)
 
 
+def critic_params(d: nn.Module) -> list[nn.Parameter]:
+    """D's parameters without its Q head's: what WGAN's weight clipping bounds. Q predicts the
+    codes (category logits, code means up to ±1); clipped to ±c it could not, and the
+    mutual-information term would lose its signal. D's shared layers are clipped as usual."""
+    prefix = HEAD_NAME + "."
+    return [p for name, p in d.named_parameters() if not name.startswith(prefix)]
+
+
 def mi_loss(
     logits: torch.Tensor | None,
     means: torch.Tensor | None,
@@ -165,14 +189,19 @@ def mi_loss(
 
 
 def info_term(d: nn.Module, x: torch.Tensor, z: torch.Tensor, weight: float) -> torch.Tensor:
-    """λ·L_I for samples x = G(z) as D sees them: Q reads D's features of x and predicts the
+    """λ·L_I for samples x = G(z) as D sees them (see info_loss)."""
+    return weight * info_loss(d, x, z)
+
+
+def info_loss(d: nn.Module, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+    """L_I for samples x = G(z) as D sees them: Q reads D's features of x and predicts the
     codes z holds. Zero (a constant) when D has no Q head."""
     q = head_of(d)
     if q is None:
         return torch.zeros((), device=x.device)
     logits, means = q(d.features(x))
     category, continuous = q.codes.split(z)
-    return weight * mi_loss(
+    return mi_loss(
         logits if category is not None else None,
         means if continuous is not None else None,
         category,
@@ -220,7 +249,7 @@ def category_purity(
     gen = torch.Generator().manual_seed(seed)
     result = []
     for k in range(codes.categories):
-        z = codes.fill(torch.randn(n, latent_dim, generator=gen), gen)
+        z = codes.prior(n, latent_dim, gen)
         cat, cont = codes.split(z)
         z = codes.set(z, k, cont if cont is not None else [])
         counts = torch.bincount(classify(generate(z)).long().flatten())

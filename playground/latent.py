@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from .architectures import build_models
 from .checkpoints import (
@@ -333,12 +334,17 @@ def principal_directions(
     their scores S (n, k); then solve Z·W ≈ S by least squares: column j of W (d,) is the latent
     direction whose movement best predicts the j-th output component. Returns the unit
     directions (k', d) and each component's fraction of the output variance (k',), where
-    k' = min(k, d, p, n − 1)."""
+    k' = min(k, d, p, n − 1).
+
+    InfoGAN: the latents are drawn from G's prior (codes one-hot and uniform, as in training)
+    and the directions move the noise only: their code coordinates are 0, so the codes stay
+    as the explorer's code controls set them (k' counts the noise dimensions, not d)."""
     gen = torch.Generator().manual_seed(seed)
-    z = torch.randn(n, model.latent_dim, generator=gen)
+    z = model.codes.prior(n, model.latent_dim, gen)
     x = model.generate(z).reshape(n, -1)
     x = x - x.mean(dim=0)
-    k = max(0, min(k, model.latent_dim, x.shape[1], n - 1))
+    noise = model.latent_dim - model.codes.size  # z's first coordinates; the codes follow
+    k = max(0, min(k, noise, x.shape[1], n - 1))
     # PCA through the smaller of the two Gram matrices (an eigh of at most n x n is far cheaper
     # than an SVD of X): the eigenvectors of XᵀX are the components, those of XXᵀ the scores.
     if x.shape[1] <= n:
@@ -351,9 +357,10 @@ def principal_directions(
         scores = evecs[:, top] * evals[top].clamp_min(0).sqrt()
     total = evals.clamp_min(0).sum()
     explained = evals[top].clamp_min(0) / total if total > 0 else torch.zeros(k).double()
-    zc = (z - z.mean(dim=0)).double()
-    weights = torch.linalg.lstsq(zc, scores).solution  # (d, k)
-    directions = weights.T  # (k, d)
+    zn = z[:, :noise]
+    zc = (zn - zn.mean(dim=0)).double()
+    weights = torch.linalg.lstsq(zc, scores).solution  # (noise, k)
+    directions = F.pad(weights.T, (0, model.codes.size))  # (k, d): codes untouched
     norms = directions.norm(dim=1, keepdim=True)
     directions = torch.where(norms > 1e-12, directions / norms.clamp_min(1e-12), 0.0)
     # A component's sign is arbitrary; fix it so the largest entry is positive (repeatable UI).

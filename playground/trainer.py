@@ -74,11 +74,14 @@ class Trainer(StepCore):
         self._streams = reg.OneStream(self.gen)
         self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
         self.step = 0
-        self.history = BoundedHistory()
+        # InfoGAN logs its L_I too (a series older checkpoints lack: see BoundedHistory).
+        extra = infogan.SERIES if self.codes else ()
+        self.history = BoundedHistory(("step",) + SERIES + extra, optional=extra)
+        self._player_series = {**PLAYER_SERIES, "g": PLAYER_SERIES["g"] + extra}
         self.measures = MeasureSeries()  # mode-collapse measures every eval_every steps
         self.evaluator = None  # what they compare against, built at the first evaluation
         self._d_acc = torch.zeros(_D_STATS, device=self.device)
-        self._g_acc = torch.zeros(_G_STATS, device=self.device)
+        self._g_acc = torch.zeros(_G_STATS + len(extra), device=self.device)
         self._d_count = self._g_count = 0
         self._grad_norms = torch.zeros(2, device=self.device)
         self._log_started = time.perf_counter()
@@ -132,8 +135,7 @@ class Trainer(StepCore):
         return reg.pack(x, self.cfg.pack)
 
     def _latent(self, n: int) -> tuple[torch.Tensor, torch.Tensor | None]:
-        z = torch.randn(n, self.cfg.latent_dim, device=self.device, generator=self.gen)
-        z = self.codes.fill(z, self.gen)  # InfoGAN's codes from their priors (no-op without)
+        z = self.codes.prior(n, self.cfg.latent_dim, self.gen, self.device)  # noise (+ codes)
         labels = None
         if self.num_classes:
             labels = torch.randint(self.num_classes, (n,), device=self.device, generator=self.gen)
@@ -169,7 +171,7 @@ class Trainer(StepCore):
         self.opt_d.step()
         if self.loss.lipschitz == "weight clipping":  # clip every weight of D to [-c, c]
             with torch.no_grad():
-                params = list(self.D.parameters())
+                params = infogan.critic_params(self.D)  # not Q's: it must read the codes
                 torch._foreach_clamp_min_(params, -cfg.clip_value)
                 torch._foreach_clamp_max_(params, cfg.clip_value)
         with torch.no_grad():
@@ -190,7 +192,8 @@ class Trainer(StepCore):
             else:
                 loss = self.g_loss_fn(f)
             if self.codes:  # InfoGAN: G keeps its codes recoverable by Q
-                loss = loss + infogan.info_term(self.D, fake, z, self.cfg.info_weight)
+                info = infogan.info_loss(self.D, fake, z)
+                loss = loss + self.cfg.info_weight * info
         self.opt_g.zero_grad(set_to_none=True)
         # Only G's gradients: D's weight gradients would cost matmuls and never be used.
         loss.backward(inputs=list(self.G.parameters()))
@@ -200,7 +203,10 @@ class Trainer(StepCore):
         if self.G_ema is not None:
             ema_update(self.G_ema, self.G, self.cfg.ema)
         with torch.no_grad():
-            self._g_acc += loss.detach().reshape(1)
+            if self.codes:  # (g_loss, info_loss)
+                self._g_acc += torch.cat([loss.detach().reshape(1), info.detach().reshape(1)])
+            else:
+                self._g_acc += loss.detach().reshape(1)
         self._g_count += 1
 
     def _real_scores(self) -> torch.Tensor:
@@ -273,7 +279,9 @@ class Trainer(StepCore):
             g_grad_norm=norms[0],
             d_grad_norm=norms[1],
         )
-        carried = carry_forward(record, ran, self.history.last())
+        if self.codes:
+            record["info_loss"] = g_stats[1]
+        carried = carry_forward(record, ran, self.history.last(), self._player_series)
         bad = [k for k, v in record.items() if not math.isfinite(v) and k not in carried]
         if bad:
             diverged_at = self.step
@@ -333,7 +341,7 @@ class Trainer(StepCore):
     def sample(self, n: int, seed: int = 0) -> torch.Tensor:
         """n fresh samples from noise seeded by `seed` (class labels cycle 0, 1, …), on the CPU."""
         cpu = torch.Generator().manual_seed(seed)
-        z = self.codes.fill(torch.randn(n, self.cfg.latent_dim, generator=cpu), cpu)
+        z = self.codes.prior(n, self.cfg.latent_dim, cpu)
         labels = torch.arange(n) % self.num_classes if self.num_classes else None
         return torch.cat(
             [

@@ -26,10 +26,12 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from .config import GANConfig
 from .losses import LOSSES
 
 # Every registry loss but those defined by a gradient penalty: the lesson adds its own "gp"
-# regulariser in closed form, and applies no weight clipping ("wgan" here is unclipped).
+# regulariser in closed form, and applies no weight clipping (a loss the registry keeps
+# Lipschitz by clipping is played unclipped here).
 DIRAC_LOSSES = tuple(n for n, e in LOSSES.items() if e.lipschitz != "gradient penalty")
 REGULARISERS = ("none", "r1", "gp", "noise")
 MODES = ("simultaneous", "alternating")
@@ -41,7 +43,7 @@ class DiracSetup:
     """One Dirac-GAN training: the loss, a regulariser and its strength (R1's γ, WGAN-GP's λ,
     or the instance noise's σ), the learning rate h, steps, simultaneous or alternating."""
 
-    loss: str = "nonsaturating"
+    loss: str = GANConfig.loss  # the app's default loss (config's)
     regulariser: str = "none"
     strength: float = 1.0
     lr: float = 0.1

@@ -1,5 +1,6 @@
-"""The Diagnostics page's every-loss launcher: the same data and settings trained under every
-loss of the registry at once (one batched run, or one Ray actor), drawn live side by side.
+"""The Diagnostics page's every-loss launcher: the same data trained under every loss of the
+registry at once, each loss with its paper's training settings (playground.everyloss), in batched
+groups beside lone runs (or as one Ray actor), drawn live side by side.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import ui
-from playground import backends, capacity, datasets, images
-from playground.config import ConfigError, GANConfig
+from playground import backends, capacity, datasets, everyloss, images
+from playground.config import ConfigError
+from playground.losses import LOSSES
 from playground.metrics import coverage_2d
+from playground.multigroups import member_groups
 
 
 @dataclass
@@ -34,33 +37,44 @@ def multi_slot() -> MultiSlot:
     return MultiSlot()
 
 
-def every_loss_configs(dataset: str) -> list[GANConfig]:
-    from playground.config import LOSSES, preset
-
-    base = preset(f"{dataset}-stable")
-    return [base.replace(loss=loss) for loss in LOSSES]
+def settings_table(dataset: str) -> list[dict[str, str]]:
+    """One row per loss: what its paper's settings change from the common ones, in words."""
+    configs = everyloss.every_loss_configs(dataset)
+    common = everyloss.common_config(dataset)
+    together = {i: len(rows) > 1 for rows in member_groups(configs) for i in rows}
+    return [
+        {
+            "Loss": cfg.loss,
+            "Differs from the common settings": "; ".join(everyloss.differences(cfg, common))
+            or "nothing",
+            "Trained": "batched with others" if together[i] else "on its own, beside them",
+            "Settings from": LOSSES[cfg.loss].source,
+        }
+        for i, cfg in enumerate(configs)
+    ]
 
 
 def every_loss_section() -> None:
-    """Every loss on the same data and settings, trained as one batched computation."""
-    from playground.config import LOSSES
-
+    """Every loss on the same data, each with its paper's settings, trained side by side."""
     st.subheader("Every loss on the same data, live")
     st.caption(
-        f"One click trains the same generator and discriminator under each of the {len(LOSSES)} "
-        "losses, side by side (one batched computation), so you can watch which ones "
-        "keep all the modes."
+        f"One click trains the same generator and discriminator on the same data under each of "
+        f"the {len(LOSSES)} losses, side by side, so you can watch which ones keep all the "
+        "modes. Each loss runs with the training settings its paper recommends (one set for "
+        "all would favour the loss it was tuned for); everything else is common."
     )
     cols = st.columns([1, 2])
     mixtures = datasets.names_where(mixture=True)
     dataset = cols[0].selectbox("Data", mixtures, key="diag.multi.dataset")
+    st.caption(f"Common settings: {everyloss.common_words(everyloss.common_config(dataset))}.")
+    st.table(settings_table(dataset))
     slot = multi_slot()
     if cols[1].button(
         "▶ Train every loss on the same data, live", key="diag.multi.start", type="primary"
     ):
         slot.replace(None)  # this session's previous every-loss run frees its slot first
         try:  # here, or as one actor on the Ray cluster (backend setting)
-            runner = backends.make_multi_run(every_loss_configs(dataset))
+            runner = backends.make_multi_run(everyloss.every_loss_configs(dataset))
         except (backends.ClusterUnavailable, ConfigError) as exc:
             st.error(f"The run could not start: {exc}")
             return

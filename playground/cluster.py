@@ -177,9 +177,9 @@ class RemoteMultiRun(RemoteRunner):
     _kind = "multi"
 
     def __init__(self, configs: list[GANConfig], *, resources: dict[str, float] | None = None):
-        from .multirun import check_members
+        from .multigroups import check_grouped
 
-        self.configs = check_members(list(configs))
+        self.configs = check_grouped(list(configs))
         super().__init__(
             {"configs": self.configs}, self.configs[0].steps, resources or {"num_cpus": 1.0}
         )

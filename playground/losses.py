@@ -104,8 +104,10 @@ class Loss:
 
     d_loss(r, f, smoothing) and g_loss(f) (or g_loss(f, r) when `g_needs_real`) return the
     quantity each player minimises, averaged over the last axis. `recommended` holds the
-    settings (GANConfig names) that the loss's paper uses, for a fair side-by-side comparison;
-    `source` says where they come from.
+    training settings (GANConfig names: optimiser, learning rates, betas, D updates per G update,
+    penalty weight, clipping bound, spectral norm) that the loss's paper uses, for 2D toy data
+    where the paper has such an experiment, for a fair side-by-side comparison in which the data,
+    batch and models stay common; `source` says where they come from.
     """
 
     name: str
@@ -126,7 +128,8 @@ class Loss:
         object.__setattr__(self, "recommended", MappingProxyType(dict(self.recommended)))
 
 
-# DCGAN's Adam (Radford et al. 2016), used by the papers of the losses that name no other.
+# DCGAN's Adam (Radford et al. 2016): the papers of LSGAN and RaGAN train with it, and it is
+# the usual choice for the original losses, whose paper (2014, before Adam) names none.
 _DCGAN_ADAM = dict(lr_g=2e-4, lr_d=2e-4, beta1=0.5, beta2=0.999, d_steps=1)
 
 _ENTRIES = (
@@ -139,7 +142,8 @@ _ENTRIES = (
         probability=True,
         smoothable=True,
         recommended=_DCGAN_ADAM,
-        source="Goodfellow et al. 2014, with DCGAN's Adam settings",
+        source="Goodfellow et al. 2014 (trained with SGD and momentum, before Adam); here with "
+        "DCGAN's Adam (Radford et al. 2016: lr 2e-4, betas (0.5, 0.999), 1 D step)",
     ),
     Loss(
         "nonsaturating",
@@ -151,7 +155,8 @@ _ENTRIES = (
         probability=True,
         smoothable=True,
         recommended=_DCGAN_ADAM,
-        source="Goodfellow et al. 2014, with DCGAN's Adam settings",
+        source="Goodfellow et al. 2014 (trained with SGD and momentum, before Adam); here with "
+        "DCGAN's Adam (Radford et al. 2016: lr 2e-4, betas (0.5, 0.999), 1 D step)",
     ),
     Loss(
         "lsgan",
@@ -162,7 +167,7 @@ _ENTRIES = (
         "Squared error instead of log loss: fakes far from the boundary still get a gradient.",
         smoothable=True,
         recommended=_DCGAN_ADAM,
-        source="Mao et al. 2017 (Adam, lr 2e-4, beta1 0.5)",
+        source="Mao et al. 2017, who train with DCGAN's Adam (lr 2e-4, beta1 0.5, 1 D step)",
     ),
     Loss(
         "wgan",
@@ -172,7 +177,8 @@ _ENTRIES = (
         "The critic estimates the earth mover's distance; weight clipping keeps it Lipschitz.",
         lipschitz="weight clipping",
         recommended=dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, d_steps=5, clip_value=0.01),
-        source="Arjovsky et al. 2017, Algorithm 1 (RMSProp 5e-5, 5 critic steps, c = 0.01)",
+        source="Arjovsky et al. 2017, Algorithm 1 (RMSProp, lr 5e-5, 5 critic steps, c = 0.01); "
+        "the same in the toy script of Gulrajani et al. 2017",
     ),
     Loss(
         "wgan-gp",
@@ -183,11 +189,10 @@ _ENTRIES = (
         "Wasserstein with a gradient penalty instead of clipping: smooth, useful gradients "
         "everywhere, the usual cure for mode collapse on toy data.",
         lipschitz="gradient penalty",
-        recommended=dict(
-            lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9, d_steps=5, gp_weight=0.1, batch_size=256
-        ),
-        source="Gulrajani et al. 2017, the toy experiments' script gan_toy.py (Adam 1e-4, "
-        "betas (0.5, 0.9), 5 critic steps, lambda 0.1 for toy data; 10 and beta1 0 for images)",
+        recommended=dict(lr_g=1e-4, lr_d=1e-4, beta1=0.5, beta2=0.9, d_steps=5, gp_weight=0.1),
+        source="Gulrajani et al. 2017, the script of their 2D toy experiments (gan_toy.py: Adam, "
+        "lr 1e-4, betas (0.5, 0.9), 5 critic steps, lambda 0.1, which it notes is faster on "
+        "toy data; the paper's Algorithm 1, for images, has lambda 10 and beta1 0)",
     ),
     Loss(
         "hinge",
@@ -201,7 +206,8 @@ _ENTRIES = (
         recommended=dict(
             spectral_norm=True, lr_g=2e-4, lr_d=2e-4, beta1=0.0, beta2=0.9, d_steps=5
         ),
-        source="Miyato et al. 2018 (SNGAN's ResNet setting: Adam 2e-4, betas (0, 0.9), 5 D steps)",
+        source="Miyato et al. 2018, who pair the hinge loss (Lim & Ye 2017) with spectral norm "
+        "(SNGAN's ResNet setting: Adam, lr 2e-4, betas (0, 0.9), 5 D steps)",
     ),
     Loss(
         "ragan",
@@ -215,7 +221,8 @@ _ENTRIES = (
         "(bars are batch means), so G also gains by making real data look less real.",
         g_needs_real=True,
         recommended=_DCGAN_ADAM,
-        source="Jolicoeur-Martineau 2018 (RaSGAN; Adam 2e-4, betas (0.5, 0.999), 1 D step)",
+        source="Jolicoeur-Martineau 2018 (RaSGAN's main set-up: DCGAN's Adam, lr 2e-4, betas "
+        "(0.5, 0.999), 1 D step)",
     ),
 )
 

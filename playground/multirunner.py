@@ -1,4 +1,5 @@
-"""A multirun.MultiRun in a daemon thread, controlled like runner.Run."""
+"""A multi-run (multigroups.GroupedRun: batched MultiRun groups and lone Trainers) in a daemon
+thread, controlled like runner.Run."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from dataclasses import dataclass
 
 from .config import ConfigError, GANConfig
 from .data import DataSource
-from .multirun import MultiRun, check_members
+from .multigroups import GroupedRun, check_grouped
+from .multirun import MultiRun
 from .runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
 from .stepcore import Divergence
 
@@ -30,16 +32,18 @@ class MultiSnapshot:
 
 
 class MultiRunner(ThreadControls):
-    """A MultiRun in a daemon thread, controlled like runner.Run: start, pause, resume, step
-    (while paused), stop, set_lr (per member, live); `snapshot()` returns plain data."""
+    """A multi-run in a daemon thread, controlled like runner.Run: start, pause, resume, step
+    (while paused), stop, set_lr (per member, live); `snapshot()` returns plain data. Members
+    that can be batched train as MultiRun groups, the others as lone Trainers beside them
+    (multigroups.GroupedRun)."""
 
     _kind = "multi-run"
     _thread_name = "gan-multirun"
 
     def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
-        self.configs = check_members(list(configs))
+        self.configs = check_grouped(list(configs))
         self._data = data
-        self.multi: MultiRun | None = None
+        self.multi: GroupedRun | MultiRun | None = None
         super().__init__()
         self._pending_lr: dict[int, dict[str, float]] = {}
         self._frames: list[tuple[Frame, ...]] = []  # one tuple of N member frames per picture
@@ -89,7 +93,7 @@ class MultiRunner(ThreadControls):
     def _main(self) -> None:
         try:
             if self.multi is None:
-                self.multi = MultiRun(self.configs, self._data)
+                self.multi = GroupedRun(self.configs, self._data)
             self._record_frame()
             self._loop()
         except Divergence as exc:
@@ -97,7 +101,7 @@ class MultiRunner(ThreadControls):
         except Exception as exc:  # shown to the person, not raised into a dead thread
             self._set_status("error", str(exc).strip() or type(exc).__name__)
 
-    def _engine(self) -> MultiRun:
+    def _engine(self) -> GroupedRun | MultiRun:
         return self.multi
 
     def _train_step(self, action: tuple[bool, bool], manual: bool = False) -> list | None:

@@ -6,7 +6,7 @@ per-member gradient norms). multirun.MultiRun is built on these.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -62,20 +62,38 @@ def stacked_params(layers: Layers) -> list[torch.Tensor]:
 
 
 class StackedAdam:
-    """Adam (Kingma & Ba 2015) over stacked parameters with one learning rate per member.
+    """Adam (Kingma & Ba 2015) over stacked parameters with one learning rate and one pair of
+    betas per member.
 
     Same update as torch.optim.Adam: m ← β1·m + (1 − β1)·g, v ← β2·v + (1 − β2)·g²,
-    p ← p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε); lr has shape (N,) and broadcasts over each
-    member's slice, so members never mix."""
+    p ← p − lr/(1 − β1ᵗ) · m / (√v / √(1 − β2ᵗ) + ε); lr has shape (N,), and betas are a pair
+    of floats shared by all members or a pair of N-long sequences, one value per member; each
+    broadcasts over its member's slice, so members never mix."""
 
-    def __init__(self, params: list[torch.Tensor], lr: torch.Tensor, betas: tuple[float, float]):
-        self.params, self.lr, self.betas, self.eps = params, lr, betas, 1e-8
+    def __init__(
+        self,
+        params: list[torch.Tensor],
+        lr: torch.Tensor,
+        betas: tuple[float, float] | tuple[Sequence[float], Sequence[float]],
+    ):
+        self.params, self.lr, self.eps = params, lr, 1e-8
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
         # The step count lives on the device, so a step recorded in a CUDA graph counts on; in
         # float64 (where the device has it), as torch's Adam computes its bias corrections.
         exact = torch.float32 if lr.device.type == "mps" else torch.float64
         self.t = torch.zeros((), device=lr.device, dtype=exact)
+        n = lr.shape[0]
+        # (N, 1, 1) each, in the exact dtype for the bias corrections (built from the Python
+        # floats, so 0.9 is torch's 0.9, not a float32 rounding of it).
+        self.beta1, self.beta2 = (
+            torch.tensor(
+                [float(b)] * n if isinstance(b, (int, float)) else [float(x) for x in b],
+                device=lr.device,
+                dtype=exact,
+            ).view(n, 1, 1)
+            for b in betas
+        )
 
     def zero_grad(self) -> None:
         for p in self.params:
@@ -84,18 +102,22 @@ class StackedAdam:
     @torch.no_grad()
     def step(self) -> None:
         self.t += 1
-        beta1, beta2 = self.betas
+        dtype = self.lr.dtype
+        k = len(self.params)
         grads = [p.grad for p in self.params]
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, 1 - beta2)
+        torch._foreach_lerp_(self.exp_avg, grads, [(1 - self.beta1).to(dtype)] * k)
+        torch._foreach_mul_(self.exp_avg_sq, [self.beta2.to(dtype)] * k)
+        squares = torch._foreach_mul(grads, grads)
+        torch._foreach_mul_(squares, [(1 - self.beta2).to(dtype)] * k)
+        torch._foreach_add_(self.exp_avg_sq, squares)
         denom = torch._foreach_sqrt(self.exp_avg_sq)
-        bias2 = (1 - torch.pow(beta2, self.t)).sqrt()
-        torch._foreach_div_(denom, [bias2] * len(denom))
+        bias2 = (1 - torch.pow(self.beta2, self.t)).sqrt().to(dtype)
+        torch._foreach_div_(denom, [bias2] * k)
         torch._foreach_add_(denom, self.eps)
         update = torch._foreach_div(self.exp_avg, denom)
-        step_size = (self.lr / -(1 - torch.pow(beta1, self.t))).view(-1, 1, 1).to(self.lr.dtype)
-        torch._foreach_mul_(update, [step_size] * len(update))
+        bias1 = 1 - torch.pow(self.beta1, self.t)  # (N, 1, 1)
+        step_size = (-self.lr.view(-1, 1, 1) / bias1).to(dtype)
+        torch._foreach_mul_(update, [step_size] * k)
         torch._foreach_add_(self.params, update)
 
 

@@ -1,0 +1,71 @@
+"""AppTest for the Diagnostics page's every-loss view: each loss runs with its paper's settings,
+and the page says, per loss, what differs from the common settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from pages import every_loss_ui, ui
+from playground.everyloss import common_config, differences, every_loss_configs
+from playground.losses import LOSSES
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def diagnostics(monkeypatch, tmp_path):
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
+    slot = every_loss_ui.MultiSlot()
+    monkeypatch.setattr(every_loss_ui, "multi_slot", lambda: slot)
+    at = AppTest.from_file(str(ROOT / "pages" / "diagnostics.py"), default_timeout=120).run()
+    yield at, slot
+    slot.replace(None)
+
+
+def test_each_loss_takes_its_papers_settings_and_shares_the_rest():
+    common = common_config("ring8")
+    configs = {cfg.loss: cfg for cfg in every_loss_configs("ring8")}
+    assert list(configs) == list(LOSSES)
+    gp = configs["wgan-gp"]
+    assert (gp.lr_g, gp.beta1, gp.beta2, gp.d_steps, gp.gp_weight) == (1e-4, 0.5, 0.9, 5, 0.1)
+    clipped = configs["wgan"]
+    assert (clipped.optimizer, clipped.lr_d, clipped.d_steps) == ("rmsprop", 5e-5, 5)
+    assert configs["hinge"].spectral_norm and configs["hinge"].d_steps == 5
+    for cfg in configs.values():
+        assert (cfg.dataset, cfg.batch_size, cfg.hidden, cfg.layers, cfg.ema, cfg.steps) == (
+            common.dataset, common.batch_size, common.hidden, common.layers, common.ema,
+            common.steps,
+        )
+    assert differences(gp, common) == [
+        "learning rate 0.0001 for both",
+        "Adam betas (0.5, 0.9)",
+        "5 D updates per G update",
+        "gradient penalty weight λ = 0.1",
+    ]
+    assert "Adam betas" not in "; ".join(differences(clipped, common)), "RMSprop has no betas"
+
+
+def test_the_page_shows_what_differs_per_loss(diagnostics):
+    at, _ = diagnostics
+    assert not at.exception
+    table = at.table[0].value
+    assert list(table["Loss"]) == list(LOSSES)
+    rows = table.set_index("Loss")
+    assert "5 D updates per G update" in rows.loc["wgan-gp", "Differs from the common settings"]
+    assert "RMSprop instead of Adam" in rows.loc["wgan", "Differs from the common settings"]
+    assert "spectral norm" in rows.loc["hinge", "Differs from the common settings"]
+    assert rows.loc["hinge", "Trained"].startswith("on its own")
+    assert rows.loc["nonsaturating", "Trained"] == "batched with others"
+    assert "gan_toy.py" in rows.loc["wgan-gp", "Settings from"]
+    words = " ".join(c.value for c in at.caption)
+    assert "settings its paper recommends" in words and "Common settings: Adam" in words
+
+
+def test_the_run_it_starts_has_each_losss_settings(diagnostics):
+    at, slot = diagnostics
+    at.button(key="diag.multi.start").click().run()
+    assert not at.exception and slot.runner is not None
+    assert slot.runner.configs == every_loss_configs("ring8")

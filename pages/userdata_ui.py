@@ -99,13 +99,14 @@ def drawing() -> None:
         count = sum(len(s) for s in strokes)
         need = max(0, userpoints.MIN_POINTS - count)
         st.markdown(f"**{count:,} points drawn**" + (f" (draw {need} more)" if need else ""))
-        st.caption("Click the canvas to spray points, or pick the box or lasso tool above it and "
-                   "drag to fill an area. Points are centred and scaled to fill −2 to 2 for "
-                   "training (the right-hand preview shows exactly what trains).")
+        st.caption("Click the canvas to spray points. To fill an area, pick the box or lasso "
+                   "tool on the chart's toolbar and drag (the hand tool goes back to clicking). "
+                   "Points are centred and scaled to fill −2 to 2 for training: the preview "
+                   "shows exactly what trains.")
+        preview()
     with left:
         st.plotly_chart(canvas_figure(_drawn()), key=CHART_KEY, on_select=_add_selection,
                         selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
-    preview()
 
 
 def canvas_figure(points: np.ndarray) -> go.Figure:
@@ -115,17 +116,21 @@ def canvas_figure(points: np.ndarray) -> go.Figure:
     gx, gy = np.meshgrid(ticks, ticks)
     fig = go.Figure(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="canvas",
                                marker=dict(size=5, color="rgba(120,120,120,0.15)"),
-                               hoverinfo="none", showlegend=False))
+                               hovertemplate="(%{x:.1f}, %{y:.1f})<extra></extra>",
+                               showlegend=False))
     if len(points):
         fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name="drawn",
                                  marker=dict(size=4, color=figures.REAL_COLOUR),
                                  hoverinfo="none", showlegend=False))
     margin = 0.15
-    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), dragmode="lasso",
+    # Dragging pans nothing (fixed axes), so a click picks a spot: in plotly's box and lasso
+    # modes a click clears the selection instead. Those modes are one click away on the toolbar.
+    fig.update_layout(height=420, margin=dict(l=10, r=10, t=10, b=10), dragmode="pan",
                       clickmode="event+select",
-                      xaxis=dict(range=[-SPAN - margin, SPAN + margin], constrain="domain"),
+                      xaxis=dict(range=[-SPAN - margin, SPAN + margin], constrain="domain",
+                                 fixedrange=True),
                       yaxis=dict(range=[-SPAN - margin, SPAN + margin], scaleanchor="x",
-                                 constrain="domain"))
+                                 constrain="domain", fixedrange=True))
     return fig
 
 
@@ -143,7 +148,7 @@ def preview() -> None:
         st.warning(f"The points file cannot be used: {exc}")
         return
     source = st.session_state.get(SOURCE, "a file")
-    fig = figures.points_figure(None, found.points, (-2.5, 2.5, -2.5, 2.5), height=300,
+    fig = figures.points_figure(None, found.points, (-2.5, 2.5, -2.5, 2.5), height=280,
                                 title=f"What trains: {len(found):,} points from the {source}")
     st.plotly_chart(fig, key="userdata.preview")
 

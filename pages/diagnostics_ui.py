@@ -153,7 +153,8 @@ def run_report(run, n: int):
 def show_source(source: Source, run, n: int) -> None:
     cfg = source.cfg
     st.caption(f"{ui.describe_config(cfg)} · step {source.step:,}")
-    if cfg.is_points and not datasets.DATASETS[cfg.dataset].is_mixture:
+    entry = datasets.DATASETS[cfg.dataset]
+    if cfg.is_points and not entry.is_mixture and not entry.user_points:
         st.info(
             f"'{cfg.dataset}' has no separate modes to count: the measures need a Gaussian "
             f"mixture ({', '.join(datasets.names_where(mixture=True))}) or images."
@@ -228,6 +229,9 @@ def pictures(report, real, extent, cfg: GANConfig) -> None:
     m = report.measures
     labels = bin_labels(m, cfg.dataset)
     counts = report.counts
+    if cfg.is_points and "modes_total" not in m:  # the user's own points: no modes to share
+        st.plotly_chart(density_figure(report.samples, real, extent), key="diag.density")
+        return
     if "modes_total" in m:
         left, right = st.columns([3, 2])
         left.plotly_chart(density_figure(report.samples, real, extent), key="diag.density")

@@ -139,10 +139,13 @@ def explain(keys) -> None:
 
 
 def all_gauges(measures: dict, previous: dict | None = None) -> None:
-    groups = [MODE_GAUGES, CLASS_GAUGES, MANIFOLD_GAUGES, IMAGE_GAUGES]
+    points = "js_grid" in measures  # the user's own points: their four gauges, once each
+    groups = [MODE_GAUGES, CLASS_GAUGES, POINT_GAUGES if points else MANIFOLD_GAUGES, IMAGE_GAUGES]
     present = [g for g in groups if g[0][0] in measures]  # a group shows when its lead does
     for group in present:
         gauges(measures, group, previous)
+    if points:
+        st.caption(point_reading(measures))
     explain([item for g in present for item in g if item[0] in measures])
 
 

@@ -253,6 +253,8 @@ _SHOWN = (
     ("recall", "recall"),
     ("density", "density"),
     ("coverage", "coverage"),
+    ("kl_grid", "KL (grid)"),
+    ("js_grid", "JS (grid)"),
     ("fid", "FID"),
     ("kid", "KID"),
     ("inception_score", "IS"),
@@ -340,7 +342,7 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if not 10 <= args.samples <= 100_000:
         raise UsageError("--samples must be from 10 to 100000")
     trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
-    if trainer.data.kind == "points" and trainer.data.centres is None:
+    if trainer.data.kind == "points" and trainer.data.centres is None and len(trainer.data) == 0:
         raise UsageError(
             f"mode-collapse measures need a Gaussian-mixture dataset ({_mixtures()}) or "
             f"images; this checkpoint is '{trainer.cfg.dataset}'"

@@ -99,3 +99,41 @@ def test_an_uploaded_csv_trains_with_the_point_measures(fresh_slot):
         assert wanted in labels
     assert "Modes held" not in labels
     assert fresh_slot.run.snapshot().config.dataset == "own-points"
+
+
+# ---------------------------------------------------------------------- a saved run
+@pytest.fixture
+def saved_run(tmp_path, monkeypatch):
+    """A checkpoint trained with the command line on a CSV of points, the CSV deleted after."""
+    from helpers import cli_train, install_checkpoints
+
+    csv = tmp_path / "smiley.csv"
+    csv.write_text(userpoints.example_csv())
+    made = cli_train(
+        tmp_path / "made", "--set", "dataset=own-points", "--set", f"points_file={csv}",
+        "--steps", "60", "--set", "batch_size=32", "--set", "eval_every=20",
+    )
+    csv.unlink()
+    return install_checkpoints({"run": made}, tmp_path / "checkpoints", {"run": "runs/mine"},
+                               monkeypatch)["run"]
+
+
+def test_diagnostics_measure_a_saved_run_on_its_own_points(saved_run, fresh_slot):
+    at = AppTest.from_file(str(ROOT / "pages" / "diagnostics.py"), default_timeout=120).run()
+    at.selectbox(key="diag.source").set_value(str(saved_run)).run()
+    at.select_slider(key="diag.samples").set_value(500).run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    for wanted in ("Precision", "Recall", "KL (grid)", "JS (grid)"):
+        assert labels.count(wanted) == 1, wanted
+    assert "Modes held" not in labels
+    assert "has no separate modes" not in " ".join(i.value for i in at.info)
+    assert at.get("plotly_chart")  # the timeline and the real-against-generated density
+
+
+def test_the_command_line_diagnoses_a_saved_run_on_its_own_points(saved_run, capsys):
+    from playground.cli import main as cli
+
+    assert cli(["diagnose", str(saved_run), "--samples", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "precision" in out and "JS (grid)" in out

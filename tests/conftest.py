@@ -105,6 +105,18 @@ def runs():
     assert run_threads() == []
 
 
+@pytest.fixture
+def fresh_slot(monkeypatch):
+    """A page test's own run slot (the cached session resource is per real session); its run
+    is stopped afterwards."""
+    from pages import ui
+
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    yield slot
+    slot.stop()
+
+
 # ---------------------------------------------------------------------- browser tests
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):

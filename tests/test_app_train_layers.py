@@ -7,22 +7,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 from helpers import wait_for
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-@pytest.fixture
-def fresh_slot(monkeypatch):
-    """Each test its own run slot (the cached session resource is per real session)."""
-    from pages import ui
-
-    slot = ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    yield slot
-    slot.stop()
 
 
 def _started(slot, steps: int, **settings) -> AppTest:

@@ -113,6 +113,9 @@ class RemoteRun(RemoteRunner):
     def view_layers(self, plane: str = "random"):
         return self._ask("view_layers", plane)
 
+    def frame_now(self):
+        return self._ask("frame_now")
+
     def _ask(self, name: str, *args, **kwargs):
         """One of Run's looking-at methods: in the actor while it lives, else on the state
         brought home (None when there is none)."""

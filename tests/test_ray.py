@@ -121,6 +121,19 @@ def test_controls_and_snapshots_through_the_actor(remote_runs):
     wait_for(lambda: ray.available_resources().get("CPU") == 2, "its actor's CPU freed")
 
 
+def test_slow_motion_through_the_actor(remote_runs):
+    from playground import slowmo
+
+    run = remote_runs(small(steps=100_000))
+    run.start(paused=True)
+    wait_for(lambda: status_of(run) == "paused" and run.has_models, "a paused run in the actor")
+    d = slowmo.play(run, "d")
+    assert abs(d.decision_change).max() > 0 and (d.displacement == 0).all()
+    g = slowmo.play(run, "g")
+    assert abs(g.displacement).max() > 0 and (g.decision_change == 0).all()
+    assert run.snapshot().step == 2 and status_of(run) == "paused"
+
+
 def test_ten_runs_on_room_for_two_all_finish_and_the_rest_queue(remote_runs):
     runs = [remote_runs(small(steps=60, seed=i)) for i in range(10)]
     for run in runs:

@@ -1,4 +1,4 @@
-"""Lessons: a GAN lecture in seven one-click steps, each with what to watch and what to expect.
+"""Lessons: a GAN lecture in eight one-click steps, each with what to watch and what to expect.
 
 A teacher link (`/lessons?lesson=3&hide=settings,formula&lock=1`) opens one lesson with chosen
 parts hidden and its settings locked.
@@ -15,7 +15,7 @@ view = lui.teacher_view()
 if view.shows("picker") and not view.locked:
     st.title("Lessons")
     st.caption(
-        "A GAN lecture in seven steps, in teaching order. Each lesson starts with one click; "
+        "A GAN lecture in eight steps, in teaching order. Each lesson starts with one click; "
         "each says what to watch and what you should see (measured: see the README)."
     )
 lesson = lui.pick_lesson(view)

@@ -9,7 +9,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import slowmo_ui, train_ui, ui
-from playground import capacity, dirac, figures
+from playground import capacity, dirac, figures, images
 from playground.lessons import HIDEABLE, LESSONS, Lesson, TeacherView, parse_teacher_link
 from playground.lessons import lesson as find_lesson
 from playground.runner import Frame, Run, Snapshot
@@ -318,8 +318,11 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
             run_controls(run, snap)
         if lesson.switch is not None:
             switch_button(lesson, run, snap)
-        layers = layer_toggles(lesson, view)
         frame = snap.latest
+        if frame is not None and snap.kind == "images":
+            live_images(snap, frame)
+            return
+        layers = layer_toggles(lesson, view)
         if frame is None or snap.kind != "points":
             st.caption("Building the models and loading the data…")
             return
@@ -360,6 +363,34 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
             slowmo_ui.panel(run, snap, real_points(run), "lessons")
 
     live()
+
+
+GRID_PX = 448  # an image lesson's sample grid is enlarged (pixels repeated) to about this
+
+
+def live_images(snap: Snapshot, frame: Frame) -> None:
+    """An image lesson's run: the fixed-noise grid enlarged for the room, D's mean output on
+    real and generated images, and the class measures once they are in."""
+    left, right = st.columns([3, 2])
+    with left:
+        grid = images.upscale(images.make_grid(frame.samples, pad=1), GRID_PX)
+        st.image(grid, caption=f"Fixed noise at step {frame.step:,}", output_format="PNG")
+    with right:
+        last = snap.measures[-1] if snap.measures else {}
+        if "classes_covered" in last:
+            st.metric(
+                "Classes covered",
+                f"{last['classes_covered']} of {last.get('classes_total', 10)}",
+                help=f"by the project's classifier, step {last['step']:,}",
+            )
+        st.plotly_chart(
+            ui.line_figure(snap.history, {"d_real": "D(real)", "d_fake": "D(fake)"}, "D's output"),
+            key="lessons.d_outputs",
+        )
+        st.plotly_chart(
+            ui.line_figure(snap.history, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", 0.6),
+            key="lessons.losses",
+        )
 
 
 def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:

@@ -32,6 +32,7 @@ from playground.figures import (  # noqa: F401  (the pages draw through ui.*)
     points_figure,
 )
 from playground.losses import LOSSES as LOSS_REGISTRY
+from playground.regularisers import REGULARISERS
 from playground.runner import Run, Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -165,8 +166,13 @@ HELP = {
     + " ".join(f"{d.name}: {d.summary}" for d in datasets.DATASETS.values()),
     "data_folder": "A folder of your own images (searched recursively), or upload a zip of "
     "them with the uploader at the top of the sidebar.",
+    "points_file": "A CSV file of 2D points, x then y a line (dataset own-points). Drawing or "
+    "uploading points on this page sets it; the command line takes any such file.",
     "image_size": "Images are resized and centre-cropped to this many pixels a side.",
     "grayscale": "Convert colour images to one channel.",
+    "train_images": "Train on only this many of the dataset's images (the same fixed draw "
+    "every time) and hold the rest out: with few images D can memorise them (lesson 8). "
+    "0 trains on all of them.",
     "arch": " ".join(f"{a.name}: {a.summary}" for a in architectures.ARCHITECTURES.values()),
     "conditional": "Give G and D the class label, so you can ask G for a given digit.",
     "hidden": "Units per hidden layer of the MLP.",
@@ -187,17 +193,9 @@ HELP = {
     "loss": "The game G and D play; its formula is shown below.",
     "pack": "PacGAN: D judges this many samples together, so a generator that keeps producing "
     "the same thing is easy to catch (Lin et al. 2018). 1 = off.",
-    "gp_weight": "λ, how strongly WGAN-GP pushes D's gradient norm towards 1.",
     "clip_value": "WGAN clips every D weight to [−c, c] to keep it Lipschitz.",
     "label_smoothing": "One-sided: D's target for real samples becomes 1 − this, so D is "
     "never fully confident.",
-    "instance_noise": "Std of Gaussian noise added to everything D sees, fading to 0: blurs the "
-    "two distributions so they overlap early on.",
-    "r1_gamma": "R1 (Mescheder et al. 2018): γ/2 times D's squared gradient norm on real data, "
-    "with any loss; keeps D flat on the data so training settles. 0 = off; 0.1–10 typical.",
-    "diffaugment": "DiffAugment (Zhao et al. 2020), images only: the same kinds of random "
-    "change applied to real and generated images before D, comma-separated from color, "
-    "translation, cutout. Empty = off. Stops D memorising a small dataset.",
     "optimizer": "Adam is the default for GANs; RMSprop is what the original WGAN used.",
     "lr_g": "Generator learning rate. Can be changed while a run is live.",
     "lr_d": "Discriminator learning rate. Can be changed while a run is live.",
@@ -218,6 +216,8 @@ HELP = {
     "fast_paths": "On a GPU: bf16 arithmetic and the channels-last layout for DCGAN, and each "
     "training step replayed as one CUDA graph. No effect on a CPU. Off = plain fp32, one kernel "
     "launch at a time (for comparison).",
+    # Each regulariser's setting is described by its registry entry (playground.regularisers).
+    **{r.setting: r.widget.help for r in REGULARISERS.values()},
 }
 
 CHOICES = {
@@ -234,8 +234,10 @@ LIVE = LIVE_SETTINGS  # settings a live run picks up at its next step
 LABELS = {
     "dataset": "Dataset",
     "data_folder": "Image folder",
+    "points_file": "Points file (CSV)",
     "image_size": "Image size (pixels)",
     "grayscale": "Grayscale",
+    "train_images": "Training images (0 = all)",
     "arch": "Architecture",
     "conditional": "Conditional on the class",
     "hidden": "MLP hidden units",
@@ -248,12 +250,8 @@ LABELS = {
     "info_cat": "InfoGAN categories",
     "info_cont": "InfoGAN continuous codes",
     "info_weight": "InfoGAN weight λ",
-    "gp_weight": "Gradient penalty weight λ",
     "clip_value": "Weight clip c",
     "label_smoothing": "Label smoothing",
-    "instance_noise": "Instance noise",
-    "r1_gamma": "R1 weight γ",
-    "diffaugment": "DiffAugment policy",
     "optimizer": "Optimizer",
     "lr_g": "Generator learning rate",
     "lr_d": "Discriminator learning rate",
@@ -270,6 +268,7 @@ LABELS = {
     "eval_every": "Measure collapse every (steps)",
     "device": "Device",
     "fast_paths": "GPU fast paths",
+    **{r.setting: r.widget.label for r in REGULARISERS.values()},
 }
 # The −/+ step of each float setting, fitted to its usual scale (Streamlit's default 0.01 would
 # turn a learning rate of 0.001 into −0.009), and the bounds the buttons stop at (the engine's
@@ -279,21 +278,21 @@ FLOAT_STEPS = {
     "lr_d": (1e-4, 1e-7, 1.0),
     "beta1": (0.05, 0.0, 0.9999),
     "beta2": (0.0005, 0.0, 0.99999),
-    "gp_weight": (1.0, 0.0, 1000.0),
     "clip_value": (0.005, 1e-5, 10.0),
     "label_smoothing": (0.05, 0.0, 0.5),
-    "instance_noise": (0.05, 0.0, 10.0),
-    "r1_gamma": (0.1, 0.0, 1000.0),
     "info_weight": (0.1, 0.0, 100.0),
     "ema": (0.001, 0.0, 0.99999),
+    **{r.setting: r.widget.step for r in REGULARISERS.values() if r.widget.step},
 }
 LIVE_CHANGED = "train.live_changed"  # settings the user changed since the last page run
 MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim",
         "steps", "seed", "device")
-ADVANCED_ORDER = ("data_folder", "image_size", "grayscale", "conditional", "hidden", "layers",
+ADVANCED_ORDER = ("data_folder", "points_file", "image_size", "grayscale", "train_images",
+                  "conditional",
+                  "hidden", "layers",
                   "width", "spectral_norm", "pack", "info_cat", "info_cont", "info_weight",
-                  "gp_weight", "clip_value", "label_smoothing",
-                  "instance_noise", "r1_gamma", "diffaugment", "optimizer", "beta1", "beta2",
+                  "clip_value", "label_smoothing",
+                  *(r.setting for r in REGULARISERS.values()), "optimizer", "beta1", "beta2",
                   "g_steps", "ema",
                   "log_every", "sample_every", "eval_every", "fast_paths")
 
@@ -328,6 +327,8 @@ def _widget(name: str, field: dataclasses.Field, device_text: str):
     if name in CHOICES:
         options = list(CHOICES[name])
         fmt = (lambda v: f"auto ({device_text})" if v == "auto" else v) if name == "device" else str
+        if name == "dataset":  # the user's own data is named in words: its name is jargon
+            fmt = dataset_label
         return st.selectbox(label, options, format_func=fmt, **common)
     if field.type in ("bool", bool):
         return st.checkbox(label, **common)
@@ -340,6 +341,12 @@ def _widget(name: str, field: dataclasses.Field, device_text: str):
         return st.number_input(label, min_value=low, max_value=high, step=step, format="%g",
                                **common)
     return st.text_input(label, **common)
+
+
+def dataset_label(name: str) -> str:
+    """A dataset as the picker shows it: the user's own points in plain words."""
+    entry = datasets.DATASETS.get(name)
+    return entry.title if entry is not None and entry.user_points else name
 
 
 def live_changes() -> list[str]:

@@ -18,6 +18,7 @@ A dataset that cannot be had raises `DatasetUnavailable` with a one-line message
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from pathlib import Path
 
@@ -41,6 +42,9 @@ __all__ = [
 ]
 
 
+HOLD_OUT_SEED = 0  # the draw of cfg.train_images training images: the same for every run
+
+
 def load_dataset(
     cfg: GANConfig,
     device: torch.device | str = "cpu",
@@ -49,11 +53,50 @@ def load_dataset(
     *,
     max_images: int = MAX_FOLDER_IMAGES,
 ) -> DataSource:
-    """The DataSource for `cfg.dataset` at `cfg.image_size`, held on `device`.
+    """The DataSource for `cfg.dataset` at `cfg.image_size`, held on `device` (only its first
+    `cfg.train_images` images of a fixed draw when that is set: see `held_out`).
 
     Raises DatasetUnavailable (one-line message) when files are missing and cannot be fetched,
     are malformed, or a folder holds no readable image. `max_images` caps a folder dataset.
     """
+    source = _load_all(cfg, device, cache_dir, download, max_images=max_images)
+    if not cfg.train_images:
+        return source
+    train, _ = _split(source, cfg.train_images)
+    return dataclasses.replace(
+        source,
+        images=source.images.index_select(0, train),
+        labels=None if source.labels is None else source.labels.index_select(0, train),
+        notes=[*source.notes, f"training on {len(train):,} of them; the rest are held out"],
+    )
+
+
+def held_out(cfg: GANConfig, device: torch.device | str = "cpu") -> torch.Tensor:
+    """The images a run with `cfg.train_images` set never trains on: uint8 (N, C, H, W)."""
+    source = _load_all(cfg, device, None, False)
+    _, rest = _split(source, cfg.train_images)
+    return source.images.index_select(0, rest)
+
+
+def _split(source: DataSource, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(training indices, held-out indices) of a fixed random draw of n images."""
+    total = len(source)
+    if not 0 < n < total:
+        raise ValueError(f"train_images: must be from 1 to {total - 1} for this dataset; got {n}")
+    order = torch.randperm(total, generator=torch.Generator().manual_seed(HOLD_OUT_SEED))
+    order = order.to(source.images.device)
+    return order[:n], order[n:]
+
+
+def _load_all(
+    cfg: GANConfig,
+    device: torch.device | str = "cpu",
+    cache_dir: str | os.PathLike | None = None,
+    download: bool = True,
+    *,
+    max_images: int = MAX_FOLDER_IMAGES,
+) -> DataSource:
+    """Every image (or the points) of `cfg.dataset` at `cfg.image_size`, held on `device`."""
     device = torch.device(device)
     entry = DATASETS.get(cfg.dataset)
     if entry is None:
@@ -72,9 +115,9 @@ def load_dataset(
     if entry.loader == "bundled":
         pixels, labels = imagesets.load_digits()
         side = entry.native_size
-        notes = [
-            f"{len(pixels):,} scikit-learn digits, upscaled from {side}x{side} to {size}x{size}"
-        ]
+        resized = f"upscaled from {side}x{side} to {size}x{size}"
+        resized = resized if size != side else f"at their own {side}x{side}"
+        notes = [f"{len(pixels):,} scikit-learn digits, {resized}"]
         return imagesets.image_source(entry.name, pixels, labels, size, device, notes=notes)
     if entry.loader == "torchvision":
         pixels, labels = imagesets.load_torchvision_dataset(entry, cache, download)

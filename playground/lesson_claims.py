@@ -159,10 +159,74 @@ def _claim_switch(seed: int) -> ClaimResult:
 
 
 def _claim_latent(seed: int) -> ClaimResult:
-    cov = _outcome(BY_KEY["latent"].variants[0].config(seed)).coverage
+    ring, info = BY_KEY["latent"].configs(seed)
+    cov = _outcome(ring).coverage
     off = 1.0 - cov["high_quality_fraction"]
-    holds = cov["modes_held"] == 8 and off >= 0.01
-    return ClaimResult(seed, holds, f"{cov['modes_held']}/8 held, {100 * off:.1f}% off-mode")
+    purity, digits = infogan_purity(_train(info))
+    holds = cov["modes_held"] == 8 and off >= 0.01 and purity >= 0.4
+    return ClaimResult(
+        seed,
+        holds,
+        f"{cov['modes_held']}/8 held, {100 * off:.1f}% off-mode; InfoGAN purity {purity:.2f} "
+        f"({digits} digits)",
+    )
+
+
+def infogan_purity(trainer, n: int = 200) -> tuple[float, int]:
+    """The mean purity of an InfoGAN's categorical code (for each value, the share of its n
+    samples that the dataset's classifier names as their most common class) and how many
+    distinct classes the values pick out."""
+    from .evaluation import Evaluator, enlarge
+    from .infogan import category_purity
+
+    evaluator = Evaluator(trainer.cfg.dataset, trainer.data)
+    classifier = evaluator.wait_for_classifier()
+    side = evaluator.data.shape[-1]
+
+    def classify(images):
+        return classifier.predict(enlarge(images, side))[0].argmax(1)
+
+    found = category_purity(
+        trainer.generate, trainer.codes, trainer.cfg.latent_dim, classify, n=n, seed=0
+    )
+    return float(np.mean([share for _, share in found])), len({cls for cls, _ in found})
+
+
+def memorisation_gap(trainer, n: int = 512) -> float:
+    """D's mean raw score on (up to n of) its training images minus on as many held-out ones
+    (config train_images): above 0 when D recognises the images it was trained on."""
+    import torch
+
+    from .data import held_out
+
+    def mean_score(images: torch.Tensor) -> float:
+        x = images[:n].to(trainer.device).float().div_(127.5).sub_(1.0)
+        return float(trainer.D(x.repeat(1, trainer.cfg.pack, 1, 1)).mean())
+
+    was_training = trainer.D.training
+    trainer.D.eval()  # batch norm's running statistics: a score per image, not per batch
+    try:
+        with torch.no_grad():
+            return mean_score(trainer.data.images) - mean_score(held_out(trainer.cfg))
+    finally:
+        trainer.D.train(was_training)
+
+
+def _claim_memorise(seed: int) -> ClaimResult:
+    from .data import load_dataset
+    from .evaluation import DIAGNOSE_SAMPLES, Evaluator
+
+    gaps, fids = [], []
+    for cfg in BY_KEY["memorise"].configs(seed):
+        trainer = _train(cfg)
+        gaps.append(memorisation_gap(trainer))
+        every_digit = load_dataset(cfg.replace(train_images=0))  # FID against all 1,797
+        report = Evaluator(cfg.dataset, every_digit).measure(trainer.sample(DIAGNOSE_SAMPLES))
+        fids.append(report.measures["fid"])
+    (gap, gap_da), (fid, fid_da) = gaps, fids
+    holds = gap >= 2 * max(gap_da, 0.0) and gap > 0 and fid_da < fid
+    detail = f"gap {gap:.2f} vs {gap_da:.2f} with DiffAugment; FID {fid:.1f} vs {fid_da:.1f}"
+    return ClaimResult(seed, holds, detail)
 
 
 CLAIMS: dict[str, Callable[[int], ClaimResult]] = {
@@ -173,6 +237,7 @@ CLAIMS: dict[str, Callable[[int], ClaimResult]] = {
     "lipschitz": _claim_lipschitz,
     "switch": _claim_switch,
     "latent": _claim_latent,
+    "memorise": _claim_memorise,
 }
 
 

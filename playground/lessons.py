@@ -22,6 +22,9 @@ from .dirac import DiracSetup
 KINDS = ("run", "side-by-side", "dirac")
 TUNING_SEEDS = (100, 101)  # the set-ups were tuned on these; claims are measured on 0, 1, …
 LIPSCHITZ_AT = 500  # lesson 5's claim looks at the critics after this many steps
+INFOGAN_AT = 1500  # lesson 7's InfoGAN run: its claim reads the codes after this many steps
+MEMORISED_IMAGES = 200  # lesson 8 trains on this many of the 1,797 digits, holding out the rest
+DIFFAUGMENT = "color,translation,cutout"  # the DiffAugment paper's policy for small data sets
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,27 @@ _HOPPING = dict(
 )  # the unrolled-GAN paper's toy set-up: G's mass hops from region to region
 _VANISHING = dict(dataset="ring8", d_steps=5, steps=1500, eval_every=250)
 _WGAN = dict(dataset="ring8", beta1=0.0, beta2=0.9, d_steps=5, steps=2000, eval_every=250)
+_DIGITS = dict(
+    dataset="digits",
+    arch="dcgan",
+    image_size=16,
+    width=32,
+    latent_dim=64,
+    loss="nonsaturating",
+    lr_g=5e-4,
+    lr_d=5e-4,
+    beta1=0.5,
+    batch_size=64,
+    log_every=10,
+    sample_every=100,
+    eval_every=250,
+)  # the bundled digits at 16 px: a DCGAN draws them within seconds on a CPU
+_MEMORISE = dict(
+    _DIGITS, train_images=MEMORISED_IMAGES, steps=1500
+)  # a D with few digits to see: it learns them by heart well before G draws digits
+_INFOGAN = dict(
+    _DIGITS, latent_dim=74, info_cat=10, info_cont=2, lr_g=1e-3, lr_d=2e-4, steps=INFOGAN_AT
+)  # InfoGAN's MNIST set-up (G learns 5x faster than D): 62 noise dimensions and 12 of codes
 
 LESSONS: tuple[Lesson, ...] = (
     Lesson(
@@ -226,16 +250,55 @@ LESSONS: tuple[Lesson, ...] = (
         "G is a continuous map from its noise space to the data. Its manifold (the mesh) is "
         "that map drawn: each grid line of z-space becomes a curve. Here the latent has 2 "
         "dimensions, so the mesh is the whole latent space; in the Latent explorer you can "
-        "walk through a trained generator's latent space, interpolate and follow directions.",
+        "walk through a trained generator's latent space, interpolate and follow directions. "
+        "The second run is InfoGAN on the digits: some latent coordinates are codes (a "
+        "10-valued category, 2 continuous codes) that a head on D must read back from the "
+        "image, so G makes them visible; no labels are used.",
         r"x = G(z),\quad z \sim \mathcal{N}(0, I);\qquad "
-        r"z_t = (1 - t)\,z_0 + t\,z_1",
+        r"z_t = (1 - t)\,z_0 + t\,z_1;\qquad "
+        r"\text{InfoGAN: } \min_{G,Q}\max_D \; V(D, G) - \lambda\, I\bigl(c;\, G(z, c)\bigr)",
         "The mesh is one connected sheet: to put mass on 8 separate modes, G stretches it thin "
-        "between them, and some samples always land on those bridges, off every mode.",
+        "between them, and some samples always land on those bridges, off every mode. In the "
+        "InfoGAN run each row of the grid is one value of the category: watch rows turn into "
+        "one digit each; then open the Latent explorer on a trained InfoGAN and move the "
+        "category and code sliders.",
         "Even with all 8 modes held at step 3,000, at least 1% of the samples lie off every "
-        "mode (beyond 3 standard deviations), on the sheet between them.",
-        (Variant("Ring of 8, latent space", None, _STABLE),),
+        "mode (beyond 3 standard deviations), on the sheet between them. InfoGAN: at step "
+        "1,500 the category's values pick out digits: on average at least 40% of a value's "
+        "samples are one digit (a code that ignored the digits would give about 15%).",
+        (
+            Variant("Ring of 8, latent space", None, _STABLE),
+            Variant("InfoGAN codes on the digits", None, _INFOGAN),
+        ),
         layers=("manifold",),
         links=(("pages/explore.py", "Open the Latent explorer"),),
+    ),
+    Lesson(
+        8,
+        "memorise",
+        "D memorises the digits; DiffAugment cures it",
+        "With only 200 of the 1,797 digits to learn from, D soon knows each training image by "
+        "heart: it scores them as real because it has seen them, not because they look like "
+        "digits, and gives G useless gradients. The sign is D's score on the training digits "
+        "pulling away from its score on the 1,597 digits it never sees. DiffAugment (Zhao et "
+        "al. 2020) shows D every image, real and fake, through the same random differentiable "
+        "changes (colour, translation, cutout), so it cannot memorise pixels, and G still "
+        "learns through the augmentation.",
+        r"L_D = -\mathbb{E}_x[\log \sigma(D(T(x)))] - \mathbb{E}_z[\log(1 - \sigma(D(T(G(z)))))]"
+        r",\quad L_G = -\mathbb{E}_z[\log \sigma(D(T(G(z))))];\qquad "
+        r"\text{gap} = \mathbb{E}_{x \in \text{train}}[D(x)] - "
+        r"\mathbb{E}_{x \in \text{held out}}[D(x)]",
+        "Without DiffAugment the grid's digits stay ragged and D(real) sits high while D(fake) "
+        "sinks: D wins by recall. With DiffAugment D's two outputs stay close, G keeps "
+        "learning, and the grid covers more of the ten digits more cleanly.",
+        "At step 1,500, D's memorisation gap (its mean score on the 200 training digits minus "
+        "on the held-out ones) is at least twice as large without DiffAugment as with it, and "
+        "the FID with DiffAugment is lower.",
+        (
+            Variant("Without DiffAugment", None, _MEMORISE),
+            Variant("With DiffAugment", None, dict(_MEMORISE, diffaugment=DIFFAUGMENT)),
+        ),
+        layers=(),
     ),
 )
 
@@ -283,7 +346,7 @@ def parse_teacher_link(params: Mapping[str, str]) -> TeacherView:
         raise ValueError(f"lock: must be 1 or 0; got {lock_text!r}")
     locked = lock_text in ("1", "true")
     if locked and chosen is None:
-        raise ValueError("lock: a locked link must name its lesson (lesson=1 … 7)")
+        raise ValueError(f"lock: a locked link must name its lesson (lesson=1 … {len(LESSONS)})")
     return TeacherView(chosen, hidden, locked)
 
 

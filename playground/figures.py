@@ -146,28 +146,24 @@ def add_arrows(fig: go.Figure, starts: np.ndarray, vectors: np.ndarray, name: st
                                          color=colour)))
 
 
-def mesh_lines(points: np.ndarray) -> tuple[list, list]:
-    """A (rows, cols, 2) mesh as polylines along rows and along columns, None-separated."""
-    xs: list = []
-    ys: list = []
-    lines = [points[i] for i in range(points.shape[0])]
-    if points.shape[0] > 1:
-        lines += [points[:, j] for j in range(points.shape[1])]
-    for line in lines:
-        xs += line[:, 0].tolist() + [None]
-        ys += line[:, 1].tolist() + [None]
-    return xs, ys
+def mesh_lines(points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A (rows, cols, 2) mesh as polylines along rows and along columns, NaN-separated (a gap
+    in a plotly line). Arrays, not lists: plotly sends them packed, about 5x cheaper per frame."""
+    lines = [points] if points.shape[0] == 1 else [points, points.transpose(1, 0, 2)]
+    gaps = [np.concatenate([p, np.full((p.shape[0], 1, 2), np.nan)], axis=1) for p in lines]
+    flat = np.concatenate([g.reshape(-1, 2) for g in gaps]).astype(np.float32)
+    return flat[:, 0], flat[:, 1]
 
 
-def arrow_segments(starts: np.ndarray, vectors: np.ndarray) -> tuple[list, list, list]:
-    """Arrows as start→end segments, None-separated; an arrow head (size > 0) at each end."""
-    ends = starts + vectors
-    xs, ys, sizes = [], [], []
-    for (a, b), (c, d) in zip(starts.tolist(), ends.tolist(), strict=True):
-        xs += [a, c, None]
-        ys += [b, d, None]
-        sizes += [0, 7, 0]
-    return xs, ys, sizes
+def arrow_segments(starts: np.ndarray,
+                   vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arrows as start→end segments, NaN-separated; an arrow head (size > 0) at each end."""
+    n = len(starts)
+    segments = np.full((n, 3, 2), np.nan, dtype=np.float32)
+    segments[:, 0] = starts
+    segments[:, 1] = starts + vectors
+    flat = segments.reshape(-1, 2)
+    return flat[:, 0], flat[:, 1], np.tile(np.array([0, 7, 0], dtype=np.float32), n)
 
 
 def plane_caption(plane: str, latent_dim: int) -> str:

@@ -1,0 +1,70 @@
+"""The 2D view's layers as plotly figures (playground.figures): which traces each set of
+layers draws, and the mesh and arrows as NaN-separated polylines."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from playground import figures
+from playground.runner import Frame
+from playground.view2d import Arrows, Manifold
+
+EXTENT = (-2.0, 2.0, -2.0, 2.0)
+
+
+def _frame(manifold: bool = True, arrows: bool = True) -> Frame:
+    rng = np.random.default_rng(0)
+    samples = rng.normal(size=(64, 2)).astype(np.float32)
+    mesh = Manifold(rng.normal(size=(3, 4, 2)).astype(np.float32), "random")
+    push = Arrows(samples[:8], np.ones((8, 2), np.float32) * 0.1, scale=1.0, median_norm=0.1)
+    return Frame(3, samples, rng.random((16, 16)).astype(np.float32),
+                 mesh if manifold else None, push if arrows else None)
+
+
+def _names(fig) -> list[str]:
+    return [trace.name for trace in fig.data]
+
+
+def test_each_layer_draws_its_own_trace_in_a_fixed_order():
+    real = np.zeros((10, 2), np.float32)
+    fig = figures.layered_figure(_frame(), real, EXTENT, set(figures.LAYERS))
+    assert _names(fig) == ["D's decision map", "real", "G's manifold", "generated",
+                           "gradient arrows"]
+    fig = figures.layered_figure(_frame(), real, EXTENT, {"generated", "arrows"})
+    assert _names(fig) == ["generated", "gradient arrows"]
+    # A layer the frame does not carry (image data, an older frame) is simply absent.
+    bare = figures.layered_figure(_frame(manifold=False, arrows=False), real, EXTENT,
+                                  set(figures.LAYERS))
+    assert _names(bare) == ["D's decision map", "real", "generated"]
+
+
+def test_the_mesh_is_its_rows_and_columns_with_gaps():
+    points = np.arange(24, dtype=np.float32).reshape(3, 4, 2)
+    xs, ys = figures.mesh_lines(points)
+    assert len(xs) == 3 * (4 + 1) + 4 * (3 + 1) and np.isnan(xs).sum() == 7
+    assert np.array_equal(xs[:4], points[0, :, 0]) and np.isnan(xs[4])
+    assert np.array_equal(ys[15:18], points[:, 0, 1])  # the first column, after the rows
+    line = np.arange(10, dtype=np.float32).reshape(1, 5, 2)  # a 1D latent: one line
+    assert len(figures.mesh_lines(line)[0]) == 6
+
+
+def test_arrows_run_from_their_starts_along_their_vectors():
+    starts = np.array([[0.0, 0.0], [1.0, 2.0]])
+    vectors = np.array([[0.5, 0.0], [0.0, -1.0]])
+    xs, ys, sizes = figures.arrow_segments(starts, vectors)
+    assert xs[:2].tolist() == [0.0, 0.5] and ys[3:5].tolist() == [2.0, 1.0]
+    assert np.isnan(xs[2]) and sizes.tolist() == [0, 7, 0, 0, 7, 0]
+
+
+@pytest.mark.parametrize("plane, words", [("latent", "whole latent space"),
+                                          ("random", "fixed random plane"),
+                                          ("principal", "principal directions")])
+def test_the_caption_names_the_latent_plane(plane, words):
+    assert words in figures.plane_caption(plane, 2 if plane == "latent" else 64)
+
+
+def test_the_change_map_is_centred_on_zero():
+    change = np.linspace(-1e-4, 3e-4, 256, dtype=np.float32).reshape(16, 16)
+    heat = figures.change_figure(change, EXTENT, None, None).data[0]
+    assert heat.zmid == 0 and heat.zmin == pytest.approx(-3e-4) and heat.zmax == pytest.approx(3e-4)

@@ -3,6 +3,7 @@ bad), use the example drawing, start a run and see the measures that need no mod
 
 from __future__ import annotations
 
+import json
 import time
 from pathlib import Path
 
@@ -137,3 +138,15 @@ def test_the_command_line_diagnoses_a_saved_run_on_its_own_points(saved_run, cap
     assert cli(["diagnose", str(saved_run), "--samples", "300"]) == 0
     out = capsys.readouterr().out
     assert "precision" in out and "JS (grid)" in out
+
+
+def test_the_explorer_shows_a_saved_run_with_its_own_points(saved_run):
+    at = AppTest.from_file(str(ROOT / "pages" / "explore.py"), default_timeout=60)
+    at.session_state["explore_source"] = str(saved_run)
+    at.run()
+    assert not at.exception and not at.error
+    assert at.selectbox(key="explore.source").value == str(saved_run)
+    traces = [t for c in at.get("plotly_chart") for t in json.loads(c.proto.spec)["data"]]
+    real = [t for t in traces if t.get("name") == "real"]
+    # The picture draws the real points: the checkpoint's own, since the CSV is gone.
+    assert real and len(real[0]["x"]) > 0

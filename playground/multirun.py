@@ -8,10 +8,10 @@ Python-level step trains them all. On a CPU that removes most of the per-operati
 small model pays N times over; the arithmetic itself still grows with N (BENCHMARKS.md: six
 ring8-stable members cost about five single runs, six hidden-32 ones under two).
 
-Each member keeps what makes it itself: its loss, learning rates, seed (initial weights and
-random stream), label smoothing, gradient-penalty weight and clipping bound. With the same
-seed a member follows the same trajectory as a lone `Trainer` run of its config, up to float
-rounding: same initial weights, same random draws in the same order, same update rules.
+Each member keeps what makes it itself: its loss, learning rates, Adam betas, seed (initial
+weights and random stream), label smoothing, gradient-penalty weight and clipping bound. With
+the same seed a member follows the same trajectory as a lone `Trainer` run of its config, up to
+float rounding: same initial weights, same random draws in the same order, same update rules.
 
 Hand-written batched matmuls were measured against `torch.func.vmap(functional_call)` on a
 2-core CPU (ring8-stable, N = 6): about 28 ms against 35 ms a step, so the batched matmuls win.
@@ -44,7 +44,17 @@ from .stepcore import Divergence, StepCore
 from .view2d import plot_window
 
 # Settings each member may set for itself; every other setting is shared by all members.
-PER_MEMBER = ("loss", "lr_g", "lr_d", "seed", "label_smoothing", "gp_weight", "clip_value")
+PER_MEMBER = (
+    "loss",
+    "lr_g",
+    "lr_d",
+    "beta1",
+    "beta2",
+    "seed",
+    "label_smoothing",
+    "gp_weight",
+    "clip_value",
+)
 MAX_MEMBERS = 32
 
 
@@ -75,6 +85,8 @@ def check_members(configs: list[GANConfig]) -> list[GANConfig]:
         raise ConfigError("spectral_norm", "a multi-run does not support spectral norm")
     if first.info_cat or first.info_cont:
         raise ConfigError("info_cat", "a multi-run does not train InfoGAN codes; train it alone")
+    for entry in (a.entry for a in reg.active(configs) if not a.entry.batched):
+        raise ConfigError(entry.setting, f"a multi-run does not apply {entry.name}; train it alone")
     return configs
 
 
@@ -105,12 +117,9 @@ class MultiRun(StepCore):
         self.g_ema = (
             [[t.detach().clone() for t in pair] for pair in self.g_layers] if cfg.ema > 0 else None
         )
-        self.opt_g = StackedAdam(
-            stacked_params(self.g_layers), self._column("lr_g"), (cfg.beta1, cfg.beta2)
-        )
-        self.opt_d = StackedAdam(
-            stacked_params(self.d_layers), self._column("lr_d"), (cfg.beta1, cfg.beta2)
-        )
+        betas = ([m.beta1 for m in self.configs], [m.beta2 for m in self.configs])
+        self.opt_g = StackedAdam(stacked_params(self.g_layers), self._column("lr_g"), betas)
+        self.opt_d = StackedAdam(stacked_params(self.d_layers), self._column("lr_d"), betas)
         self.gens = [torch.Generator(device=self.device).manual_seed(m.seed) for m in self.configs]
         # On a GPU the whole batched step is replayed as one CUDA graph (fast.StepGraph).
         self.fast = FastPaths.for_configs(self.configs, self.device)
@@ -119,15 +128,17 @@ class MultiRun(StepCore):
             [[LOSSES[m.loss].probability] for m in self.configs], device=self.device
         )  # (N, 1): D's output is shown as σ(score) for these
         lipschitz = [LOSSES[m.loss].lipschitz for m in self.configs]
-        self._gp_members = [i for i, kind in enumerate(lipschitz) if kind == "gradient penalty"]
-        self._gp_index = torch.tensor(self._gp_members, dtype=torch.long, device=self.device)
-        self._gp_weight = torch.tensor(
-            [self.configs[i].gp_weight for i in self._gp_members], device=self.device
-        )
+        # The regularisers on for some members (gradient penalty, R1, …), each member drawing
+        # from its own stream.
+        self._regs = reg.active(self.configs, self.device)
+        self._streams = reg.MemberStreams(self.gens)
         # Members sharing a loss (and smoothing) get it computed once over their stacked scores.
         self._d_groups = Groups([(m.loss, m.label_smoothing) for m in self.configs], self.device)
         self._g_groups = Groups([m.loss for m in self.configs], self.device)
         self._g_needs_real = any(LOSSES[m.loss].g_needs_real for m in self.configs)
+        real_rows = [i for i, m in enumerate(self.configs) if LOSSES[m.loss].g_needs_real]
+        self._real_gens = [self.gens[i] for i in real_rows]
+        self._real_rows = torch.tensor(real_rows, dtype=torch.long, device=self.device)
         clipped = [kind == "weight clipping" for kind in lipschitz]
         clip = [m.clip_value if c else math.inf for m, c in zip(self.configs, clipped, strict=True)]
         self._clip = torch.tensor(clip, device=self.device).view(-1, 1, 1)
@@ -171,42 +182,25 @@ class MultiRun(StepCore):
         return self._per_member(lambda g: torch.randn(shape, device=self.device, generator=g))
 
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
-        """What D sees of stacked samples (N, B, 2), as Trainer._d_input per member: instance
-        noise from each member's own stream, then packing (N, B / m, 2m)."""
-        std = reg.annealed_noise_std(self.cfg.instance_noise, self.step, self.cfg.steps)
-        shape = x.shape[1:]
-        x = reg.add_noise(
-            x,
-            std,
-            lambda: self._per_member(lambda g: torch.randn(shape, device=self.device, generator=g)),
-        )
+        """What D sees of stacked samples (N, B, 2), as Trainer._d_input per member: the input
+        regularisers that are on (instance noise from each member's own stream), then packing
+        (N, B / m, 2m). Their settings are shared by all members (check_members)."""
+        x = reg.d_input(x, self._regs, self.cfg, self.step, self._streams)
         return reg.pack(x, self.cfg.pack, batch_dims=2)
 
     def _score(self, scores: torch.Tensor) -> torch.Tensor:
         return reg.shown_score(scores, self._probability)
 
-    def _penalty(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-        """The gradient penalty (regularisers.gradient_penalty) of the members whose loss uses
-        one, (k,), each interpolating with draws from its own stream."""
-        idx = self._gp_index
-        real, fake = real.index_select(0, idx), fake.index_select(0, idx)
-        shape = (real.shape[1], 1)
-        eps = torch.stack(
-            [
-                torch.rand(shape, device=self.device, generator=self.gens[i], dtype=real.dtype)
-                for i in self._gp_members
-            ]
-        )
-        return reg.gradient_penalty(
-            lambda x: self._D(x, idx), real, fake, batch_dims=2, eps=eps
-        )
-
     def _real_scores(self) -> torch.Tensor:
-        """D's scores (N, B') on a fresh real batch per member, for G losses that need them."""
-        batch = self.cfg.batch_size
-        real = self._per_member(lambda g: self.data.sample(batch, g)[0])
+        """D's scores (N, B') on a fresh real batch for the members whose G loss needs them
+        (zeros for the others): only their streams draw, so every other member's draws stay
+        those of its lone Trainer."""
+        batch, rows, gens = self.cfg.batch_size, self._real_rows, self._real_gens
+        real = torch.stack([self.data.sample(batch, g)[0] for g in gens])
+        real = reg.d_input(real, self._regs, self.cfg, self.step, reg.MemberStreams(gens))
         with torch.no_grad():
-            return self._D(self._d_input(real))
+            r = self._D(reg.pack(real, self.cfg.pack, batch_dims=2), rows)
+        return r.new_zeros(self.n, r.shape[1]).index_copy(0, rows, r)
 
     # ------------------------------------------------------------------ the step
     def d_update(self, want_norm: bool = False) -> None:
@@ -216,17 +210,16 @@ class MultiRun(StepCore):
         with torch.no_grad():
             fake = self._G(z)
         real, fake = self._d_input(real), self._d_input(fake)
-        if self.cfg.r1_gamma > 0:  # R1 differentiates D's scores on real w.r.t. its input
+        if reg.needs_real_grad(self._regs):  # e.g. R1: D's gradient w.r.t. real inputs
             real = real.detach().requires_grad_(True)
         r, f = self._D(real), self._D(fake)  # (N, B')
         loss = self._d_groups.apply(
             lambda key, pick: LOSSES[key[0]].d_loss(pick(r), pick(f), key[1])
         )  # (N,): members' parameters are disjoint, so one backward
-        if self._gp_members:
-            penalty = self._gp_weight * self._penalty(real.detach(), fake)
-            loss = loss.index_add(0, self._gp_index, penalty)
-        if self.cfg.r1_gamma > 0:  # shared by all members: one setting for the whole batch
-            loss = loss + self.cfg.r1_gamma / 2 * reg.r1_penalty(r, real, batch_dims=2)
+        # The regularisers' terms, per member where they are on (the gradient penalty of the
+        # members whose loss uses one, R1, …): one value per member.
+        term = reg.DTerm(real, fake, r, lambda x, members: self._D(x, members), self._streams)
+        loss = reg.add_d_terms(loss, self._regs, term)
         self.opt_d.zero_grad()
         loss.sum().backward()
         if want_norm:

@@ -110,5 +110,9 @@ def _show_g(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> No
         "be exactly along them).")
     longest = float(np.linalg.norm(moved, axis=1).max())
     drawn = "at its true size" if factor == 1 else f"{scale[1:]} times larger"
+    ema = snap.config.ema
+    averaged = (f" With EMA on, the pictures show G's moving average (decay {ema:g}): each "
+                f"step it moves {1 - ema:.2g} of the way to G's new weights, so its samples "
+                "follow the arrows only loosely." if ema else "")
     st.caption(f"One step moves a fake by at most {longest:.2g}: the purple arrows draw each "
-               f"movement {drawn}. D's map did not change.{agreement}")
+               f"movement {drawn}. D's map did not change.{agreement}{averaged}")

@@ -14,6 +14,7 @@ import torch
 
 from .architectures import ARCHITECTURES
 from .config import GANConfig
+from .regularisers import active
 
 GRAPH_WARMUP = 3  # eager steps (on a side stream) before the step is captured as a CUDA graph
 
@@ -28,8 +29,9 @@ class FastPaths:
     - channels_last: NHWC layout for those models, the layout the tensor-core convolutions
       want (without it cuDNN transposes around each convolution).
     - graphs: the whole step (data draw, D and G updates, EMA, loss sums) captured once as a
-      CUDA graph and replayed (WGAN-GP's double backward included). Not with instance noise
-      (its strength changes with the step), and only where torch can capture the run's own
+      CUDA graph and replayed (WGAN-GP's double backward included). Not with a regulariser
+      its registry entry marks as not graphable (instance noise: its strength changes with the
+      step), and only where torch can capture the run's own
       random-number generator (torch 2.5 and later).
     """
 
@@ -42,7 +44,7 @@ class FastPaths:
         if not (cfg.fast_paths and device.type == "cuda"):
             return cls()
         convolutional = ARCHITECTURES[cfg.arch].gpu_fast_layers
-        graphs = cfg.instance_noise == 0 and hasattr(
+        graphs = all(a.entry.graphable for a in active([cfg])) and hasattr(
             torch.cuda.CUDAGraph, "register_generator_state"
         )
         return cls(autocast_on=convolutional, channels_last=convolutional, graphs=graphs)

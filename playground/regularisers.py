@@ -82,7 +82,9 @@ class Regulariser:
       index, also given as the tuple `rows`), or per member when they are None (all);
     - `real_grad`: its term differentiates D's scores on real w.r.t. D's input.
     `batched`: the batched multi-run (MultiRun) can apply it to its stacked members; `live`: a
-    running run may change its setting (config.LIVE_SETTINGS lists it)."""
+    running run may change its setting (config.LIVE_SETTINGS lists it); `graphable`: a step
+    using it can be captured once as a CUDA graph and replayed (fast.FastPaths), i.e. it bakes
+    in no value that changes from step to step."""
 
     name: str
     setting: str
@@ -99,6 +101,7 @@ class Regulariser:
     real_grad: bool = False
     batched: bool = True
     live: bool = True
+    graphable: bool = True
 
 
 def _gp_on(cfg) -> bool:
@@ -203,6 +206,7 @@ REGULARISERS: dict[str, Regulariser] = {
             on=lambda cfg: cfg.instance_noise > 0,
             bounds=(0.0, 10.0),
             d_input=_noise_input,
+            graphable=False,  # its strength is annealed with the step, a host-side number
         ),
     )
 }

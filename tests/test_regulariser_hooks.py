@@ -126,3 +126,14 @@ def test_r1_weighs_only_the_members_it_is_on_for():
     term = reg.DTerm(real, real, scores, lambda x, members: x.sum(-1), streams)
     loss = reg.add_d_terms(torch.zeros(3), [r1], term)
     assert loss.detach().tolist() == pytest.approx([0.0, 1.0 * 4.0, 2.0 * 9.0])
+
+
+def test_a_regulariser_marked_not_graphable_turns_the_cuda_graph_off(monkeypatch):
+    from playground.fast import FastPaths
+
+    cuda = torch.device("cuda")  # FastPaths only reads the device's type: no GPU needed
+    if not FastPaths.for_config(_points(), cuda).graphs:
+        pytest.skip("this torch cannot capture a generator's state in a CUDA graph")
+    assert not FastPaths.for_config(_points(instance_noise=0.1), cuda).graphs
+    monkeypatch.setitem(reg.REGULARISERS, "drift", dataclasses.replace(_drift([]), graphable=False))
+    assert not FastPaths.for_config(_points(), cuda).graphs

@@ -215,7 +215,8 @@ def sentence(loss: str, phase: str, d_steps: int = 1) -> str:
         return f"{player} takes {updates} while G is frozen: it {aim}."
     if phase == "g":
         return (
-            "G takes one update while D is frozen: each fake moves along its green arrow, "
-            "−∂L_G/∂x, towards where D says 'real'." + _G_NOTE.get(loss, "")
+            "G takes one update while D is frozen: the fakes move roughly along their green "
+            "arrows, −∂L_G/∂x, towards where D says 'real' (G's shared weights and the "
+            "optimiser's momentum bend each path)." + _G_NOTE.get(loss, "")
         )
     raise ValueError(f"phase: must be one of {', '.join(PHASES)}; got {phase!r}")

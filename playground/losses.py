@@ -121,6 +121,10 @@ class Loss:
     smoothable: bool = False  # D has a real target, so one-sided label smoothing applies
     recommended: Mapping[str, Any] = field(default_factory=dict)
     source: str = ""
+    # Words for the slow-motion view (playground.slowmo): what D's updates do to its output
+    # (empty: said from the facts above), and a note on G's update (empty: none).
+    d_aim: str = ""
+    g_note: str = ""
 
     def __post_init__(self) -> None:
         if self.lipschitz not in LIPSCHITZ:
@@ -142,6 +146,8 @@ _ENTRIES = (
         probability=True,
         smoothable=True,
         recommended=_DCGAN_ADAM,
+        g_note="Under the original minimax loss, fakes that D confidently rejects barely move: "
+        "its gradient vanishes there.",
         source="Goodfellow et al. 2014 (trained with SGD and momentum, before Adam); here with "
         "DCGAN's Adam (Radford et al. 2016: lr 2e-4, betas (0.5, 0.999), 1 D step)",
     ),
@@ -167,6 +173,7 @@ _ENTRIES = (
         "Squared error instead of log loss: fakes far from the boundary still get a gradient.",
         smoothable=True,
         recommended=_DCGAN_ADAM,
+        d_aim="pulls its output towards 1 on the real points and towards 0 on the fakes",
         source="Mao et al. 2017, who train with DCGAN's Adam (lr 2e-4, beta1 0.5, 1 D step)",
     ),
     Loss(
@@ -203,6 +210,8 @@ _ENTRIES = (
         "A margin loss: D stops pushing once a sample is beyond the margin; common with "
         "spectral norm.",
         lipschitz="spectral norm",
+        d_aim="raises its score on the real points and lowers it on the fakes, until each is "
+        "beyond the margin of 1",
         recommended=dict(
             spectral_norm=True, lr_g=2e-4, lr_d=2e-4, beta1=0.0, beta2=0.9, d_steps=5
         ),
@@ -221,6 +230,10 @@ _ENTRIES = (
         "(bars are batch means), so G also gains by making real data look less real.",
         g_needs_real=True,
         recommended=_DCGAN_ADAM,
+        d_aim="makes the real points score higher than the average fake, and the fakes lower "
+        "than the average real point",
+        g_note="Under RaGAN, G also gains by making the real points look less real, which this "
+        "picture does not show.",
         source="Jolicoeur-Martineau 2018 (RaSGAN's main set-up: DCGAN's Adam, lr 2e-4, betas "
         "(0.5, 0.999), 1 D step)",
     ),

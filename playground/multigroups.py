@@ -2,7 +2,7 @@
 
 MultiRun batches members that share every setting but a few (multirun.PER_MEMBER). Trained with
 the settings their papers recommend, the losses of the every-loss view also differ in their D
-updates per step, their optimiser (WGAN's RMSprop) and spectral norm (hinge). `GroupedRun`
+updates per step, their optimiser (RMSprop, say) and spectral norm. `GroupedRun`
 trains such members in lock-step as groups: the members that can be batched together (Adam, no
 spectral norm, the same D updates per step) as one MultiRun, and each member that cannot be
 batched (another optimiser, spectral norm) as a lone Trainer beside them. A member follows the

@@ -156,7 +156,7 @@ def _minmax_highlight(formula: str, phase: str) -> str | None:
 
 def _borrowed_part(name: str, phase: str) -> str | None:
     """The player's part from another loss that shares this loss's function for the player
-    (e.g. WGAN-GP's G loss is hinge's: −E[D(G(z))])."""
+    (e.g. two losses whose G minimises the same −E[D(G(z))])."""
     entry = LOSSES[name]
     own = entry.d_loss if phase == "d" else entry.g_loss
     for other in LOSSES.values():
@@ -185,29 +185,13 @@ def formula(loss: str, phase: str) -> str:
     return _box(text)  # a shape this module does not know: the whole formula, highlighted
 
 
-# What D's updates do to its output, in words, by loss; the fallback reads the registry's facts.
-_D_AIM = {
-    "lsgan": "pulls its output towards 1 on the real points and towards 0 on the fakes",
-    "hinge": "raises its score on the real points and lowers it on the fakes, until each is "
-    "beyond the margin of 1",
-    "ragan": "makes the real points score higher than the average fake, and the fakes lower "
-    "than the average real point",
-}
-_G_NOTE = {
-    "minimax": " Under the original minimax loss, fakes that D confidently rejects barely move: "
-    "its gradient vanishes there.",
-    "ragan": " Under RaGAN, G also gains by making the real points look less real, which this "
-    "picture does not show.",
-}
-
-
 def sentence(loss: str, phase: str, d_steps: int = 1) -> str:
     """One plain sentence (or two) saying what the phase does, for `loss`."""
     entry = LOSSES[loss]
     player = "D" if entry.probability or entry.lipschitz == "none" else "The critic"
     if phase == "d":
         updates = "one update" if d_steps == 1 else f"{d_steps} updates (d_steps)"
-        aim = _D_AIM.get(loss) or (
+        aim = entry.d_aim or (  # the registry's words, else its facts
             "raises its probability of 'real' on the real points and lowers it on the fakes"
             if entry.probability
             else "raises its score on the real points and lowers it on the fakes"
@@ -217,6 +201,6 @@ def sentence(loss: str, phase: str, d_steps: int = 1) -> str:
         return (
             "G takes one update while D is frozen: the fakes move roughly along their green "
             "arrows, −∂L_G/∂x, towards where D says 'real' (G's shared weights and the "
-            "optimiser's momentum bend each path)." + _G_NOTE.get(loss, "")
+            "optimiser's momentum bend each path)." + (f" {entry.g_note}" if entry.g_note else "")
         )
     raise ValueError(f"phase: must be one of {', '.join(PHASES)}; got {phase!r}")

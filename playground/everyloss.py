@@ -109,7 +109,7 @@ def _seeds(text: str) -> list[int]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Measure the every-loss view's modes held.")
-    parser.add_argument("--dataset", default="ring8")
+    parser.add_argument("--dataset", default=GANConfig.dataset)  # the app's default dataset
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 100,101")
     parser.add_argument("--losses", default="", help="comma-separated whole groups; all if empty")
     parser.add_argument("--out", default="", help="append one JSON line per seed to this file")

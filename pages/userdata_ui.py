@@ -21,6 +21,19 @@ SOURCE = "userdata.source"  # "drawing" or "CSV file 'name'": where the active p
 SPAN = 2.0  # the canvas is [-SPAN, SPAN]², the window the points are normalised into
 GRID = 41  # candidate points a side: what a click or a selection picks
 BRUSH_SEED = 0
+_MARKUP = set("\\`*_{}[]()#+-.!|<>~:=\"'&$%;/")
+_LINKY = set(":.@")  # the marks a web address or an e-mail is guessed from
+
+
+def plain(text: str) -> str:
+    """Text from a file (a value, a name) as it must appear in Streamlit's markdown: every
+    punctuation mark escaped, so it shows as typed and never becomes formatting, a formula or
+    an image fetched from elsewhere; and an invisible word joiner before each ':', '.' and '@',
+    because the markdown renderer turns anything that looks like a web address into a link even
+    when escaped (checked in a browser)."""
+    return "".join(
+        ("\u2060\\" + c) if c in _LINKY else ("\\" + c) if c in _MARKUP else c for c in text
+    )
 
 
 # ---------------------------------------------------------------------- the session's space
@@ -103,7 +116,7 @@ def drawing() -> None:
                    "tool on the chart's toolbar and drag (the hand tool goes back to clicking). "
                    "Points are centred and scaled to fill −2 to 2 for training: the preview "
                    "shows exactly what trains.")
-        preview()
+        preview("draw")
     with left:
         st.plotly_chart(canvas_figure(_drawn()), key=CHART_KEY, on_select=_add_selection,
                         selection_mode=("points", "box", "lasso"), config={"displaylogo": False})
@@ -134,7 +147,7 @@ def canvas_figure(points: np.ndarray) -> go.Figure:
     return fig
 
 
-def preview() -> None:
+def preview(where: str) -> None:
     """What trains now: the active points file's points, normalised, and where they came from."""
     path = st.session_state.get(ui.key_of("points_file"), "")
     if not path:
@@ -145,12 +158,12 @@ def preview() -> None:
         userpoints.check_app_points_file(path, own=[points_space().root])
         found = userpoints.read_points_file(path)
     except (ConfigError, userpoints.DatasetUnavailable) as exc:
-        st.warning(f"The points file cannot be used: {exc}")
+        st.warning(f"The points file cannot be used: {plain(str(exc))}")
         return
-    source = st.session_state.get(SOURCE, "a file")
     fig = figures.points_figure(None, found.points, (-2.5, 2.5, -2.5, 2.5), height=280,
-                                title=f"What trains: {len(found):,} points from the {source}")
-    st.plotly_chart(fig, key="userdata.preview")
+                                title=f"What trains: {len(found):,} points")
+    st.plotly_chart(fig, key=f"userdata.preview.{where}")
+    st.caption(f"From the {st.session_state.get(SOURCE, 'points file')}.")
 
 
 # ---------------------------------------------------------------------- drawing callbacks
@@ -212,6 +225,14 @@ def _use_drawing() -> None:
 
 # ---------------------------------------------------------------------- a CSV file
 def csv_upload() -> None:
+    left, right = st.columns([3, 2])
+    with right:
+        preview("csv")
+    with left:
+        csv_form()
+
+
+def csv_form() -> None:
     st.file_uploader("Your points (.csv)", type=["csv", "txt"], key=CSV_KEY, on_change=_read_csv,
                      help="Read here, never run: a file that is not plain numbers is refused "
                      "with the line at fault.")
@@ -237,11 +258,11 @@ def _read_csv() -> None:
         found = userpoints.parse_csv(upload.getvalue())
         path = points_space().save(found.points)
     except userpoints.PointsError as exc:
-        st.session_state[NOTE] = ("error", f"This file cannot be used: {exc}.")
+        st.session_state[NOTE] = ("error", f"This file cannot be used: {plain(str(exc))}.")
         return
     except OSError as exc:  # disk full: say so
-        st.session_state[NOTE] = ("error", f"Could not store the points: {exc}")
+        st.session_state[NOTE] = ("error", f"Could not store the points: {plain(str(exc))}")
         return
     st.session_state[ui.key_of("points_file")] = path
-    st.session_state[SOURCE] = f"CSV file {upload.name!r}"
+    st.session_state[SOURCE] = f"CSV file {plain(repr(upload.name))}"
     st.session_state[NOTE] = ("success", f"Read {'; '.join(found.notes)}.")

@@ -364,8 +364,11 @@ PRESETS: dict[str, Preset] = {
             "that D learns ten times faster than G. D is then always nearly the best "
             "discriminator for the current G: around the mode G reaches first its score peaks at "
             "the mode's centre and pulls G's samples in, so that mode gets sharper, while far "
-            "from G's samples it is flat, so nothing pulls G towards the other seven modes. By "
-            "step 5,000 nearly all samples are high quality, on one mode.",
+            "from G's samples it is flat, so nothing pulls G towards the other seven modes. On "
+            "most seeds (3 of 5 measured) nearly all samples are high quality, on one mode, by "
+            "step 5,000; on the others G settles on two neighbouring modes with a few samples "
+            "reaching a third, and sharpens more slowly (about half its samples high quality at "
+            "step 5,000, about 90% at 12,000).",
             dict(_RING_COLLAPSE, lr_g=1e-4, lr_d=1e-3, steps=5000),
         ),
         Preset(

@@ -138,7 +138,8 @@ def dataset_status(cache_dir: Path | None = None) -> dict[str, str]:
 
 def _status(entry: Dataset, cache: Path) -> str:
     if not entry.downloaded:
-        return f"offline ({entry.obtained})" if not entry.user_folder else entry.obtained
+        own = entry.user_folder or entry.user_points
+        return entry.obtained if own else f"offline ({entry.obtained})"
     return (
         "downloaded"
         if imagesets.is_downloaded(entry, cache)

@@ -322,10 +322,11 @@ def _samples(run: Run, snap: Snapshot) -> None:
     if snap.kind == "points":
         _points_view(run, snap, frame)
     else:
+        side = frame.samples.shape[2]  # small images (digits at 8 or 16 px) are enlarged crisply
         st.image(
-            images.make_grid(frame.samples),
+            images.make_grid(frame.samples, upscale=max(1, 32 // side)),
             caption=f"Fixed noise at step {frame.step:,}",
-            width=min(512, 16 * frame.samples.shape[2]),
+            width=min(512, 16 * max(32, side)),
         )
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import GANConfig
 from .dirac import DiracSetup
-from .lessons import BY_KEY, LIPSCHITZ_AT
+from .lessons import BY_KEY, LIPSCHITZ_AT, MEMORISE_AT
 
 
 @dataclass(frozen=True)
@@ -218,7 +218,7 @@ def _claim_memorise(seed: int) -> ClaimResult:
 
     gaps, fids = [], []
     for cfg in BY_KEY["memorise"].configs(seed):
-        trainer = _train(cfg)
+        trainer = _train(cfg.replace(steps=MEMORISE_AT))
         gaps.append(memorisation_gap(trainer))
         every_digit = load_dataset(cfg.replace(train_images=0))  # FID against all 1,797
         report = Evaluator(cfg.dataset, every_digit).measure(trainer.sample(DIAGNOSE_SAMPLES))

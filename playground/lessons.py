@@ -24,6 +24,7 @@ TUNING_SEEDS = (100, 101)  # the set-ups were tuned on these; claims are measure
 LIPSCHITZ_AT = 500  # lesson 5's claim looks at the critics after this many steps
 INFOGAN_AT = 1500  # lesson 7's InfoGAN run: its claim reads the codes after this many steps
 MEMORISED_IMAGES = 200  # lesson 8 trains on this many of the 1,797 digits, holding out the rest
+MEMORISE_AT = 750  # lesson 8's claim looks at D and G after this many steps
 DIFFAUGMENT = "color,translation,cutout"  # the DiffAugment paper's policy for small data sets
 
 
@@ -291,7 +292,7 @@ LESSONS: tuple[Lesson, ...] = (
         "Without DiffAugment the grid's digits stay ragged and D(real) sits high while D(fake) "
         "sinks: D wins by recall. With DiffAugment D's two outputs stay close, G keeps "
         "learning, and the grid covers more of the ten digits more cleanly.",
-        "At step 1,500, D's memorisation gap (its mean score on the 200 training digits minus "
+        "At step 750, D's memorisation gap (its mean score on the 200 training digits minus "
         "on the held-out ones) is at least twice as large without DiffAugment as with it, and "
         "the FID with DiffAugment is lower.",
         (

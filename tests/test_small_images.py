@@ -54,3 +54,25 @@ def test_points_and_large_images_are_measured_as_they_are():
     assert evaluation.measured_source(ring) is ring
     full = digits(32)
     assert evaluation.measured_source(full) is full
+
+
+@pytest.mark.parametrize("size", [8, 16])
+def test_a_small_digits_run_saves_loads_and_is_explored(size, tmp_path):
+    from conftest import tiny_image_config
+
+    from playground.checkpoints import save_checkpoint
+    from playground.images import make_grid, to_uint8, upscale
+    from playground.latent import load_latent_model
+    from playground.trainer import Trainer
+
+    trainer = Trainer(tiny_image_config(image_size=size))
+    for _ in range(2):
+        trainer.train_step()
+    save_checkpoint(trainer, tmp_path / "run")
+    model = load_latent_model(tmp_path / "run")
+    assert model.shape == (1, size, size)
+    out = model.generate(torch.zeros(4, model.latent_dim))
+    assert out.shape == (4, 1, size, size)
+    picture = upscale(make_grid(to_uint8(out), ncols=2), 256)  # enlarged for display only
+    assert picture.shape[0] >= 256 - size and picture.shape[-1] == 1
+    assert evaluation.Evaluator("digits", trainer.data).measure(out).measures["samples"] == 4

@@ -7,7 +7,7 @@ from pathlib import Path
 import streamlit as st
 
 from pages import explore_ui as xui
-from pages import train_ui, ui
+from pages import train_ui, ui, userdata_ui
 from playground import backends, capacity, datasets, store, uploads
 from playground.checkpoints import read_meta
 
@@ -89,8 +89,8 @@ def resume(folder: Path) -> None:
         return
     slot.replace(run)
     # The Train page shows the run's own settings, so nothing of the sidebar's is pushed into it.
-    st.session_state[train_ui.PENDING_CONFIG] = (
-        run.snapshot().config.to_dict(), xui.checkpoint_name(folder))
+    config = userdata_ui.with_saved_points(run.snapshot().config.to_dict(), folder)
+    st.session_state[train_ui.PENDING_CONFIG] = (config, xui.checkpoint_name(folder))
     st.switch_page("pages/train.py")
 
 

@@ -69,6 +69,21 @@ def check_points_file(cfg: GANConfig | None, problem: str | None):
     return cfg, problem
 
 
+def with_saved_points(config: dict, folder) -> dict:
+    """A resumed run's settings with its points (saved in its checkpoint) copied into this
+    session's space, so the sidebar's points_file is readable here and a new Start trains on
+    the same points; other settings are returned unchanged."""
+    from playground.checkpoints import read_meta, saved_points
+
+    if not datasets.DATASETS[config.get("dataset")].user_points:
+        return config
+    points = saved_points(folder, read_meta(folder))
+    if points is None:
+        return config
+    st.session_state[SOURCE] = "saved run"
+    return config | {"points_file": points_space().save(points.double().numpy())}
+
+
 def selected() -> bool:
     entry = datasets.DATASETS.get(st.session_state.get(ui.key_of("dataset")))
     return entry is not None and entry.user_points

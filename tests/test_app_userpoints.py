@@ -174,3 +174,35 @@ def test_a_file_cannot_put_markdown_or_html_on_the_page(fresh_slot):
     named = [m.value for m in list(at.caption) + list(at.markdown) if "evil" in m.value]
     assert named  # the preview says where its points came from
     assert all(re.search(r"(?<!\\)[<:(\[]", t) is None for t in named)  # each one escaped
+
+
+def test_resuming_a_saved_run_gives_this_session_its_points(saved_run, tmp_path):
+    """The Runs page's Resume: the run's points (from its checkpoint; the CSV is gone) are
+    copied into this session's space and named in the settings the Train page receives."""
+    import torch
+
+    from pages import ui
+    from playground import store
+    from playground.checkpoints import read_meta, saved_points
+
+    token = "the-owner-token-of-this-session"
+    store.claim_run(saved_run, token)
+    site = tmp_path / "site"
+    (site / "pages").mkdir(parents=True)
+    (site / "router.py").write_text(
+        "import streamlit as st\n"
+        "st.navigation([st.Page('pages/runs.py', default=True),"
+        " st.Page('pages/train.py')]).run()\n")
+    (site / "pages" / "train.py").write_text(
+        "import streamlit as st\nfrom pages import ui\nui.run_slot().replace(None)\n")
+    (site / "pages" / "runs.py").symlink_to(ROOT / "pages" / "runs.py")
+    at = AppTest.from_file(str(site / "router.py"), default_timeout=60)
+    at.session_state[ui.OWNER_KEY] = token
+    at.run()
+    at.button(key=f"runs.resume.{saved_run}").click().run()
+    assert not at.exception
+    config, _ = at.session_state["train.pending_config"]
+    assert config["dataset"] == "own-points"
+    here = userpoints.read_points_file(config["points_file"]).points
+    saved = saved_points(saved_run, read_meta(saved_run))
+    assert torch.equal(torch.as_tensor(here, dtype=torch.float32), saved)

@@ -128,7 +128,7 @@ def drawing() -> None:
         need = max(0, userpoints.MIN_POINTS - count)
         st.markdown(f"**{count:,} points drawn**" + (f" (draw {need} more)" if need else ""))
         st.caption("Click the canvas to spray points. To fill an area, pick the box or lasso "
-                   "tool on the chart's toolbar and drag (the hand tool goes back to clicking). "
+                   "tool on the chart's toolbar and drag; the canvas then goes back to clicks. "
                    "Points are centred and scaled to fill −2 to 2 for training: the preview "
                    "shows exactly what trains.")
         preview("draw")

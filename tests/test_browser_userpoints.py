@@ -1,7 +1,7 @@
 """Real browser: drawing your own points on the Train page with the mouse (clicks spray points,
-the lasso fills an area, Undo takes the last back) and training on them. AppTest cannot click a
-Plotly chart, and plotly's own modes decide whether a click selects: only a browser shows it.
-Every wait is for a condition."""
+the lasso fills an area, clicks work again after it, Undo takes the last back) and training on
+them. AppTest cannot click a Plotly chart, and plotly's own modes decide whether a click
+selects: only a browser shows it. Every wait is for a condition."""
 
 from __future__ import annotations
 
@@ -81,10 +81,13 @@ def _draw_and_train(server, page) -> None:
     _idle(page)
     page.get_by_text("What trains:", exact=False).first.wait_for()
 
-    page.get_by_role("button", name="Undo").click()
-    wait_until(lambda: _drawn(page) == 3 * per_click, "Undo to take the lasso's points back")
-    assert filled > 3 * per_click
+    _click(page, 0.8, 0.15)  # after an area, the canvas is back to clicks
+    wait_until(lambda: _drawn(page) == filled + per_click, "a click after the lasso")
     _idle(page)
+    for left, what in ((filled, "the click"), (3 * per_click, "the lasso")):
+        page.get_by_role("button", name="Undo").click()
+        wait_until(lambda left=left: _drawn(page) == left, f"Undo to take {what} back")
+        _idle(page)
 
     page.get_by_role("button", name="Start").click()
     wait_until(lambda: step_count(page) >= 100, "the run's first measured steps")

@@ -163,7 +163,7 @@ def _claim_latent(seed: int) -> ClaimResult:
     cov = _outcome(ring).coverage
     off = 1.0 - cov["high_quality_fraction"]
     purity, digits = infogan_purity(_train(info))
-    holds = cov["modes_held"] == 8 and off >= 0.01 and purity >= 0.4
+    holds = cov["modes_held"] == 8 and off >= 0.01 and purity >= 0.5
     return ClaimResult(
         seed,
         holds,

@@ -265,7 +265,7 @@ LESSONS: tuple[Lesson, ...] = (
         "category and code sliders.",
         "Even with all 8 modes held at step 3,000, at least 1% of the samples lie off every "
         "mode (beyond 3 standard deviations), on the sheet between them. InfoGAN: at step "
-        "1,500 the category's values pick out digits: on average at least 40% of a value's "
+        "1,500 the category's values pick out digits: on average at least half of a value's "
         "samples are one digit (a code that ignored the digits would give about 15%).",
         (
             Variant("Ring of 8, latent space", None, _STABLE),

@@ -5,7 +5,8 @@ live run may change it, and how the app shows it) and its hooks into the step: w
 D's inputs, what it adds to D's loss, whether the batched multi-run can apply it. `Trainer`
 (one run, batch axis first) and `MultiRun` (N stacked runs, a leading member axis) ask
 `active(configs)` which are on and call the hooks, so the step's pieces exist once: a new
-regulariser is its entry here plus its GANConfig field. `batch_dims` says how many leading
+regulariser is its entry here (and its own module where it is more than a function, as
+diffaugment is) plus its GANConfig field. `batch_dims` says how many leading
 axes index samples (1 for a lone run, 2 for stacked members).
 
 Random draws come from explicit torch.Generators and nothing here reads a tensor's value on the
@@ -17,12 +18,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, NamedTuple, Protocol
 
 import torch
-import torch.nn.functional as F
 
+from .diffaugment import AUGMENTATIONS as AUGMENTATIONS
+from .diffaugment import diff_augment as diff_augment
+from .diffaugment import parse_policy as parse_policy
+from .diffaugment import rand_brightness as rand_brightness
+from .diffaugment import rand_contrast as rand_contrast
+from .diffaugment import rand_cutout as rand_cutout
+from .diffaugment import rand_saturation as rand_saturation
+from .diffaugment import rand_translation as rand_translation
 from .losses import LOSSES
 
 Tensor = torch.Tensor
@@ -386,102 +393,3 @@ def r1_penalty(scores: Tensor, real: Tensor, batch_dims: int = 1) -> Tensor:
     # score's gradient is over its whole pack. One value per leading index, as above.
     (grad,) = torch.autograd.grad(scores.sum(), real, create_graph=True)
     return (_sample_norms(grad, batch_dims) ** 2).mean(-1)
-
-
-# ---------------------------------------------------------------------- DiffAugment
-# Zhao et al. 2020, after the authors' DiffAugment_pytorch.py: each transform draws its own
-# parameters per image and is built from differentiable tensor operations, so G's gradient
-# flows through the augmentation. Written here rather than with torchvision.transforms.v2
-# because v2 draws one set of parameters per call from the global random stream; DiffAugment
-# needs per-image parameters from the run's own generator (reproducible, and graph-capturable).
-# Images are (B, C, H, W) in [-1, 1].
-def _uniform(x: Tensor, gen: torch.Generator | None) -> Tensor:
-    return torch.rand(x.shape[0], 1, 1, 1, dtype=x.dtype, device=x.device, generator=gen)
-
-
-def rand_brightness(x: Tensor, gen: torch.Generator | None = None) -> Tensor:
-    """Add one offset per image, U[−0.5, 0.5]."""
-    return x + (_uniform(x, gen) - 0.5)
-
-
-def rand_saturation(x: Tensor, gen: torch.Generator | None = None) -> Tensor:
-    """Scale each image's departure from its grey (channel mean) by U[0, 2] (a no-op on grey)."""
-    mean = x.mean(dim=1, keepdim=True)
-    return (x - mean) * (_uniform(x, gen) * 2) + mean
-
-
-def rand_contrast(x: Tensor, gen: torch.Generator | None = None) -> Tensor:
-    """Scale each image's departure from its mean by U[0.5, 1.5]."""
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    return (x - mean) * (_uniform(x, gen) + 0.5) + mean
-
-
-def rand_translation(x: Tensor, gen: torch.Generator | None = None, ratio: float = 0.125) -> Tensor:
-    """Shift each image by up to `ratio` of its size in x and y, filling with zeros."""
-    b, _, h, w = x.shape
-    sx, sy = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dev = x.device
-    tx = torch.randint(-sx, sx + 1, (b, 1, 1), device=dev, generator=gen)
-    ty = torch.randint(-sy, sy + 1, (b, 1, 1), device=dev, generator=gen)
-    gb, gx, gy = torch.meshgrid(
-        torch.arange(b, device=dev),
-        torch.arange(h, device=dev),
-        torch.arange(w, device=dev),
-        indexing="ij",
-    )
-    # Index into a copy padded by one zero pixel: out-of-range reads land on the padding.
-    gx = torch.clamp(gx + tx + 1, 0, h + 1)
-    gy = torch.clamp(gy + ty + 1, 0, w + 1)
-    padded = F.pad(x, [1, 1, 1, 1])
-    return padded.permute(0, 2, 3, 1)[gb, gx, gy].permute(0, 3, 1, 2)
-
-
-def rand_cutout(x: Tensor, gen: torch.Generator | None = None, ratio: float = 0.5) -> Tensor:
-    """Zero one square of `ratio` times the image's size per image, at a random centre."""
-    b, _, h, w = x.shape
-    ch, cw = int(h * ratio + 0.5), int(w * ratio + 0.5)
-    dev = x.device
-    ox = torch.randint(0, h + (1 - ch % 2), (b, 1, 1), device=dev, generator=gen)
-    oy = torch.randint(0, w + (1 - cw % 2), (b, 1, 1), device=dev, generator=gen)
-    gb, gx, gy = torch.meshgrid(
-        torch.arange(b, device=dev),
-        torch.arange(ch, device=dev),
-        torch.arange(cw, device=dev),
-        indexing="ij",
-    )
-    gx = torch.clamp(gx + ox - ch // 2, min=0, max=h - 1)
-    gy = torch.clamp(gy + oy - cw // 2, min=0, max=w - 1)
-    mask = torch.ones(b, h, w, dtype=x.dtype, device=dev)
-    mask = mask.index_put((gb, gx, gy), torch.zeros((), dtype=x.dtype, device=dev))
-    return x * mask.unsqueeze(1)
-
-
-# Policy name -> its transforms, in the order applied (the paper's grouping).
-AUGMENTATIONS: dict[str, tuple[Callable[..., Tensor], ...]] = {
-    "color": (rand_brightness, rand_saturation, rand_contrast),
-    "translation": (rand_translation,),
-    "cutout": (rand_cutout,),
-}
-
-
-@lru_cache(maxsize=64)  # read at every D input: parse each policy text once
-def parse_policy(policy: str) -> tuple[str, ...]:
-    """'color,translation' -> ('color', 'translation'); raises ValueError on an unknown name."""
-    names = tuple(p.strip() for p in policy.split(",") if p.strip())
-    unknown = [p for p in names if p not in AUGMENTATIONS]
-    if unknown:
-        raise ValueError(
-            f"unknown policy {unknown[0]!r}; use a comma-separated list of "
-            f"{', '.join(AUGMENTATIONS)} (or empty for none)"
-        )
-    return names
-
-
-def diff_augment(x: Tensor, policy: tuple[str, ...], gen: torch.Generator | None = None) -> Tensor:
-    """DiffAugment: apply `policy`'s transforms (fresh parameters per image) to images x
-    (B, C, H, W). Call it on real and on generated images alike, before D, in both players'
-    updates; G's gradient flows through it."""
-    for name in policy:
-        for transform in AUGMENTATIONS[name]:
-            x = transform(x, gen)
-    return x

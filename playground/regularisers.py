@@ -101,7 +101,7 @@ class Regulariser:
     on: Callable[[Any], bool]
     data: tuple[str, ...] = ("points", "images")
     bounds: tuple[float, float] | None = None
-    check: Callable[[str], None] | None = None  # raises ValueError with a one-line reason
+    check: Callable[[Any], object] | None = None  # raises ValueError, a one-line reason
     weight: Callable[[Any], float] = lambda cfg: 1.0
     d_input: Callable[[Tensor, Any, int, Streams], Tensor] | None = None
     d_term: Callable[[DTerm, Members, Rows], Tensor] | None = None
@@ -194,7 +194,7 @@ REGULARISERS: dict[str, Regulariser] = {
             ),
             on=lambda cfg: bool(parse_policy(cfg.diffaugment)),
             data=("images",),
-            check=lambda value: parse_policy(value) and None,
+            check=parse_policy,  # raises ValueError naming an unknown policy
             d_input=_augment_input,
             live=False,  # a new policy is a new run: it was never offered as a live change
             batched=False,  # per-image draws from one generator; the multi-run is 2D only

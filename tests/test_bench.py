@@ -88,6 +88,8 @@ def test_quick_bench_ui_and_memory_figures(quick_results):
         (name, when) for name in ("ring8-stable", "digits-dcgan") for when in ("cold", "warm")
     }
     assert all(positive_finite(f["seconds"]) for f in ui["first_update"])
+    assert [f["when"] for f in ui["first_picture"]] == ["warm"]  # --quick: no fresh processes
+    assert all(positive_finite(f["seconds"]) for f in ui["first_picture"])
     assert positive_finite(ui["slider"]["total_ms"])
     assert ui["slider"]["generate_ms"] <= ui["slider"]["total_ms"]
     assert ui["figures"]["figures"] == 4 and ui["figures"]["history_points"] > 900
@@ -262,3 +264,24 @@ def test_a_capped_long_run_stops_in_time_and_stays_bounded():
     assert 0 < mem["steps"] < mem["planned_steps"] == 10**6
     assert mem["history_points"] <= mem["history_capacity"]
     assert mem["frames"] <= mem["max_frames"]
+
+
+def test_first_picture_waits_for_a_frame_with_every_2d_layer(monkeypatch):
+    from playground.bench import firstpicture
+
+    original = firstpicture.lesson_config
+    monkeypatch.setattr(
+        firstpicture, "lesson_config", lambda: original().replace(hidden=16, steps=5)
+    )
+    seen = []
+    full = firstpicture._is_full_picture
+    monkeypatch.setattr(firstpicture, "_is_full_picture", lambda f: seen.append(f) or full(f))
+    assert positive_finite(firstpicture.first_picture())
+    last = seen[-1]
+    assert last.decision is not None and last.manifold is not None and last.arrows is not None
+
+
+def test_first_picture_cold_is_measured_in_a_fresh_process():
+    from playground.bench import firstpicture
+
+    assert positive_finite(firstpicture.first_picture_cold(warm_up=True, threads=1))

@@ -12,8 +12,8 @@ ratio is the median of the per-round ratios. Sections:
   show that the loss curves agree in shape;
 - multirun: 2D runs (six seeds; every loss) batched in one `MultiRun` against as many separate
   Trainers;
-- ui: Start-to-first-update latency, one latent-explorer slider move, building the Train page's
-  figures from a snapshot;
+- ui: Start-to-first-update latency, Start-to-first-picture of a 2D lesson (cold and warm),
+  one latent-explorer slider move, building the Train page's figures from a snapshot;
 - memory: process RSS over a long run (history and frames must stay bounded);
 - ray (only when named): a run in a Ray actor, polled once a second or not.
 
@@ -50,6 +50,7 @@ from .common import (
     rates,
     spread,
 )
+from .firstpicture import first_pictures
 from .learning import curve_agreement, curve_distance, learning, learning_png, quarters
 from .memory import memory, round_mb, rss_mb
 from .multirun import multirun_cost, multirun_sets
@@ -73,6 +74,7 @@ __all__ = [
     "curve_distance",
     "dcgan64_config",
     "figure_costs",
+    "first_pictures",
     "first_update",
     "format_table",
     "image_throughput",
@@ -163,6 +165,9 @@ def run_bench(
             for when in ("cold", "warm"):
                 if due(f"ui: first update, {name} ({when})"):
                     ui["first_update"].append({**first_update(name), "when": when})
+        if due("ui: first picture, lesson 1 (cold and warm)"):
+            # --quick: warm only (a cold figure needs fresh processes, seconds each)
+            ui["first_picture"] = first_pictures(1 if quick else 3, threads, cold=not quick)
         if due("ui: slider move"):
             ui["slider"] = slider_move(budget.slider_moves)
         if due("ui: figures"):

@@ -120,6 +120,14 @@ def format_table(results: dict) -> str:
             )
             for r in ui["first_update"]
         ]
+        rows += [
+            (
+                f"first picture {r['config']} ({r['when']})",
+                f"{r['seconds']:.3f} s",
+                f"median of {r['repeats']}, at most {r['max_s']:.3f} s",
+            )
+            for r in ui.get("first_picture", [])
+        ]
         if "slider" in ui:
             m = ui["slider"]
             note = f"generate {m['generate_ms']:.2f} ms; {m['model']}"

@@ -9,9 +9,10 @@ from dataclasses import dataclass
 
 import plotly.graph_objects as go
 import streamlit as st
+import torch
 
 from pages import ui
-from playground import backends, capacity, datasets, everyloss, images
+from playground import backends, capacity, datasets, everyloss, images, toys
 from playground.config import ConfigError
 from playground.losses import LOSSES
 from playground.metrics import coverage_2d
@@ -108,6 +109,8 @@ def every_loss_live(runner) -> None:
         if not members or members[0].latest is None:
             return
         centres, sigma = mixture_spec(members[0].config.dataset)
+        # The same real points under every member's samples, so the modes they miss show.
+        real = toys.mixture_points(centres, sigma, 512, torch.Generator().manual_seed(0)).numpy()
         fig_loss, fig_held = go.Figure(), go.Figure()
         for m in members:
             name = m.config.loss
@@ -127,10 +130,11 @@ def every_loss_live(runner) -> None:
         left, right = st.columns(2)
         left.plotly_chart(fig_loss, key="diag.multi.loss")
         right.plotly_chart(fig_held, key="diag.multi.held")
+        st.caption("Blue: the real data. Orange: each loss's samples of its fixed noise batch.")
         for col, m in zip(st.columns(len(members)), members, strict=True):
             frame = m.latest
             col.image(
-                images.scatter_image(frame.samples, None, m.extent, size=200), output_format="PNG"
+                images.scatter_image(frame.samples, real, m.extent, size=200), output_format="PNG"
             )
             measures = coverage_2d(frame.samples, centres, sigma)
             col.caption(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import wait_for
 from streamlit.testing.v1 import AppTest
 
 from pages import every_loss_ui, ui
@@ -64,8 +65,15 @@ def test_the_page_shows_what_differs_per_loss(diagnostics):
     assert "settings its paper recommends" in words and "Common settings: Adam" in words
 
 
-def test_the_run_it_starts_has_each_losss_settings(diagnostics):
+def test_the_run_it_starts_has_each_losss_settings_and_is_drawn(diagnostics):
     at, slot = diagnostics
     at.button(key="diag.multi.start").click().run()
     assert not at.exception and slot.runner is not None
     assert slot.runner.configs == every_loss_configs("ring8")
+    # The first picture is drawn as the run starts: every loss gets its scatter and caption.
+    wait_for(lambda: slot.runner.snapshot().members[0].latest is not None, "the first picture",
+             timeout=120)
+    at.run()
+    assert not at.exception
+    words = " ".join(c.value for c in at.caption)
+    assert all(f"**{name}**" in words for name in LOSSES) and "Blue: the real data" in words

@@ -442,9 +442,10 @@ PRESETS: dict[str, Preset] = {
             "grid shows one category value per row. No labels are used, so what a value comes to "
             "mean is G's choice, a digit or a style. G learns five times faster than D, as in the "
             "paper's MNIST set-up: with equal rates Q still reads the category back, but the "
-            "values settle on styles more than on digits.",
+            "values settle on styles more than on digits. Trained at 16 px (the digits are "
+            "8x8), about four times as fast as at 32 px.",
             dict(
-                _IMAGE, dataset="digits", image_size=32, width=32, latent_dim=74, info_cat=10,
+                _IMAGE, dataset="digits", image_size=16, width=32, latent_dim=74, info_cat=10,
                 info_cont=2, lr_g=1e-3, steps=3000,
             ),
         ),

@@ -503,7 +503,7 @@ def dirac_panel(lesson: Lesson, view: TeacherView) -> None:
         index=dirac.DIRAC_LOSSES.index(base.loss),
         key="lessons.dirac.loss",
         disabled=locked,
-        help="The game's loss, as the app trains it (wgan: unclipped).",
+        help=dirac.loss_help(),
     )
     reg = cols[1].selectbox(
         "Regulariser",

@@ -33,9 +33,17 @@ from .losses import LOSSES
 # regulariser in closed form, and applies no weight clipping (a loss the registry keeps
 # Lipschitz by clipping is played unclipped here).
 DIRAC_LOSSES = tuple(n for n, e in LOSSES.items() if e.lipschitz != "gradient penalty")
+UNCLIPPED = tuple(n for n in DIRAC_LOSSES if LOSSES[n].lipschitz == "weight clipping")
 REGULARISERS = ("none", "r1", "gp", "noise")
 MODES = ("simultaneous", "alternating")
 NOISE_POINTS = 64  # instance noise as a fixed set of quantiles of N(0, σ²): deterministic
+
+
+def loss_help() -> str:
+    """The loss picker's help: the losses are the app's, but those it trains with weight
+    clipping are played here unclipped (named from the registry's facts)."""
+    note = f" ({', '.join(UNCLIPPED)}: unclipped)" if UNCLIPPED else ""
+    return f"The game's loss, as the app trains it{note}."
 
 
 @dataclass(frozen=True)

@@ -117,3 +117,11 @@ def test_wgan_gp_holds_the_critic_at_slope_one_and_never_converges():
 def test_bad_setups_are_refused_naming_the_setting(changes, setting):
     with pytest.raises(ValueError, match=f"^{setting}:"):
         trajectory(DiracSetup(**changes))
+
+
+def test_the_loss_help_names_the_clipped_losses_from_the_registry():
+    from playground.losses import LOSSES
+
+    clipped = [n for n in dirac.DIRAC_LOSSES if LOSSES[n].lipschitz == "weight clipping"]
+    assert clipped  # the registry has a weight-clipped loss, which the lesson plays unclipped
+    assert dirac.loss_help().endswith(f"({', '.join(clipped)}: unclipped).")

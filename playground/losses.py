@@ -142,7 +142,8 @@ _ENTRIES = (
         bce_d_loss,
         minimax_g_loss,
         r"\min_G \max_D \; \mathbb{E}[\log D(x)] + \mathbb{E}[\log(1 - D(G(z)))]",
-        "The original game. G's gradient vanishes when D is confident, so early training stalls.",
+        "The original game. G's gradient vanishes where D confidently rejects its samples, which "
+        "can stall G early on.",
         probability=True,
         smoothable=True,
         recommended=_DCGAN_ADAM,

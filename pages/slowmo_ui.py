@@ -60,7 +60,10 @@ def panel(run: Run, snap: Snapshot, real: np.ndarray | None, prefix: str) -> Non
 def _show(result: slowmo.PhaseResult, snap: Snapshot, real: np.ndarray | None,
           prefix: str) -> None:
     loss, d_steps = snap.config.loss, snap.config.d_steps
-    step = f"step {result.before.step:,} → {result.after.step:,}"
+    # Both phases make the same step: D's leaves the counter, G's moves it on by one.
+    step = f"step {result.before.step:,} → {result.before.step + 1:,}"
+    if result.phase == "d":
+        step += ", first half"
     st.markdown(f"**Phase {1 if result.phase == 'd' else 2}: "
                 f"{slowmo.PHASE_NAMES[result.phase]}** ({step})")
     st.latex(slowmo.formula(loss, result.phase))

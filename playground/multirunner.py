@@ -104,11 +104,11 @@ class MultiRunner(ThreadControls):
     def _engine(self) -> GroupedRun | MultiRun:
         return self.multi
 
-    def _train_step(self, action: tuple[bool, bool], manual: bool = False) -> list | None:
+    def _train_step(self, action: tuple[bool, bool, bool], manual: bool = False) -> list | None:
         self._apply_pending_lr()
         if manual:  # (a plain call otherwise: what wraps train_step need not know log_now)
-            return self.multi.train_step(*action, log_now=True)
-        return self.multi.train_step(*action)
+            return self.multi.train_step(*action[:2], log_now=True)
+        return self.multi.train_step(*action[:2])  # (d, g); a multi-run has no half steps
 
     def _apply_pending_lr(self) -> None:
         with self._cond:

@@ -72,8 +72,8 @@ class RemoteRunner:
     def resume(self) -> None:
         self._control("resume")
 
-    def step(self, d: bool = True, g: bool = True) -> bool:
-        return bool(self._control("step", d=d, g=g))
+    def step(self, d: bool = True, g: bool = True, ends_step: bool = True) -> bool:
+        return bool(self._control("step", d=d, g=g, ends_step=ends_step))
 
     def stop(self, wait: float | None = 5.0) -> None:
         """Stop the run (its state stays and can be saved). A queued run is withdrawn."""

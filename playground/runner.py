@@ -57,6 +57,7 @@ class Snapshot:
     elapsed: float = 0.0
     info: dict = field(default_factory=dict)
     measures: tuple[dict, ...] = ()  # live mode-collapse measures, {"step", …} each
+    manual_steps: int = 0  # manual steps and phases done while paused (a phase leaves `step`)
 
     @property
     def latest(self) -> Frame | None:
@@ -80,6 +81,7 @@ class ThreadControls:
 
     _kind = "run"
     _thread_name = "gan-run"
+    _phases = False  # whether `step(ends_step=False)` (a step's first phase) is supported
 
     def __init__(self) -> None:
         # A run's own identity, never reused (unlike id(), which Python recycles after a run is
@@ -92,7 +94,8 @@ class ThreadControls:
         self._error: str | None = None
         self._stop = False
         self._paused = False
-        self._manual: deque[tuple[bool, bool]] = deque()  # queued single steps (d, g)
+        self._manual: deque[tuple[bool, bool, bool]] = deque()  # queued (d, g, ends_step)
+        self._manual_done = 0  # manual steps (and phases) done: what a waiting caller watches
         self._started_at = 0.0
 
     def _main(self) -> None:
@@ -101,8 +104,9 @@ class ThreadControls:
     def _engine(self):
         raise NotImplementedError
 
-    def _train_step(self, action: tuple[bool, bool], manual: bool = False):
-        """One step; `manual` (a single step while paused) logs its own losses at once."""
+    def _train_step(self, action: tuple[bool, bool, bool], manual: bool = False):
+        """One step (d, g, ends_step); `manual` (a single step while paused) logs its own
+        losses at once."""
         raise NotImplementedError
 
     def _record_frame(self) -> None:
@@ -130,12 +134,16 @@ class ThreadControls:
             self._manual.clear()
             self._cond.notify_all()
 
-    def step(self, d: bool = True, g: bool = True) -> bool:
-        """Queue one manual step while paused; returns False (and does nothing) otherwise."""
+    def step(self, d: bool = True, g: bool = True, ends_step: bool = True) -> bool:
+        """Queue one manual step while paused; returns False (and does nothing) otherwise.
+        `ends_step=False` runs only a step's first phase (slow motion's D phase): the step
+        counter moves when the next manual step (its G phase) ends that step."""
+        if not ends_step and not self._phases:
+            raise ValueError(f"a {self._kind} cannot run half a step (ends_step=False)")
         with self._cond:
             if not self._paused or self._status in FINAL:
                 return False
-            self._manual.append((d, g))
+            self._manual.append((d, g, ends_step))
             self._cond.notify_all()
             return True
 
@@ -186,19 +194,22 @@ class ThreadControls:
             manual = self._status == "paused"
             with self._step_lock:
                 logged = self._train_step(action, manual=manual) is not None
+            if manual:
+                with self._cond:
+                    self._manual_done += 1
             early = logged and engine.step <= 10 * engine.cfg.log_every
             if manual or early or engine.step % engine.cfg.sample_every == 0:
                 self._record_frame()
 
-    def _next_action(self) -> tuple[bool, bool] | None:
-        """Block while paused; return (do_d, do_g) for the next step, or None to end."""
+    def _next_action(self) -> tuple[bool, bool, bool] | None:
+        """Block while paused; return (do_d, do_g, ends_step) for the next step, or None."""
         with self._cond:
             while True:
                 if self._stop:
                     return None
                 if not self._paused:
                     self._status = "running"
-                    return (True, True)
+                    return (True, True, True)
                 self._status = "paused"
                 if self._manual:
                     return self._manual.popleft()
@@ -211,6 +222,8 @@ class Run(ThreadControls):
     Controls (safe from any thread): start, pause, resume, step (while paused), stop, change
     learning rates / D steps live, save. `snapshot()` returns the latest state as plain data.
     """
+
+    _phases = True
 
     def __init__(
         self,
@@ -339,6 +352,7 @@ class Run(ThreadControls):
         with self._cond:
             frames = tuple(self._frames)
             status, error = self._status, self._error
+            manual_steps = self._manual_done
             history = trainer.history.copy() if trainer else {}
         if trainer is None:
             return Snapshot(
@@ -371,6 +385,7 @@ class Run(ThreadControls):
                 "measures_note": trainer.measures.note,  # e.g. the classifier still training
             },
             measures=tuple(trainer.measures.copy()),
+            manual_steps=manual_steps,
         )
 
     def _elapsed(self) -> float:
@@ -394,11 +409,14 @@ class Run(ThreadControls):
     def _engine(self) -> Trainer:
         return self.trainer
 
-    def _train_step(self, action: tuple[bool, bool], manual: bool = False) -> dict | None:
+    def _train_step(self, action: tuple[bool, bool, bool], manual: bool = False) -> dict | None:
         self._apply_pending_hyper()
+        d, g, ends_step = action
+        if not ends_step:  # slow motion's first phase: the next manual step ends the step
+            return self.trainer.train_step(d, g, log_now=True, ends_step=False)
         if manual:  # (a plain call otherwise: what wraps train_step need not know log_now)
-            return self.trainer.train_step(*action, log_now=True)
-        return self.trainer.train_step(*action)
+            return self.trainer.train_step(d, g, log_now=True)
+        return self.trainer.train_step(d, g)
 
     def _apply_pending_hyper(self) -> None:
         if not self._pending:  # the usual case: no lock taken on a step

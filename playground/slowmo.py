@@ -6,8 +6,10 @@ after. Phase "g": G's update, D frozen: the fixed-noise samples before and after
 gradient arrow (−∂L_G/∂x, where the update is meant to move it). Each phase comes with the
 loss's formula with the player's part highlighted and one plain sentence.
 
-The run does the work in its own thread (`Run.step(d, g)` queues one manual step while paused);
-this module takes a picture (`Run.frame_now`) before and after it and measures what moved.
+The run does the work in its own thread: `Run.step(d=True, g=False, ends_step=False)` queues
+phase "d" (the step counter stays), `Run.step(d=False, g=True)` phase "g", which ends the step
+(one step, one log record for both phases). This module takes a picture (`Run.frame_now`) before
+and after each phase and measures what moved.
 """
 
 from __future__ import annotations
@@ -74,12 +76,13 @@ def play(run, phase: str, timeout: float = WAIT_SECONDS) -> PhaseResult:
     before = run.frame_now()
     if before is None or before.decision is None:
         raise SlowMotionError("slow motion is for 2D point data")
-    if not run.step(d=phase == "d", g=phase == "g"):
+    done = snap.manual_steps  # a D phase leaves the step counter: this counts it
+    if not run.step(d=phase == "d", g=phase == "g", ends_step=phase == "g"):
         raise SlowMotionError("slow motion needs a paused run: pause it first")
     deadline = time.monotonic() + timeout
     while True:
         snap = run.snapshot()
-        if snap.step > before.step:
+        if snap.manual_steps > done:
             break
         if snap.status in FINAL:
             raise SlowMotionError(snap.error or f"the run has {snap.status}")

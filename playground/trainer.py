@@ -83,6 +83,7 @@ class Trainer(StepCore):
         self._d_acc = torch.zeros(_D_STATS, device=self.device)
         self._g_acc = torch.zeros(_G_STATS + len(extra), device=self.device)
         self._d_count = self._g_count = 0
+        self._half_step = False  # a step's first phase ran (ends_step=False); the next ends it
         self._grad_norms = torch.zeros(2, device=self.device)
         self._log_started = time.perf_counter()
         self._log_step0 = 0
@@ -235,15 +236,19 @@ class Trainer(StepCore):
         return reg.shown_score(scores, self.loss.probability)
 
     def train_step(
-        self, d: bool = True, g: bool = True, log_now: bool = False
+        self, d: bool = True, g: bool = True, log_now: bool = False, ends_step: bool = True
     ) -> dict[str, float] | None:
         """`d_steps` D updates then `g_steps` G updates (either part can be skipped, as in a
         manual "D only" step). Returns the log record when this step is a logging step.
 
         `log_now` (a manual step while paused) logs this step's own losses and D outputs at
         once, whatever `log_every` says: what was summed since the last log is logged first,
-        so the step's record holds nothing but its own updates."""
-        if log_now and (self._d_count or self._g_count):
+        so the step's record holds nothing but its own updates.
+
+        `ends_step=False` runs a step's first phase only (slow motion's D phase): the updates
+        are made and summed, but the step counter, the log and the evaluation wait for the
+        next call, which ends that same step (slow motion's G phase): one step, one record."""
+        if log_now and (self._d_count or self._g_count) and not self._half_step:
             self.flush_log()
         logging = log_now or (self.step + 1) % self.cfg.log_every == 0
         if self._good is None:
@@ -252,6 +257,9 @@ class Trainer(StepCore):
             if not module.training:  # .train() walks every submodule: call it only when needed
                 module.train()
         self._step_updates(d, g, logging)
+        self._half_step = not ends_step
+        if not ends_step:
+            return None
         self.step += 1
         record = self.flush_log(manual=log_now) if logging else None
         if self.cfg.eval_every and self.step % self.cfg.eval_every == 0:

@@ -89,7 +89,7 @@ def test_slow_motion_runs_d_then_g_on_a_paused_run(fresh_slot):
 
     _next_phase(at).click().run()
     assert not at.exception
-    assert run.snapshot().step == before + 1 and run.snapshot().status == "paused"
+    assert run.snapshot().step == before and run.snapshot().status == "paused"
     assert any(r"\boxed" in x.value and "L_D" in x.value for x in at.latex)
     titles = set(_figures(at))
     assert {"D's map before", "D's map after", "What changed (after − before)"} <= titles
@@ -97,7 +97,7 @@ def test_slow_motion_runs_d_then_g_on_a_paused_run(fresh_slot):
 
     _next_phase(at).click().run()
     assert not at.exception
-    assert run.snapshot().step == before + 2
+    assert run.snapshot().step == before + 1  # D's phase and G's: one step
     g_formula = [x.value for x in at.latex if r"\boxed" in x.value]
     assert g_formula and "L_G" in g_formula[0].split(r"\boxed")[1]
     figures = _figures(at)

@@ -131,7 +131,7 @@ def test_slow_motion_through_the_actor(remote_runs):
     assert abs(d.decision_change).max() > 0 and (d.displacement == 0).all()
     g = slowmo.play(run, "g")
     assert abs(g.displacement).max() > 0 and (g.decision_change == 0).all()
-    assert run.snapshot().step == 2 and status_of(run) == "paused"
+    assert run.snapshot().step == 1 and status_of(run) == "paused"  # two phases, one step
 
 
 def test_ten_runs_on_room_for_two_all_finish_and_the_rest_queue(remote_runs):

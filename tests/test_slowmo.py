@@ -31,13 +31,33 @@ def test_the_d_phase_changes_ds_map_and_leaves_gs_samples(runs, tiny_cfg):
     run = _paused(runs, tiny_cfg(steps=100, d_steps=3))
     trainer = run.trainer
     result = slowmo.play(run, "d")
-    assert result.after.step == result.before.step + 1
+    assert result.after.step == result.before.step  # the step ends with G's phase
     assert np.abs(result.decision_change).max() > 0
     assert np.array_equal(result.after.samples, result.before.samples)
     # One step's D part: exactly d_steps D updates, no G update.
     assert _adam_steps(trainer.D, trainer.opt_d) == 3
     assert _adam_steps(trainer.G, trainer.opt_g) == 0
     assert run.snapshot().status == "paused"
+
+
+def test_the_two_phases_of_one_step_count_as_one_step_and_one_log_record(runs, tiny_cfg):
+    run = _paused(runs, tiny_cfg(steps=100, log_every=50))
+    step, records = run.snapshot().step, len(run.snapshot().history["step"])
+    slowmo.play(run, "d")
+    snap = run.snapshot()
+    assert snap.step == step and len(snap.history["step"]) == records
+    slowmo.play(run, "g")
+    snap = run.snapshot()
+    assert snap.step == step + 1 and snap.status == "paused"
+    assert snap.history["step"][records:] == [step + 1]  # one record, with both players' losses
+    assert np.isfinite(snap.history["d_loss"][-1]) and np.isfinite(snap.history["g_loss"][-1])
+    assert _adam_steps(run.trainer.D, run.trainer.opt_d) == 1
+    assert _adam_steps(run.trainer.G, run.trainer.opt_g) == 1
+    # The manual "D only" and "G only" steps still count one step each.
+    assert run.step(d=True, g=False)
+    wait_for(lambda: run.snapshot().step == step + 2, "a manual D-only step")
+    assert run.step(d=False, g=True)
+    wait_for(lambda: run.snapshot().step == step + 3, "a manual G-only step")
 
 
 def test_the_g_phase_moves_gs_samples_and_leaves_ds_map(runs, tiny_cfg):

@@ -128,10 +128,11 @@ def test_generate_shapes_for_points(points_trainer):
 
 def test_generate_shapes_for_digits_and_matches_trainer(digits_trainer):
     model = LatentModel.from_trainer(digits_trainer)
-    assert model.kind == "images" and model.shape == (1, 32, 32)
+    side = digits_trainer.cfg.image_size  # the preset's training size (16 px)
+    assert model.kind == "images" and model.shape == (1, side, side)
     z = torch.randn(3, 16)
     out = model.generate(z)
-    assert out.shape == (3, 1, 32, 32)
+    assert out.shape == (3, 1, side, side)
     assert out.min() >= -1 and out.max() <= 1
     assert torch.allclose(out, digits_trainer.generate(z).cpu(), atol=1e-6)
     with pytest.raises(ValueError):
@@ -159,7 +160,7 @@ def test_conditional_generate_uses_labels():
     assert model.num_classes == 10
     z = z_from_seed(3, 8).expand(2, 8)
     out = model.generate(z, torch.tensor([1, 7]))
-    assert out.shape == (2, 1, 32, 32)
+    assert out.shape == (2, 1, cfg.image_size, cfg.image_size)
     assert not torch.allclose(out[0], out[1])  # the same z, another class: another sample
 
 

@@ -150,6 +150,8 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
     rates, live; locked by a teacher link."""
     index = active_index(lesson) or 0
     cfg = lesson.variants[index].config()
+    # One pair of rate widgets per variant: a variant's run must not get another's rates.
+    variant = f".{index}" if index else ""
     with st.expander("Settings of this lesson", expanded=False):
         rows = [{"setting": k, "value": v} for k, v in cfg.to_query().items()]
         st.dataframe(rows, hide_index=True, width="content")
@@ -160,7 +162,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             value=cfg.lr_g,
             format="%g",
             step=None,
-            key=f"lessons.lr_g.{lesson.key}",
+            key=f"lessons.lr_g.{lesson.key}{variant}",
             disabled=view.locked,
             help=ui.HELP["lr_g"],
         )
@@ -169,7 +171,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             value=cfg.lr_d,
             format="%g",
             step=None,
-            key=f"lessons.lr_d.{lesson.key}",
+            key=f"lessons.lr_d.{lesson.key}{variant}",
             disabled=view.locked,
             help=ui.HELP["lr_d"],
         )

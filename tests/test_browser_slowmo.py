@@ -13,6 +13,8 @@ import time
 import pytest
 from helpers import IDLE, require_chromium, step_count, wait_until
 
+from playground.config import PRESETS
+
 pytestmark = pytest.mark.browser
 
 require_chromium()
@@ -76,6 +78,10 @@ def _layers_and_slow_motion(server, page) -> None:
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.locator("[data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name="ring8-collapse").click()
+    # The preset's description shows once a rerun has applied the preset (its on_change sets
+    # every setting). Clicking Start before that can start a run with the old settings under
+    # the new preset's name (seen on a loaded machine: a 2D-latent run, not this 256-D one).
+    sidebar.get_by_text(PRESETS["ring8-collapse"].description[:40]).wait_for()
     _idle(page)
     page.get_by_role("button", name="Start").click()
     wait_until(lambda: step_count(page) > 20, "the run's first steps")

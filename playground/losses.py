@@ -182,7 +182,8 @@ _ENTRIES = (
         wasserstein_d_loss,
         wasserstein_g_loss,
         r"\min_G \max_{\|D\|_L \le 1} \mathbb{E}[D(x)] - \mathbb{E}[D(G(z))]",
-        "The critic estimates the earth mover's distance; weight clipping keeps it Lipschitz.",
+        "The critic estimates the earth mover's distance; weight clipping keeps it Lipschitz, "
+        "but also leaves it nearly flat, so G learns slowly.",
         lipschitz="weight clipping",
         recommended=dict(optimizer="rmsprop", lr_g=5e-5, lr_d=5e-5, d_steps=5, clip_value=0.01),
         source="Arjovsky et al. 2017, Algorithm 1 (RMSProp, lr 5e-5, 5 critic steps, c = 0.01); "

@@ -4,7 +4,7 @@ Inception-v3 path from a weights file on disk.
 Sanity, on the bundled digits at 32 px (the shipped classifier), 800 images a side:
 - real data against a disjoint split of itself: the noise floor, FID about 6 (KID about 40);
 - a "generator" forced to one class (real images of the digit 3 only): FID above 600, IS near 1;
-- the shipped digits-dcgan example lies between (FID about 25, IS about 6), and a 1-step model
+- the shipped digits-dcgan example lies between them, and a 1-step model
   is far worse than it on all three; KID orders all of them as FID does.
 """
 

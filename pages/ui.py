@@ -393,6 +393,7 @@ def config_from_state() -> tuple[GANConfig | None, str | None]:
     """The settings as the widgets hold them now, for a button's callback: callbacks run before
     the page script, so a config the previous run computed misses a value typed just before
     the click (the browser sends the two together)."""
+    settle_preset()
     fields = {f.name: f for f in dataclasses.fields(GANConfig)}
     values = {name: st.session_state.get(key_of(name), default)
               for name, default in GANConfig().to_dict().items()}
@@ -413,20 +414,29 @@ def _coerce(values: dict, fields: dict) -> dict:
     return out
 
 
+SETTLED_PRESET = "ui.settled_preset"  # the preset whose values the controls were last given
+
+
+def settle_preset() -> None:
+    """Give the controls the picked preset's values unless that was done already. A button's
+    callback calls it first: a preset picked just before a click can reach the server in the
+    same page run, and the click's callback may run before the preset's own."""
+    name = st.session_state.get("preset")
+    if name in PRESETS and name != st.session_state.get(SETTLED_PRESET):
+        load_into_widgets(PRESETS[name].config())
+    st.session_state[SETTLED_PRESET] = name
+
+
 def preset_picker() -> None:
     """One click sets every setting from a preset."""
 
-    def apply() -> None:
-        name = st.session_state["preset"]
-        if name in PRESETS:
-            load_into_widgets(PRESETS[name].config())
-
     names = ["(custom)"] + list(PRESETS)
-    st.sidebar.selectbox("Preset", names, key="preset", on_change=apply,
+    st.sidebar.selectbox("Preset", names, key="preset", on_change=settle_preset,
                          persist_state="session",
                          help="A named setup that reliably shows something; picking one sets "
                          "every control below.")
     chosen = st.session_state.get("preset")
+    st.session_state[SETTLED_PRESET] = chosen  # the controls below now hold what it set
     if chosen in PRESETS:
         st.sidebar.caption(PRESETS[chosen].description)
 

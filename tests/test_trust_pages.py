@@ -113,6 +113,21 @@ def test_start_uses_a_value_typed_just_before_the_click(site, slot):
     assert not any("Changed live" in t for t in toasts(at)), toasts(at)
 
 
+def test_start_clicked_with_a_new_preset_in_one_page_run_uses_that_preset(site, slot):
+    """A preset picked just before Start can reach the server in the same page run as the
+    click; Start's callback may then run before the preset's, and the run once started with
+    the previous settings while the sidebar showed the preset's."""
+    at = app_at(site, "train.py")
+    at.sidebar.selectbox(key="preset").set_value("ring8-stable").run()
+    at.sidebar.selectbox(key="preset").set_value("ring8-collapse")  # no run in between
+    button(at, "Start").click().run()
+    assert not at.exception
+    wanted = preset("ring8-collapse")
+    started = slot.run.config
+    assert (started.latent_dim, started.lr_g, started.lr_d, started.steps) == (
+        wanted.latent_dim, wanted.lr_g, wanted.lr_d, wanted.steps)
+
+
 def test_a_live_change_reaches_the_run_and_is_announced(site, slot):
     at = app_at(site, "train.py")
     choose_and_start(at)

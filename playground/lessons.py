@@ -285,10 +285,12 @@ LESSONS: tuple[Lesson, ...] = (
         "al. 2020) shows D every image, real and fake, through the same random differentiable "
         "changes (colour, translation, cutout), so it cannot memorise pixels, and G still "
         "learns through the augmentation.",
+        r"\begin{gathered}"  # two lines: on one, the page cut the formula off at its edge
         r"L_D = -\mathbb{E}_x[\log \sigma(D(T(x)))] - \mathbb{E}_z[\log(1 - \sigma(D(T(G(z)))))]"
-        r",\quad L_G = -\mathbb{E}_z[\log \sigma(D(T(G(z))))];\qquad "
+        r",\quad L_G = -\mathbb{E}_z[\log \sigma(D(T(G(z))))] \\ "
         r"\text{gap} = \mathbb{E}_{x \in \text{train}}[D(x)] - "
-        r"\mathbb{E}_{x \in \text{held out}}[D(x)]",
+        r"\mathbb{E}_{x \in \text{held out}}[D(x)]"
+        r"\end{gathered}",
         "Without DiffAugment the grid's digits stay ragged and D(real) sits high while D(fake) "
         "sinks: D wins by recall. With DiffAugment D's two outputs stay close, G keeps "
         "learning, and the grid covers more of the ten digits more cleanly.",

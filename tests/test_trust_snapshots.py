@@ -116,9 +116,14 @@ def test_a_manual_step_logs_its_own_losses_at_once(runs, tiny_cfg, action):
     wait_for(lambda: run.status == "paused", "the run to pause")
     before = run.snapshot()
     assert run.step(**action)
-    wait_for(lambda: run.snapshot().step == before.step + 1, "the manual step")
+    # The step counter moves just before the step's record is stored: wait for both (without
+    # the record, i.e. a manual step logged only at the next log_every, this times out).
+    def logged(snap) -> bool:
+        return snap.step == before.step + 1 and snap.history["step"][-1] == float(snap.step)
+
+    wait_for(lambda: logged(run.snapshot()), "the manual step and its own record")
     after = run.snapshot()
-    assert after.history["step"][-1] == float(after.step), "the step's own record is the latest"
+    assert after.step == before.step + 1, "exactly one step"
     last = {k: v[-1] for k, v in after.history.items()}
     previous = {k: v[-2] for k, v in after.history.items()}
     d_keys, g_keys = ("d_loss", "d_real", "d_fake"), ("g_loss",)

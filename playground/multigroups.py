@@ -16,7 +16,6 @@ cannot tell the two apart.
 from __future__ import annotations
 
 import copy
-import dataclasses
 import time
 
 import numpy as np
@@ -27,7 +26,7 @@ from .config import ConfigError, GANConfig
 from .data import DataSource, load_dataset
 from .devices import resolve_device
 from .metrics import coverage_2d
-from .multirun import MAX_MEMBERS, PER_MEMBER, MultiRun
+from .multirun import PER_MEMBER, MultiRun, check_shared
 from .stepcore import Divergence
 from .trainer import Trainer
 from .view2d import plot_window
@@ -44,25 +43,8 @@ def batchable(cfg: GANConfig) -> bool:
 def check_grouped(configs: list[GANConfig]) -> list[GANConfig]:
     """Validate every member and that they can train side by side; raise ConfigError naming
     the setting. Members share every setting except PER_MEMBER and GROUP_SETTINGS."""
-    if not 1 <= len(configs) <= MAX_MEMBERS:
-        raise ConfigError(
-            "members", f"a multi-run needs 1 to {MAX_MEMBERS} configs, got {len(configs)}"
-        )
-    configs = [cfg.validate() for cfg in configs]
-    first, free = configs[0], PER_MEMBER + GROUP_SETTINGS
-    for index, cfg in enumerate(configs[1:], start=1):
-        for f in dataclasses.fields(GANConfig):
-            mine, theirs = getattr(cfg, f.name), getattr(first, f.name)
-            if f.name not in free and mine != theirs:
-                raise ConfigError(
-                    f.name,
-                    f"member {index} has {mine!r} but member 0 has {theirs!r}; members of a "
-                    f"multi-run share every setting except {', '.join(free)}",
-                )
-    if not first.is_points:
-        raise ConfigError(
-            "dataset", f"a multi-run trains the 2D MLP GANs only; '{first.dataset}' is images"
-        )
+    configs = check_shared(configs, PER_MEMBER + GROUP_SETTINGS)
+    first = configs[0]
     if first.info_cat or first.info_cont:
         raise ConfigError("info_cat", "a multi-run does not train InfoGAN codes; train it alone")
     return configs

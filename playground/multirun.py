@@ -58,8 +58,9 @@ PER_MEMBER = (
 MAX_MEMBERS = 32
 
 
-def check_members(configs: list[GANConfig]) -> list[GANConfig]:
-    """Validate every member and that they can be batched; raise ConfigError naming the setting."""
+def check_shared(configs: list[GANConfig], free: tuple[str, ...]) -> list[GANConfig]:
+    """Validate every member of a multi-run (batched or grouped): 1 to MAX_MEMBERS 2D configs
+    sharing every setting except those in `free`; raise ConfigError naming the setting."""
     if not 1 <= len(configs) <= MAX_MEMBERS:
         raise ConfigError(
             "members", f"a multi-run needs 1 to {MAX_MEMBERS} configs, got {len(configs)}"
@@ -69,16 +70,23 @@ def check_members(configs: list[GANConfig]) -> list[GANConfig]:
     for index, cfg in enumerate(configs[1:], start=1):
         for f in dataclasses.fields(GANConfig):
             mine, theirs = getattr(cfg, f.name), getattr(first, f.name)
-            if f.name not in PER_MEMBER and mine != theirs:
+            if f.name not in free and mine != theirs:
                 raise ConfigError(
                     f.name,
                     f"member {index} has {mine!r} but member 0 has {theirs!r}; members of a "
-                    f"multi-run share every setting except {', '.join(PER_MEMBER)}",
+                    f"multi-run share every setting except {', '.join(free)}",
                 )
     if not first.is_points:
         raise ConfigError(
             "dataset", f"a multi-run trains the 2D MLP GANs only; '{first.dataset}' is images"
         )
+    return configs
+
+
+def check_members(configs: list[GANConfig]) -> list[GANConfig]:
+    """Validate every member and that they can be batched; raise ConfigError naming the setting."""
+    configs = check_shared(configs, PER_MEMBER)
+    first = configs[0]
     if first.optimizer != "adam":
         raise ConfigError("optimizer", "a multi-run trains with adam only")
     if first.spectral_norm:

@@ -493,25 +493,21 @@ UPLOAD_KEY = "train.images_zip"
 UPLOAD_NOTE = "train.upload_note"
 
 
-class UploadSpace:
+class UploadSpace(ui.SessionFolder):
     """This session's private temporary folder for unpacked images; deleted with the session."""
 
     def __init__(self) -> None:
-        self.root = uploads.new_upload_folder()
+        super().__init__()
         self.count = 0
 
     def fresh(self) -> Path:
         """An empty subfolder for a new upload; earlier uploads are deleted."""
-        if not self.root.is_dir():  # removed under us (a /tmp cleaner on a long-lived server)
-            self.root = uploads.new_upload_folder()
-        for old in self.root.iterdir():
+        root = self.folder()
+        for old in root.iterdir():
             if old.is_dir() and not old.is_symlink():
                 shutil.rmtree(old, ignore_errors=True)
         self.count += 1
-        return self.root / f"images-{self.count}"
-
-    def remove(self) -> None:
-        uploads.remove_upload_folder(self.root)
+        return root / f"images-{self.count}"
 
 
 @st.cache_resource(scope="session", on_release=lambda space: space.remove(), show_spinner=False)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from playground import architectures, backends, datasets, store
+from playground import architectures, backends, datasets, store, uploads
 from playground.checkpoints import CheckpointError, read_meta
 from playground.config import (
     ARCHITECTURES,
@@ -134,6 +134,24 @@ def list_checkpoints() -> list[tuple[Path, dict]]:
 def describe_config(cfg: GANConfig) -> str:
     model = f"{cfg.arch}{' conditional' if cfg.conditional else ''}"
     return f"{cfg.dataset} · {model} · {cfg.loss} · lr {cfg.lr_g:g}/{cfg.lr_d:g}"
+
+
+class SessionFolder:
+    """This session's private temporary folder (its uploads, its drawn points); deleted with the
+    session (the pages' cached spaces call `remove` on release)."""
+
+    def __init__(self) -> None:
+        self.root = uploads.new_upload_folder()
+
+    def folder(self) -> Path:
+        """The folder, made again if it was removed under us (a /tmp cleaner on a long-lived
+        server)."""
+        if not self.root.is_dir():
+            self.root = uploads.new_upload_folder()
+        return self.root
+
+    def remove(self) -> None:
+        uploads.remove_upload_folder(self.root)
 
 
 # ---------------------------------------------------------------------- start-up

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages import ui
-from playground import datasets, figures, uploads, userpoints
+from playground import datasets, figures, userpoints
 from playground.config import ConfigError, GANConfig
 
 CHART_KEY = "userdata.canvas"
@@ -37,19 +37,11 @@ def plain(text: str) -> str:
 
 
 # ---------------------------------------------------------------------- the session's space
-class PointsSpace:
+class PointsSpace(ui.SessionFolder):
     """This session's private temporary folder for its points files; deleted with it."""
 
-    def __init__(self) -> None:
-        self.root = uploads.new_upload_folder()
-
     def save(self, points: np.ndarray) -> str:
-        if not self.root.is_dir():  # removed under us (a /tmp cleaner on a long-lived server)
-            self.root = uploads.new_upload_folder()
-        return str(userpoints.save_points(points, self.root))
-
-    def remove(self) -> None:
-        uploads.remove_upload_folder(self.root)
+        return str(userpoints.save_points(points, self.folder()))
 
 
 @st.cache_resource(scope="session", on_release=lambda space: space.remove(), show_spinner=False)

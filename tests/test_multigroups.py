@@ -6,12 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from test_multirun import assert_same_weights, member_d, member_g
+from test_multirun import assert_same_weights, member_d, member_g, train_side_by_side
 
 from playground.config import ConfigError
 from playground.history import SERIES
 from playground.multigroups import GroupedRun, check_grouped, member_groups
-from playground.multirun import MultiRun, MultiRunner
+from playground.multirun import MultiRunner
 from playground.trainer import Trainer
 
 
@@ -27,12 +27,7 @@ def test_batched_members_with_their_own_betas_match_separate_trainers(tiny_cfg):
         tiny_cfg(loss="wgan-gp", seed=1, beta1=0.0, beta2=0.9, gp_weight=0.1, lr_g=1e-4),
         tiny_cfg(loss="lsgan", seed=2, beta1=0.9, beta2=0.99),
     ]
-    multi = MultiRun(configs)
-    trainers = [Trainer(c) for c in configs]
-    for _ in range(12):
-        multi.train_step()
-        for t in trainers:
-            t.train_step()
+    multi, trainers = train_side_by_side(configs, 12)
     for i, t in enumerate(trainers):
         assert_same_weights(member_g(multi, i), t.G, atol=1e-5)
         assert_same_weights(member_d(multi, i), t.D, atol=1e-5)
@@ -46,12 +41,7 @@ def test_a_member_beside_a_relativistic_one_keeps_its_own_random_stream(tiny_cfg
         tiny_cfg(loss="nonsaturating", seed=0, instance_noise=0.1),
         tiny_cfg(loss="ragan", seed=1, instance_noise=0.1),
     ]
-    multi = MultiRun(configs)
-    trainers = [Trainer(c) for c in configs]
-    for _ in range(6):
-        multi.train_step()
-        for t in trainers:
-            t.train_step()
+    multi, trainers = train_side_by_side(configs, 6)
     for i, t in enumerate(trainers):
         assert_same_weights(member_g(multi, i), t.G, atol=1e-5)
     assert_same_weights(member_d(multi, 0), trainers[0].D, atol=1e-5)

@@ -46,6 +46,18 @@ def six_losses(tiny_cfg, **shared):
     ]
 
 
+def train_side_by_side(configs, steps: int) -> tuple[MultiRun, list[Trainer]]:
+    """A batched MultiRun of `configs` and a lone Trainer per config, each trained `steps`
+    steps, for comparing the members with their lone runs."""
+    multi = MultiRun(configs)
+    trainers = [Trainer(c) for c in configs]
+    for _ in range(steps):
+        multi.train_step()
+        for t in trainers:
+            t.train_step()
+    return multi, trainers
+
+
 @pytest.mark.parametrize(
     "shared",
     [
@@ -55,13 +67,7 @@ def six_losses(tiny_cfg, **shared):
     ids=["plain", "ema-pack-noise-dsteps"],
 )
 def test_batched_members_match_separate_trainers(tiny_cfg, shared):
-    configs = six_losses(tiny_cfg, **shared)
-    multi = MultiRun(configs)
-    trainers = [Trainer(c) for c in configs]
-    for _ in range(12):
-        multi.train_step()
-        for t in trainers:
-            t.train_step()
+    multi, trainers = train_side_by_side(six_losses(tiny_cfg, **shared), 12)
     for i, t in enumerate(trainers):
         assert_same_weights(member_g(multi, i), t.G, atol=1e-5)
         assert_same_weights(member_d(multi, i), t.D, atol=1e-5)

@@ -37,7 +37,7 @@ if ours and lesson.kind == "side-by-side" and runner is not None:
 elif ours and lesson.kind != "side-by-side" and run is not None:
     lui.live_single(lesson, run, view)
 else:
-    st.caption("Press the start button above: the run trains here, live.")
+    lui.preview(lesson)
 
 for page, label in lesson.links:
     if st.button(label, key=f"lessons.link.{page}", icon=":material/arrow_forward:"):

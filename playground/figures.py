@@ -84,10 +84,17 @@ def points_figure(samples: np.ndarray | None, real: np.ndarray | None,
     return fig
 
 
+SVG_POINTS = 3000  # see add_points
+
+
 def add_points(fig: go.Figure, points: np.ndarray, name: str, colour: str,
                size: int = 4) -> None:
-    fig.add_trace(go.Scattergl(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
-                               marker=dict(size=size, color=colour)))
+    # SVG up to a few thousand points: a WebGL trace (Scattergl) costs each chart a GL context,
+    # slow to set up in a browser without a GPU (measured: the first live picture came about
+    # 0.15 s later in software-rendered chromium); past that WebGL draws faster.
+    trace = go.Scatter if len(points) <= SVG_POINTS else go.Scattergl
+    fig.add_trace(trace(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
+                        marker=dict(size=size, color=colour)))
 
 
 # ---------------------------------------------------------------------- the 2D view's layers

@@ -66,9 +66,8 @@ class Trainer(StepCore):
             g, d = g.to(memory_format=torch.channels_last), d.to(memory_format=torch.channels_last)
         self.G, self.D = g.to(self.device), d.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval().requires_grad_(False) if cfg.ema > 0 else None
-        capturable = self.fast.graphs
-        self.opt_g = make_optimizer(cfg, self.G.parameters(), cfg.lr_g, self.device, capturable)
-        self.opt_d = make_optimizer(cfg, self.D.parameters(), cfg.lr_d, self.device, capturable)
+        self._opt_g: torch.optim.Optimizer | None = None  # built at first use: see opt_g
+        self._opt_d: torch.optim.Optimizer | None = None
         self._set_loss()
         self.gen = torch.Generator(device=self.device).manual_seed(cfg.seed)
         self._streams = reg.OneStream(self.gen)
@@ -102,6 +101,25 @@ class Trainer(StepCore):
         self.fixed_labels = (torch.arange(n) % classes).to(self.device) if classes else None
         if self.codes:  # InfoGAN: the grid sweeps the codes (one category per row)
             self.fixed_z = self.codes.sweep(self.fixed_z)
+
+    @property
+    def opt_g(self) -> torch.optim.Optimizer:
+        """G's optimiser. Both are built at first use, not with the models: a process's first
+        optimiser imports torch's compiler stack (about a second on a 2-core CPU), and a run
+        draws its first picture before its first step, so that picture need not wait for it."""
+        if self._opt_g is None:
+            self._opt_g = self._optimizer(self.G, self.cfg.lr_g)
+        return self._opt_g
+
+    @property
+    def opt_d(self) -> torch.optim.Optimizer:
+        """D's optimiser (see opt_g)."""
+        if self._opt_d is None:
+            self._opt_d = self._optimizer(self.D, self.cfg.lr_d)
+        return self._opt_d
+
+    def _optimizer(self, model: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+        return make_optimizer(self.cfg, model.parameters(), lr, self.device, self.fast.graphs)
 
     @property
     def num_classes(self) -> int:

@@ -136,6 +136,40 @@ def test_lesson_one_draws_the_manifold_and_arrows_layers(slots):
     assert "G's manifold" not in [trace.get("name") for trace in figure["data"]]
 
 
+def _chart(at: AppTest, key: str) -> dict | None:
+    import json
+
+    found = [c for c in at.get("plotly_chart") if c.proto.id and key in c.proto.id]
+    return json.loads(found[0].proto.spec) if found else None
+
+
+def test_before_start_the_page_draws_the_data_the_run_will_show(slots):
+    """The lesson's data is drawn where its live picture will be (so the browser has its
+    charting code loaded before the click): the very points the run's real layer shows."""
+    slot, _ = slots
+    at = _page().run()
+    preview = _chart(at, "lessons.preview")
+    assert preview is not None, "no picture of the lesson's data before Start"
+    assert [t["name"] for t in preview["data"]] == ["real"]
+    _button(at, "lessons.start.game").click()
+    at.run()
+    wait_for(lambda: not slot.run.snapshot().active, "the run to finish")
+    at.run()
+    assert _chart(at, "lessons.preview") is None, "the live picture replaces the preview"
+    live = _chart(at, "lessons.view")
+    (real,) = [t for t in live["data"] if t["name"] == "real"]
+    assert real["x"] == preview["data"][0]["x"] and real["y"] == preview["data"][0]["y"]
+    assert live["layout"]["xaxis"]["range"] == preview["layout"]["xaxis"]["range"]
+
+
+def test_an_image_lesson_has_no_points_to_preview(slots):
+    lesson = next(x for x in lessons_data.LESSONS if not x.variants[0].config().is_points)
+    at = _pick(_page().run(), lesson)
+    assert not at.exception
+    assert _chart(at, "lessons.preview") is None
+    assert any("Press the start button" in c.value for c in at.caption)
+
+
 def test_the_dirac_lesson_draws_without_training():
     lesson = lessons_data.lesson("nonconvergence")
     at = _pick(_page().run(), lesson)

@@ -40,6 +40,32 @@ def test_a_run_reaches_finished(runs, tiny_cfg):
     assert not run.alive
 
 
+def test_the_first_picture_does_not_wait_for_the_optimisers(runs, tiny_cfg, monkeypatch):
+    """A process's first optimiser imports torch's compiler stack (about a second on a 2-core
+    CPU): the run's first picture, drawn before any step, must come without waiting for it."""
+    from playground import trainer as trainer_module
+
+    built, gate = threading.Event(), threading.Event()
+    make = trainer_module.make_optimizer
+
+    def held_back(*args, **kwargs):
+        built.set()
+        assert gate.wait(TIMEOUT), "the test never let the optimisers be built"
+        return make(*args, **kwargs)
+
+    monkeypatch.setattr(trainer_module, "make_optimizer", held_back)
+    run = runs(tiny_cfg(steps=4, log_every=1))
+    run.start()
+    try:
+        wait_for(lambda: run.snapshot().frames or not run.snapshot().active, "a first picture")
+        snap = run.snapshot()
+        assert snap.frames and snap.frames[0].step == 0 and snap.step == 0
+    finally:
+        gate.set()
+    assert run.join(TIMEOUT)
+    assert built.is_set() and run.snapshot().status == "finished"
+
+
 def test_a_run_cannot_start_twice(runs, tiny_cfg):
     run = runs(tiny_cfg(steps=2))
     run.start()

@@ -65,8 +65,8 @@ class MultiRunner(ThreadControls):
             frames, status, error = list(self._frames), self._status, self._error
             histories = multi.history_copies() if multi else []
             errors = list(multi.errors) if multi else [None] * len(self.configs)
+            step = self.shown_step(multi)
         elapsed = time.perf_counter() - self._started_at if self._started_at else 0.0
-        step = multi.step if multi else 0
         rate = multi.steps_per_sec if multi else 0.0
         total = self.configs[0].steps
         members = tuple(

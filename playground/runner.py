@@ -96,6 +96,9 @@ class ThreadControls:
         self._paused = False
         self._manual: deque[tuple[bool, bool, bool]] = deque()  # queued (d, g, ends_step)
         self._manual_done = 0  # manual steps (and phases) done: what a waiting caller watches
+        # The engine's step as of its last finished step, set with the lock held: a snapshot
+        # shows this, never a step whose record is still being written (None: not stepping yet).
+        self._step_done: int | None = None
         self._started_at = 0.0
 
     def _main(self) -> None:
@@ -182,6 +185,15 @@ class ThreadControls:
         every log. Subclasses provide `_engine()` (what has .step and .cfg), `_train_step()`
         and `_record_frame()`."""
         engine = self._engine()
+        with self._cond:
+            self._step_done = engine.step
+        try:
+            self._steps(engine)
+        finally:  # ended (or failed: a divergence puts the models back) between two steps
+            with self._cond:
+                self._step_done = engine.step
+
+    def _steps(self, engine) -> None:
         while True:
             if engine.step >= engine.cfg.steps:
                 self._record_frame()
@@ -194,12 +206,19 @@ class ThreadControls:
             manual = self._status == "paused"
             with self._step_lock:
                 logged = self._train_step(action, manual=manual) is not None
-            if manual:
-                with self._cond:
+            with self._cond:
+                self._step_done = engine.step
+                if manual:
                     self._manual_done += 1
             early = logged and engine.step <= 10 * engine.cfg.log_every
             if manual or early or engine.step % engine.cfg.sample_every == 0:
                 self._record_frame()
+
+    def shown_step(self, engine) -> int:
+        """The step a snapshot shows (the caller holds `_cond`): the last finished one."""
+        if self._step_done is not None:
+            return self._step_done
+        return engine.step if engine is not None else 0
 
     def _next_action(self) -> tuple[bool, bool, bool] | None:
         """Block while paused; return (do_d, do_g, ends_step) for the next step, or None."""
@@ -354,6 +373,7 @@ class Run(ThreadControls):
             status, error = self._status, self._error
             manual_steps = self._manual_done
             history = trainer.history.copy() if trainer else {}
+            step = self.shown_step(trainer)
         if trainer is None:
             return Snapshot(
                 status,
@@ -368,7 +388,7 @@ class Run(ThreadControls):
             )
         return Snapshot(
             status=status,
-            step=trainer.step,
+            step=step,
             total_steps=trainer.cfg.steps,
             steps_per_sec=trainer.steps_per_sec,
             history=history,

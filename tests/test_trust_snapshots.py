@@ -153,6 +153,34 @@ def test_manual_steps_each_add_a_record_after_the_history_coarsens(runs, tiny_cf
         assert run.snapshot().history["step"][-1] == float(step + 1), f"manual step {n}"
 
 
+def test_a_snapshot_never_shows_a_step_whose_record_is_not_in(runs, tiny_cfg):
+    """The trainer counts a step before it writes the step's record: a snapshot taken between
+    the two shows the last finished step, not the new step without its record."""
+    trainer = Trainer(tiny_cfg(steps=1000, log_every=1))
+    run = runs(tiny_cfg(), trainer=trainer)
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    writing, release = threading.Event(), threading.Event()
+    append = trainer.history.append
+
+    def held(record, flush=False):
+        writing.set()
+        assert release.wait(TIMEOUT), "the test never let the record be written"
+        append(record, flush)
+
+    trainer.history.append = held
+    run.step()
+    try:
+        assert writing.wait(TIMEOUT), "the manual step wrote no record"
+        assert trainer.step == 1, "the trainer has counted the step"
+        snap = run.snapshot()
+        assert snap.step == 0 and snap.history["step"] == []
+    finally:
+        release.set()
+    wait_for(lambda: run.snapshot().step == 1, "the step to finish")
+    assert run.snapshot().history["step"] == [1.0]
+
+
 def test_multirunner_manual_step_logs_every_member(tiny_cfg):
     configs = [tiny_cfg(seed=0, steps=1000, log_every=25), tiny_cfg(seed=1, steps=1000,
                                                                       log_every=25)]

@@ -265,7 +265,11 @@ class Trainer(StepCore):
 
         `ends_step=False` runs a step's first phase only (slow motion's D phase): the updates
         are made and summed, but the step counter, the log and the evaluation wait for the
-        next call, which ends that same step (slow motion's G phase): one step, one record."""
+        next call, which ends that same step (slow motion's G phase): one step, one record.
+        That call makes no D update when it asks for G's (a resume or a plain step after D's
+        phase): D's part of the step is done."""
+        if self._half_step and ends_step and g:
+            d = False
         if log_now and (self._d_count or self._g_count) and not self._half_step:
             self.flush_log()
         logging = log_now or (self.step + 1) % self.cfg.log_every == 0

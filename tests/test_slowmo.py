@@ -60,6 +60,24 @@ def test_the_two_phases_of_one_step_count_as_one_step_and_one_log_record(runs, t
     wait_for(lambda: run.snapshot().step == step + 3, "a manual G-only step")
 
 
+@pytest.mark.parametrize("then", ["resume", "step"])
+def test_after_ds_phase_the_step_ends_with_gs_update_only(runs, tiny_cfg, then):
+    """Resuming (or a plain Step) right after D's phase ends that step: D's updates are not
+    made a second time in it."""
+    run = _paused(runs, tiny_cfg(steps=1 if then == "resume" else 100, d_steps=2))
+    slowmo.play(run, "d")
+    if then == "resume":
+        run.resume()
+        assert run.join(30)
+        assert run.snapshot().status == "finished"
+    else:
+        assert run.step()
+        wait_for(lambda: run.snapshot().step == 1, "the step to end")
+    assert run.snapshot().step == 1
+    assert _adam_steps(run.trainer.D, run.trainer.opt_d) == 2, "D's phase ran twice"
+    assert _adam_steps(run.trainer.G, run.trainer.opt_g) == 1
+
+
 def test_the_g_phase_moves_gs_samples_and_leaves_ds_map(runs, tiny_cfg):
     run = _paused(runs, tiny_cfg(steps=100))
     result = slowmo.play(run, "g")

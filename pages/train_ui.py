@@ -228,8 +228,8 @@ def draw(run: Run, snap: Snapshot) -> None:
     _metrics(snap)
     gauges_ui.live_gauges(snap)
     _charts(snap)
-    _samples(run, snap)
-    _downloads(run, snap)
+    layers = _samples(run, snap)
+    _downloads(run, snap, layers)
 
 
 def _progress(snap: Snapshot) -> None:
@@ -315,19 +315,20 @@ def _pick_frame(snap: Snapshot) -> Frame:
     return frames[steps.index(chosen)]
 
 
-def _samples(run: Run, snap: Snapshot) -> None:
+def _samples(run: Run, snap: Snapshot) -> set[str]:
+    """The samples at the chosen step; for 2D data, the layers switched on (else empty)."""
     if snap.latest is None:
-        return
+        return set()
     frame = _pick_frame(snap)
     if snap.kind == "points":
-        _points_view(run, snap, frame)
-    else:
-        side = frame.samples.shape[2]  # small images (digits at 8 or 16 px) are enlarged crisply
-        st.image(
-            images.make_grid(frame.samples, upscale=max(1, 32 // side)),
-            caption=f"Fixed noise at step {frame.step:,}",
-            width=min(512, 16 * max(32, side)),
-        )
+        return _points_view(run, snap, frame)
+    side = frame.samples.shape[2]  # small images (digits at 8 or 16 px) are enlarged crisply
+    st.image(
+        images.make_grid(frame.samples, upscale=max(1, 32 // side)),
+        caption=f"Fixed noise at step {frame.step:,}",
+        width=min(512, 16 * max(32, side)),
+    )
+    return set()
 
 
 LAYERS_ON = ("real", "generated", "decision")  # the 2D view's layers on at first
@@ -345,8 +346,8 @@ def _layer_toggles() -> set[str]:
     return on
 
 
-def _points_view(run: Run, snap: Snapshot, frame: Frame) -> None:
-    """The 2D picture with the layers a person chose, then slow motion."""
+def _points_view(run: Run, snap: Snapshot, frame: Frame) -> set[str]:
+    """The 2D picture with the layers a person chose (returned), then slow motion."""
     layers = _layer_toggles()
     real = _real_points(run)
     fig = figures.layered_figure(
@@ -361,6 +362,7 @@ def _points_view(run: Run, snap: Snapshot, frame: Frame) -> None:
         st.caption(f"Arrows: −∂L_G/∂x at 128 fixed-noise fakes, scaled (median length "
                    f"{frame.arrows.median_norm:.3g} before scaling).")
     slowmo_ui.panel(run, snap, real, "train")
+    return layers
 
 
 def _real_points(run: Run) -> np.ndarray | None:
@@ -371,20 +373,21 @@ def _real_points(run: Run) -> np.ndarray | None:
     return cache.get(run.uid)
 
 
-def _frame_picture(run: Run, snap: Snapshot, frame: Frame) -> np.ndarray:
+def frame_picture(run: Run, snap: Snapshot, frame: Frame, layers: set[str]) -> np.ndarray:
+    """A frame as the PNG and GIF downloads draw it: a 2D run with the `layers` switched on."""
     if snap.kind == "points":
-        return images.scatter_image(frame.samples, _real_points(run), snap.extent, size=384)
+        return images.layered_image(frame, _real_points(run), snap.extent, layers, size=384)
     return images.make_grid(frame.samples)
 
 
-def _downloads(run: Run, snap: Snapshot) -> None:
+def _downloads(run: Run, snap: Snapshot, layers: set[str]) -> None:
     cols = st.columns(3)
     latest = snap.latest
     if latest is None:
         return
     cols[0].download_button(
         "Samples (PNG)",
-        data=lambda: images.png_bytes(_frame_picture(run, snap, latest)),
+        data=lambda: images.png_bytes(frame_picture(run, snap, latest, layers)),
         file_name=f"samples-step{latest.step}.png",
         mime="image/png",
         key="dl_png",
@@ -398,7 +401,7 @@ def _downloads(run: Run, snap: Snapshot) -> None:
     )
     cols[2].download_button(
         "Timelapse (GIF)",
-        data=lambda: images.gif_bytes([_frame_picture(run, snap, f) for f in snap.frames]),
+        data=lambda: images.gif_bytes([frame_picture(run, snap, f, layers) for f in snap.frames]),
         file_name="timelapse.gif",
         mime="image/gif",
         key="dl_gif",

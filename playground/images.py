@@ -72,21 +72,108 @@ def scatter_image(
         lo, hi = allp.min(axis=0), allp.max(axis=0)
         margin = 0.1 * max(float((hi - lo).max()), 1e-3)
         extent = (lo[0] - margin, hi[0] + margin, lo[1] - margin, hi[1] + margin)
-    x0, x1, y0, y1 = extent
-    canvas = Image.new("RGB", (size, size), (255, 255, 255))
-    draw = ImageDraw.Draw(canvas)
-
-    def plot(cloud: np.ndarray, colour: tuple[int, int, int], r: int) -> None:
-        px = (cloud[:, 0] - x0) / (x1 - x0) * (size - 1)
-        py = (1 - (cloud[:, 1] - y0) / (y1 - y0)) * (size - 1)  # y grows upwards
-        for u, v in zip(px, py, strict=True):
-            if np.isfinite(u) and np.isfinite(v):
-                draw.ellipse((u - r, v - r, u + r, v + r), fill=colour)
-
+    plane = _Plane(extent, size)
     if real is not None:
-        plot(np.asarray(real), (31, 119, 180), 2)
-    plot(np.asarray(points), (255, 127, 14), 2)
-    return np.asarray(canvas)
+        plane.dots(real, REAL_RGB)
+    plane.dots(points, FAKE_RGB)
+    return plane.pixels()
+
+
+# The live 2D view's colours (figures.py), as RGB for the pictures drawn here.
+REAL_RGB, FAKE_RGB = (31, 119, 180), (255, 127, 14)
+MESH_RGB, ARROW_RGB = (150, 150, 150), (44, 160, 44)
+# D's map as the live view draws it: plotly's "RdBu" over D's range (red: fake, blue: real),
+# at opacity 0.55 over white.
+_RDBU = np.array(
+    [(103, 0, 31), (178, 24, 43), (214, 96, 77), (244, 165, 130), (253, 219, 199),
+     (247, 247, 247), (209, 229, 240), (146, 197, 222), (67, 147, 195), (33, 102, 172),
+     (5, 48, 97)],
+    dtype=np.float32,
+)
+MAP_OPACITY = 0.55
+
+
+def layered_image(frame, real: np.ndarray | None, extent: tuple[float, float, float, float],
+                  layers, size: int = 512) -> np.ndarray:
+    """The 2D view of a runner.Frame as a (size, size, 3) uint8 picture, with the chosen
+    `layers` (figures.LAYERS' names) drawn as the live view draws them: what the Train page's
+    PNG and GIF downloads hold."""
+    plane = _Plane(extent, size)
+    if "decision" in layers and frame.decision is not None:
+        plane.background(decision_colours(frame.decision))
+    if "real" in layers and real is not None:
+        plane.dots(real, REAL_RGB)
+    if "manifold" in layers and frame.manifold is not None:
+        mesh = frame.manifold.points
+        for line in [*mesh, *mesh.transpose(1, 0, 2)]:
+            plane.line(line, MESH_RGB)
+    if "generated" in layers:
+        plane.dots(frame.samples, FAKE_RGB)
+    if "arrows" in layers and frame.arrows is not None:
+        plane.arrows(frame.arrows.starts, frame.arrows.vectors, ARROW_RGB)
+    return plane.pixels()
+
+
+def decision_colours(decision: np.ndarray) -> np.ndarray:
+    """D's map (rows from the top) as (res, res, 3) uint8 colours, blended over white."""
+    z = np.nan_to_num(decision.astype(np.float32))
+    lo, hi = float(z.min()), float(z.max())
+    t = (z - lo) / (hi - lo) if hi > lo else np.full_like(z, 0.5)
+    at = t * (len(_RDBU) - 1)
+    i = np.clip(np.floor(at).astype(int), 0, len(_RDBU) - 2)
+    frac = (at - i)[..., None]
+    colour = _RDBU[i] * (1 - frac) + _RDBU[i + 1] * frac
+    return (MAP_OPACITY * colour + (1 - MAP_OPACITY) * 255).round().astype(np.uint8)
+
+
+class _Plane:
+    """A white square picture of the data window `extent`, drawn on in data coordinates."""
+
+    def __init__(self, extent: tuple[float, float, float, float], size: int):
+        self.extent, self.size = extent, size
+        self.canvas = Image.new("RGB", (size, size), (255, 255, 255))
+        self.draw = ImageDraw.Draw(self.canvas)
+
+    def pixels(self) -> np.ndarray:
+        return np.array(self.canvas)  # writable: torch warns on a read-only array
+
+    def to_px(self, points: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x0, x1, y0, y1 = self.extent
+        points = np.asarray(points, dtype=np.float64)
+        px = (points[:, 0] - x0) / (x1 - x0) * (self.size - 1)
+        py = (1 - (points[:, 1] - y0) / (y1 - y0)) * (self.size - 1)  # y grows upwards
+        return px, py
+
+    def background(self, colours: np.ndarray) -> None:
+        # The map's cells span the window edge to edge, as the live view's heatmap does.
+        cells = Image.fromarray(colours).resize((self.size, self.size), Image.NEAREST)
+        self.canvas.paste(cells)
+
+    def dots(self, points: np.ndarray, colour: tuple[int, int, int], r: int = 2) -> None:
+        for u, v in zip(*self.to_px(points), strict=True):
+            if np.isfinite(u) and np.isfinite(v):
+                self.draw.ellipse((u - r, v - r, u + r, v + r), fill=colour)
+
+    def line(self, points: np.ndarray, colour: tuple[int, int, int]) -> None:
+        px, py = self.to_px(points)
+        shown = [(u, v) for u, v in zip(px, py, strict=True) if np.isfinite(u) and np.isfinite(v)]
+        if len(shown) > 1:
+            self.draw.line(shown, fill=colour, width=1)
+
+    def arrows(self, starts: np.ndarray, vectors: np.ndarray,
+               colour: tuple[int, int, int], head: float = 5.0) -> None:
+        (sx, sy), (ex, ey) = self.to_px(starts), self.to_px(np.asarray(starts) + vectors)
+        for a, b, c, d in zip(sx, sy, ex, ey, strict=True):
+            if not np.isfinite([a, b, c, d]).all():
+                continue
+            self.draw.line((a, b, c, d), fill=colour, width=1)
+            length = math.hypot(c - a, d - b)
+            if length < 1:
+                continue
+            ux, uy = (c - a) / length, (d - b) / length  # the head: two strokes back from the tip
+            for side in (1, -1):
+                wx, wy = ux * 0.87 - side * uy * 0.5, uy * 0.87 + side * ux * 0.5
+                self.draw.line((c, d, c - head * wx, d - head * wy), fill=colour, width=1)
 
 
 def png_bytes(image: np.ndarray) -> bytes:

@@ -118,3 +118,31 @@ def test_slow_motion_runs_d_then_g_on_a_paused_run(fresh_slot):
     at.run()
     assert _next_phase(at).label == "Next phase: D's update"
     assert not at.exception
+
+
+def test_the_downloads_draw_the_layers_switched_on(fresh_slot, monkeypatch):
+    """The PNG and GIF downloads get the layers the person switched on, and draw them."""
+    from pages import train_ui
+    from playground import images
+
+    seen = []
+    downloads = train_ui._downloads
+
+    def recorded(run, snap, layers):
+        seen.append(layers)
+        downloads(run, snap, layers)
+
+    monkeypatch.setattr(train_ui, "_downloads", recorded)
+    at = _started(fresh_slot, steps=20)
+    wait_for(lambda: not fresh_slot.run.snapshot().active, "the run to finish")
+    at.run()
+    assert seen[-1] == {"real", "generated", "decision"}
+    at.toggle(key="train.layer.arrows").set_value(True).run()
+    at.toggle(key="train.layer.decision").set_value(False).run()
+    assert seen[-1] == {"real", "generated", "arrows"}
+    run = fresh_slot.run
+    snap = run.snapshot()
+    picture = train_ui.frame_picture(run, snap, snap.latest, seen[-1])
+    colours = picture.reshape(-1, 3)
+    assert (colours == images.ARROW_RGB).all(axis=1).any(), "the arrows are drawn"
+    assert (colours == (255, 255, 255)).all(axis=1).any(), "no D's map behind the points"

@@ -68,3 +68,40 @@ def test_the_change_map_is_centred_on_zero():
     change = np.linspace(-1e-4, 3e-4, 256, dtype=np.float32).reshape(16, 16)
     heat = figures.change_figure(change, EXTENT, None, None).data[0]
     assert heat.zmid == 0 and heat.zmin == pytest.approx(-3e-4) and heat.zmax == pytest.approx(3e-4)
+
+
+def _has(picture: np.ndarray, rgb: tuple[int, int, int]) -> bool:
+    return bool((picture.reshape(-1, 3) == rgb).all(axis=1).any())
+
+
+def test_the_downloaded_picture_draws_the_chosen_layers():
+    """The Train page's PNG and GIF downloads: each layer switched on is in the picture (in
+    the live view's colours), each switched off is not."""
+    from playground import images
+
+    real = np.full((10, 2), -1.5, np.float32)
+    frame = _frame()
+    everything = images.layered_image(frame, real, EXTENT, set(figures.LAYERS), size=200)
+    assert everything.shape == (200, 200, 3) and everything.dtype == np.uint8
+    for rgb in (images.REAL_RGB, images.FAKE_RGB, images.MESH_RGB, images.ARROW_RGB):
+        assert _has(everything, rgb), rgb
+    assert not _has(everything, (255, 255, 255)), "D's map covers the whole window"
+    points = images.layered_image(frame, real, EXTENT, {"real", "generated"}, size=200)
+    assert _has(points, (255, 255, 255)) and _has(points, images.FAKE_RGB)
+    for rgb in (images.MESH_RGB, images.ARROW_RGB):
+        assert not _has(points, rgb), rgb
+
+
+def test_ds_map_in_the_picture_is_red_where_d_says_fake_and_blue_where_real():
+    from playground import images
+
+    decision = np.tile(np.linspace(0.0, 1.0, 16, dtype=np.float32), (16, 1))  # rises with x
+    frame = Frame(0, np.zeros((0, 2), np.float32), decision)
+    picture = images.layered_image(frame, None, EXTENT, {"decision"}, size=160).astype(int)
+    left, right = picture[80, 2], picture[80, -3]
+    assert left[0] > left[2] and right[2] > right[0], (left, right)
+    # Its top row is the map's first row (high y), as an image's is.
+    top = np.zeros((16, 16), np.float32)
+    top[0] = 1.0
+    picture = images.layered_image(Frame(0, frame.samples, top), None, EXTENT, {"decision"}, 160)
+    assert picture[2, 80, 2] > picture[2, 80, 0] and picture[-3, 80, 0] > picture[-3, 80, 2]

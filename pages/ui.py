@@ -468,9 +468,27 @@ def apply_query_params() -> None:
     if not params:
         return
     try:
-        load_into_widgets(GANConfig().with_strings(params))
+        load_into_widgets(link_config(params))
     except ConfigError as exc:
         st.warning(f"The link's settings were not used: {exc}")
+
+
+# A dataset of your own needs one of these; a link cannot carry the data itself.
+OWN_DATA = {"points_file": "draw your points or upload a CSV", "data_folder": "give a folder"}
+
+
+def link_config(params: dict[str, str]) -> GANConfig:
+    """The settings of a link. One that picks your own points (or folder) without naming them
+    is used all the same, the data left for the visitor to give (the sidebar asks for it);
+    anything else invalid raises ConfigError."""
+    try:
+        return GANConfig().with_strings(params)
+    except ConfigError as exc:
+        if exc.setting not in OWN_DATA or params.get(exc.setting, "").strip():
+            raise
+        checked = GANConfig().with_strings({**params, exc.setting: "given later"})  # the rest
+        st.info(f"This link trains on your own data: {OWN_DATA[exc.setting]}.")
+        return dataclasses.replace(checked, **{exc.setting: ""})
 
 
 def write_query_params(cfg: GANConfig) -> None:

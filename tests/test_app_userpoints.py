@@ -46,6 +46,27 @@ def test_choosing_the_dataset_shows_draw_and_upload_and_asks_for_points(fresh_sl
     assert start(at).disabled
 
 
+def test_a_link_to_own_points_uses_its_settings_and_asks_for_the_points(fresh_slot):
+    """A link cannot carry the points: its other settings fill the sidebar, the page asks for
+    the points (it used to refuse the whole link); anything else invalid is still refused."""
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    at.query_params["dataset"] = "own-points"
+    at.query_params["steps"] = "700"
+    at.run()
+    assert not at.exception and not at.warning
+    assert at.session_state["cfg.dataset"] == "own-points"
+    assert at.session_state["cfg.steps"] == 700
+    assert any("your own data" in i.value for i in at.info)
+    assert [t.label for t in at.tabs] == ["Draw", "Upload a CSV"]
+    assert start(at).disabled
+    bad = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
+    bad.query_params["dataset"] = "own-points"
+    bad.query_params["steps"] = "-3"
+    bad.run()
+    assert any("steps" in w.value for w in bad.warning)
+    assert bad.session_state["cfg.steps"] != -3
+
+
 def test_a_bad_csv_gets_one_line_and_no_traceback(fresh_slot):
     at = own_points_page()
     at.get("file_uploader")[0].set_value(("p.csv", b"x,y\n=HYPERLINK(1),2\n", "text/csv")).run()

@@ -16,7 +16,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from pages import explore_ui, ui
+from pages import explore_ui, train_ui, ui
 from pages.charts_ui import bin_labels, density_figure, share_figure, sorted_grid, timeline_figure
 from pages.gauges_ui import (
     LABELS,
@@ -27,7 +27,7 @@ from pages.gauges_ui import (
     series_figure,
     verdict,
 )
-from playground import datasets, evaluation, images
+from playground import datasets, evaluation, images, uploads
 from playground.config import GANConfig
 from playground.metrics import EXPLANATIONS
 
@@ -165,6 +165,8 @@ def show_source(source: Source, run, n: int) -> None:
             report, real, extent = run_report(run, n)
         else:
             folder = Path(source.key)
+            if entry.user_folder:  # a saved run names its folder: the Train page's rule holds
+                uploads.check_app_data_folder(cfg.data_folder, own=[train_ui.upload_space().root])
             report, real, extent = checkpoint_report(
                 source.key, explore_ui.checkpoint_mtime(folder), n
             )

@@ -21,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .config import ConfigError, GANConfig
+from .datasets import DATASETS
 from .paths import atomic_write
 from .trainer import Trainer
 
@@ -305,6 +306,8 @@ def saved_points_source(folder: Path, meta: dict, cfg: GANConfig):
     dataset is loaded as usual)."""
     points = saved_points(folder, meta)
     if points is None:
+        if DATASETS[cfg.dataset].user_points:  # saved with them: never read a path it names
+            raise CheckpointError("the run's own points are not in the checkpoint")
         return None
     from .trainer import resolve_device
     from .userpoints import points_source

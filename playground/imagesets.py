@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import tarfile
 import tempfile
+import urllib.request
 import zlib
 from collections.abc import Callable
 from pathlib import Path
@@ -143,6 +145,9 @@ def load_torchvision_dataset(
             f"{raw}, or {offline_hint()}"
         )
     try:
+        if download and not _torchvision_ready(cls, raw):
+            for file, md5 in cls.resources:  # torchvision then finds them verified and unpacks
+                _fetch_first(cls.mirrors, file, raw / file, md5)
         dataset = cls(root=str(cache), train=True, download=download)
     except (RuntimeError, OSError) as exc:
         if not _torchvision_ready(cls, raw):  # the download failed
@@ -165,6 +170,44 @@ def load_torchvision_dataset(
     labels = labels.numpy()
     _check_labels(labels, raw, entry.num_classes)
     return images.numpy()[:, None], labels.astype(np.int64)
+
+
+DOWNLOAD_TIMEOUT_S = 60.0  # to connect, and the longest silence between two reads
+
+
+def fetch(url: str, target: Path, md5: str) -> None:
+    """Download `url` to `target` unless a file with that MD5 is there. torchvision's own
+    downloader sets no timeout, so a mirror that stops answering would hang the run for ever:
+    this one raises TimeoutError after DOWNLOAD_TIMEOUT_S of silence, and keeps a file only
+    when its MD5 is the published one (else RuntimeError, as torchvision's does)."""
+    from torchvision.datasets.utils import check_integrity
+
+    if check_integrity(str(target), md5):
+        return
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".part")
+    request = urllib.request.Request(url, headers={"User-Agent": "gan-playground"})
+    try:
+        with (
+            urllib.request.urlopen(request, timeout=DOWNLOAD_TIMEOUT_S) as response,
+            open(partial, "wb") as out,
+        ):
+            shutil.copyfileobj(response, out, 1 << 16)
+        if not check_integrity(str(partial), md5):
+            raise RuntimeError(f"{url}: the file downloaded is corrupted (its MD5 differs)")
+        os.replace(partial, target)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _fetch_first(mirrors: list[str], file: str, target: Path, md5: str) -> None:
+    """`file` from the first mirror that serves it; the last mirror's error otherwise."""
+    for i, mirror in enumerate(mirrors):
+        try:
+            return fetch(mirror + file, target, md5)
+        except (RuntimeError, OSError):
+            if i == len(mirrors) - 1:
+                raise
 
 
 def _unpacked(file: str) -> str:
@@ -248,7 +291,7 @@ def load_cifar10(entry: Dataset, cache: Path, download: bool) -> tuple[np.ndarra
 
 
 def _fetch_cifar10(cache: Path, folder: Path, download: bool) -> None:
-    from torchvision.datasets.utils import check_integrity, download_url
+    from torchvision.datasets.utils import check_integrity
 
     archive = cache / CIFAR_TAR
     if not archive.is_file():
@@ -258,7 +301,7 @@ def _fetch_cifar10(cache: Path, folder: Path, download: bool) -> None:
                 f"version) in {cache}, or {offline_hint()}"
             )
         try:
-            download_url(CIFAR_URL, str(cache), CIFAR_TAR, CIFAR_MD5)
+            fetch(CIFAR_URL, archive, CIFAR_MD5)
         except (RuntimeError, OSError) as exc:
             if archive.is_file() and not check_integrity(archive, CIFAR_MD5):
                 archive.unlink()

@@ -71,3 +71,49 @@ def test_no_network_gives_a_clear_message_on_the_train_page(
     assert slot.run.join(30) and slot.run.status == "finished"
     at.run()
     assert not at.exception and not at.error
+
+
+@pytest.fixture
+def silent_mirror():
+    """A local server that accepts connections and never answers: a stalled mirror."""
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held, done = [], threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.2)
+        while not done.is_set():
+            try:
+                held.append(server.accept()[0])  # kept open, never written to
+            except OSError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.getsockname()[1]}/"
+    done.set()
+    thread.join(5)
+    for connection in held:
+        connection.close()
+    server.close()
+
+
+def test_a_mirror_that_stops_answering_fails_the_download_instead_of_hanging(
+    silent_mirror, monkeypatch, tmp_path
+):
+    """torchvision's downloader has no timeout: a stalled mirror hung the run for ever."""
+    from torchvision import datasets as tv
+
+    from playground import imagesets
+    from playground.datasets import DATASETS
+    from playground.datasource import DatasetUnavailable
+
+    monkeypatch.setattr(imagesets, "DOWNLOAD_TIMEOUT_S", 0.5, raising=False)
+    monkeypatch.setattr(tv.MNIST, "mirrors", [silent_mirror, silent_mirror])
+    with pytest.raises(DatasetUnavailable, match="could not be fetched.*timed out"):
+        imagesets.load_torchvision_dataset(DATASETS["mnist"], tmp_path / "cache", download=True)
+    raw = tmp_path / "cache" / "MNIST" / "raw"
+    assert not [p for p in raw.glob("*") if p.is_file()], "nothing half-made is kept"

@@ -38,6 +38,22 @@ from .runner import Snapshot
 log = logging.getLogger(__name__)
 
 
+def own_points(config: GANConfig):
+    """A new run of your own points takes them along, read here (where the app checked the
+    file): a worker on another machine cannot read this one's files. None for other data, or
+    when the file cannot be read (the worker then says why, as a local run would)."""
+    from .datasets import DATASETS
+    from .datasource import DatasetUnavailable
+    from .userpoints import read_points_file
+
+    if not DATASETS[config.dataset].user_points:
+        return None
+    try:
+        return read_points_file(config.points_file)
+    except DatasetUnavailable:
+        return None
+
+
 class RemoteRun(RemoteRunner):
     """A runner.Run in a Ray actor, with Run's interface (see the module's docstring)."""
 
@@ -57,7 +73,11 @@ class RemoteRun(RemoteRunner):
 
             config = read_meta(resume_from)["config_obj"]
         self.config = config.validate()
-        spec = {"config": self.config, "resume_from": str(resume_from) if resume_from else None}
+        spec = {
+            "config": self.config,
+            "resume_from": str(resume_from) if resume_from else None,
+            "points": None if resume_from else own_points(self.config),
+        }
         super().__init__(spec, self.config.steps, resources or {"num_cpus": 1.0})
         self._landed = None  # a local, never-started Run with the final state, once home
         self._landed_files: dict[str, bytes] | None = None  # its checkpoint files

@@ -100,7 +100,18 @@ def _local_run(kind: str, spec: dict):
         from .backends import load_for_training
 
         return Run(trainer=load_for_training(spec["resume_from"]))
+    if spec.get("points") is not None:  # your own points, sent along (cluster.own_points)
+        return Run(spec["config"], make_trainer=lambda cfg: _trainer_on(cfg, spec["points"]))
     return Run(spec["config"])
+
+
+def _trainer_on(cfg, found):
+    """A Trainer on the points a run brought along (a userpoints.PointSet)."""
+    from .trainer import Trainer, resolve_device
+    from .userpoints import file_notes, points_source
+
+    data = points_source(cfg.dataset, found.points, resolve_device(cfg.device), file_notes(found))
+    return Trainer(cfg, data=data)
 
 
 def _failed_snapshot(kind: str, spec: dict, reason: str):

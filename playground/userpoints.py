@@ -265,7 +265,12 @@ def points_source(
 def file_source(name: str, path: str | os.PathLike, device: torch.device) -> DataSource:
     """The DataSource of the points in CSV file `path` (DatasetUnavailable when unusable)."""
     found = read_points_file(path)
-    return points_source(name, found.points, device, notes=[_notes_sentence(found.notes)])
+    return points_source(name, found.points, device, notes=file_notes(found))
+
+
+def file_notes(found: PointSet) -> list[str]:
+    """What a DataSource says about points read from a file (scaling, thinning)."""
+    return [_notes_sentence(found.notes)]
 
 
 def _notes_sentence(notes: list[str]) -> str:

@@ -344,3 +344,20 @@ def test_the_bench_measures_the_ray_path():
     assert row["cpu_ratio_polled_vs_quiet"] > 0 and row["snapshot_ms"] > 0
     assert ray.is_initialized()  # it used the Ray it found, and left it running
     wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the bench's actor freed")
+
+
+def test_a_run_of_own_points_takes_them_to_its_worker(remote_runs, tmp_path):
+    """A worker on another machine cannot read the app's files: the points go with the run
+    (here the file is gone before the worker starts, as it would be on another machine)."""
+    from playground import userpoints
+
+    csv = tmp_path / "points.csv"
+    csv.write_text(userpoints.example_csv())
+    cfg = small(dataset="own-points", points_file=str(csv), steps=20)
+    run = remote_runs(cfg)
+    csv.unlink()
+    run.start()
+    assert run.join(TIMEOUT)
+    snap = run.snapshot()
+    assert (snap.status, snap.error) == ("finished", None)
+    assert any("Your points" in note for note in snap.info.get("notes", []))

@@ -4,8 +4,6 @@ Dirac-GAN panel and the teacher link. The lessons themselves are data in playgro
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
@@ -342,25 +340,9 @@ def held_text(snap: Snapshot) -> str:
     return f"{last['modes_held']} of {last['modes_total']} modes held (step {last['step']:,})"
 
 
-FIRST_PICTURE_WAIT_S = 1.0  # see await_first_picture
-
-
-def await_first_picture(run: Run) -> None:
-    """Right after Start, wait up to FIRST_PICTURE_WAIT_S for the run's first picture (drawn
-    before its first step, tens of milliseconds once the app is warm), so the click's own page
-    run shows it instead of the next redraw a second later."""
-    deadline = time.monotonic() + FIRST_PICTURE_WAIT_S
-    while time.monotonic() < deadline:
-        snap = run.snapshot()
-        if snap.frames or snap.status not in ("starting", "running"):
-            return
-        time.sleep(0.01)
-
-
 def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
     """The lesson's run, redrawn about once a second while it trains."""
-    if run.snapshot().step == 0:
-        await_first_picture(run)
+    ui.await_first_picture(run)
     active = run.snapshot().status in train_ui.POLLING
 
     @st.fragment(run_every=ui.REFRESH_SECONDS if active else None)

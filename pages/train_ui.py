@@ -203,6 +203,7 @@ def live_view(slot: ui.RunSlot) -> None:
             "Curves and samples appear here while it trains."
         )
         return
+    ui.await_first_picture(run)
     polling = run.snapshot().status in POLLING
     every = ui.REFRESH_SECONDS if polling else None
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from pathlib import Path
 
 import streamlit as st
@@ -489,6 +490,21 @@ def link_config(params: dict[str, str]) -> GANConfig:
         checked = GANConfig().with_strings({**params, exc.setting: "given later"})  # the rest
         st.info(f"This link trains on your own data: {OWN_DATA[exc.setting]}.")
         return dataclasses.replace(checked, **{exc.setting: ""})
+
+
+FIRST_PICTURE_WAIT_S = 1.0  # see await_first_picture
+
+
+def await_first_picture(run) -> None:
+    """Right after Start, wait up to FIRST_PICTURE_WAIT_S for the run's first picture (drawn
+    before its first step, tens of milliseconds once the app is warm), so the click's own page
+    run shows it instead of the live view's next redraw a second later."""
+    deadline = time.monotonic() + FIRST_PICTURE_WAIT_S
+    while time.monotonic() < deadline:
+        snap = run.snapshot()
+        if snap.step or snap.frames or snap.status not in ("starting", "running"):
+            return
+        time.sleep(0.01)
 
 
 def write_query_params(cfg: GANConfig) -> None:

@@ -146,3 +146,17 @@ def test_the_downloads_draw_the_layers_switched_on(fresh_slot, monkeypatch):
     colours = picture.reshape(-1, 3)
     assert (colours == images.ARROW_RGB).all(axis=1).any(), "the arrows are drawn"
     assert (colours == (255, 255, 255)).all(axis=1).any(), "no D's map behind the points"
+
+
+def test_starts_own_page_run_shows_the_first_picture(fresh_slot, monkeypatch):
+    """The click's own page run waits for the run's first picture (drawn before any step)
+    instead of showing it at the live view's next redraw; the wait is lengthened here so the
+    test does not depend on the machine's speed."""
+    from pages import ui
+
+    monkeypatch.setattr(ui, "FIRST_PICTURE_WAIT_S", 120.0)
+    at = _started(fresh_slot, steps=100_000)
+    assert not at.exception
+    assert "Building the models" not in " ".join(c.value for c in at.caption)
+    figure = _points_figure(at)
+    assert "generated" in _trace_names(figure)

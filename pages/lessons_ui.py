@@ -297,39 +297,14 @@ def real_points(run: Run) -> np.ndarray | None:
     return cache[run.uid]
 
 
-@st.cache_data(show_spinner=False, max_entries=16)
-def data_preview(dataset: str) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-    """The 1,000 real points a run of this 2D toy shows (the same draw as real_points) and its
-    window, before any run exists; None for data that is not a 2D toy."""
-    import torch
-
-    from playground.datasets import DATASETS
-    from playground.datasource import points_source
-    from playground.view2d import plot_window
-
-    entry = DATASETS.get(dataset)
-    if entry is None or not entry.is_points or (entry.sampler is None and not entry.is_mixture):
-        return None
-    source = points_source(dataset, torch.device("cpu"))
-    real, _ = source.sample(1000, torch.Generator().manual_seed(7))
-    return real.numpy(), plot_window(source)
-
-
 def preview(lesson: Lesson) -> None:
     """Before Start: the data the lesson trains on, drawn where its live picture will be (which
     also has the browser load its charting code now rather than after the click)."""
-    shown = data_preview(lesson.variants[0].config().dataset)
-    if shown is None:
+    title = "The data this lesson trains on (real, blue)"
+    caption = "Press the start button above: the generator learns to draw these, live."
+    if not ui.data_preview_chart(lesson.variants[0].config().dataset, "lessons.preview", title,
+                                 caption):
         st.caption("Press the start button above: the run trains here, live.")
-        return
-    real, extent = shown
-    left, _ = st.columns([3, 2])
-    with left:
-        fig = figures.points_figure(
-            None, real, extent, title="The data this lesson trains on (real, blue)", height=520
-        )
-        st.plotly_chart(fig, key="lessons.preview")
-        st.caption("Press the start button above: the generator learns to draw these, live.")
 
 
 def held_text(snap: Snapshot) -> str:

@@ -49,4 +49,4 @@ train_ui.capacity_notice()
 if st.session_state.pop("autostart", False) and cfg is not None:
     start()
     st.rerun()
-train_ui.live_view(slot)
+train_ui.live_view(slot, cfg)

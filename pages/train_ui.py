@@ -195,13 +195,16 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
 
 
 # ---------------------------------------------------------------------- live view
-def live_view(slot: ui.RunSlot) -> None:
+def live_view(slot: ui.RunSlot, cfg: GANConfig | None) -> None:
     run = slot.run
     if run is None:
         st.info(
             "Pick a preset in the sidebar (or set things by hand) and press **Start**. "
             "Curves and samples appear here while it trains."
         )
+        if cfg is not None:
+            ui.data_preview_chart(cfg.dataset, "train.preview", "The data (real, blue)",
+                                  "The generator learns to draw these.")
         return
     ui.await_first_picture(run)
     polling = run.snapshot().status in POLLING

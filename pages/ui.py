@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 from playground import architectures, backends, datasets, store, uploads
@@ -490,6 +491,37 @@ def link_config(params: dict[str, str]) -> GANConfig:
         checked = GANConfig().with_strings({**params, exc.setting: "given later"})  # the rest
         st.info(f"This link trains on your own data: {OWN_DATA[exc.setting]}.")
         return dataclasses.replace(checked, **{exc.setting: ""})
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def data_preview(dataset: str) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+    """The 1,000 real points a run of this 2D toy shows (the same draw as its live view's) and
+    its window, before any run exists; None for data that is not a 2D toy."""
+    import torch
+
+    from playground.datasource import points_source
+    from playground.view2d import plot_window
+
+    entry = datasets.DATASETS.get(dataset)
+    if entry is None or not entry.is_points or (entry.sampler is None and not entry.is_mixture):
+        return None
+    source = points_source(dataset, torch.device("cpu"))
+    real, _ = source.sample(1000, torch.Generator().manual_seed(7))
+    return real.numpy(), plot_window(source)
+
+
+def data_preview_chart(dataset: str, key: str, title: str, caption: str) -> bool:
+    """Before Start, the 2D toy's real points where the live picture will be (the browser then
+    loads its charting code before the click, not after it); False when there are none."""
+    shown = data_preview(dataset)
+    if shown is None:
+        return False
+    real, extent = shown
+    left, _ = st.columns([3, 2])
+    with left:
+        st.plotly_chart(points_figure(None, real, extent, title=title, height=520), key=key)
+        st.caption(caption)
+    return True
 
 
 FIRST_PICTURE_WAIT_S = 1.0  # see await_first_picture

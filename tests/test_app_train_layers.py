@@ -160,3 +160,21 @@ def test_starts_own_page_run_shows_the_first_picture(fresh_slot, monkeypatch):
     assert "Building the models" not in " ".join(c.value for c in at.caption)
     figure = _points_figure(at)
     assert "generated" in _trace_names(figure)
+
+
+def test_before_start_the_train_page_draws_the_chosen_2d_data(fresh_slot):
+    """The picked toy's real points, the very ones the run's view will show (the same draw)."""
+    at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60).run()
+    at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
+    preview = _figures(at).get("The data (real, blue)")
+    assert preview is not None and _trace_names(preview) == ["real"]
+    at.sidebar.selectbox(key="cfg.dataset").set_value("digits").run()
+    assert "The data (real, blue)" not in _figures(at), "no 2D preview for images"
+    at.sidebar.selectbox(key="cfg.dataset").set_value("ring8").run()
+    at.sidebar.number_input(key="cfg.steps").set_value(20).run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    wait_for(lambda: not fresh_slot.run.snapshot().active, "the run to finish")
+    at.run()
+    assert "The data (real, blue)" not in _figures(at)
+    (real,) = [t for t in _points_figure(at)["data"] if t["name"] == "real"]
+    assert real["x"] == preview["data"][0]["x"] and real["y"] == preview["data"][0]["y"]

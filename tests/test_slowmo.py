@@ -8,7 +8,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from helpers import wait_for
+from helpers import TIMEOUT, wait_for
 
 from playground import slowmo
 from playground.losses import LOSSES
@@ -68,7 +68,7 @@ def test_after_ds_phase_the_step_ends_with_gs_update_only(runs, tiny_cfg, then):
     slowmo.play(run, "d")
     if then == "resume":
         run.resume()
-        assert run.join(30)
+        assert run.join(TIMEOUT)
         assert run.snapshot().status == "finished"
     else:
         assert run.step()

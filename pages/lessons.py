@@ -32,10 +32,14 @@ runner = lui.multi_slot().runner
 ours = lui.active_index(lesson) is not None
 if view.shows("settings"):
     lui.settings_panel(lesson, run if ours else None, view)
-if ours and lesson.kind == "side-by-side" and runner is not None:
-    lui.live_side_by_side(lesson, runner, view)
-elif ours and lesson.kind != "side-by-side" and run is not None:
-    lui.live_single(lesson, run, view)
+side_by_side = lesson.kind == "side-by-side"
+if ours and (runner if side_by_side else run) is not None:
+    with st.container(key=lui.LIVE):
+        lui.scroll_to_live_after_start()
+        if side_by_side:
+            lui.live_side_by_side(lesson, runner, view)
+        else:
+            lui.live_single(lesson, run, view)
 else:
     lui.preview(lesson)
 

@@ -15,6 +15,8 @@ from playground.lessons import lesson as find_lesson
 from playground.runner import Frame, Run, Snapshot
 
 ACTIVE = "lessons.active"  # (lesson key, variant index) of the run this session started here
+LIVE = "lessons-live"  # the key of the container holding the lesson's live run
+SCROLL = "lessons.scroll"  # set by Start: the next page run brings the live run into view
 # The layers a lesson's view toggles (figures.LAYERS has their labels); points are always on.
 LAYERS = {name: figures.LAYERS[name] for name in ("decision", "manifold", "arrows")}
 POINTS = frozenset({"real", "generated"})
@@ -81,6 +83,7 @@ def start(lesson: Lesson, index: int = 0) -> None:
     """Set everything the lesson needs and start its run (stopping this session's others)."""
     slot, multi = ui.run_slot(), multi_slot()
     st.session_state[ACTIVE] = (lesson.key, index)
+    st.session_state[SCROLL] = True
     st.session_state.pop("lessons.switched", None)
     if lesson.kind == "side-by-side":
         from playground.multirun import MultiRunner
@@ -140,6 +143,13 @@ def active_index(lesson: Lesson) -> int | None:
     lesson's run."""
     key, index = st.session_state.get(ACTIVE, (None, 0))
     return index if key == lesson.key else None
+
+
+def scroll_to_live_after_start() -> None:
+    """Right after Start, scroll the live run to the top of the window: below the lesson's
+    text it starts beneath the fold on a projector's 720 lines."""
+    if st.session_state.pop(SCROLL, False):
+        ui.scroll_into_view(LIVE)
 
 
 # ---------------------------------------------------------------------- settings and controls

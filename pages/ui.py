@@ -524,6 +524,23 @@ def data_preview_chart(dataset: str, key: str, title: str, caption: str) -> bool
     return True
 
 
+def scroll_into_view(key: str) -> None:
+    """Scroll the page so the container made with `st.container(key=key)` is at the top of the
+    window, once a chart or picture in it is drawn (before that, the page below it may be too
+    short to scroll that far); after 10 s, wherever it is then. Streamlit has no call for this,
+    so it is a fixed script (nothing from a user in it) naming the container's `st-key-` class."""
+    if not key.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"not a container key a script may name: {key!r}")
+    script = (
+        "<script>(() => { let tries = 0; const go = () => {"
+        f" const el = window.document.querySelector('.st-key-{key}');"
+        " const drawn = el && el.querySelector('.main-svg, img');"
+        " if (drawn || (el && tries >= 100)) { el.scrollIntoView({block: 'start'}); }"
+        " else if (++tries <= 100) { setTimeout(go, 100); } }; go(); })();</script>"
+    )
+    st.html(script, unsafe_allow_javascript=True)
+
+
 FIRST_PICTURE_WAIT_S = 1.0  # see await_first_picture
 
 

@@ -282,3 +282,22 @@ def test_claims_table_counts_the_seeds_a_claim_holds_on():
         {"game": [result(0, True, "8/8"), result(1, False, "7/8"), result(2, True, "8/8")]}
     )
     assert "| 1. The game itself |" in table and "| 2 of 3 |" in table
+
+
+def test_start_scrolls_the_live_run_into_view_once(slots):
+    """The click's page run carries the script that scrolls the live run to the top; the
+    next page runs do not (the person may have scrolled away since)."""
+    slot, _ = slots
+
+    def scripts(at: AppTest) -> list[str]:
+        return [h.proto.body for h in at.get("html") if "scrollIntoView" in h.proto.body]
+
+    at = _page().run()
+    assert not scripts(at)
+    _button(at, "lessons.start.game").click()
+    at.run()
+    (script,) = scripts(at)
+    assert ".st-key-lessons-live" in script
+    wait_for(lambda: not slot.run.snapshot().active, "the run to finish")
+    at.run()
+    assert not scripts(at)

@@ -26,6 +26,15 @@ def test_lesson_one_shows_the_live_picture_with_manifold_and_arrows(server, page
     # The mesh and the arrows are drawn as lines in the picture, not only named in its legend.
     picture = page.locator("[data-testid='stPlotlyChart']").first
     assert picture.locator(".scatterlayer .trace path.js-line").count() >= 2
+    # Start scrolled the live run into view: below the lesson's text, the picture began under
+    # the window's bottom edge.
+    height = page.viewport_size["height"]
+
+    def whole_picture_in_view() -> bool:
+        box = picture.bounding_box()
+        return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= height
+
+    wait_until(whole_picture_in_view, "the live picture scrolled into view")
 
     # Live: the step counter rises with no reload.
     first = step_count(page)

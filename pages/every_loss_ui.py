@@ -15,7 +15,7 @@ from pages import ui
 from playground import backends, capacity, datasets, everyloss, images, toys
 from playground.config import ConfigError
 from playground.losses import LOSSES
-from playground.metrics import coverage_2d
+from playground.metrics import HELD_SHARE, coverage_2d
 from playground.multigroups import member_groups
 
 
@@ -130,7 +130,12 @@ def every_loss_live(runner) -> None:
         left, right = st.columns(2)
         left.plotly_chart(fig_loss, key="diag.multi.loss")
         right.plotly_chart(fig_held, key="diag.multi.held")
-        st.caption("Blue: the real data. Orange: each loss's samples of its fixed noise batch.")
+        st.caption(
+            "Blue: the real data. Orange: each loss's samples of its fixed noise batch. A mode is "
+            "covered when at least one sample lies within 3 standard deviations of it, held when "
+            f"at least {HELD_SHARE:.0%} of its fair share of the samples (1/{len(centres)} of "
+            "them) do."
+        )
         for col, m in zip(st.columns(len(members)), members, strict=True):
             frame = m.latest
             col.image(
@@ -139,7 +144,7 @@ def every_loss_live(runner) -> None:
             measures = coverage_2d(frame.samples, centres, sigma)
             col.caption(
                 f"**{m.config.loss}**  \n{measures['modes_held']}/"
-                f"{measures['modes_total']} modes held"
+                f"{measures['modes_total']} modes held, {measures['modes_covered']} covered"
             )
         if active and not snap.active:
             st.rerun()

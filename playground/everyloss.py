@@ -75,9 +75,12 @@ def common_words(common: GANConfig) -> str:
 
 
 # ---------------------------------------------------------------------- measuring the view
-def measure(dataset: str, seed: int, losses: list[str] | None = None) -> dict[str, int]:
+def measure(
+    dataset: str, seed: int, losses: list[str] | None = None
+) -> dict[str, dict[str, int]]:
     """Train the view's members of `losses` (all when None) for the view's length on one seed;
-    return each one's modes held on its 512 fixed-noise samples (what the view shows).
+    return each one's modes held and covered on its 512 fixed-noise samples (what the view
+    shows), as {"held": {loss: n}, "covered": {loss: n}}.
 
     Members of one group train exactly as they would beside the others (groups share no weights
     or random streams), so `losses` must be whole groups (multigroups.member_groups)."""
@@ -94,9 +97,12 @@ def measure(dataset: str, seed: int, losses: list[str] | None = None) -> dict[st
     while run.step < run.cfg.steps:
         run.train_step()
     centres, sigma = run.data.centres, run.data.sigma
-    return {
-        run.configs[j].loss: coverage_2d(samples, centres, sigma)["modes_held"]
+    found = {
+        run.configs[j].loss: coverage_2d(samples, centres, sigma)
         for j, samples in enumerate(run.fixed_samples())
+    }
+    return {
+        key: {loss: m[f"modes_{key}"] for loss, m in found.items()} for key in ("held", "covered")
     }
 
 
@@ -108,7 +114,9 @@ def _seeds(text: str) -> list[int]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Measure the every-loss view's modes held.")
+    parser = argparse.ArgumentParser(
+        description="Measure the every-loss view's modes held and covered."
+    )
     parser.add_argument("--dataset", default=GANConfig.dataset)  # the app's default dataset
     parser.add_argument("--seeds", default="0-9", help="e.g. 0-9 or 100,101")
     parser.add_argument("--losses", default="", help="comma-separated whole groups; all if empty")
@@ -117,9 +125,9 @@ def main(argv: list[str] | None = None) -> int:
     losses = [s for s in args.losses.split(",") if s] or None
     for seed in _seeds(args.seeds):
         started = time.perf_counter()
-        held = measure(args.dataset, seed, losses)
+        modes = measure(args.dataset, seed, losses)
         line = json.dumps(
-            dict(dataset=args.dataset, seed=seed, steps=VIEW_STEPS, held=held,
+            dict(dataset=args.dataset, seed=seed, steps=VIEW_STEPS, **modes,
                  seconds=round(time.perf_counter() - started))
         )
         print(line, flush=True)

@@ -77,3 +77,16 @@ def test_the_run_it_starts_has_each_losss_settings_and_is_drawn(diagnostics):
     assert not at.exception
     words = " ".join(c.value for c in at.caption)
     assert all(f"**{name}**" in words for name in LOSSES) and "Blue: the real data" in words
+    assert words.count("modes held,") == len(LOSSES) and "covered" in words
+
+
+def test_measuring_the_view_gives_modes_held_and_covered(monkeypatch):
+    """`python -m playground.everyloss` reports both counts per loss (a few steps here)."""
+    from playground import everyloss
+
+    monkeypatch.setattr(everyloss, "VIEW_STEPS", 3)
+    found = everyloss.measure("ring8", 0, ["wgan"])
+    assert set(found) == {"held", "covered"}
+    assert set(found["held"]) == set(found["covered"]) == {"wgan"}
+    held, covered = found["held"]["wgan"], found["covered"]["wgan"]
+    assert 0 <= held <= covered <= 8

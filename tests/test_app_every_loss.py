@@ -90,3 +90,12 @@ def test_measuring_the_view_gives_modes_held_and_covered(monkeypatch):
     assert set(found["held"]) == set(found["covered"]) == {"wgan"}
     held, covered = found["held"]["wgan"], found["covered"]["wgan"]
     assert 0 <= held <= covered <= 8
+
+
+def test_on_the_grid_the_page_says_the_view_is_too_short_to_hold_modes(diagnostics):
+    at, _ = diagnostics
+    assert not any("too few" in i.value for i in at.info), "the ring needs no such note"
+    at.selectbox(key="diag.multi.dataset").set_value("grid25").run()
+    assert not at.exception
+    (note,) = [i.value for i in at.info if "too few" in i.value]
+    assert "grid25-stable" in note and "covered" in note

@@ -76,11 +76,13 @@ def differences(cfg: GANConfig, common: GANConfig) -> list[str]:
 
 def common_words(common: GANConfig) -> str:
     """The common settings in one line of plain words."""
+    packing = f", D judging packs of {common.pack} samples (PacGAN)" if common.pack > 1 else ""
     return (
         f"Adam, learning rate {_number(common.lr_g)}, betas ({_number(common.beta1)}, "
         f"{_number(common.beta2)}), {common.d_steps} D update per G update, batch "
-        f"{common.batch_size}, {common.layers} hidden layers of {common.hidden}, samples from "
-        f"an average of G's weights (EMA {_number(common.ema)}), {common.steps:,} steps"
+        f"{common.batch_size}, {common.layers} hidden layers of {common.hidden}{packing}, "
+        f"samples from an average of G's weights (EMA {_number(common.ema)}), "
+        f"{common.steps:,} steps"
     )
 
 

@@ -99,3 +99,5 @@ def test_on_the_grid_the_page_says_the_view_is_too_short_to_hold_modes(diagnosti
     assert not at.exception
     (note,) = [i.value for i in at.info if "too few" in i.value]
     assert "grid25-stable" in note and "covered" in note
+    words = " ".join(c.value for c in at.caption)
+    assert "packs of 2 samples" in words, "the grid's recipe packs: a common setting"

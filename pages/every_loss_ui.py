@@ -68,8 +68,9 @@ def every_loss_section() -> None:
     mixtures = datasets.names_where(mixture=True)
     dataset = cols[0].selectbox("Data", mixtures, key="diag.multi.dataset")
     st.caption(f"Common settings: {everyloss.common_words(everyloss.common_config(dataset))}.")
-    if dataset in everyloss.VIEW_NOTES:
-        st.info(everyloss.VIEW_NOTES[dataset], icon=":material/info:")
+    note = datasets.DATASETS[dataset].every_loss_note
+    if note:
+        st.info(note, icon=":material/info:")
     st.table(settings_table(dataset))
     slot = multi_slot()
     if cols[1].button(

@@ -43,6 +43,9 @@ class Dataset:
     sigma: float | None = None  # std of each mixture component
     sampler: toys.PointSampler | None = None  # a toy that is not a mixture draws with this
     torchvision_class: str = ""  # for loader "torchvision": the class in torchvision.datasets
+    # Where the every-loss view's length (everyloss.VIEW_STEPS) is too short on it: what the view
+    # can show instead, measured (the Diagnostics page shows it when the data is picked).
+    every_loss_note: str = ""
 
     @property
     def is_points(self) -> bool:
@@ -105,6 +108,13 @@ DATASETS: dict[str, Dataset] = {
             "5x5 grid of 25 Gaussians: modes close together, harder to cover than the ring.",
             centres=toys.GRID25_CENTRES,
             sigma=toys.GRID25_SIGMA,
+            # Measured: python -m playground.everyloss --dataset grid25 --seeds 0-2 (README).
+            every_loss_note=(
+                "On the grid's 25 modes, 3,000 steps are too few for the losses to hold their "
+                "modes: measured on seeds 0-2, hinge held 3 once and every other run none, while "
+                "they covered 3 to 18 of the 25. Watch the modes covered here; the grid's recipe "
+                "(preset grid25-stable on the Train page) trains 20,000 steps to hold all 25."
+            ),
         ),
         _toy(
             "spiral",

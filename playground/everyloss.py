@@ -21,16 +21,6 @@ from .losses import LOSSES
 # The view's length: long enough for the slowest loss that should hold the ring's modes
 # (WGAN-GP, whose rate is a tenth of the common one) to find them; see README's table.
 VIEW_STEPS = 3000
-# What the view can show on a mixture where VIEW_STEPS is too few, measured with
-# `python -m playground.everyloss --dataset grid25 --seeds 0-2` (README: Every loss).
-VIEW_NOTES = {
-    "grid25": (
-        "On the grid's 25 modes, 3,000 steps are too few for the losses to hold their modes: "
-        "measured on seeds 0-2, hinge held 3 once and every other run none, while they covered "
-        "3 to 18 of the 25. Watch the modes covered here; the grid's recipe (preset "
-        "grid25-stable on the Train page) trains 20,000 steps to hold all 25."
-    ),
-}
 
 
 def common_config(dataset: str, seed: int = 0) -> GANConfig:

@@ -33,9 +33,16 @@ def _picture(element) -> bytes | None:
 
 
 def _pick_preset(page, name: str) -> None:
+    """Pick a preset and wait until its page run has drawn its description and ended: the
+    script state can still read idle just after the click, and a setting typed during the
+    preset's run could be overwritten by it."""
+    from playground.config import PRESETS
+
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.locator("[data-testid='stSelectbox']").first.click()
     page.get_by_role("option", name=name).click()
+    words = PRESETS[name].description[:40]
+    sidebar.get_by_text(words).first.wait_for()
     _idle(page)
 
 

@@ -295,18 +295,6 @@ def plane_caption(frame: Frame, cfg) -> str:
     return figures.plane_caption(frame.manifold.plane, cfg.latent_dim)
 
 
-def real_points(run: Run) -> np.ndarray | None:
-    """1,000 real points of the run's data, cached per run."""
-    cache = st.session_state.setdefault("lessons.real", {})
-    if run.uid not in cache:
-        sample = run.real_sample(1000, seed=7)
-        if sample is None:
-            return None
-        cache.clear()
-        cache[run.uid] = sample
-    return cache[run.uid]
-
-
 def preview(lesson: Lesson) -> None:
     """Before Start: the data the lesson trains on, drawn where its live picture will be (which
     also has the browser load its charting code now rather than after the click)."""
@@ -353,7 +341,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
         with left:
             fig = view_figure(
                 frame,
-                real_points(run),
+                ui.shown_real_points(run),
                 snap.extent,
                 layers,
                 title=f"Step {frame.step:,}: real (blue), generated (orange)",
@@ -383,7 +371,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                 key="lessons.losses",
             )
         if view.shows("controls"):  # slow motion on the paused run (pausing is a control)
-            slowmo_ui.panel(run, snap, real_points(run), "lessons")
+            slowmo_ui.panel(run, snap, ui.shown_real_points(run), "lessons")
 
     live()
 

@@ -353,7 +353,7 @@ def _layer_toggles() -> set[str]:
 def _points_view(run: Run, snap: Snapshot, frame: Frame) -> set[str]:
     """The 2D picture with the layers a person chose (returned), then slow motion."""
     layers = _layer_toggles()
-    real = _real_points(run)
+    real = ui.shown_real_points(run)
     fig = figures.layered_figure(
         frame, real, snap.extent, layers,
         title=f"Real (blue) vs generated (orange) at step {frame.step:,}; "
@@ -369,18 +369,10 @@ def _points_view(run: Run, snap: Snapshot, frame: Frame) -> set[str]:
     return layers
 
 
-def _real_points(run: Run) -> np.ndarray | None:
-    cache = st.session_state.setdefault("_real_points", {})
-    if run.uid not in cache and run.has_models:
-        cache.clear()
-        cache[run.uid] = run.real_sample(1000, seed=7)
-    return cache.get(run.uid)
-
-
 def frame_picture(run: Run, snap: Snapshot, frame: Frame, layers: set[str]) -> np.ndarray:
     """A frame as the PNG and GIF downloads draw it: a 2D run with the `layers` switched on."""
     if snap.kind == "points":
-        return images.layered_image(frame, _real_points(run), snap.extent, layers, size=384)
+        return images.layered_image(frame, ui.shown_real_points(run), snap.extent, layers, size=384)
     return images.make_grid(frame.samples)
 
 

@@ -493,10 +493,26 @@ def link_config(params: dict[str, str]) -> GANConfig:
         return dataclasses.replace(checked, **{exc.setting: ""})
 
 
+REAL_SHOWN, REAL_SEED = 1000, 7  # the real points a 2D view draws, and the seed drawing them
+
+
+def shown_real_points(run) -> np.ndarray | None:
+    """The real points a run's 2D view shows, cached per run for the session (the Train and
+    Lessons pages show the same session's run); None before its data is loaded."""
+    cache = st.session_state.setdefault("ui.real_points", {})
+    if run.uid not in cache:
+        sample = run.real_sample(REAL_SHOWN, seed=REAL_SEED) if run.has_models else None
+        if sample is None:
+            return None
+        cache.clear()
+        cache[run.uid] = sample
+    return cache[run.uid]
+
+
 @st.cache_data(show_spinner=False, max_entries=16)
 def data_preview(dataset: str) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
-    """The 1,000 real points a run of this 2D toy shows (the same draw as its live view's) and
-    its window, before any run exists; None for data that is not a 2D toy."""
+    """The real points a run of this 2D toy shows (the same draw as shown_real_points) and its
+    window, before any run exists; None for data that is not a 2D toy."""
     import torch
 
     from playground.datasource import points_source
@@ -506,7 +522,7 @@ def data_preview(dataset: str) -> tuple[np.ndarray, tuple[float, float, float, f
     if entry is None or not entry.is_points or (entry.sampler is None and not entry.is_mixture):
         return None
     source = points_source(dataset, torch.device("cpu"))
-    real, _ = source.sample(1000, torch.Generator().manual_seed(7))
+    real, _ = source.sample(REAL_SHOWN, torch.Generator().manual_seed(REAL_SEED))
     return real.numpy(), plot_window(source)
 
 

@@ -315,8 +315,7 @@ def held_text(snap: Snapshot) -> str:
 
 def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
     """The lesson's run, redrawn about once a second while it trains."""
-    ui.await_first_picture(run)
-    active = run.snapshot().status in train_ui.POLLING
+    active = ui.await_first_picture(run).status in train_ui.POLLING
 
     @st.fragment(run_every=ui.REFRESH_SECONDS if active else None)
     def live() -> None:

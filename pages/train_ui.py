@@ -206,8 +206,7 @@ def live_view(slot: ui.RunSlot, cfg: GANConfig | None) -> None:
             ui.data_preview_chart(cfg.dataset, "train.preview", "The data (real, blue)",
                                   "The generator learns to draw these.")
         return
-    ui.await_first_picture(run)
-    polling = run.snapshot().status in POLLING
+    polling = ui.await_first_picture(run).status in POLLING
     every = ui.REFRESH_SECONDS if polling else None
 
     @st.fragment(run_every=every)

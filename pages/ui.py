@@ -560,15 +560,17 @@ def scroll_into_view(key: str) -> None:
 FIRST_PICTURE_WAIT_S = 1.0  # see await_first_picture
 
 
-def await_first_picture(run) -> None:
+def await_first_picture(run) -> Snapshot:
     """Right after Start, wait up to FIRST_PICTURE_WAIT_S for the run's first picture (drawn
     before its first step, tens of milliseconds once the app is warm), so the click's own page
-    run shows it instead of the live view's next redraw a second later."""
+    run shows it instead of the live view's next redraw a second later. Returns the last
+    snapshot taken (at once when the run is past that point)."""
     deadline = time.monotonic() + FIRST_PICTURE_WAIT_S
-    while time.monotonic() < deadline:
+    while True:
         snap = run.snapshot()
-        if snap.step or snap.frames or snap.status not in ("starting", "running"):
-            return
+        done = snap.step or snap.frames or snap.status not in ("starting", "running")
+        if done or time.monotonic() >= deadline:
+            return snap
         time.sleep(0.01)
 
 

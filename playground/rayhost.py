@@ -108,10 +108,9 @@ def _local_run(kind: str, spec: dict):
 def _trainer_on(cfg, found):
     """A Trainer on the points a run brought along (a userpoints.PointSet)."""
     from .trainer import Trainer, resolve_device
-    from .userpoints import file_notes, points_source
+    from .userpoints import pointset_source
 
-    data = points_source(cfg.dataset, found.points, resolve_device(cfg.device), file_notes(found))
-    return Trainer(cfg, data=data)
+    return Trainer(cfg, data=pointset_source(cfg.dataset, found, resolve_device(cfg.device)))
 
 
 def _failed_snapshot(kind: str, spec: dict, reason: str):

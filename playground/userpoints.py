@@ -264,13 +264,13 @@ def points_source(
 
 def file_source(name: str, path: str | os.PathLike, device: torch.device) -> DataSource:
     """The DataSource of the points in CSV file `path` (DatasetUnavailable when unusable)."""
-    found = read_points_file(path)
-    return points_source(name, found.points, device, notes=file_notes(found))
+    return pointset_source(name, read_points_file(path), device)
 
 
-def file_notes(found: PointSet) -> list[str]:
-    """What a DataSource says about points read from a file (scaling, thinning)."""
-    return [_notes_sentence(found.notes)]
+def pointset_source(name: str, found: PointSet, device: torch.device) -> DataSource:
+    """The DataSource of points read from a file (its notes say how they were scaled and
+    thinned); a Ray worker gets them read by the app (cluster.own_points)."""
+    return points_source(name, found.points, device, notes=[_notes_sentence(found.notes)])
 
 
 def _notes_sentence(notes: list[str]) -> str:

@@ -3,7 +3,7 @@
 import streamlit as st
 
 import playground  # noqa: F401  (sets the CPU thread policy before any page loads torch)
-from pages.ui import warm_up_in_background
+from pages.ui.common import warm_up_in_background
 
 st.set_page_config(page_title="GAN Playground", page_icon=":material/casino:", layout="wide")
 

@@ -1,13 +1,14 @@
 """Diagnostics: is the generator collapsing? Mode and class coverage measured now and over
 training, the pictures that show it, and runs compared side by side.
 
-Widgets → `playground.evaluation` (through cached helpers in diagnostics_ui) → draw.
+Widgets → `playground.measures.evaluation` (through cached helpers in diagnostics_ui) → draw.
 """
 
 import streamlit as st
 
-from pages import diagnostics_ui as dui
-from pages import every_loss_ui, ui
+from pages.ui import common as ui
+from pages.ui import diagnostics as dui
+from pages.ui import every_loss as every_loss_ui
 
 ui.require_router()
 

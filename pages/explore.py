@@ -7,9 +7,10 @@ inference mode, so moving a slider costs one forward pass: no reloading, no retr
 import streamlit as st
 import torch
 
-from pages import explore_ui as xui
-from pages import ui
-from playground import images, latent
+from pages.ui import common as ui
+from pages.ui import explore as xui
+from playground import latent
+from playground.views import images
 
 ui.require_router()
 

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from pages import ui
-from playground.data import dataset_status
-from playground.datasets import DATASETS
+from pages.ui import common as ui
+from playground.data.loading import dataset_status
+from playground.data.registry import DATASETS
 
 ui.require_router()
 

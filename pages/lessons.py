@@ -6,8 +6,9 @@ parts hidden and its settings locked.
 
 import streamlit as st
 
-from pages import lessons_ui as lui
-from pages import train_ui, ui
+from pages.ui import common as ui
+from pages.ui import lessons as lui
+from pages.ui import train as train_ui
 
 ui.require_router()
 

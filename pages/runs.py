@@ -1,15 +1,21 @@
 """Runs: every checkpoint under checkpoints/, with a preview, its settings and its metrics, and
 buttons to explore it, train it further, download it or (for the runs this session saved)
-delete it. Runs other sessions saved are read-only here (playground.store's owner tokens)."""
+delete it. Runs other sessions saved are read-only here (playground.storage.store's owner
+tokens)."""
 
 from pathlib import Path
 
 import streamlit as st
 
-from pages import explore_ui as xui
-from pages import train_ui, ui, userdata_ui
-from playground import backends, capacity, datasets, store, uploads
-from playground.checkpoints import read_meta
+from pages.ui import common as ui
+from pages.ui import explore as xui
+from pages.ui import train as train_ui
+from pages.ui import userdata as userdata_ui
+from playground.data import folders
+from playground.data import registry as datasets
+from playground.runs import backends, capacity
+from playground.storage import store
+from playground.storage.checkpoints import read_meta
 
 ui.require_router()
 
@@ -75,7 +81,7 @@ def resume(folder: Path) -> None:
     try:
         cfg = read_meta(folder)["config_obj"]
         if datasets.DATASETS[cfg.dataset].user_folder:  # the rule of the Train page's folder
-            uploads.check_app_data_folder(cfg.data_folder)
+            folders.check_app_data_folder(cfg.data_folder)
         run = backends.make_run(resume_from=folder)  # here, or in an actor on the Ray cluster
     except Exception as exc:  # shown to the person, never a traceback
         st.error(f"Cannot resume {folder.name}: {exc}")

@@ -2,7 +2,8 @@
 
 import streamlit as st
 
-from pages import train_ui, ui
+from pages.ui import common as ui
+from pages.ui import train as train_ui
 
 ui.require_router()
 

@@ -11,11 +11,23 @@ import json
 import sys
 from pathlib import Path
 
-from .config import PRESETS, ConfigError, GANConfig, preset
-
-
-class UsageError(Exception):
-    """Bad arguments: reported in one line, exit status 2."""
+from playground import bench
+from playground.data.loading import DatasetUnavailable
+from playground.data.registry import names_where
+from playground.errors import ConfigError, UsageError
+from playground.latent import load_latent_model
+from playground.lessons import reproduce
+from playground.lessons.reproduce import add_parser as add_reproduce
+from playground.measures.evaluation import diagnose
+from playground.measures.fid import INCEPTION_HINT, describe, inception_weights
+from playground.measures.metrics import EXPLANATIONS
+from playground.runs import backends
+from playground.settings.config import PRESETS, GANConfig, preset
+from playground.storage.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from playground.training.devices import resolve_device
+from playground.training.stepcore import Divergence
+from playground.training.trainer import Trainer
+from playground.views import images
 
 
 class _Parser(argparse.ArgumentParser):
@@ -94,7 +106,6 @@ def _parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--plot", type=Path, metavar="FILE", help="PNG of the learning curves (GPU section)"
     )
-    from .reproduce import add_parser as add_reproduce
 
     add_reproduce(sub)
     return parser
@@ -133,9 +144,6 @@ def build_config(args: argparse.Namespace) -> GANConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from . import backends
-    from .checkpoints import load_checkpoint, save_checkpoint
-    from .trainer import Trainer
 
     if backends.backend_name(args.backend) == "ray":
         return _train_on_cluster(args)
@@ -174,8 +182,6 @@ def _train_on_cluster(args: argparse.Namespace) -> int:
     progress and writes the checkpoint it brings back (so --out is a folder of this machine)."""
     from tqdm import tqdm
 
-    from . import backends
-    from .trainer import Divergence
 
     if args.resume and (args.assignments or args.steps is not None or args.device):
         raise UsageError("--resume with --backend ray takes no --set, --steps or --device")
@@ -234,8 +240,6 @@ def _resume_changes(args: argparse.Namespace, cfg: GANConfig) -> dict:
 
 
 def _measures(trainer, n: int, seed: int, inception: bool = False) -> dict:
-    from .evaluation import diagnose
-
     return diagnose(trainer, n, seed, inception=inception).measures
 
 
@@ -271,8 +275,6 @@ _PERCENT = ("high_quality_fraction", "confident_fraction", "duplicate_rate")
 def _measure_lines(result: dict, dataset: str = "") -> list[str]:
     import textwrap
 
-    from .fid import describe
-    from .metrics import EXPLANATIONS
 
     names = describe(dataset) if dataset else {}
     lines = []
@@ -298,10 +300,6 @@ def _measure_lines(result: dict, dataset: str = "") -> list[str]:
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from . import images
-    from .latent import load_latent_model
-    from .trainer import resolve_device
-
     if not 1 <= args.n <= 4096:
         raise UsageError("--n must be from 1 to 4096")
     # The generator alone: sampling never loads (or downloads) the training dataset.
@@ -326,8 +324,6 @@ def cmd_presets(args: argparse.Namespace) -> int:
 def _inception_wanted(trainer, args: argparse.Namespace) -> bool:
     """Inception FID/KID for image checkpoints when the weights are on disk; when they are
     not, one line (on stderr, so --json stays clean) says how to get them."""
-    from .fid import INCEPTION_HINT, inception_weights
-
     if trainer.data.kind != "images" or args.no_inception:
         return False
     if inception_weights() is None:
@@ -337,8 +333,6 @@ def _inception_wanted(trainer, args: argparse.Namespace) -> bool:
 
 
 def cmd_diagnose(args: argparse.Namespace) -> int:
-    from .checkpoints import load_checkpoint
-
     if not 10 <= args.samples <= 100_000:
         raise UsageError("--samples must be from 10 to 100000")
     trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
@@ -362,14 +356,10 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from . import bench
-
     return bench.main(args)
 
 
 def cmd_reproduce(args: argparse.Namespace) -> int:
-    from . import reproduce
-
     return reproduce.main(args)
 
 
@@ -384,10 +374,6 @@ COMMANDS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .checkpoints import CheckpointError
-    from .data import DatasetUnavailable
-    from .trainer import Divergence
-
     try:
         args = _parser().parse_args(argv)
         return COMMANDS[args.command](args)
@@ -410,6 +396,4 @@ if __name__ == "__main__":
 
 
 def _mixtures() -> str:
-    from .datasets import names_where
-
     return ", ".join(names_where(mixture=True))

@@ -17,16 +17,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .architectures import build_models
-from .checkpoints import (
+from playground.data.loading import load_dataset
+from playground.models.architectures import build_models
+from playground.models.infogan import Codes
+from playground.storage.checkpoints import (
     CheckpointError,
     check_against,
     load_tensors,
     read_meta,
     saved_points_source,
 )
-from .infogan import Codes
-from .view2d import plot_window
+from playground.views.view2d import plot_window
 
 METHODS = ("linear", "spherical")
 N_REAL = 1000  # real points kept for 2D views
@@ -255,8 +256,6 @@ def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role
 def _real_points(cfg, source=None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Real 2D points (generated in code, or the user's own saved with the checkpoint) and the
     window every 2D view uses."""
-    from .data import load_dataset
-
     source = source if source is not None else load_dataset(cfg, "cpu")
     real, _ = source.sample(N_REAL, torch.Generator().manual_seed(0))
     return real.float().numpy(), plot_window(source)

@@ -9,9 +9,9 @@ import pytest
 import torch
 from helpers import BROWSER_BUDGET_S, CHROMIUM, CHROMIUM_ARGS, app_server
 
-from playground.config import GANConfig
-from playground.data import load_dataset
-from playground.trainer import Trainer
+from playground.data.loading import load_dataset
+from playground.settings.config import GANConfig
+from playground.training.trainer import Trainer
 
 # Small enough that a step takes about a millisecond on one core.
 TINY = dict(
@@ -90,7 +90,7 @@ def runs():
     """Factory: Runs made in a test; all are stopped afterwards and no run thread may survive."""
     from helpers import TIMEOUT, run_threads
 
-    from playground.runner import Run
+    from playground.runs.runner import Run
 
     made: list[Run] = []
 
@@ -109,7 +109,7 @@ def runs():
 def fresh_slot(monkeypatch):
     """A page test's own run slot (the cached session resource is per real session); its run
     is stopped afterwards."""
-    from pages import ui
+    from pages.ui import common as ui
 
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)

@@ -64,7 +64,7 @@ def install_checkpoints(
 ) -> dict[str, Path]:
     """Copy each made checkpoint to root/layout[name] and point the pages at root (shipped
     examples under examples/, the user's runs under runs/)."""
-    from pages import ui
+    from pages.ui import common as ui
 
     paths = {name: root / where for name, where in layout.items()}
     for name, target in paths.items():

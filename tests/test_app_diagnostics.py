@@ -10,9 +10,11 @@ import pytest
 from helpers import cli_train, install_checkpoints
 from streamlit.testing.v1 import AppTest
 
-from pages import diagnostics_ui, every_loss_ui, ui
-from playground.config import LOSSES
-from playground.runner import Run
+from pages.ui import common as ui
+from pages.ui import diagnostics as diagnostics_ui
+from pages.ui import every_loss as every_loss_ui
+from playground.runs.runner import Run
+from playground.settings.config import LOSSES
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -141,7 +143,7 @@ def test_train_page_shows_live_gauges(tiny_cfg, fresh_slot):
 
 
 def test_every_loss_button_starts_a_batched_run(monkeypatch, tmp_path, fresh_slot):
-    pytest.importorskip("playground.multirun")
+    pytest.importorskip("playground.training.multirun")
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
     slot = every_loss_ui.MultiSlot()
     monkeypatch.setattr(every_loss_ui, "multi_slot", lambda: slot)

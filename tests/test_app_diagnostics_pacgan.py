@@ -9,7 +9,7 @@ import pytest
 from helpers import cli_train, install_checkpoints
 from streamlit.testing.v1 import AppTest
 
-from pages import ui
+from pages.ui import common as ui
 
 ROOT = Path(__file__).resolve().parent.parent
 TINY = ("--steps", "20", "--set", "batch_size=32")

@@ -9,9 +9,10 @@ import pytest
 from helpers import wait_for
 from streamlit.testing.v1 import AppTest
 
-from pages import every_loss_ui, ui
-from playground.everyloss import common_config, differences, every_loss_configs
-from playground.losses import LOSSES
+from pages.ui import common as ui
+from pages.ui import every_loss as every_loss_ui
+from playground.objectives.losses import LOSSES
+from playground.runs.everyloss import common_config, differences, every_loss_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,8 +82,8 @@ def test_the_run_it_starts_has_each_losss_settings_and_is_drawn(diagnostics):
 
 
 def test_measuring_the_view_gives_modes_held_and_covered(monkeypatch):
-    """`python -m playground.everyloss` reports both counts per loss (a few steps here)."""
-    from playground import everyloss
+    """`python -m playground.runs.everyloss` reports both counts per loss (a few steps here)."""
+    from playground.runs import everyloss
 
     monkeypatch.setattr(everyloss, "VIEW_STEPS", 3)
     found = everyloss.measure("ring8", 0, ["wgan"])

@@ -13,8 +13,10 @@ import torch
 from helpers import install_checkpoints, small_checkpoints
 from streamlit.testing.v1 import AppTest
 
-from pages import explore_ui, ui
-from playground import latent, store
+from pages.ui import common as ui
+from pages.ui import explore as explore_ui
+from playground import latent
+from playground.storage import store
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "explore.py")
 

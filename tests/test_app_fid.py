@@ -10,8 +10,8 @@ import pytest
 from helpers import cli_train, install_checkpoints
 from streamlit.testing.v1 import AppTest
 
-from pages import ui
-from playground import fid
+from pages.ui import common as ui
+from playground.measures import fid
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -81,8 +81,8 @@ def test_train_page_shows_live_fid_and_the_classifier_note(tiny_image_cfg, fresh
 
     from helpers import wait_for
 
-    from playground import classifier
-    from playground.runner import Run
+    from playground.measures import classifier
+    from playground.runs.runner import Run
 
     monkeypatch.setenv("GAN_PLAYGROUND_CLASSIFIERS", str(tmp_path))
     release = threading.Event()

@@ -10,8 +10,8 @@ import pytest
 from helpers import wait_for
 from streamlit.testing.v1 import AppTest
 
-from playground import lesson_claims
-from playground import lessons as lessons_data
+from playground.lessons import catalogue as lessons_data
+from playground.lessons import claims as lesson_claims
 
 ROOT = Path(__file__).resolve().parent.parent
 SHORT = dict(steps=6, log_every=1, sample_every=3, eval_every=0, hidden=16, batch_size=32)
@@ -21,7 +21,8 @@ SHORT = dict(steps=6, log_every=1, sample_every=3, eval_every=0, hidden=16, batc
 def slots(monkeypatch):
     """Fresh run slots per test (the cached session resources are per real session), and every
     lesson shrunk to a few tiny steps so a click trains in well under a second."""
-    from pages import lessons_ui, ui
+    from pages.ui import common as ui
+    from pages.ui import lessons as lessons_ui
 
     slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
@@ -239,7 +240,7 @@ def test_every_lesson_is_complete_and_its_runs_are_valid_configs():
             assert cfg.seed == 3  # validated by GANConfig.replace
         assert entry.key in lesson_claims.CLAIMS, f"lesson {entry.key} has no measured claim"
     side = lessons_data.lesson("vanishing")
-    from playground.multirun import check_members
+    from playground.training.multirun import check_members
 
     check_members(side.configs())  # a side-by-side lesson's runs can be batched
 

@@ -9,7 +9,7 @@ import pytest
 from helpers import wait_for
 from streamlit.testing.v1 import AppTest
 
-from playground import lessons as lessons_data
+from playground.lessons import catalogue as lessons_data
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = dict(steps=100_000, log_every=1, sample_every=50, eval_every=0, hidden=16, batch_size=32)
@@ -18,7 +18,8 @@ LONG = dict(steps=100_000, log_every=1, sample_every=50, eval_every=0, hidden=16
 @pytest.fixture
 def slot(monkeypatch):
     """A fresh run slot, and lessons shrunk to tiny models that train until stopped."""
-    from pages import lessons_ui, ui
+    from pages.ui import common as ui
+    from pages.ui import lessons as lessons_ui
 
     slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)

@@ -15,8 +15,9 @@ import pytest
 from helpers import install_checkpoints, small_checkpoints
 from streamlit.testing.v1 import AppTest
 
-from pages import explore_ui, ui
-from playground import store
+from pages.ui import common as ui
+from pages.ui import explore as explore_ui
+from playground.storage import store
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 TOKEN = "the-owner-token-of-the-session-under-test"
@@ -31,7 +32,7 @@ st.navigation([
 """
 TRAIN_STUB = """
 import streamlit as st
-from pages import ui
+from pages.ui import common as ui
 
 run = ui.run_slot().run
 st.session_state["train.seen"] = None if run is None else (

@@ -18,7 +18,7 @@ def _page(name: str) -> AppTest:
 @pytest.fixture
 def fresh_slot(monkeypatch):
     """Give each test its own run slot (the cached session resource is per real session)."""
-    from pages import ui
+    from pages.ui import common as ui
 
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
@@ -44,7 +44,7 @@ def test_home_renders_with_starts_and_device():
 def test_train_page_renders_every_setting(fresh_slot):
     at = _page("train.py").run()
     assert not at.exception
-    from playground.config import GANConfig
+    from playground.settings.config import GANConfig
 
     keys = {w.key for w in list(at.sidebar.selectbox) + list(at.sidebar.number_input)
             + list(at.sidebar.checkbox) + list(at.sidebar.text_input)}
@@ -57,7 +57,7 @@ def test_train_page_renders_every_setting(fresh_slot):
 def test_preset_sets_every_control(fresh_slot):
     at = _page("train.py").run()
     at.sidebar.selectbox(key="preset").set_value("ring8-stable").run()
-    from playground.config import preset
+    from playground.settings.config import preset
 
     cfg = preset("ring8-stable")
     for name, value in cfg.to_dict().items():

@@ -122,8 +122,8 @@ def test_slow_motion_runs_d_then_g_on_a_paused_run(fresh_slot):
 
 def test_the_downloads_draw_the_layers_switched_on(fresh_slot, monkeypatch):
     """The PNG and GIF downloads get the layers the person switched on, and draw them."""
-    from pages import train_ui
-    from playground import images
+    from pages.ui import train as train_ui
+    from playground.views import images
 
     seen = []
     downloads = train_ui._downloads
@@ -152,7 +152,7 @@ def test_starts_own_page_run_shows_the_first_picture(fresh_slot, monkeypatch):
     """The click's own page run waits for the run's first picture (drawn before any step)
     instead of showing it at the live view's next redraw; the wait is lengthened here so the
     test does not depend on the machine's speed."""
-    from pages import ui
+    from pages.ui import common as ui
 
     monkeypatch.setattr(ui, "FIRST_PICTURE_WAIT_S", 120.0)
     at = _started(fresh_slot, steps=100_000)

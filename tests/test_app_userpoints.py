@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import userpoints
+from playground.data import userpoints
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
 def fresh_slot(monkeypatch):
-    from pages import ui
+    from pages.ui import common as ui
 
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
@@ -202,9 +202,9 @@ def test_resuming_a_saved_run_gives_this_session_its_points(saved_run, tmp_path)
     copied into this session's space and named in the settings the Train page receives."""
     import torch
 
-    from pages import ui
-    from playground import store
-    from playground.checkpoints import read_meta, saved_points
+    from pages.ui import common as ui
+    from playground.storage import store
+    from playground.storage.checkpoints import read_meta, saved_points
 
     token = "the-owner-token-of-this-session"
     store.claim_run(saved_run, token)
@@ -215,7 +215,7 @@ def test_resuming_a_saved_run_gives_this_session_its_points(saved_run, tmp_path)
         "st.navigation([st.Page('pages/runs.py', default=True),"
         " st.Page('pages/train.py')]).run()\n")
     (site / "pages" / "train.py").write_text(
-        "import streamlit as st\nfrom pages import ui\nui.run_slot().replace(None)\n")
+        "import streamlit as st\nfrom pages.ui import common as ui\nui.run_slot().replace(None)\n")
     (site / "pages" / "runs.py").symlink_to(ROOT / "pages" / "runs.py")
     at = AppTest.from_file(str(site / "router.py"), default_timeout=60)
     at.session_state[ui.OWNER_KEY] = token

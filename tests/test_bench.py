@@ -12,8 +12,8 @@ import torch
 
 from playground import bench
 from playground.cli import main
-from playground.config import LOSSES, preset
-from playground.data import load_dataset
+from playground.data.loading import load_dataset
+from playground.settings.config import LOSSES, preset
 
 OVERHEAD_KEYS = {
     "config",

@@ -11,15 +11,15 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from playground import checkpoints
-from playground.checkpoints import (
+from playground.storage import checkpoints
+from playground.storage.checkpoints import (
     META,
     CheckpointError,
     load_checkpoint,
     read_meta,
     save_checkpoint,
 )
-from playground.trainer import Trainer
+from playground.training.trainer import Trainer
 
 
 def trained(cfg, steps: int = 4, make=Trainer) -> Trainer:

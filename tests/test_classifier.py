@@ -10,8 +10,9 @@ import pytest
 import torch
 from safetensors.torch import load_file, save_file
 
-from playground import classifier as clf_mod
-from playground.classifier import (
+from playground.data.loading import load_dataset
+from playground.measures import classifier as clf_mod
+from playground.measures.classifier import (
     FEATURE_DIM,
     SHIPPED_DIR,
     ClassifierError,
@@ -22,8 +23,7 @@ from playground.classifier import (
     save_classifier,
     train_classifier,
 )
-from playground.config import GANConfig
-from playground.data import load_dataset
+from playground.settings.config import GANConfig
 
 SHIPPED = SHIPPED_DIR / "digits-32-1.json"
 

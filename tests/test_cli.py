@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from playground import checkpoints
 from playground.cli import main
-from playground.config import PRESETS
+from playground.settings.config import PRESETS
+from playground.storage import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 COVERAGE_KEYS = {"modes_total", "modes_covered", "modes_held", "high_quality_fraction"}

@@ -11,14 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from playground.config import (
-    DATASETS,
-    LOSSES,
-    PRESETS,
-    ConfigError,
-    GANConfig,
-    preset,
-)
+from playground.errors import ConfigError
+from playground.settings.config import DATASETS, LOSSES, PRESETS, GANConfig, preset
 
 # A config that differs from the defaults in every kind of field.
 CHANGED = dict(

@@ -1,4 +1,5 @@
-"""Tests for playground.data: toy distributions, the bundled digits, MNIST/Fashion-MNIST (IDX,
+"""Tests for playground.data.loading: toy distributions, the bundled digits, MNIST/Fashion-MNIST
+(IDX,
 read by torchvision) and CIFAR-10 (binary) written here in their real formats, torchvision's
 downloads faked through urllib, and a folder of mixed, partly broken images. CPU only; no
 network."""
@@ -20,9 +21,10 @@ import pytest
 import torch
 from PIL import Image
 
-from playground import data, folders, imagesets
-from playground.config import GANConfig
-from playground.data import DatasetUnavailable, load_dataset, mixture_spec, toy_points
+from playground.data import folders, imagesets
+from playground.data import loading as data
+from playground.data.loading import DatasetUnavailable, load_dataset, mixture_spec, toy_points
+from playground.settings.config import GANConfig
 
 
 def gen(seed: int = 0) -> torch.Generator:

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from playground import config, datasets
-from playground.data import load_dataset, mixture_spec, toy_points
+from playground.data import registry as datasets
+from playground.data.loading import load_dataset, mixture_spec, toy_points
+from playground.settings import config
 
 ROOT = Path(__file__).resolve().parents[1]
 # Files that may name datasets, and why: the registry itself; presets and defaults (config, the

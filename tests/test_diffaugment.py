@@ -7,9 +7,11 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground import regularisers as reg
-from playground.config import ConfigError, GANConfig
-from playground.trainer import Trainer
+from playground.errors import ConfigError
+from playground.objectives import diffaugment
+from playground.objectives import regularisers as reg
+from playground.settings.config import GANConfig
+from playground.training.trainer import Trainer
 
 
 def gen(seed: int = 0) -> torch.Generator:
@@ -23,28 +25,28 @@ def images(b: int = 4, c: int = 1, h: int = 8, w: int = 8) -> torch.Tensor:
 def test_brightness_adds_one_offset_per_image():
     x = images()
     offsets = torch.rand(4, 1, 1, 1, generator=gen()) - 0.5
-    assert torch.allclose(reg.rand_brightness(x, gen()), x + offsets)
+    assert torch.allclose(diffaugment.rand_brightness(x, gen()), x + offsets)
 
 
 def test_saturation_scales_departure_from_the_channel_mean():
     x = images(c=3)
     factor = torch.rand(4, 1, 1, 1, generator=gen()) * 2
     mean = x.mean(dim=1, keepdim=True)
-    assert torch.allclose(reg.rand_saturation(x, gen()), (x - mean) * factor + mean)
+    assert torch.allclose(diffaugment.rand_saturation(x, gen()), (x - mean) * factor + mean)
     grey = images(c=1)
-    assert torch.allclose(reg.rand_saturation(grey, gen()), grey), "no colour: no change"
+    assert torch.allclose(diffaugment.rand_saturation(grey, gen()), grey), "no colour: no change"
 
 
 def test_contrast_scales_departure_from_the_image_mean():
     x = images(c=3)
     factor = torch.rand(4, 1, 1, 1, generator=gen()) + 0.5
     mean = x.mean(dim=(1, 2, 3), keepdim=True)
-    assert torch.allclose(reg.rand_contrast(x, gen()), (x - mean) * factor + mean)
+    assert torch.allclose(diffaugment.rand_contrast(x, gen()), (x - mean) * factor + mean)
 
 
 def test_translation_shifts_each_image_by_its_drawn_offset_with_zero_fill():
     x = images(b=6, c=2, h=8, w=8)
-    out = reg.rand_translation(x, gen(5))
+    out = diffaugment.rand_translation(x, gen(5))
     g = gen(5)  # the same draws: shifts in [-1, 1] for 8 px at ratio 1/8
     tx = torch.randint(-1, 2, (6, 1, 1), generator=g).flatten().tolist()
     ty = torch.randint(-1, 2, (6, 1, 1), generator=g).flatten().tolist()
@@ -60,7 +62,7 @@ def test_translation_shifts_each_image_by_its_drawn_offset_with_zero_fill():
 
 def test_cutout_zeroes_one_half_size_square_per_image():
     x = torch.ones(5, 2, 8, 8)
-    out = reg.rand_cutout(x, gen(7))
+    out = diffaugment.rand_cutout(x, gen(7))
     g = gen(7)
     ox = torch.randint(0, 9, (5, 1, 1), generator=g).flatten().tolist()  # 8 + (1 - 4 % 2)
     oy = torch.randint(0, 9, (5, 1, 1), generator=g).flatten().tolist()
@@ -76,16 +78,16 @@ def test_cutout_zeroes_one_half_size_square_per_image():
 
 def test_policy_applies_its_transforms_in_order_and_is_differentiable():
     x = images(c=3).requires_grad_(True)
-    policy = reg.parse_policy("color,translation,cutout")
-    out = reg.diff_augment(x, policy, gen(1))
+    policy = diffaugment.parse_policy("color,translation,cutout")
+    out = diffaugment.diff_augment(x, policy, gen(1))
     g = gen(1)
     expected = x
     for fn in (
-        reg.rand_brightness,
-        reg.rand_saturation,
-        reg.rand_contrast,
-        reg.rand_translation,
-        reg.rand_cutout,
+        diffaugment.rand_brightness,
+        diffaugment.rand_saturation,
+        diffaugment.rand_contrast,
+        diffaugment.rand_translation,
+        diffaugment.rand_cutout,
     ):
         expected = fn(expected, g)
     assert torch.equal(out, expected)
@@ -95,9 +97,9 @@ def test_policy_applies_its_transforms_in_order_and_is_differentiable():
 
 def test_empty_policy_is_the_identity_and_unknown_names_are_refused():
     x = images()
-    assert reg.diff_augment(x, reg.parse_policy(""), gen()) is x
+    assert diffaugment.diff_augment(x, diffaugment.parse_policy(""), gen()) is x
     with pytest.raises(ValueError, match="zoom"):
-        reg.parse_policy("color,zoom")
+        diffaugment.parse_policy("color,zoom")
 
 
 def test_config_refuses_diffaugment_for_points_and_unknown_policies():
@@ -128,7 +130,7 @@ def _digits(**kw) -> GANConfig:
 def test_trainer_augments_real_and_fake_for_d_and_fake_for_g(monkeypatch):
     trainer = Trainer(_digits(diffaugment="translation,cutout"))
     seen = []
-    real_augment = reg.diff_augment
+    real_augment = diffaugment.diff_augment
 
     def spy(x, policy, generator=None):
         seen.append((x.requires_grad, policy))

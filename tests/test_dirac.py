@@ -1,4 +1,4 @@
-"""The Dirac-GAN (playground.dirac) against the analytic facts of Mescheder et al. 2018."""
+"""The Dirac-GAN (playground.lessons.dirac) against the analytic facts of Mescheder et al. 2018."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground import dirac
-from playground.dirac import DiracSetup, distances, trajectory, vector_field, verdict
+from playground.lessons import dirac
+from playground.lessons.dirac import DiracSetup, distances, trajectory, vector_field, verdict
 
 
 def test_wasserstein_field_is_the_pure_rotation():
@@ -120,7 +120,7 @@ def test_bad_setups_are_refused_naming_the_setting(changes, setting):
 
 
 def test_the_loss_help_names_the_clipped_losses_from_the_registry():
-    from playground.losses import LOSSES
+    from playground.objectives.losses import LOSSES
 
     clipped = [n for n in dirac.DIRAC_LOSSES if LOSSES[n].lipschitz == "weight clipping"]
     assert clipped  # the registry has a weight-clipped loss, which the lesson plays unclipped

@@ -7,11 +7,12 @@ import json
 
 import pytest
 
-from playground import evaluation
-from playground.checkpoints import load_checkpoint, save_checkpoint
-from playground.config import ConfigError, GANConfig
-from playground.evaluation import MeasureSeries
-from playground.runner import Run
+from playground.errors import ConfigError
+from playground.measures import evaluation
+from playground.measures.evaluation import MeasureSeries
+from playground.runs.runner import Run
+from playground.settings.config import GANConfig
+from playground.storage.checkpoints import load_checkpoint, save_checkpoint
 
 
 def test_eval_every_is_validated():
@@ -101,7 +102,7 @@ def test_a_failing_measure_stops_measuring_but_not_training(tiny_cfg, make_train
 
 def test_image_runs_measure_classes(tiny_image_cfg, make_trainer, monkeypatch, tmp_path):
     # 28 px digits have no shipped classifier: a quick one is trained into a temporary folder.
-    from playground import classifier
+    from playground.measures import classifier
 
     monkeypatch.setenv("GAN_PLAYGROUND_CLASSIFIERS", str(tmp_path))
     monkeypatch.setattr(classifier, "MAX_STEPS", 20)
@@ -170,7 +171,7 @@ def test_a_missing_classifier_trains_in_the_background_without_stalling_the_run(
 
     from helpers import wait_for
 
-    from playground import classifier
+    from playground.measures import classifier
 
     monkeypatch.setenv("GAN_PLAYGROUND_CLASSIFIERS", str(tmp_path))  # nothing stored at 28 px
     release = threading.Event()

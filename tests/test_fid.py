@@ -15,12 +15,12 @@ import pickle
 import pytest
 import torch
 
-from playground import fid
-from playground.checkpoints import load_checkpoint
-from playground.classifier import SHIPPED_DIR, load_classifier
-from playground.config import GANConfig
-from playground.fid import DistributionMeasures, InceptionMeasures, inception_weights
-from playground.trainer import Trainer
+from playground.measures import fid
+from playground.measures.classifier import SHIPPED_DIR, load_classifier
+from playground.measures.fid import DistributionMeasures, InceptionMeasures, inception_weights
+from playground.settings.config import GANConfig
+from playground.storage.checkpoints import load_checkpoint
+from playground.training.trainer import Trainer
 
 N = 800
 EXAMPLE = "checkpoints/examples/digits-dcgan"
@@ -74,7 +74,7 @@ def test_the_shipped_example_scores_between(scores):
 
 
 def test_the_example_beats_a_one_step_model(example, sets):
-    from playground.evaluation import Evaluator
+    from playground.measures.evaluation import Evaluator
 
     cfg = GANConfig(**{**example.cfg.to_dict(), "steps": 1, "device": "cpu"}).validate()
     fresh = Trainer(cfg, data=example.data)

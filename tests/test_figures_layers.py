@@ -1,4 +1,4 @@
-"""The 2D view's layers as plotly figures (playground.figures): which traces each set of
+"""The 2D view's layers as plotly figures (playground.views.figures): which traces each set of
 layers draws, and the mesh and arrows as NaN-separated polylines."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playground import figures
-from playground.runner import Frame
-from playground.view2d import Arrows, Manifold
+from playground.runs.runner import Frame
+from playground.views import figures
+from playground.views.view2d import Arrows, Manifold
 
 EXTENT = (-2.0, 2.0, -2.0, 2.0)
 
@@ -77,7 +77,7 @@ def _has(picture: np.ndarray, rgb: tuple[int, int, int]) -> bool:
 def test_the_downloaded_picture_draws_the_chosen_layers():
     """The Train page's PNG and GIF downloads: each layer switched on is in the picture (in
     the live view's colours), each switched off is not."""
-    from playground import images
+    from playground.views import images
 
     real = np.full((10, 2), -1.5, np.float32)
     frame = _frame()
@@ -93,7 +93,7 @@ def test_the_downloaded_picture_draws_the_chosen_layers():
 
 
 def test_ds_map_in_the_picture_is_red_where_d_says_fake_and_blue_where_real():
-    from playground import images
+    from playground.views import images
 
     decision = np.tile(np.linspace(0.0, 1.0, 16, dtype=np.float32), (16, 1))  # rises with x
     frame = Frame(0, np.zeros((0, 2), np.float32), decision)

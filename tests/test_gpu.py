@@ -12,12 +12,14 @@ import math
 import pytest
 import torch
 
-from playground.checkpoints import load_checkpoint, save_checkpoint
-from playground.config import GANConfig
-from playground.fast import GRAPH_WARMUP, FastPaths
-from playground.multirun import MultiRun
-from playground.runner import Run
-from playground.trainer import Divergence, Hyper, Trainer
+from playground.runs.runner import Run
+from playground.settings.config import GANConfig
+from playground.settings.live import Hyper
+from playground.storage.checkpoints import load_checkpoint, save_checkpoint
+from playground.training.fast import GRAPH_WARMUP, FastPaths
+from playground.training.multirun import MultiRun
+from playground.training.stepcore import Divergence
+from playground.training.trainer import Trainer
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

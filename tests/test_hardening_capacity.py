@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import capacity
-from playground.capacity import RunSlots
-from playground.runner import Run
+from playground.runs import capacity
+from playground.runs.capacity import RunSlots
+from playground.runs.runner import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0
@@ -100,7 +100,7 @@ def test_slots_do_not_keep_runs_alive():
 def test_a_real_run_frees_its_slot_however_it_ends(tiny_cfg, ending):
     import math
 
-    from playground.trainer import Trainer
+    from playground.training.trainer import Trainer
 
     def make(cfg):
         trainer = Trainer(cfg)
@@ -136,7 +136,7 @@ def button(at: AppTest, label: str):
 @pytest.fixture
 def crowded(monkeypatch, tiny_cfg):
     """A server capped at one run, already used by another session's run."""
-    from pages import ui
+    from pages.ui import common as ui
 
     slots = RunSlots(limit=1)
     monkeypatch.setattr(capacity, "SLOTS", slots)
@@ -175,9 +175,9 @@ def test_a_user_over_the_cap_is_told_and_then_told_when_a_slot_frees(crowded):
 
 def test_resuming_a_saved_run_respects_the_cap(crowded, tmp_path, monkeypatch, tiny_cfg):
     """The Runs page's "Resume training" goes through the same cap as Start."""
-    from pages import ui
-    from playground.checkpoints import save_checkpoint
-    from playground.trainer import Trainer
+    from pages.ui import common as ui
+    from playground.storage.checkpoints import save_checkpoint
+    from playground.training.trainer import Trainer
 
     slots, other, mine = crowded
     trainer = Trainer(tiny_cfg(steps=20))

@@ -18,9 +18,10 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from safetensors.torch import load_file, save_file
 
-from playground import checkpoints, store, uploads
-from playground.checkpoints import META, CheckpointError, load_checkpoint, read_meta
-from playground.trainer import Trainer
+from playground.data import uploads
+from playground.storage import checkpoints, store
+from playground.storage.checkpoints import META, CheckpointError, load_checkpoint, read_meta
+from playground.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

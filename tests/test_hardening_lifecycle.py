@@ -16,10 +16,10 @@ import weakref
 import pytest
 from helpers import TIMEOUT, run_threads, wait_for
 
-from pages import ui
-from playground import capacity
-from playground.runner import Run
-from playground.trainer import Trainer
+from pages.ui import common as ui
+from playground.runs import capacity
+from playground.runs.runner import Run
+from playground.training.trainer import Trainer
 
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from playground import capacity
+from playground.runs import capacity
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +37,7 @@ CASES = [("mnist", "dns"), ("fashion", "dns"), ("cifar10", "dns"), ("mnist", "re
 def test_no_network_gives_a_clear_message_on_the_train_page(
     dataset, failure, monkeypatch, tmp_path
 ):
-    from pages import ui
+    from pages.ui import common as ui
 
     tried: list[str] = []
 
@@ -107,9 +107,9 @@ def test_a_mirror_that_stops_answering_fails_the_download_instead_of_hanging(
     """torchvision's downloader has no timeout: a stalled mirror hung the run for ever."""
     from torchvision import datasets as tv
 
-    from playground import imagesets
-    from playground.datasets import DATASETS
-    from playground.datasource import DatasetUnavailable
+    from playground.data import imagesets
+    from playground.data.registry import DATASETS
+    from playground.data.source import DatasetUnavailable
 
     monkeypatch.setattr(imagesets, "DOWNLOAD_TIMEOUT_S", 0.5, raising=False)
     monkeypatch.setattr(tv.MNIST, "mirrors", [silent_mirror, silent_mirror])

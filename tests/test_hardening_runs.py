@@ -17,10 +17,11 @@ import torch
 from helpers import TIMEOUT, run_threads, wait_for
 from streamlit.testing.v1 import AppTest
 
-from playground import capacity
-from playground.checkpoints import load_checkpoint
-from playground.runner import FINAL
-from playground.trainer import Divergence, Trainer
+from playground.runs import capacity
+from playground.runs.runner import FINAL
+from playground.storage.checkpoints import load_checkpoint
+from playground.training.stepcore import Divergence
+from playground.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
@@ -169,7 +170,7 @@ def button(at: AppTest, label: str):
 @pytest.fixture
 def page(monkeypatch):
     """The Train page with its own run slot and a server cap high enough for one session."""
-    from pages import ui
+    from pages.ui import common as ui
 
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
@@ -244,7 +245,7 @@ def test_step_while_running_does_nothing(page):
     at.run()
     assert button(at, "Step").disabled and button(at, "D only").disabled
     assert run.step() is False, "the run refuses a manual step while running"
-    from pages import train_ui
+    from pages.ui import train as train_ui
 
     train_ui._step(run, True, True)  # a stale click's callback (the browser had it enabled)
     assert run.status == "running" and not run._manual
@@ -265,7 +266,7 @@ def test_reset_during_a_run_and_while_starting(page):
     at.run()
     assert not at.exception
     assert button(at, "Step").disabled and button(at, "Save").disabled
-    from pages import train_ui
+    from pages.ui import train as train_ui
 
     # A click sent by a page drawn before the Reset reaches callbacks bound to no run.
     train_ui._step(None, True, True)

@@ -13,11 +13,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from playground import cli
-from playground.config import (
-    DATASETS,
-    ConfigError,
-    GANConfig,
-)
+from playground.errors import ConfigError, UsageError
+from playground.settings.config import DATASETS, GANConfig
 
 FIELDS = {f.name: f for f in dataclasses.fields(GANConfig)}
 NAMES = sorted(FIELDS)
@@ -148,11 +145,11 @@ def test_command_line_set_validates_or_names_the_setting(items):
         argv += ["--set", item]
     try:
         args = cli._parser().parse_args(argv)
-    except cli.UsageError:
+    except UsageError:
         return  # e.g. an item that argparse reads as an option
     try:
         cfg = cli.build_config(args)
-    except cli.UsageError as exc:
+    except UsageError as exc:
         assert "KEY=VALUE" in str(exc)
         return
     except ConfigError as exc:
@@ -192,7 +189,7 @@ def test_command_line_main_exits_cleanly(key, text, monkeypatch_session):
 @pytest.fixture(scope="module")
 def monkeypatch_session():
     """Trainer replaced by a stub that stops the command before any training."""
-    from playground import trainer
+    from playground.training import trainer
 
     mp = pytest.MonkeyPatch()
 

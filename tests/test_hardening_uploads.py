@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from playground import uploads
-from playground.config import GANConfig
-from playground.data import load_dataset
-from playground.trainer import Trainer
-from playground.uploads import UploadError, extract_image_zip
+from playground.data import uploads
+from playground.data.loading import load_dataset
+from playground.data.uploads import UploadError, extract_image_zip
+from playground.settings.config import GANConfig
+from playground.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -295,7 +295,7 @@ def button(at: AppTest, label: str):
 def train_page(monkeypatch):
     import tempfile
 
-    from pages import ui
+    from pages.ui import common as ui
 
     def upload_folders() -> set[Path]:
         return set(Path(tempfile.gettempdir()).glob(uploads.UPLOAD_PREFIX + "*"))

@@ -6,8 +6,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground.config import ConfigError, GANConfig
-from playground.data import held_out, load_dataset
+from playground.data.loading import held_out, load_dataset
+from playground.errors import ConfigError
+from playground.settings.config import GANConfig
 
 
 def digits(**changes) -> GANConfig:

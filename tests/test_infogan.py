@@ -14,12 +14,14 @@ from helpers import cli_train, install_checkpoints
 from safetensors.torch import load_file
 from streamlit.testing.v1 import AppTest
 
-from playground import infogan, latent
-from playground.checkpoints import META, load_checkpoint, save_checkpoint
-from playground.config import ConfigError, GANConfig, preset
-from playground.infogan import Codes
-from playground.multirun import check_members
-from playground.trainer import Trainer
+from playground import latent
+from playground.errors import ConfigError
+from playground.models import infogan
+from playground.models.infogan import Codes
+from playground.settings.config import GANConfig, preset
+from playground.storage.checkpoints import META, load_checkpoint, save_checkpoint
+from playground.training.multirun import check_members
+from playground.training.trainer import Trainer
 
 PAGE = str(Path(__file__).resolve().parent.parent / "pages" / "explore.py")
 TINY = dict(width=8, batch_size=16, eval_every=0, device="cpu", log_every=2)
@@ -231,7 +233,7 @@ def test_explorer_shows_a_category_picker_and_code_sliders(made, tmp_path, monke
 def test_train_page_takes_the_preset_codes(monkeypatch):
     """The InfoGAN settings are Train-page controls: the preset's codes reach the widgets and
     the page's config is valid (no error under any control)."""
-    from pages import ui
+    from pages.ui import common as ui
 
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)

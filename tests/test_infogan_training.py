@@ -8,11 +8,12 @@ import math
 import pytest
 import torch
 
-from playground import infogan, latent
-from playground.checkpoints import load_checkpoint, save_checkpoint
-from playground.config import preset
-from playground.history import BoundedHistory
-from playground.trainer import Trainer
+from playground import latent
+from playground.models import infogan
+from playground.settings.config import preset
+from playground.storage.checkpoints import load_checkpoint, save_checkpoint
+from playground.training.history import BoundedHistory
+from playground.training.trainer import Trainer
 
 TINY = dict(width=8, batch_size=16, eval_every=0, device="cpu", log_every=2)
 

@@ -9,8 +9,6 @@ import pytest
 import torch
 
 from playground import latent
-from playground.checkpoints import CheckpointError, save_checkpoint
-from playground.config import GANConfig, preset
 from playground.latent import (
     LatentModel,
     interpolate,
@@ -21,7 +19,9 @@ from playground.latent import (
     truncate,
     z_from_seed,
 )
-from playground.trainer import Trainer
+from playground.settings.config import GANConfig, preset
+from playground.storage.checkpoints import CheckpointError, save_checkpoint
+from playground.training.trainer import Trainer
 
 
 @pytest.fixture(scope="module")

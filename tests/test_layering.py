@@ -101,7 +101,7 @@ def test_importing_the_engine_does_not_load_streamlit():
 
 
 # Rule 7: pages talk to a run through its public interface and its snapshots only, so the same
-# page works with a run in this process or one in a Ray worker (playground.cluster).
+# page works with a run in this process or one in a Ray worker (playground.runs.ray.cluster).
 PAGES = ROOT / "pages"
 RUN_INTERNALS = ("trainer", "between_steps")  # attributes that hand a page the live models
 
@@ -194,7 +194,7 @@ def test_the_private_name_checker_catches_every_form():
         "from pages.ui import _style",
         "from . import checkpoints\nx = checkpoints._load_tensors(1, 2)",
         "from playground import store as s\ns._atomic(1)",
-        "import playground.data\nplayground._x",
+        "import playground.data.loading\nplayground._x",
     ]
     for source in bad:
         assert private_names_used(source), source

@@ -8,9 +8,7 @@ import math
 import pytest
 import torch
 
-from playground import config
-from playground.config import GANConfig
-from playground.losses import (
+from playground.objectives.losses import (
     LIPSCHITZ,
     LOSSES,
     bce_d_loss,
@@ -24,7 +22,9 @@ from playground.losses import (
     wasserstein_d_loss,
     wasserstein_g_loss,
 )
-from playground.regularisers import gradient_penalty
+from playground.objectives.regularisers import gradient_penalty
+from playground.settings import config
+from playground.settings.config import GANConfig
 
 # Scores chosen to land on both sides of 0 and of the hinge margins ±1.
 R = [0.5, -1.0, 1.5]

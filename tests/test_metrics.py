@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.data import mixture_spec
-from playground.metrics import coverage_2d
+from playground.data.loading import mixture_spec
+from playground.measures.metrics import coverage_2d
 
 CENTRES, SIGMA = mixture_spec("ring8")
 

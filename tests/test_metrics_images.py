@@ -11,10 +11,9 @@ import pytest
 import torch
 from torch import nn
 
-from playground import evaluation
-from playground.config import GANConfig
-from playground.data import load_dataset
-from playground.metrics import (
+from playground.data.loading import load_dataset
+from playground.measures import evaluation
+from playground.measures.metrics import (
     class_measures,
     diversity_ratio,
     duplicate_rate,
@@ -23,7 +22,8 @@ from playground.metrics import (
     nearest_train_distances,
     precision_recall_density_coverage,
 )
-from playground.trainer import Trainer
+from playground.settings.config import GANConfig
+from playground.training.trainer import Trainer
 
 UNIFORM10 = [0.1] * 10
 

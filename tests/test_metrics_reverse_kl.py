@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from playground.data import mixture_spec
-from playground.metrics import KL_EPSILON, coverage_2d, reverse_kl
+from playground.data.loading import mixture_spec
+from playground.measures.metrics import KL_EPSILON, coverage_2d, reverse_kl
 
 CENTRES, SIGMA = mixture_spec("ring8")
 

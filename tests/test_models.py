@@ -12,9 +12,9 @@ import torch
 from torch import nn
 from torch.nn.utils import parametrize
 
-from playground.architectures import ARCHITECTURES, build_models
-from playground.config import GANConfig
-from playground.losses import LOSSES
+from playground.models.architectures import ARCHITECTURES, build_models
+from playground.objectives.losses import LOSSES
+from playground.settings.config import GANConfig
 
 B = 4  # batch: > 1 so batch norm in training mode is defined
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 from test_multirun import assert_same_weights, member_d, member_g, train_side_by_side
 
-from playground.config import ConfigError
-from playground.history import SERIES
-from playground.multigroups import GroupedRun, check_grouped, member_groups
-from playground.multirun import MultiRunner
-from playground.trainer import Trainer
+from playground.errors import ConfigError
+from playground.runs.multirunner import MultiRunner
+from playground.training.history import SERIES
+from playground.training.multigroups import GroupedRun, check_grouped, member_groups
+from playground.training.trainer import Trainer
 
 
 def assert_same_history(ours: dict, theirs: dict) -> None:

@@ -9,10 +9,13 @@ import pytest
 import torch
 from helpers import wait_for
 
-from playground.config import ConfigError
-from playground.metrics import coverage_2d
-from playground.multirun import PER_MEMBER, MultiRun, MultiRunner, check_members
-from playground.trainer import SERIES, Divergence, Trainer
+from playground.errors import ConfigError
+from playground.measures.metrics import coverage_2d
+from playground.runs.multirunner import MultiRunner
+from playground.training.history import SERIES
+from playground.training.multirun import PER_MEMBER, MultiRun, check_members
+from playground.training.stepcore import Divergence
+from playground.training.trainer import Trainer
 
 LOSSES = ("minimax", "nonsaturating", "lsgan", "wgan", "wgan-gp", "hinge")
 

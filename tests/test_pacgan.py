@@ -1,4 +1,5 @@
-"""PacGAN's Table 1 measures (playground.pacgan) on inputs whose answers are worked out by hand,
+"""PacGAN's Table 1 measures (playground.lessons.pacgan) on inputs whose answers are worked out by
+hand,
 and the `reproduce pacgan` command in its quick mode (that it runs and reports every row; its
 figures are not asserted: a few steps of training say nothing)."""
 
@@ -10,10 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from playground import pacgan
 from playground.cli import main
-from playground.data import mixture_spec
-from playground.metrics import coverage_2d
+from playground.data.loading import mixture_spec
+from playground.lessons import pacgan
+from playground.measures.metrics import coverage_2d
 
 # Four modes of σ = 1, far apart: the nearest centre of each sample is obvious by eye.
 CENTRES = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])

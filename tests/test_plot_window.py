@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground.checkpoints import save_checkpoint
 from playground.latent import LatentModel, load_latent_model
-from playground.multirun import MultiRun
-from playground.trainer import Trainer
+from playground.storage.checkpoints import save_checkpoint
+from playground.training.multirun import MultiRun
+from playground.training.trainer import Trainer
 
 
 @pytest.mark.parametrize("dataset", ["ring8", "moons"])

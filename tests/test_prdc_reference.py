@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playground.metrics import precision_recall_density_coverage
+from playground.measures.metrics import precision_recall_density_coverage
 
 prdc = pytest.importorskip("prdc")
 

@@ -1,4 +1,5 @@
-"""Runs on a Ray cluster (playground.cluster), against a local Ray with 2 CPUs started here:
+"""Runs on a Ray cluster (playground.runs.ray.cluster), against a local Ray with 2 CPUs started
+here:
 the same checkpoints and controls as a local run, queueing when the cluster is full, a killed
 worker reported as a failed run, a closed session freeing its actor."""
 
@@ -13,14 +14,15 @@ from pathlib import Path
 import pytest
 from helpers import TIMEOUT, wait_for
 
-from playground.checkpoints import load_checkpoint, read_meta
-from playground.config import ConfigError, GANConfig
-from playground.runner import Run
+from playground.errors import ConfigError
+from playground.runs.runner import Run
+from playground.settings.config import GANConfig
+from playground.storage.checkpoints import load_checkpoint, read_meta
 
 ray = pytest.importorskip("ray")
 
-from playground import backends  # noqa: E402
-from playground.cluster import RemoteMultiRun, RemoteRun  # noqa: E402
+from playground.runs import backends  # noqa: E402
+from playground.runs.ray.cluster import RemoteMultiRun, RemoteRun  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 ONE_CPU = {"num_cpus": 1.0, "num_gpus": 0.0}
@@ -122,7 +124,7 @@ def test_controls_and_snapshots_through_the_actor(remote_runs):
 
 
 def test_slow_motion_through_the_actor(remote_runs):
-    from playground import slowmo
+    from playground.runs import slowmo
 
     run = remote_runs(small(steps=100_000))
     run.start(paused=True)
@@ -180,7 +182,7 @@ def test_a_killed_worker_fails_the_run_with_a_reason(remote_runs, tmp_path):
 
 
 def test_the_every_loss_run_as_one_actor():
-    from playground.config import LOSSES
+    from playground.settings.config import LOSSES
 
     runner = backends.make_multi_run(
         [small(steps=40, loss=loss, sample_every=20) for loss in LOSSES], backend="ray"
@@ -217,8 +219,8 @@ def test_the_backend_setting(monkeypatch, tmp_path):
 
 def test_an_unreachable_cluster_is_one_clear_line_and_local_still_works_when_allowed():
     script = (
-        "from playground import backends\n"
-        "from playground.config import GANConfig\n"
+        "from playground.runs import backends\n"
+        "from playground.settings.config import GANConfig\n"
         "try:\n"
         "    backends.make_run(GANConfig())\n"
         "except backends.ClusterUnavailable as exc:\n"
@@ -254,7 +256,7 @@ def test_the_train_page_on_the_ray_backend_shows_a_queued_run_then_trains(
 ):
     from streamlit.testing.v1 import AppTest
 
-    from pages import ui
+    from pages.ui import common as ui
 
     monkeypatch.setenv(backends.BACKEND_ENV, "ray")
     slot = ui.RunSlot()
@@ -349,7 +351,7 @@ def test_the_bench_measures_the_ray_path():
 def test_a_run_of_own_points_takes_them_to_its_worker(remote_runs, tmp_path):
     """A worker on another machine cannot read the app's files: the points go with the run
     (here the file is gone before the worker starts, as it would be on another machine)."""
-    from playground import userpoints
+    from playground.data import userpoints
 
     csv = tmp_path / "points.csv"
     csv.write_text(userpoints.example_csv())

@@ -10,10 +10,11 @@ import dataclasses
 import pytest
 import torch
 
-from playground import regularisers as reg
-from playground.config import ConfigError, GANConfig
-from playground.multirun import MultiRun, check_members
-from playground.trainer import Trainer
+from playground.errors import ConfigError
+from playground.objectives import regularisers as reg
+from playground.settings.config import GANConfig
+from playground.training.multirun import MultiRun, check_members
+from playground.training.trainer import Trainer
 
 
 def _points(**kw) -> GANConfig:
@@ -103,7 +104,7 @@ def test_an_input_hook_changes_what_d_sees_for_both_players(monkeypatch):
 
 
 def test_the_app_reads_each_regularisers_label_help_and_step_from_its_entry():
-    from pages import ui
+    from pages.ui import common as ui
 
     for entry in reg.REGULARISERS.values():
         assert ui.LABELS[entry.setting] == entry.widget.label
@@ -129,7 +130,7 @@ def test_r1_weighs_only_the_members_it_is_on_for():
 
 
 def test_a_regulariser_marked_not_graphable_turns_the_cuda_graph_off(monkeypatch):
-    from playground.fast import FastPaths
+    from playground.training.fast import FastPaths
 
     cuda = torch.device("cuda")  # FastPaths only reads the device's type: no GPU needed
     if not FastPaths.for_config(_points(), cuda).graphs:

@@ -9,10 +9,11 @@ import math
 import pytest
 import torch
 
-from playground import regularisers as reg
-from playground.config import LIVE_SETTINGS, ConfigError, GANConfig
-from playground.multirun import MultiRun
-from playground.trainer import Trainer
+from playground.errors import ConfigError
+from playground.objectives import regularisers as reg
+from playground.settings.config import LIVE_SETTINGS, GANConfig
+from playground.training.multirun import MultiRun
+from playground.training.trainer import Trainer
 
 
 def t(values) -> torch.Tensor:
@@ -134,7 +135,7 @@ def test_r1_changes_ds_update_and_is_weighted_by_gamma(monkeypatch):
 
 
 def test_r1_works_with_every_loss_in_a_lone_run_and_a_multirun():
-    from playground.losses import LOSSES
+    from playground.objectives.losses import LOSSES
 
     for name in LOSSES:
         trainer = Trainer(_points(loss=name, r1_gamma=1.0))

@@ -7,9 +7,9 @@ import numpy as np
 import torch
 from helpers import wait_for
 
-from playground.evaluation import Report
 from playground.latent import LatentModel
-from playground.runner import Run
+from playground.measures.evaluation import Report
+from playground.runs.runner import Run
 
 
 def _ended_run(runs, cfg) -> Run:

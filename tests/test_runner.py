@@ -11,9 +11,9 @@ import pytest
 import torch
 from helpers import TIMEOUT, run_threads, wait_for
 
-from playground.config import ConfigError
-from playground.runner import FINAL, MAX_FRAMES, Run
-from playground.trainer import Trainer
+from playground.errors import ConfigError
+from playground.runs.runner import FINAL, MAX_FRAMES, Run
+from playground.training.trainer import Trainer
 
 # An unhandled exception in the run thread must fail the test, not only warn.
 pytestmark = pytest.mark.filterwarnings("error::pytest.PytestUnhandledThreadExceptionWarning")
@@ -43,7 +43,7 @@ def test_a_run_reaches_finished(runs, tiny_cfg):
 def test_the_first_picture_does_not_wait_for_the_optimisers(runs, tiny_cfg, monkeypatch):
     """A process's first optimiser imports torch's compiler stack (about a second on a 2-core
     CPU): the run's first picture, drawn before any step, must come without waiting for it."""
-    from playground import trainer as trainer_module
+    from playground.training import trainer as trainer_module
 
     built, gate = threading.Event(), threading.Event()
     make = trainer_module.make_optimizer
@@ -256,7 +256,7 @@ def test_a_run_needs_a_config_or_a_trainer():
 
 
 def test_save_while_paused_writes_a_loadable_checkpoint(runs, tiny_cfg, tmp_path):
-    from playground.checkpoints import load_checkpoint
+    from playground.storage.checkpoints import load_checkpoint
 
     run = runs(tiny_cfg(steps=20))
     with pytest.raises(RuntimeError):

@@ -8,10 +8,11 @@ import json
 import pytest
 from PIL import Image
 
-from playground import data, trainer
-from playground.checkpoints import META, save_checkpoint
 from playground.cli import main
+from playground.data import loading as data
 from playground.latent import load_latent_model
+from playground.storage.checkpoints import META, save_checkpoint
+from playground.training import trainer
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Slow motion (playground.slowmo): one step of a paused 2D run in its two phases, with pictures
+"""Slow motion (playground.runs.slowmo): one step of a paused 2D run in its two phases, with
+pictures
 before and after, and the loss's formula with the phase's part highlighted."""
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import pytest
 import torch
 from helpers import TIMEOUT, wait_for
 
-from playground import slowmo
-from playground.losses import LOSSES
-from playground.view2d import ARROW_SHARE
+from playground.objectives.losses import LOSSES
+from playground.runs import slowmo
+from playground.views.view2d import ARROW_SHARE
 
 
 def _paused(runs, cfg):

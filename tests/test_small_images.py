@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from playground import evaluation
-from playground.config import GANConfig
-from playground.data import load_dataset
+from playground.data.loading import load_dataset
+from playground.measures import evaluation
+from playground.settings.config import GANConfig
 
 
 def digits(size: int):
@@ -60,10 +60,10 @@ def test_points_and_large_images_are_measured_as_they_are():
 def test_a_small_digits_run_saves_loads_and_is_explored(size, tmp_path):
     from conftest import tiny_image_config
 
-    from playground.checkpoints import save_checkpoint
-    from playground.images import make_grid, to_uint8, upscale
     from playground.latent import load_latent_model
-    from playground.trainer import Trainer
+    from playground.storage.checkpoints import save_checkpoint
+    from playground.training.trainer import Trainer
+    from playground.views.images import make_grid, to_uint8, upscale
 
     trainer = Trainer(tiny_image_config(image_size=size))
     for _ in range(2):

@@ -6,11 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from playground.architectures import ARCHITECTURES, build_models
-from playground.checkpoints import load_checkpoint, save_checkpoint
-from playground.config import ConfigError, GANConfig, preset
+from playground.errors import ConfigError
 from playground.latent import load_latent_model
-from playground.trainer import Trainer
+from playground.models.architectures import ARCHITECTURES, build_models
+from playground.settings.config import GANConfig, preset
+from playground.storage.checkpoints import load_checkpoint, save_checkpoint
+from playground.training.trainer import Trainer
 
 B = 4
 

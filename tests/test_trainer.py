@@ -9,8 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground.config import LOSSES, ConfigError
-from playground.trainer import SERIES, BoundedHistory, Divergence, Hyper, Trainer
+from playground.errors import ConfigError
+from playground.settings.config import LOSSES
+from playground.settings.live import Hyper
+from playground.training.history import SERIES, BoundedHistory
+from playground.training.stepcore import Divergence
+from playground.training.trainer import Trainer
 
 
 def params(module: torch.nn.Module) -> dict[str, torch.Tensor]:

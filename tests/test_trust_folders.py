@@ -11,9 +11,11 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from playground import data, folders, uploads
-from playground.config import ConfigError, GANConfig
-from playground.data import load_dataset
+from playground.data import folders
+from playground.data import loading as data
+from playground.data.loading import load_dataset
+from playground.errors import ConfigError
+from playground.settings.config import GANConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -27,14 +29,14 @@ def _images(folder: Path, n: int) -> Path:
 
 # ---------------------------------------------------------------------- the rule
 def test_no_roots_by_default_refuses_every_typed_folder(tmp_path, monkeypatch):
-    monkeypatch.delenv(uploads.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
     pictures = _images(tmp_path / "pictures", 1)
     for folder in (str(pictures), "/usr/share", "relative/pictures", ""):
         with pytest.raises(ConfigError) as info:
-            uploads.check_app_data_folder(folder)
+            folders.check_app_data_folder(folder)
         message = str(info.value)
         assert info.value.setting == "data_folder"
-        assert "upload a zip" in message and uploads.DATA_ROOTS_ENV in message
+        assert "upload a zip" in message and folders.DATA_ROOTS_ENV in message
         assert "\n" not in message
 
 
@@ -43,20 +45,20 @@ def test_folders_under_an_allowed_root_only(tmp_path, monkeypatch):
     inside = _images(allowed / "cats", 1)
     outside = _images(other / "secrets", 1)
     (allowed / "link").symlink_to(outside)
-    monkeypatch.setenv(uploads.DATA_ROOTS_ENV, f"{tmp_path / 'nothing'}{os.pathsep}{allowed}")
-    assert uploads.check_app_data_folder(str(inside)) == inside.resolve()
-    assert uploads.check_app_data_folder(str(allowed)) == allowed.resolve()
+    monkeypatch.setenv(folders.DATA_ROOTS_ENV, f"{tmp_path / 'nothing'}{os.pathsep}{allowed}")
+    assert folders.check_app_data_folder(str(inside)) == inside.resolve()
+    assert folders.check_app_data_folder(str(allowed)) == allowed.resolve()
     for refused in (outside, allowed / "link", allowed / ".." / "other" / "secrets"):
         with pytest.raises(ConfigError, match="not under a folder this server allows"):
-            uploads.check_app_data_folder(str(refused))
+            folders.check_app_data_folder(str(refused))
 
 
 def test_the_sessions_own_upload_folder_is_allowed(tmp_path, monkeypatch):
-    monkeypatch.delenv(uploads.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
     upload = _images(tmp_path / "gan-upload-x" / "images-1", 1)
-    assert uploads.check_app_data_folder(str(upload), own=[upload.parent]) == upload.resolve()
+    assert folders.check_app_data_folder(str(upload), own=[upload.parent]) == upload.resolve()
     with pytest.raises(ConfigError):
-        uploads.check_app_data_folder(str(tmp_path), own=[upload.parent])
+        folders.check_app_data_folder(str(tmp_path), own=[upload.parent])
 
 
 # ---------------------------------------------------------------------- from a link
@@ -76,9 +78,9 @@ def walked(monkeypatch):
 
 
 def test_a_link_naming_a_server_folder_loads_nothing(monkeypatch, walked):
-    from pages import ui
+    from pages.ui import common as ui
 
-    monkeypatch.delenv(uploads.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
@@ -92,23 +94,23 @@ def test_a_link_naming_a_server_folder_loads_nothing(monkeypatch, walked):
         assert start.disabled, "the page refuses the folder before anything is started"
         assert slot.run is None, "no run was started"
         errors = " ".join(e.value for e in at.error)
-        assert "data_folder" in errors and uploads.DATA_ROOTS_ENV in errors
+        assert "data_folder" in errors and folders.DATA_ROOTS_ENV in errors
         assert walked == [], "no folder was listed"
     finally:
         slot.stop()
 
 
 def test_resuming_a_folder_run_follows_the_same_rule(tmp_path, monkeypatch, walked):
-    from pages import ui
-    from playground.checkpoints import save_checkpoint
-    from playground.trainer import Trainer
+    from pages.ui import common as ui
+    from playground.storage.checkpoints import save_checkpoint
+    from playground.training.trainer import Trainer
 
     pictures = _images(tmp_path / "pictures", 4)
     cfg = GANConfig(dataset="folder", data_folder=str(pictures), arch="dcgan", image_size=28,
                     width=8, latent_dim=8, batch_size=4, steps=3, device="cpu").validate()
     folder = save_checkpoint(Trainer(cfg), tmp_path / "checkpoints" / "runs" / "mine")
     walked.clear()
-    monkeypatch.delenv(uploads.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "checkpoints")
     monkeypatch.setattr(ui, "USER_RUNS", tmp_path / "checkpoints" / "runs")
     slot = ui.RunSlot()

@@ -9,7 +9,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.cli import main
-from playground.config import ConfigError, GANConfig
+from playground.errors import ConfigError
+from playground.settings.config import GANConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -35,7 +36,7 @@ def test_the_command_line_refuses_it(tmp_path, capsys):
 
 @pytest.fixture
 def page(monkeypatch):
-    from pages import ui
+    from pages.ui import common as ui
 
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)

@@ -9,11 +9,13 @@ import json
 import pytest
 from helpers import wait_for
 
-from playground import losses
-from playground.checkpoints import load_checkpoint, save_checkpoint
 from playground.cli import main
-from playground.config import LIVE_SETTINGS, ConfigError, GANConfig
-from playground.trainer import Trainer, check_live_changes
+from playground.errors import ConfigError
+from playground.objectives import losses
+from playground.settings.config import LIVE_SETTINGS, GANConfig
+from playground.settings.live import check_live_changes
+from playground.storage.checkpoints import load_checkpoint, save_checkpoint
+from playground.training.trainer import Trainer
 
 
 def _counting(monkeypatch, loss: str) -> dict[str, int]:

@@ -9,10 +9,10 @@ import pytest
 from helpers import TIMEOUT, wait_for
 from streamlit.testing.v1 import AppTest
 
-from pages import ui
-from playground import store
-from playground.checkpoints import META, save_checkpoint
-from playground.trainer import Trainer
+from pages.ui import common as ui
+from playground.storage import store
+from playground.storage.checkpoints import META, save_checkpoint
+from playground.training.trainer import Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -73,7 +73,7 @@ def server(tmp_path, monkeypatch):
 
 def _session_saves_a_run(server, tiny_cfg, monkeypatch) -> tuple[AppTest, Path]:
     """One session: the Train page with a paused run that has stepped, then Save."""
-    from playground.runner import Run
+    from playground.runs.runner import Run
 
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from playground import classifier, paths
+from playground import paths
+from playground.measures import classifier
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -102,7 +103,7 @@ def test_a_plain_install_finds_shipped_files_and_writes_nothing_beside_itself(tm
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    found = run(str(python), "-c", "import playground, playground.classifier as c; "
+    found = run(str(python), "-c", "import playground, playground.measures.classifier as c; "
                 "print(playground.__file__); print(c.find_classifier('digits-32-1')); "
                 "print(c.classifier_dir())").splitlines()
     assert Path(found[0]).is_relative_to(installed)

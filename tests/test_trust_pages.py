@@ -13,8 +13,9 @@ import pytest
 from helpers import install_checkpoints, small_checkpoints, wait_for
 from streamlit.testing.v1 import AppTest
 
-from pages import ui
-from playground.config import GANConfig, preset
+from pages.ui import common as ui
+from playground.settings.config import GANConfig, preset
+from playground.views import figures
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"
 ROUTER = """
@@ -181,8 +182,8 @@ def test_resume_loads_the_runs_own_settings_into_the_widgets(site, slot, checkpo
 # ---------------------------------------------------------------------- save, progress, steps
 def test_save_is_offered_while_the_run_is_still_building(site, slot, monkeypatch, tmp_path):
     """Home's one-click starts open Train before the run has built its models."""
-    from playground import runner
-    from playground.trainer import Trainer
+    from playground.runs import runner
+    from playground.training.trainer import Trainer
 
     monkeypatch.setattr(ui, "ROOT", tmp_path)
     monkeypatch.setattr(ui, "USER_RUNS", tmp_path / "runs")
@@ -298,11 +299,11 @@ def test_live_figures_are_decimated_and_legends_clear_the_axis_title():
     n = 20_000
     history = {"step": list(range(n)), "d_loss": [float(i % 7) for i in range(n)],
                "g_loss": [1.0] * n}
-    fig = ui.line_figure(history, {"d_loss": "D", "g_loss": "G"}, "Losses", 0.6)
+    fig = figures.line_figure(history, {"d_loss": "D", "g_loss": "G"}, "Losses", 0.6)
     for trace in fig.data:
-        assert len(trace.x) <= ui.MAX_POINTS and trace.x[-1] == n - 1
+        assert len(trace.x) <= figures.MAX_POINTS and trace.x[-1] == n - 1
     assert fig.layout.legend.y >= 1  # above the plot, clear of the x-axis title
-    log = ui.line_figure(history, {"d_loss": "D"}, "Norms", log_y=True)
+    log = figures.line_figure(history, {"d_loss": "D"}, "Norms", log_y=True)
     assert log.layout.yaxis.type == "log" and log.layout.yaxis.dtick == 1
 
 

@@ -13,10 +13,10 @@ from helpers import cli_train, install_checkpoints
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from playground import userpoints
-from playground.checkpoints import META, CheckpointError, load_checkpoint
-from playground.folders import DATA_ROOTS_ENV
+from playground.data import userpoints
+from playground.data.folders import DATA_ROOTS_ENV
 from playground.latent import load_latent_model
+from playground.storage.checkpoints import META, CheckpointError, load_checkpoint
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,10 +8,11 @@ import pytest
 from helpers import TIMEOUT, wait_for
 from streamlit.testing.v1 import AppTest
 
-from pages import every_loss_ui, ui
-from playground import capacity
-from playground.capacity import RunSlots
-from playground.runner import Run
+from pages.ui import common as ui
+from pages.ui import every_loss as every_loss_ui
+from playground.runs import capacity
+from playground.runs.capacity import RunSlots
+from playground.runs.runner import Run
 
 ROOT = Path(__file__).resolve().parent.parent
 

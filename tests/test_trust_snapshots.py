@@ -13,9 +13,11 @@ import threading
 import pytest
 from helpers import TIMEOUT, wait_for
 
-from playground.multirun import MultiRun, MultiRunner
-from playground.runner import Run
-from playground.trainer import SERIES, BoundedHistory, Trainer
+from playground.runs.multirunner import MultiRunner
+from playground.runs.runner import Run
+from playground.training.history import SERIES, BoundedHistory
+from playground.training.multirun import MultiRun
+from playground.training.trainer import Trainer
 
 
 class _LogsWhileCopied(list):

@@ -11,10 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-from playground import metrics, userpoints
-from playground.config import ConfigError, GANConfig
-from playground.datasource import DatasetUnavailable
-from playground.userpoints import PointsError, parse_csv
+from playground.data import userpoints
+from playground.data.source import DatasetUnavailable
+from playground.data.userpoints import PointsError, parse_csv
+from playground.errors import ConfigError
+from playground.measures import metrics
+from playground.settings.config import GANConfig
 
 
 def csv_of(points, header: str | None = "x,y", sep: str = ",") -> bytes:
@@ -260,9 +262,9 @@ def drawn(tmp_path) -> str:
 
 
 def test_a_short_run_on_drawn_points_is_measured_reproducible_and_saved(tmp_path) -> None:
-    from playground.checkpoints import load_checkpoint, save_checkpoint
     from playground.latent import load_latent_model
-    from playground.trainer import Trainer
+    from playground.storage.checkpoints import load_checkpoint, save_checkpoint
+    from playground.training.trainer import Trainer
 
     path = drawn(tmp_path)
     cfg = GANConfig(

@@ -9,9 +9,9 @@ import torch
 from helpers import wait_for
 from torch import nn
 
-from playground import view2d
-from playground.losses import minimax_g_loss, nonsaturating_g_loss, wasserstein_g_loss
-from playground.trainer import Trainer
+from playground.objectives.losses import minimax_g_loss, nonsaturating_g_loss, wasserstein_g_loss
+from playground.training.trainer import Trainer
+from playground.views import view2d
 
 
 class Linear(nn.Module):

@@ -34,8 +34,10 @@ from pathlib import Path
 
 import torch
 
-from ..config import ConfigError, preset
-from ..trainer import resolve_device
+from playground.errors import ConfigError
+from playground.settings.config import preset
+from playground.training.devices import resolve_device
+
 from .common import (
     EXTRA_SECTIONS,
     FULL,

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import torch
 
-from .. import paths
-from ..runner import FINAL, Run
-from ..trainer import Trainer
+from playground import paths
+from playground.runs.runner import FINAL, Run
+from playground.training.trainer import Trainer
 
 EXAMPLE_DIGITS = paths.shipped_checkpoints() / "examples" / "digits-dcgan"
 SECTIONS = ("ui", "overhead", "images", "learning", "multirun", "memory")

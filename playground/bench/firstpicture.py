@@ -15,7 +15,8 @@ import subprocess
 import sys
 import time
 
-from ..runner import Run
+from playground.lessons.catalogue import lesson
+from playground.runs.runner import Run
 
 LESSON = "game"  # lesson 1: the 2D run a class sees first
 CHILD_TIMEOUT_S = 300.0
@@ -23,8 +24,6 @@ CHILD_TIMEOUT_S = 300.0
 
 def lesson_config():
     """Lesson 1's run on the CPU, as its one click starts it."""
-    from ..lessons import lesson
-
     return lesson(LESSON).configs()[0].replace(device="cpu")
 
 
@@ -63,7 +62,7 @@ def first_picture_cold(warm_up: bool, threads: int | None = None) -> float:
         "import json, torch; "
         + (f"torch.set_num_threads({threads}); " if threads else "")
         + "from playground.bench import firstpicture as f; "
-        + ("from playground.trainer import warm_up; warm_up(); " if warm_up else "")
+        + ("from playground.training.trainer import warm_up; warm_up(); " if warm_up else "")
         + "print(json.dumps(f.first_picture()))"
     )
     done = subprocess.run(

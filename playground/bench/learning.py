@@ -10,8 +10,9 @@ import time
 
 import torch
 
-from ..data import load_dataset
-from ..trainer import Trainer
+from playground.data.loading import load_dataset
+from playground.training.trainer import Trainer
+
 from .common import sync_device
 from .overhead import dcgan64_config, plain_step
 

@@ -6,8 +6,9 @@ import os
 import time
 from pathlib import Path
 
-from ..config import preset
-from ..runner import MAX_FRAMES, Run
+from playground.runs.runner import MAX_FRAMES, Run
+from playground.settings.config import preset
+
 from .common import POLL_SECONDS, Budget
 
 

@@ -7,10 +7,11 @@ import statistics
 
 import torch
 
-from ..config import LOSSES, GANConfig, preset
-from ..data import load_dataset
-from ..multirun import MultiRun
-from ..trainer import Trainer
+from playground.data.loading import load_dataset
+from playground.settings.config import LOSSES, GANConfig, preset
+from playground.training.multirun import MultiRun
+from playground.training.trainer import Trainer
+
 from .common import NEVER, Budget, interleaved, loop_block, rates
 
 

@@ -10,10 +10,11 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from ..architectures import build_models
-from ..config import GANConfig
-from ..data import DataSource, load_dataset
-from ..trainer import Trainer
+from playground.data.loading import DataSource, load_dataset
+from playground.models.architectures import build_models
+from playground.settings.config import GANConfig
+from playground.training.trainer import Trainer
+
 from .common import (
     NEVER,
     Block,

@@ -6,20 +6,22 @@ import os
 import statistics
 import time
 
-from ..config import preset
+from playground.runs import backends
+from playground.runs.ray.cluster import RemoteRun
+from playground.settings.config import preset
+
 from .common import NEVER, POLL_SECONDS, Budget, paired_ratio, spread
 
 
 # ---------------------------------------------------------------------- the Ray backend
 def ray_overhead(budget: Budget) -> dict:
-    """The Ray path's cost on a 2D run: one ring8-stable run in a Ray actor (playground.cluster),
+    """The Ray path's cost on a 2D run: one ring8-stable run in a Ray actor
+    (playground.runs.ray.cluster),
     its steps/s over blocks in which the proxy polls a snapshot once a second (as the Train page
     does) against blocks in which nobody asks, alternating so a busy machine's drift cancels.
     Uses the Ray at $RAY_ADDRESS, else starts a local one (and stops it afterwards)."""
     import ray
 
-    from .. import backends
-    from ..cluster import RemoteRun
 
     started_here = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
     backends.connect()

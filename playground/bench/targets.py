@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from ..trainer import device_label
+from playground.training.devices import device_label
 
 
 # ---------------------------------------------------------------------- the machine

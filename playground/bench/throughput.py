@@ -7,7 +7,8 @@ import statistics
 
 import torch
 
-from ..trainer import Trainer
+from playground.training.trainer import Trainer
+
 from .common import Budget, interleaved, loop_block, paired_ratio, rates
 from .overhead import dcgan64_config, plain_step, random_images
 

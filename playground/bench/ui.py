@@ -10,10 +10,17 @@ import time
 import numpy as np
 import torch
 
-from .. import images
-from ..config import preset
-from ..runner import Run
-from ..trainer import SERIES, BoundedHistory, Trainer
+from playground.latent import LatentModel, load_latent_model, z_from_seed
+from playground.measures.evaluation import EVAL_SEED, LIVE_SAMPLES, Evaluator
+from playground.measures.fid import DistributionMeasures
+from playground.runs.runner import Run
+from playground.settings.config import preset
+from playground.storage.checkpoints import load_checkpoint
+from playground.training.history import SERIES, BoundedHistory
+from playground.training.trainer import Trainer
+from playground.views import images
+from playground.views.figures import line_figure, points_figure
+
 from .common import EXAMPLE_DIGITS, POLL_SECONDS
 
 
@@ -49,8 +56,6 @@ def first_update(name: str, timeout: float = 300.0) -> dict:
 def digits_model() -> tuple[object, str]:
     """The digits generator the explorer would show: the shipped example if there is one, else
     a digits-dcgan model trained a few steps here (a slider move costs the same either way)."""
-    from ..latent import LatentModel, load_latent_model
-
     if (EXAMPLE_DIGITS / "checkpoint.json").is_file():
         return load_latent_model(EXAMPLE_DIGITS), f"checkpoint examples/{EXAMPLE_DIGITS.name}"
     trainer = Trainer(preset("digits-dcgan").replace(device="cpu"))
@@ -63,10 +68,6 @@ def live_measure_cost(repeats: int) -> dict:
     """What the Train page's live measures cost on a CPU: one evaluation of the shipped digits
     model (LIVE_SAMPLES samples: classes, precision/recall, FID/KID/IS, diversity), the FID,
     KID and IS part alone, and the share of training time at the preset's eval_every."""
-    from ..checkpoints import load_checkpoint
-    from ..evaluation import EVAL_SEED, LIVE_SAMPLES, Evaluator
-    from ..fid import DistributionMeasures
-
     trainer = load_checkpoint(EXAMPLE_DIGITS, device="cpu")
     n = LIVE_SAMPLES["images"]
     ev = Evaluator(trainer.cfg.dataset, trainer.data, seed=trainer.cfg.seed)
@@ -103,8 +104,6 @@ def live_measure_cost(repeats: int) -> dict:
 def slider_move(moves: int) -> dict:
     """One latent-explorer slider move: G on one z, then the picture upscaled to about 256 px
     and PNG-encoded (what st.image sends); milliseconds, median over `moves`."""
-    from ..latent import z_from_seed
-
     model, source = digits_model()
     direction = torch.nn.functional.normalize(
         torch.randn(model.latent_dim, generator=torch.Generator().manual_seed(3)), dim=0
@@ -139,9 +138,8 @@ def train_page_figures(
     max_points: int | None = 300,
 ) -> list:
     """The Train page's four figures for a 2D run, built by the builders the page uses
-    (playground.figures). At most `max_points` points per curve; None sends every logged one."""
-    from ..figures import line_figure, points_figure
-
+    (playground.views.figures). At most `max_points` points per curve; None sends every logged
+    one."""
     charts = [
         ({"d_loss": "D loss", "g_loss": "G loss"}, "Losses", False),
         ({"d_real": "D(real)", "d_fake": "D(fake)"}, "D's output (probability real)", False),

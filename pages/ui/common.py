@@ -1,0 +1,596 @@
+"""Drawing helpers shared by the pages: the session's run slot, settings widgets, figures.
+
+Computation lives in `playground`; this module only turns its plain data into widgets and charts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from playground.data import registry as datasets
+from playground.data import uploads
+from playground.data.source import points_source
+from playground.errors import ConfigError
+from playground.models import architectures
+from playground.objectives.losses import LOSSES as LOSS_REGISTRY
+from playground.objectives.regularisers import REGULARISERS
+from playground.runs import backends
+from playground.runs.runner import Run, Snapshot
+from playground.settings.config import (
+    ARCHITECTURES,
+    DATASETS,
+    DEVICES,
+    IMAGE_SIZES,
+    LIVE_SETTINGS,
+    LOSSES,
+    OPTIMIZERS,
+    PRESETS,
+    GANConfig,
+)
+from playground.storage import store
+from playground.storage.checkpoints import CheckpointError, read_meta
+from playground.training.devices import device_label, resolve_device, warm_up
+from playground.views.figures import points_figure
+from playground.views.view2d import plot_window
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = ROOT / "checkpoints"
+# Saved runs: $GAN_PLAYGROUND_RUNS_DIR when set (on a Ray cluster, a folder every machine shares).
+USER_RUNS = backends.runs_dir(CHECKPOINTS / "runs")
+REFRESH_SECONDS = 1.0  # how often the live view redraws while a run is active
+
+
+# ---------------------------------------------------------------------- routing
+def require_router() -> None:
+    """Make a page opened by its own URL run inside app.py's navigation.
+
+    Streamlit treats a folder named `pages/` beside the main script as an old-style page
+    folder until the main script has called `st.navigation` once in the server process. So the
+    very first request of a fresh server to, say, /explore would run the page alone (every
+    module of the folder listed as a page, no page config). Switching that mode off and
+    rerunning lets app.py route the request as usual. Every page calls this first.
+    """
+    if st.session_state.get("_routed"):  # only a session's first run can be the stray one
+        return
+    st.session_state["_routed"] = True
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this internals: nothing to repair
+        return
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
+# ---------------------------------------------------------------------- the session's run
+class RunSlot:
+    """The one training run a browser session owns. Replacing it stops the old one first."""
+
+    def __init__(self) -> None:
+        self.run: Run | None = None
+
+    def replace(self, run: Run | None) -> None:
+        self.stop()
+        self.run = run
+
+    def stop(self) -> None:
+        if self.run is not None:
+            self.run.stop(wait=10.0)
+
+    def release(self) -> None:
+        """The session is gone. Called on the server's event loop, so it must not wait: the run
+        stops at its next step and then frees its models (see Run.discard)."""
+        if self.run is not None:
+            self.run.discard()
+
+
+@st.cache_resource(scope="session", on_release=lambda slot: slot.release(), show_spinner=False)
+def run_slot() -> RunSlot:
+    """Session-scoped: when the browser session goes away, its training thread is stopped."""
+    return RunSlot()
+
+
+OWNER_KEY = "_owner_token"  # session_state key of the session's owner token
+
+
+def owner_token() -> str:
+    """This browser session's secret owner token (playground.storage.store): the runs it saves are
+    its
+    own to delete; runs other sessions saved are read-only to it. Held in the session's memory
+    only, so a new session (a reload) starts with no runs of its own."""
+    if OWNER_KEY not in st.session_state:
+        st.session_state[OWNER_KEY] = store.new_owner_token()
+    return st.session_state[OWNER_KEY]
+
+
+def claim_run(folder: Path) -> None:
+    """Mark a run this session just saved as its own."""
+    store.claim_run(folder, owner_token())
+
+
+# ---------------------------------------------------------------------- checkpoints on disk
+safe_run_name = store.safe_run_name  # a folder name that cannot escape checkpoints/runs/
+
+
+def new_run_folder(cfg: GANConfig) -> Path:
+    """A new, empty folder under checkpoints/runs/ (never an existing run's)."""
+    return store.new_run_folder(USER_RUNS, cfg)
+
+
+def list_checkpoints() -> list[tuple[Path, dict]]:
+    """(folder, checked metadata) for every loadable checkpoint under checkpoints/, newest first."""
+    found = []
+    roots = [CHECKPOINTS] + ([] if USER_RUNS.resolve().is_relative_to(CHECKPOINTS.resolve())
+                             else [USER_RUNS])
+    for meta_file in (m for root in roots for m in root.rglob("checkpoint.json")):
+        try:
+            found.append((meta_file.parent, read_meta(meta_file.parent)))
+        except CheckpointError:
+            continue
+    return sorted(found, key=lambda item: item[0].stat().st_mtime, reverse=True)
+
+
+def describe_config(cfg: GANConfig) -> str:
+    model = f"{cfg.arch}{' conditional' if cfg.conditional else ''}"
+    return f"{cfg.dataset} · {model} · {cfg.loss} · lr {cfg.lr_g:g}/{cfg.lr_d:g}"
+
+
+class SessionFolder:
+    """This session's private temporary folder (its uploads, its drawn points); deleted with the
+    session (the pages' cached spaces call `remove` on release)."""
+
+    def __init__(self) -> None:
+        self.root = uploads.new_upload_folder()
+
+    def folder(self) -> Path:
+        """The folder, made again if it was removed under us (a /tmp cleaner on a long-lived
+        server)."""
+        if not self.root.is_dir():
+            self.root = uploads.new_upload_folder()
+        return self.root
+
+    def remove(self) -> None:
+        uploads.remove_upload_folder(self.root)
+
+
+# ---------------------------------------------------------------------- start-up
+@st.cache_resource(show_spinner=False)
+def warm_up_in_background() -> threading.Thread:
+    """Once per server process: load the heavy libraries while the person reads the page."""
+    # pandas first, here (a quarter second, once): scikit-learn imports it, and while a
+    # background import is half done, plotly (which uses pandas whenever it is in
+    # sys.modules) fails in other sessions with "partially initialized module 'pandas'".
+    import pandas  # noqa: F401
+
+
+    thread = threading.Thread(target=warm_up, name="warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+# ---------------------------------------------------------------------- device
+@st.cache_resource(show_spinner=False)
+def device_description() -> str:
+    return device_label(resolve_device("auto"))
+
+
+# ---------------------------------------------------------------------- settings widgets
+HELP = {
+    "dataset": "2D toys train in seconds and make collapse visible. "
+    + " ".join(f"{d.name}: {d.summary}" for d in datasets.DATASETS.values()),
+    "data_folder": "A folder of your own images (searched recursively), or upload a zip of "
+    "them with the uploader at the top of the sidebar.",
+    "points_file": "A CSV file of 2D points, x then y a line (dataset own-points). Drawing or "
+    "uploading points on this page sets it; the command line takes any such file.",
+    "image_size": "Images are resized and centre-cropped to this many pixels a side.",
+    "grayscale": "Convert colour images to one channel.",
+    "train_images": "Train on only this many of the dataset's images (the same fixed draw "
+    "every time) and hold the rest out: with few images D can memorise them (lesson 8). "
+    "0 trains on all of them.",
+    "arch": " ".join(f"{a.name}: {a.summary}" for a in architectures.ARCHITECTURES.values()),
+    "conditional": "Give G and D the class label, so you can ask G for a given digit.",
+    "hidden": "Units per hidden layer of the MLP.",
+    "layers": "Hidden layers of the MLP.",
+    "width": "Base channel count of the convolutional models (DCGAN: ngf = ndf; SNGAN: D's "
+    "width, G has twice it): wider is stronger and slower.",
+    "latent_dim": "Size of the noise vector z that G turns into a sample (with InfoGAN codes, "
+    "it counts them too: the codes are z's last coordinates).",
+    "info_cat": "InfoGAN (Chen et al. 2016): values of a categorical code in z (0 = none). A "
+    "head Q on D must tell the code back from the image, so G learns to make each value look "
+    "different, often one value per digit, with no labels.",
+    "info_cont": "InfoGAN: continuous codes in z, uniform in [-1, 1], that Q must read back; "
+    "each tends to control one smooth property (slant, thickness).",
+    "info_weight": "InfoGAN's λ: the weight of the mutual-information term (Q's cross-entropy "
+    "and Gaussian error on the codes) in G's and D's losses.",
+    "spectral_norm": "Normalise each D layer by its largest singular value: keeps D smooth "
+    "(Miyato et al. 2018).",
+    "loss": "The game G and D play; its formula is shown below.",
+    "pack": "PacGAN: D judges this many samples together, so a generator that keeps producing "
+    "the same thing is easy to catch (Lin et al. 2018). 1 = off.",
+    "clip_value": "WGAN clips every D weight to [−c, c] to keep it Lipschitz.",
+    "label_smoothing": "One-sided: D's target for real samples becomes 1 − this, so D is "
+    "never fully confident.",
+    "optimizer": "Adam is the default for GANs; RMSprop is what the original WGAN used.",
+    "lr_g": "Generator learning rate. Can be changed while a run is live.",
+    "lr_d": "Discriminator learning rate. Can be changed while a run is live.",
+    "beta1": "Adam's momentum; 0.5 is the DCGAN choice (less momentum than the default 0.9).",
+    "beta2": "Adam's second-moment decay.",
+    "batch_size": "Samples per update, for real and fake each.",
+    "d_steps": "D updates per G update (WGANs use 5). Can be changed while a run is live.",
+    "g_steps": "G updates per step.",
+    "ema": "Sample from an exponential moving average of G's weights (0 = off; 0.999 typical): "
+    "smoother pictures.",
+    "seed": "Same seed and settings give the same run.",
+    "steps": "Total training steps (one step = d_steps D updates + g_steps G updates).",
+    "log_every": "Steps between points on the curves.",
+    "sample_every": "Steps between sample grids.",
+    "eval_every": "Steps between mode-collapse measures (modes or classes covered; see the "
+    "Diagnostics page). They cost a few percent of training time; 0 turns them off.",
+    "device": "auto picks the GPU when there is one.",
+    "fast_paths": "On a GPU: bf16 arithmetic and the channels-last layout for DCGAN, and each "
+    "training step replayed as one CUDA graph. No effect on a CPU. Off = plain fp32, one kernel "
+    "launch at a time (for comparison).",
+    # Each regulariser's setting is described by its registry entry
+    # (playground.objectives.regularisers).
+    **{r.setting: r.widget.help for r in REGULARISERS.values()},
+}
+
+CHOICES = {
+    "dataset": DATASETS,
+    "arch": ARCHITECTURES,
+    "loss": LOSSES,
+    "optimizer": OPTIMIZERS,
+    "device": DEVICES,
+    "image_size": IMAGE_SIZES,
+}
+LIVE = LIVE_SETTINGS  # settings a live run picks up at its next step
+# Each setting's label in words; its config name (the URL's and the command line's) is in the
+# help text.
+LABELS = {
+    "dataset": "Dataset",
+    "data_folder": "Image folder",
+    "points_file": "Points file (CSV)",
+    "image_size": "Image size (pixels)",
+    "grayscale": "Grayscale",
+    "train_images": "Training images (0 = all)",
+    "arch": "Architecture",
+    "conditional": "Conditional on the class",
+    "hidden": "MLP hidden units",
+    "layers": "MLP hidden layers",
+    "width": "DCGAN width (channels)",
+    "latent_dim": "Noise dimensions (z)",
+    "spectral_norm": "Spectral norm on D",
+    "loss": "Loss",
+    "pack": "PacGAN pack size",
+    "info_cat": "InfoGAN categories",
+    "info_cont": "InfoGAN continuous codes",
+    "info_weight": "InfoGAN weight λ",
+    "clip_value": "Weight clip c",
+    "label_smoothing": "Label smoothing",
+    "optimizer": "Optimizer",
+    "lr_g": "Generator learning rate",
+    "lr_d": "Discriminator learning rate",
+    "beta1": "Adam β1",
+    "beta2": "Adam β2",
+    "batch_size": "Batch size",
+    "d_steps": "D steps per G step",
+    "g_steps": "G steps per step",
+    "ema": "Generator EMA decay",
+    "seed": "Random seed",
+    "steps": "Training steps",
+    "log_every": "Log every (steps)",
+    "sample_every": "Samples every (steps)",
+    "eval_every": "Measure collapse every (steps)",
+    "device": "Device",
+    "fast_paths": "GPU fast paths",
+    **{r.setting: r.widget.label for r in REGULARISERS.values()},
+}
+# The −/+ step of each float setting, fitted to its usual scale (Streamlit's default 0.01 would
+# turn a learning rate of 0.001 into −0.009), and the bounds the buttons stop at (the engine's
+# ranges; typed values are still checked by the engine).
+FLOAT_STEPS = {
+    "lr_g": (1e-4, 1e-7, 1.0),
+    "lr_d": (1e-4, 1e-7, 1.0),
+    "beta1": (0.05, 0.0, 0.9999),
+    "beta2": (0.0005, 0.0, 0.99999),
+    "clip_value": (0.005, 1e-5, 10.0),
+    "label_smoothing": (0.05, 0.0, 0.5),
+    "info_weight": (0.1, 0.0, 100.0),
+    "ema": (0.001, 0.0, 0.99999),
+    **{r.setting: r.widget.step for r in REGULARISERS.values() if r.widget.step},
+}
+LIVE_CHANGED = "train.live_changed"  # settings the user changed since the last page run
+MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim",
+        "steps", "seed", "device")
+ADVANCED_ORDER = ("data_folder", "points_file", "image_size", "grayscale", "train_images",
+                  "conditional",
+                  "hidden", "layers",
+                  "width", "spectral_norm", "pack", "info_cat", "info_cont", "info_weight",
+                  "clip_value", "label_smoothing",
+                  *(r.setting for r in REGULARISERS.values()), "optimizer", "beta1", "beta2",
+                  "g_steps", "ema",
+                  "log_every", "sample_every", "eval_every", "fast_paths")
+
+
+def key_of(name: str) -> str:
+    return f"cfg.{name}"
+
+
+def load_into_widgets(cfg: GANConfig) -> None:
+    """Put a config's values into the settings widgets' state (before they are drawn)."""
+    for name, value in cfg.to_dict().items():
+        st.session_state[key_of(name)] = value
+
+
+def _note_live_change(name: str) -> None:
+    st.session_state.setdefault(LIVE_CHANGED, set()).add(name)
+
+
+def help_for(name: str) -> str:
+    text = HELP.get(name, "")
+    return f"{text} (Setting `{name}` in the page's URL and on the command line.)".lstrip()
+
+
+def _widget(name: str, field: dataclasses.Field, device_text: str):
+    # persist_state="session": the value outlives a visit to another page (a widget's state is
+    # otherwise dropped when it is not drawn, and the run's settings came back as defaults).
+    # on_change: only a control the user changes is pushed into a live run.
+    common = dict(key=key_of(name), help=help_for(name), persist_state="session",
+                  on_change=_note_live_change if name in LIVE else None,
+                  args=(name,) if name in LIVE else None)
+    label = LABELS.get(name, name)
+    if name in CHOICES:
+        options = list(CHOICES[name])
+        fmt = (lambda v: f"auto ({device_text})" if v == "auto" else v) if name == "device" else str
+        if name == "dataset":  # the user's own data is named in words: its name is jargon
+            fmt = dataset_label
+        return st.selectbox(label, options, format_func=fmt, **common)
+    if field.type in ("bool", bool):
+        return st.checkbox(label, **common)
+    if field.type in ("int", int):
+        # A float widget: an int one silently truncates a typed 2.5 to 2. This one hands 2.5
+        # to the engine, which refuses it by name (whole numbers come back as ints: _coerce).
+        return st.number_input(label, step=1.0, format="%g", **common)
+    if field.type in ("float", float):
+        step, low, high = FLOAT_STEPS.get(name, (None, None, None))
+        return st.number_input(label, min_value=low, max_value=high, step=step, format="%g",
+                               **common)
+    return st.text_input(label, **common)
+
+
+def dataset_label(name: str) -> str:
+    """A dataset as the picker shows it: the user's own points in plain words."""
+    entry = datasets.DATASETS.get(name)
+    return entry.title if entry is not None and entry.user_points else name
+
+
+def live_changes() -> list[str]:
+    """The live settings the user changed since the page last ran (each reported once)."""
+    return sorted(st.session_state.pop(LIVE_CHANGED, set()))
+
+
+def loss_formula(loss: str) -> None:
+    """The chosen loss's formula, in the main area where it has room (the sidebar cut it)."""
+    entry = LOSS_REGISTRY[loss]
+    st.latex(entry.formula)
+    st.caption(f"**{loss}**: {entry.sentence}")
+
+
+def settings_sidebar() -> tuple[GANConfig | None, str | None]:
+    """Every setting as a widget in the sidebar. Returns (config, None) when valid, else
+    (None, message) with the engine's message also shown under the offending control."""
+    fields = {f.name: f for f in dataclasses.fields(GANConfig)}
+    defaults = GANConfig().to_dict()
+    for name, value in defaults.items():
+        st.session_state.setdefault(key_of(name), value)
+    device_text = device_description()
+    slots: dict[str, st.delta_generator.DeltaGenerator] = {}
+    values = {}
+    with st.sidebar:
+        for name in MAIN:
+            values[name] = _widget(name, fields[name], device_text)
+            slots[name] = st.empty()
+        st.caption("The loss's formula is shown beside the run's controls.")
+        with st.expander("Advanced"):
+            for name in ADVANCED_ORDER:
+                values[name] = _widget(name, fields[name], device_text)
+                slots[name] = st.empty()
+    try:
+        return GANConfig.from_dict(_coerce(values, fields)), None
+    except ConfigError as exc:
+        target = slots.get(exc.setting)
+        if target is not None:
+            target.error(str(exc))
+        return None, str(exc)
+
+
+def config_from_state() -> tuple[GANConfig | None, str | None]:
+    """The settings as the widgets hold them now, for a button's callback: callbacks run before
+    the page script, so a config the previous run computed misses a value typed just before
+    the click (the browser sends the two together)."""
+    settle_preset()
+    fields = {f.name: f for f in dataclasses.fields(GANConfig)}
+    values = {name: st.session_state.get(key_of(name), default)
+              for name, default in GANConfig().to_dict().items()}
+    try:
+        return GANConfig.from_dict(_coerce(values, fields)), None
+    except ConfigError as exc:
+        return None, str(exc)
+
+
+def _coerce(values: dict, fields: dict) -> dict:
+    """number_input returns floats for ints typed as 3.0 etc.; give the engine its types."""
+    out = {}
+    for name, value in values.items():
+        kind = fields[name].type
+        if kind in ("int", int) and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        out[name] = value
+    return out
+
+
+SETTLED_PRESET = "ui.settled_preset"  # the preset whose values the controls were last given
+
+
+def settle_preset() -> None:
+    """Give the controls the picked preset's values unless that was done already. A button's
+    callback calls it first: a preset picked just before a click can reach the server in the
+    same page run, and the click's callback may run before the preset's own."""
+    name = st.session_state.get("preset")
+    if name in PRESETS and name != st.session_state.get(SETTLED_PRESET):
+        load_into_widgets(PRESETS[name].config())
+    st.session_state[SETTLED_PRESET] = name
+
+
+def preset_picker() -> None:
+    """One click sets every setting from a preset."""
+
+    names = ["(custom)"] + list(PRESETS)
+    st.sidebar.selectbox("Preset", names, key="preset", on_change=settle_preset,
+                         persist_state="session",
+                         help="A named setup that reliably shows something; picking one sets "
+                         "every control below.")
+    chosen = st.session_state.get("preset")
+    st.session_state[SETTLED_PRESET] = chosen  # the controls below now hold what it set
+    if chosen in PRESETS:
+        st.sidebar.caption(PRESETS[chosen].description)
+
+
+def apply_query_params() -> None:
+    """On a session's first visit, settings in the URL (a shared link) fill the widgets."""
+    if st.session_state.get("_query_applied"):
+        return
+    st.session_state["_query_applied"] = True
+    params = {k: v for k, v in st.query_params.to_dict().items() if k in GANConfig().to_dict()}
+    if not params:
+        return
+    try:
+        load_into_widgets(link_config(params))
+    except ConfigError as exc:
+        st.warning(f"The link's settings were not used: {exc}")
+
+
+# A dataset of your own needs one of these; a link cannot carry the data itself.
+OWN_DATA = {"points_file": "draw your points or upload a CSV", "data_folder": "give a folder"}
+
+
+def link_config(params: dict[str, str]) -> GANConfig:
+    """The settings of a link. One that picks your own points (or folder) without naming them
+    is used all the same, the data left for the visitor to give (the sidebar asks for it);
+    anything else invalid raises ConfigError."""
+    try:
+        return GANConfig().with_strings(params)
+    except ConfigError as exc:
+        if exc.setting not in OWN_DATA or params.get(exc.setting, "").strip():
+            raise
+        checked = GANConfig().with_strings({**params, exc.setting: "given later"})  # the rest
+        st.info(f"This link trains on your own data: {OWN_DATA[exc.setting]}.")
+        return dataclasses.replace(checked, **{exc.setting: ""})
+
+
+REAL_SHOWN, REAL_SEED = 1000, 7  # the real points a 2D view draws, and the seed drawing them
+
+
+def shown_real_points(run) -> np.ndarray | None:
+    """The real points a run's 2D view shows, cached per run for the session (the Train and
+    Lessons pages show the same session's run); None before its data is loaded."""
+    cache = st.session_state.setdefault("ui.real_points", {})
+    if run.uid not in cache:
+        sample = run.real_sample(REAL_SHOWN, seed=REAL_SEED) if run.has_models else None
+        if sample is None:
+            return None
+        cache.clear()
+        cache[run.uid] = sample
+    return cache[run.uid]
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def data_preview(dataset: str) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
+    """The real points a run of this 2D toy shows (the same draw as shown_real_points) and its
+    window, before any run exists; None for data that is not a 2D toy."""
+    import torch
+
+
+    entry = datasets.DATASETS.get(dataset)
+    if entry is None or not entry.is_points or (entry.sampler is None and not entry.is_mixture):
+        return None
+    source = points_source(dataset, torch.device("cpu"))
+    real, _ = source.sample(REAL_SHOWN, torch.Generator().manual_seed(REAL_SEED))
+    return real.numpy(), plot_window(source)
+
+
+def data_preview_chart(dataset: str, key: str, title: str, caption: str) -> bool:
+    """Before Start, the 2D toy's real points where the live picture will be (the browser then
+    loads its charting code before the click, not after it); False when there are none."""
+    shown = data_preview(dataset)
+    if shown is None:
+        return False
+    real, extent = shown
+    left, _ = st.columns([3, 2])
+    with left:
+        st.plotly_chart(points_figure(None, real, extent, title=title, height=520), key=key)
+        st.caption(caption)
+    return True
+
+
+def scroll_into_view(key: str) -> None:
+    """Scroll the page so the container made with `st.container(key=key)` is at the top of the
+    window, once a chart or picture in it is drawn (before that, the page below it may be too
+    short to scroll that far); after 10 s, wherever it is then. Streamlit has no call for this,
+    so it is a fixed script (nothing from a user in it) naming the container's `st-key-` class."""
+    if not key.replace("-", "").replace("_", "").isalnum():
+        raise ValueError(f"not a container key a script may name: {key!r}")
+    script = (
+        "<script>(() => { let tries = 0; const go = () => {"
+        f" const el = window.document.querySelector('.st-key-{key}');"
+        " const drawn = el && el.querySelector('.main-svg, img');"
+        " if (drawn || (el && tries >= 100)) { el.scrollIntoView({block: 'start'}); }"
+        " else if (++tries <= 100) { setTimeout(go, 100); } }; go(); })();</script>"
+    )
+    st.html(script, unsafe_allow_javascript=True)
+
+
+FIRST_PICTURE_WAIT_S = 1.0  # see await_first_picture
+
+
+def await_first_picture(run) -> Snapshot:
+    """Right after Start, wait up to FIRST_PICTURE_WAIT_S for the run's first picture (drawn
+    before its first step, tens of milliseconds once the app is warm), so the click's own page
+    run shows it instead of the live view's next redraw a second later. Returns the last
+    snapshot taken (at once when the run is past that point)."""
+    deadline = time.monotonic() + FIRST_PICTURE_WAIT_S
+    while True:
+        snap = run.snapshot()
+        done = snap.step or snap.frames or snap.status not in ("starting", "running")
+        if done or time.monotonic() >= deadline:
+            return snap
+        time.sleep(0.01)
+
+
+def write_query_params(cfg: GANConfig) -> None:
+    wanted = cfg.to_query()
+    if st.query_params.to_dict() != wanted:
+        st.query_params.from_dict(wanted)
+
+
+def status_message(snap: Snapshot) -> None:
+    """A readable banner for how a run ended (or why it has not started yet)."""
+    if snap.status == "queued":
+        place, length = snap.info.get("queue_position"), snap.info.get("queue_length")
+        line = f" It is {place} of {length} waiting from this server." if place else ""
+        st.info(f"**Queued on the Ray cluster** for {snap.info.get('queued_seconds', 0):.0f} s: "
+                f"it starts by itself when the cluster has room.{line}")
+    elif snap.status == "diverged":
+        st.error(f"**The run diverged and stopped.** {snap.error}")
+    elif snap.status == "error":
+        st.error(f"**The run stopped with an error.** {snap.error}")
+    elif snap.status == "finished":
+        st.success(f"Finished {snap.total_steps:,} steps in {snap.elapsed:.0f} s.")
+    elif snap.status == "stopped":
+        st.info(f"Stopped at step {snap.step:,}.")

@@ -1,0 +1,425 @@
+"""Helpers for the Latent explorer and Runs pages: where a model comes from (run, checkpoint
+folder, uploaded zip), the latent controls, and the figures. Computation is `playground.latent`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+import torch
+
+from pages.ui import common as ui
+from playground import latent
+from playground.data import registry as datasets
+from playground.latent import LatentModel
+from playground.storage import store
+from playground.storage.checkpoints import META, CheckpointError, read_meta
+from playground.views import images
+
+CURRENT_RUN, UPLOAD = "run", "upload"  # source choices besides checkpoint folders
+SLIDER_RANGE = 3.0  # latent sliders span ±3 standard deviations of the N(0, 1) prior
+N_DIRECTIONS = 4
+N_CLOUD = 1000  # model samples drawn under the highlighted point of a 2D model
+IMAGE_PX = 256  # the explored image is shown about this large (nearest-neighbour upscaling)
+
+
+# ---------------------------------------------------------------------- loading models
+def checkpoint_mtime(folder: str | Path) -> int:
+    return (Path(folder) / META).stat().st_mtime_ns
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the generator…")
+def load_model(path: str, mtime_ns: int) -> LatentModel:
+    """A checkpoint's generator, cached per (folder, modification time): a re-saved run reloads."""
+    return latent.load_latent_model(path, device="cpu")
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the uploaded checkpoint…")
+def load_uploaded(digest: str, _data: bytes) -> LatentModel:
+    """An uploaded zip's generator, keyed by the zip's SHA-256. The tensors are read into
+    memory, so the temporary folder is gone as soon as this returns."""
+    with tempfile.TemporaryDirectory(prefix="gan-upload-") as folder:
+        store.extract_checkpoint_zip(_data, Path(folder))
+        return latent.load_latent_model(folder, device="cpu")
+
+
+# ---------------------------------------------------------------------- the source picker
+def run_model(run, refresh: bool = False) -> LatentModel:
+    """This session's frozen copy of the live run's generator, taken once and again on refresh
+    (copying at every slider move would cost a model copy and wait on the training step)."""
+    held = st.session_state.get("explore.run_model")
+    if refresh or held is None or held[0] != run.uid:
+        # The run copies G between two steps (never mid-update) and hands it over as plain data.
+        model = LatentModel.from_state(run.generator_state())
+        held = (run.uid, model)
+        st.session_state["explore.run_model"] = held
+    return held[1]
+
+
+def checkpoint_name(folder: Path) -> str:
+    """The folder relative to checkpoints/ (e.g. examples/ring8-stable), else its full path."""
+    try:
+        return str(folder.relative_to(ui.CHECKPOINTS))
+    except ValueError:
+        return str(folder)
+
+
+def checkpoint_label(folder: Path, meta: dict) -> str:
+    config = ui.describe_config(meta["config_obj"])
+    return f"{checkpoint_name(folder)} — {config} · step {meta['step']:,}"
+
+
+def source_picker() -> tuple[LatentModel, str] | None:
+    """The model to explore and a key naming it (for caches and widget keys), or None when
+    there is nothing (yet) to show; errors are shown, never raised."""
+    run = ui.run_slot().run
+    has_run = run is not None and run.has_models
+    labels: dict[str, str] = {}
+    if has_run:
+        labels[CURRENT_RUN] = f"Current run ({ui.describe_config(run.snapshot().config)})"
+    for folder, meta in ui.list_checkpoints():
+        labels[str(folder)] = checkpoint_label(folder, meta)
+    _apply_requested_source(labels)
+    labels[UPLOAD] = "Upload a checkpoint (.zip)"
+    if st.session_state.get("explore.source") not in labels:
+        st.session_state.pop("explore.source", None)
+    choice = st.selectbox(
+        "Model",
+        list(labels),
+        format_func=labels.get,
+        key="explore.source",
+        help="What to explore: the run training in this session (a snapshot of its generator), "
+        "a saved checkpoint under checkpoints/, or a checkpoint zip from the Runs page.",
+    )
+    if choice == CURRENT_RUN:
+        return _current_run_source(run)
+    if choice == UPLOAD:
+        return _upload_source()
+    try:
+        mtime = checkpoint_mtime(choice)
+        # The key names this version of the folder: a re-saved run gets fresh directions.
+        return load_model(choice, mtime), f"ckpt:{choice}@{mtime}"
+    except Exception as exc:  # a page shows why a checkpoint cannot be used, never a traceback
+        st.error(f"This checkpoint cannot be loaded: {exc}")
+        return None
+
+
+def _apply_requested_source(labels: dict[str, str]) -> None:
+    """Another page's "Explore" button leaves a folder in session state: preselect it once."""
+    requested = st.session_state.pop("explore_source", None)
+    if not requested:
+        return
+    wanted = Path(str(requested)).resolve()
+    match = next(
+        (key for key in labels if key != CURRENT_RUN and Path(key).resolve() == wanted), None
+    )
+    if match is None:
+        try:
+            meta = read_meta(wanted)
+        except CheckpointError as exc:
+            st.error(f"{requested} cannot be explored: {exc}")
+            return
+        match = str(wanted)
+        labels[match] = checkpoint_label(wanted, meta)
+    st.session_state["explore.source"] = match
+
+
+def _current_run_source(run) -> tuple[LatentModel, str]:
+    col, button = st.columns([4, 1], vertical_alignment="bottom")
+    refresh = button.button(
+        "Refresh from run",
+        help="Take a new snapshot of the run's "
+        "generator; the explorer does not follow training by itself.",
+    )
+    model = run_model(run, refresh=refresh)
+    col.caption(
+        f"Snapshot of the generator at step {model.step:,} "
+        f"(the run is at step {run.snapshot().step:,})."
+    )
+    return model, f"run:{run.uid}:{model.step}"
+
+
+def _upload_source() -> tuple[LatentModel, str] | None:
+    upload = st.file_uploader(
+        "Checkpoint zip",
+        type=["zip"],
+        key="explore.upload",
+        help="A zip of a checkpoint folder (checkpoint.json and its .safetensors files), as the "
+        "Runs page's Download button makes. Nothing in it is executed.",
+    )
+    if upload is None:
+        st.info("Upload a checkpoint zip to explore it.")
+        return None
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        return load_uploaded(digest, data), f"upload:{digest}"
+    except Exception as exc:  # a bad upload is reported, never raised
+        st.error(f"This zip cannot be used: {exc}")
+        return None
+
+
+# ---------------------------------------------------------------------- latent controls
+def seed_input(key: str, label: str, help_text: str) -> int:
+    """A seed number_input with a "Random" button beside it that draws a new one."""
+
+    def reroll() -> None:
+        st.session_state[key] = secrets.randbelow(100_000)
+
+    st.session_state.setdefault(key, 0)
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    seed = left.number_input(
+        label, min_value=0, max_value=2**31 - 1, step=1, key=key, help=help_text
+    )
+    right.button(
+        "Random", icon=":material/casino:", key=f"{key}.random", on_click=reroll,
+        help="Draw a new random seed.",
+    )
+    return int(seed)
+
+
+def class_picker(model: LatentModel, key: str = "explore.class") -> torch.Tensor | None:
+    """The class label (1,) for a conditional generator, else None."""
+    if not model.num_classes:
+        return None
+    entry = datasets.DATASETS.get(model.dataset)  # class names come from the dataset registry
+    label = st.selectbox(
+        "Class",
+        range(model.num_classes),
+        key=key,
+        format_func=lambda c: entry.class_label(c) if entry else str(c),
+        help="This generator is conditional: it takes a class label with z. The same z with "
+        "another class often keeps the style (slant, thickness) and changes the content.",
+    )
+    return torch.tensor([int(label)])
+
+
+def code_controls(model: LatentModel, key: str) -> tuple[int, list[float]] | None:
+    """An InfoGAN generator's codes as widgets: a category picker and one slider per
+    continuous code; returns (category, continuous values), or None without codes."""
+    codes = model.codes
+    if not codes:
+        return None
+    st.markdown("**InfoGAN codes**")
+    category = 0
+    if codes.categories:
+        category = st.selectbox(
+            "Category",
+            range(codes.categories),
+            key=f"{key}.info_cat",
+            format_func=lambda c: f"category {c}",
+            help="The categorical code, one of the values G's latent holds as a one-hot part. "
+            "Nothing told G what the values mean: training only made them recoverable from "
+            "the image, so each tends to settle on one kind of sample (often one digit).",
+        )
+    values = [
+        st.slider(
+            f"code {j + 1}",
+            -1.0,
+            1.0,
+            0.0,
+            0.05,
+            key=f"{key}.info_cont{j}",
+            help="A continuous code, drawn uniformly from [-1, 1] in training. InfoGAN makes it "
+            "recoverable from the image, so it tends to control one smooth property "
+            "(slant, stroke width). Beyond ±1 is outside what G saw.",
+        )
+        for j in range(codes.continuous)
+    ]
+    return int(category), values
+
+
+def dimension_sliders(base: torch.Tensor, key: str, seed: int) -> torch.Tensor:
+    """Edit chosen coordinates of z; the others keep the seed's values. The sliders are keyed
+    by seed, so a new seed starts them at its own values; the choice of dimensions stays."""
+    dim = base.shape[0]
+    default = list(range(dim)) if dim <= 8 else list(range(4))
+    chosen = st.multiselect(
+        "Dimensions to edit",
+        list(range(dim)),
+        default=default,
+        key=f"{key}.dims",
+        format_func=lambda i: f"z[{i}]",
+        help="Which coordinates of z get a slider. The rest keep the values the seed drew.",
+    )
+    z = base.clone()
+    for i in sorted(chosen):
+        start = float(np.clip(base[i].item(), -SLIDER_RANGE, SLIDER_RANGE))
+        z[i] = st.slider(
+            f"z[{i}]",
+            -SLIDER_RANGE,
+            SLIDER_RANGE,
+            round(start, 2),
+            0.05,
+            key=f"{key}.{seed}.z{i}",
+            help="One coordinate of the noise vector, in standard deviations of its N(0, 1) "
+            "prior. It starts at the seed's value; most training samples lie within ±2.",
+        )
+    return z
+
+
+def direction_sliders(directions: torch.Tensor, explained: torch.Tensor, key: str) -> torch.Tensor:
+    """Offsets along the principal directions; returns the latent shift (latent_dim,)."""
+    shift = torch.zeros(directions.shape[1])
+    if directions.shape[0] == 0:
+        st.info("This model has no principal directions to show.")
+    for j in range(directions.shape[0]):
+        amount = st.slider(
+            f"Direction {j + 1} ({float(explained[j]):.1%} of output variance)",
+            -SLIDER_RANGE,
+            SLIDER_RANGE,
+            0.0,
+            0.05,
+            key=f"{key}.pc{j}",
+            help="Move z along the latent direction that best explains the generator's "
+            f"{_ordinal(j + 1)} largest way of varying its output (PCA of many samples, "
+            "regressed back onto z: GANSpace). 0 is the seed's own sample.",
+        )
+        shift += amount * directions[j]
+    return shift
+
+
+def _ordinal(n: int) -> str:
+    return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
+
+
+@st.cache_resource(max_entries=16, show_spinner="Finding principal directions…")
+def directions(_model: LatentModel, key: str, k: int = N_DIRECTIONS):
+    """Principal directions per model (cached by the model's key): computed once, not per move."""
+    return latent.principal_directions(_model, k)
+
+
+# ---------------------------------------------------------------------- drawing
+def upscale(image: np.ndarray, target: int = IMAGE_PX) -> np.ndarray:
+    """(H, W, C) uint8 repeated by a whole factor (nearest neighbour: pixels stay crisp) so its
+    longer side is about `target`; a single channel is squeezed for st.image."""
+    image = images.upscale(image, target)
+    return image[..., 0] if image.shape[-1] == 1 else image
+
+
+def show_image(sample: torch.Tensor, caption: str) -> None:
+    st.image(upscale(images.to_uint8(sample)[0]), caption=caption, output_format="PNG")
+
+
+def show_point(model: LatentModel, point: torch.Tensor, cloud: torch.Tensor) -> None:
+    """The sample for z (a star) over the model's cloud and the real data."""
+    fig = ui.points_figure(cloud.numpy(), model.real, model.extent)
+    x, y = point.tolist()
+    fig.add_trace(
+        go.Scatter(
+            x=[x],
+            y=[y],
+            mode="markers",
+            name="this z",
+            marker=dict(size=18, symbol="star", color="#d62728", line=dict(width=1, color="black")),
+        )
+    )
+    fig.update_layout(title="G(z) over 1,000 samples of the model (orange) and real data (blue)")
+    st.plotly_chart(fig, width="stretch")
+
+
+def frames_strip(frames: np.ndarray) -> np.ndarray:
+    """Interpolation frames (N, H, W, C) in rows of up to 8, upscaled to be readable."""
+    upscale_by = max(1, 64 // frames.shape[1])
+    return images.make_grid(frames, ncols=min(8, len(frames)), upscale=upscale_by)
+
+
+def path_figure(model: LatentModel, path: np.ndarray) -> go.Figure:
+    """A 2D interpolation as a line in data space over the real data."""
+    x0, x1, y0, y1 = model.extent
+    fig = go.Figure()
+    if model.real is not None:
+        fig.add_trace(
+            go.Scattergl(
+                x=model.real[:, 0],
+                y=model.real[:, 1],
+                mode="markers",
+                name="real",
+                marker=dict(size=4, color="#1f77b4"),
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=path[:, 0],
+            y=path[:, 1],
+            mode="lines+markers",
+            name="G(z) path",
+            line=dict(color="#ff7f0e"),
+            marker=dict(size=7),
+        )
+    )
+    for index, name in ((0, "A"), (-1, "B")):
+        fig.add_annotation(x=path[index, 0], y=path[index, 1], text=name, showarrow=True)
+    fig.update_layout(
+        height=440,
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(range=[x0, x1]),
+        yaxis=dict(range=[y0, y1], scaleanchor="x"),
+        legend=dict(orientation="h", y=-0.12),
+    )
+    return fig
+
+
+def gif_maker(model: LatentModel, outputs: torch.Tensor):
+    """A zero-argument callable making the interpolation's looping GIF (A → B → A) on demand,
+    so a slider move never pays for encoding it."""
+
+    def make() -> bytes:
+        if model.kind == "images":
+            pictures = [upscale(f, 128) for f in images.to_uint8(outputs)]
+        else:
+            path = outputs.numpy()
+            pictures = [
+                images.scatter_image(path[: i + 1], model.real, model.extent, size=256)
+                for i in range(len(path))
+            ]
+        pictures = [p if p.ndim == 3 else p[..., None] for p in pictures]
+        loop = pictures + pictures[-2:0:-1]  # back and forth: no jump when the GIF restarts
+        return images.gif_bytes(loop, ms_per_frame=120)
+
+    return make
+
+
+# ---------------------------------------------------------------------- the Runs page
+@st.cache_data(max_entries=64, show_spinner=False)
+def thumbnail(path: str, mtime_ns: int) -> np.ndarray | None:
+    """A small picture of a checkpoint's samples on its fixed noise, cached per (folder, mtime);
+    None when the generator cannot be read."""
+    try:
+        model = latent.load_latent_model(path, device="cpu")
+    except Exception:  # the Runs page shows "no preview" and carries on
+        return None
+    if model.kind == "points":
+        points = model.generate(model.fixed_z[:512]).numpy()
+        return images.scatter_image(points, model.real, model.extent, size=160)
+    labels = None if model.fixed_labels is None else model.fixed_labels[:16]
+    samples = images.to_uint8(model.generate(model.fixed_z[:16], labels))
+    grid = images.make_grid(samples, ncols=4, pad=1)
+    return upscale(grid, 160)
+
+
+def metrics_text(metrics: dict) -> str:
+    """The metadata's metrics as one readable line (mode coverage first, then any scalars)."""
+    if not isinstance(metrics, dict) or not metrics:
+        return ""
+    parts = []
+    if isinstance(metrics.get("modes_held"), int) and isinstance(metrics.get("modes_total"), int):
+        parts.append(f"modes held {metrics['modes_held']}/{metrics['modes_total']}")
+    if isinstance(metrics.get("modes_covered"), int) and isinstance(
+        metrics.get("modes_total"), int
+    ):
+        parts.append(f"covered {metrics['modes_covered']}/{metrics['modes_total']}")
+    if isinstance(metrics.get("high_quality_fraction"), (int, float)):
+        parts.append(f"high quality {metrics['high_quality_fraction']:.0%}")
+    shown = {"modes_held", "modes_covered", "modes_total", "high_quality_fraction"}
+    for name, value in metrics.items():
+        if name not in shown and isinstance(value, (int, float)) and not isinstance(value, bool):
+            parts.append(f"{name} {value:.4g}")
+    return " · ".join(parts[:8])
+

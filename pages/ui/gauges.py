@@ -1,0 +1,326 @@
+"""The measures as numbers: gauges with their explanations and verdict, the measures over
+training, FID/KID/IS under their honest names, and the Train page's live gauges (train_ui
+calls live_gauges). Computation is `playground.measures.evaluation` and
+`playground.measures.metrics`.
+"""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from playground.data import registry as datasets
+from playground.measures.fid import INCEPTION_HINT, describe
+from playground.measures.metrics import EXPLANATIONS
+from playground.views import figures
+
+# (key, label) of the gauges, by what was measured.
+MODE_GAUGES = (
+    ("modes_held", "Modes held"),
+    ("modes_covered", "Modes covered"),
+    ("high_quality_fraction", "High quality"),
+    ("reverse_kl", "Reverse KL"),
+)
+CLASS_GAUGES = (
+    ("classes_covered", "Classes covered"),
+    ("classes_held", "Classes held"),
+    ("confident_fraction", "Recognisable"),
+    ("reverse_kl", "Reverse KL"),
+)
+MANIFOLD_GAUGES = (
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("density", "Density"),
+    ("coverage", "Coverage"),
+)
+# The user's own 2D points (no known modes): precision/recall on the points, GAN Lab's grid
+# divergences (playground.measures.metrics.point_measures).
+POINT_GAUGES = (
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("kl_grid", "KL (grid)"),
+    ("js_grid", "JS (grid)"),
+)
+IMAGE_GAUGES = (
+    ("diversity_ratio", "Diversity"),
+    ("duplicate_rate", "Near-duplicates"),
+    ("nearest_train_distance", "Nearest training image"),
+    ("nearest_train_ratio", "… relative to real"),
+)
+PERCENT = ("high_quality_fraction", "confident_fraction", "duplicate_rate")
+# Measures offered in the over-time charts, in this order when present.
+SERIES_ORDER = (
+    "modes_held",
+    "modes_covered",
+    "classes_covered",
+    "classes_held",
+    "high_quality_fraction",
+    "confident_fraction",
+    "reverse_kl",
+    "precision",
+    "recall",
+    "density",
+    "coverage",
+    "kl_grid",
+    "js_grid",
+    "diversity_ratio",
+    "duplicate_rate",
+    "nearest_train_ratio",
+    "fid",
+    "kid",
+    "inception_score",
+)
+LABELS = dict(MODE_GAUGES + CLASS_GAUGES + MANIFOLD_GAUGES + POINT_GAUGES + IMAGE_GAUGES)
+# Where the dataset is not known (comparing runs); elsewhere fid.describe(dataset) names them.
+LABELS |= {
+    "fid": "FID (classifier features)",
+    "kid": "KID (classifier features)",
+    "inception_score": "IS (classifier)",
+    "fid_floor": "FID of real data",
+}
+
+
+def format_value(key: str, value, measures: dict) -> str:
+    if key.startswith("modes_") and "modes_total" in measures:
+        return f"{value}/{measures['modes_total']}"
+    if key.startswith("classes_") and "classes_total" in measures:
+        return f"{value}/{measures['classes_total']}"
+    if key in PERCENT:
+        return f"{value:.0%}"
+    return f"{value:.2f}"
+
+
+def gauges(measures: dict, keys, previous: dict | None = None) -> None:
+    """One st.metric per measure present, with its explanation as the help text and the change
+    since `previous` as the delta (inverted where lower is better)."""
+    shown = [(k, label) for k, label in keys if k in measures]
+    if not shown:
+        return
+    for col, (key, label) in zip(st.columns(len(shown)), shown, strict=True):
+        delta = None
+        if previous is not None and isinstance(previous.get(key), (int, float)):
+            change = measures[key] - previous[key]
+            delta = f"{change:+.0%}" if key in PERCENT else f"{change:+.3g}"
+        lower_better = key in ("reverse_kl", "duplicate_rate", "kl_grid", "js_grid")
+        col.metric(
+            label,
+            format_value(key, measures[key], measures),
+            delta=delta if delta not in ("+0", "+0%") else None,
+            delta_color="inverse" if lower_better else "normal",
+            help=EXPLANATIONS[key],
+        )
+
+
+def verdict(measures: dict) -> None:
+    """One coloured sentence: collapsed, partial or healthy."""
+    for unit, total_key, held_key, covered_key, good_key in (
+        ("modes", "modes_total", "modes_held", "modes_covered", "high_quality_fraction"),
+        ("classes", "classes_total", "classes_held", "classes_covered", "confident_fraction"),
+    ):
+        if total_key in measures:
+            total, held = measures[total_key], measures[held_key]
+            covered, good = measures[covered_key], measures.get(good_key, 1.0)
+            if held <= total // 2:
+                poor = f"; only {good:.0%} of the samples look like real data" if good < 0.5 else ""
+                st.error(
+                    f"**Mode collapse:** only {held} of {total} {unit} held "
+                    f"({covered} visited at all{poor})."
+                )
+            elif held < total:
+                st.warning(
+                    f"**Partial coverage:** {held} of {total} {unit} held, {covered} covered."
+                )
+            else:
+                st.success(f"**All {total} {unit} held.**")
+            return
+
+
+def explain(keys) -> None:
+    with st.expander("What do these numbers mean?"):
+        st.markdown("\n".join(f"- **{LABELS.get(k, k)}**: {EXPLANATIONS[k]}" for k, _ in keys))
+
+
+def all_gauges(measures: dict, previous: dict | None = None) -> None:
+    points = "js_grid" in measures  # the user's own points: their four gauges, once each
+    groups = [MODE_GAUGES, CLASS_GAUGES, POINT_GAUGES if points else MANIFOLD_GAUGES, IMAGE_GAUGES]
+    present = [g for g in groups if g[0][0] in measures]  # a group shows when its lead does
+    for group in present:
+        gauges(measures, group, previous)
+    if points:
+        st.caption(point_reading(measures))
+    explain([item for g in present for item in g if item[0] in measures])
+
+
+def series_figure(records: list[dict], keys: list[str], title: str) -> go.Figure:
+    fig = go.Figure()
+    steps = [r["step"] for r in records]
+    for key in keys:
+        values = [r.get(key) for r in records]
+        if any(v is not None for v in values):
+            fig.add_trace(
+                go.Scatter(x=steps, y=values, name=LABELS.get(key, key), mode="lines+markers")
+            )
+    fig.update_layout(
+        title=dict(text=title, x=0.0, xanchor="left", y=0.97, yanchor="top"),
+        height=280,
+        margin=dict(l=10, r=10, t=64, b=10),
+        xaxis_title="step",
+        legend=figures.LEGEND_ABOVE,
+    )
+    return fig
+
+
+def over_time_keys(records: list[dict]) -> tuple[list[str], list[str]]:
+    """(counts to chart, fractions to chart) among the measures the records hold."""
+    present = {k for r in records for k in r}
+    counts = [
+        k
+        for k in ("modes_held", "modes_covered", "classes_held", "classes_covered")
+        if k in present
+    ]
+    rest = [
+        k
+        for k in (
+            "high_quality_fraction",
+            "confident_fraction",
+            "reverse_kl",
+            "precision",
+            "recall",
+            "coverage",
+            "js_grid",
+            "diversity_ratio",
+        )
+        if k in present
+    ]
+    return counts, rest
+
+
+def live_gauges(snap) -> None:
+    """The Train page's live mode-collapse gauges: the latest measures and the counts over
+    time. Called from train_ui.draw()."""
+    records = list(getattr(snap, "measures", ()) or ())
+    cfg = snap.config
+    if not records:
+        if (
+            cfg is not None
+            and cfg.eval_every
+            and (datasets.DATASETS[cfg.dataset].is_mixture or not cfg.is_points or own_points(cfg))
+        ):
+            st.caption(
+                f"Mode-collapse measures appear every {cfg.eval_every:,} steps "
+                "(setting eval_every); the Diagnostics page explains them."
+            )
+        return
+    last = records[-1]
+    previous = records[-2] if len(records) > 1 else None
+    if "js_grid" in last:
+        point_gauges(records, last, previous)
+        measures_note(snap)
+        return
+    keys = MODE_GAUGES if "modes_total" in last else CLASS_GAUGES
+    if not any(k in last for k, _ in keys):
+        keys = IMAGE_GAUGES
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(
+            f"**Mode collapse** (measured at step {last['step']:,} on "
+            f"{last.get('samples', 0):,} samples; details on the Diagnostics page)"
+        )
+        gauges(last, keys, previous)
+        verdict(last)
+        distribution_gauges(last, cfg.dataset if cfg is not None else "", previous)
+    measures_note(snap)
+    counts, rest = over_time_keys(records)
+    with right:
+        st.plotly_chart(
+            series_figure(records, counts or rest, "Over training"), key="diag.live_chart"
+        )
+
+
+def own_points(cfg) -> bool:
+    return cfg is not None and datasets.DATASETS[cfg.dataset].user_points
+
+
+def point_gauges(records: list[dict], last: dict, previous: dict | None) -> None:
+    """The live gauges of a run on the user's own points: no modes to count, so precision and
+    recall on the points and the grid KL/JS, with one sentence reading them."""
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(
+            f"**How well it matches your points** (measured at step {last['step']:,} on "
+            f"{last.get('samples', 0):,} samples; there are no modes to count)"
+        )
+        gauges(last, POINT_GAUGES, previous)
+        st.caption(point_reading(last))
+        explain(POINT_GAUGES)
+    with right:
+        keys = [k for k in ("precision", "recall", "js_grid") if any(k in r for r in records)]
+        st.plotly_chart(series_figure(records, keys, "Over training"), key="diag.live_chart")
+
+
+def point_reading(measures: dict) -> str:
+    """One sentence on what precision, recall and JS say together."""
+    precision, recall = measures.get("precision", 0.0), measures.get("recall", 0.0)
+    if precision >= 0.7 and recall >= 0.7:
+        return "Samples lie on your points and reach most of them: a good match."
+    if precision >= 0.7:
+        return ("Samples lie on your points but miss parts of them (low recall): the generator "
+                "covers only some of the shape, the 2D picture of mode collapse.")
+    if recall >= 0.7:
+        return ("Samples reach most of your points but many fall off them (low precision): a "
+                "blurry, too-wide cloud.")
+    return "Samples neither lie on your points nor reach them yet: early training or a failure."
+
+
+DISTRIBUTION_KEYS = ("fid", "kid", "inception_score", "fid_inception", "kid_inception")
+LOWER_BETTER = ("fid", "kid", "fid_inception", "kid_inception")
+
+
+def distribution_gauges(measures: dict, dataset: str, previous: dict | None = None) -> None:
+    """FID, KID and IS gauges under their honest names (which features), with what a good value
+    is, and the one line on the Inception-v3 ones (shown beside, or how to get them)."""
+    shown = [k for k in DISTRIBUTION_KEYS if k in measures]
+    if not shown:
+        return
+    names = describe(dataset or "dataset")
+    for col, key in zip(st.columns(len(shown)), shown, strict=True):
+        delta = None
+        if previous is not None and isinstance(previous.get(key), (int, float)):
+            delta = f"{measures[key] - previous[key]:+.3g}"
+        col.metric(
+            names[key],
+            f"{measures[key]:.3g}",
+            delta=delta,
+            delta_color="inverse" if key in LOWER_BETTER else "normal",
+            help=EXPLANATIONS[key],
+        )
+    if "fid" in measures:
+        good = good_values(measures, dataset)
+        st.caption(f"FID, KID and IS here are {names['explanation']}. " + good)
+    if "fid_inception" not in measures:
+        st.caption(INCEPTION_HINT + ".")
+
+
+def good_values(measures: dict, dataset: str = "") -> str:
+    """What a good FID/KID/IS is, in the terms of these samples (and the dataset's classes)."""
+    floor = measures.get("fid_floor")
+    text = "Lower FID and KID are better; "
+    if floor is not None:
+        text += (
+            f"real data scores FID {floor:.3g} with as many samples (the noise floor), a "
+            "generator stuck on one class scores hundreds. "
+        )
+    else:
+        text += (
+            "real data against other real data scores low (about 6 for 800 digits a side; more "
+            "with fewer samples), a generator stuck on one class scores hundreds. "
+        )
+    classes = len(datasets.class_names(dataset)) or "the number of classes"
+    return text + f"IS runs from 1 (one class) to {classes} (every class, each sample clear)."
+
+
+def measures_note(snap) -> None:
+    """Why some measures are missing for now (e.g. the classifier still training)."""
+    note = (getattr(snap, "info", None) or {}).get("measures_note")
+    if note:
+        st.caption(note)

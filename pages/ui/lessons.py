@@ -1,0 +1,612 @@
+"""Drawing helpers for the Lessons page: the lesson text, its one-click start, the 2D view with
+toggleable layers (D's map, G's manifold, gradient arrows), the side-by-side view, the
+Dirac-GAN panel and the teacher link. The lessons themselves are data in
+playground.lessons.catalogue."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from pages.ui import common as ui
+from pages.ui import slowmo as slowmo_ui
+from pages.ui import train as train_ui
+from playground.data.loading import mixture_spec
+from playground.lessons import dirac
+from playground.lessons.catalogue import (
+    HIDEABLE,
+    LESSONS,
+    Lesson,
+    TeacherView,
+    parse_teacher_link,
+    teacher_query,
+)
+from playground.lessons.catalogue import lesson as find_lesson
+from playground.runs import capacity
+from playground.runs.multirunner import MultiRunner
+from playground.runs.runner import Frame, Run, Snapshot
+from playground.views import figures, images
+
+ACTIVE = "lessons.active"  # (lesson key, variant index) of the run this session started here
+LIVE = "lessons-live"  # the key of the container holding the lesson's live run
+SCROLL = "lessons.scroll"  # set by Start: the next page run brings the live run into view
+# The layers a lesson's view toggles (figures.LAYERS has their labels); points are always on.
+LAYERS = {name: figures.LAYERS[name] for name in ("decision", "manifold", "arrows")}
+POINTS = frozenset({"real", "generated"})
+PENDING_CONFIG = getattr(train_ui, "PENDING_CONFIG", "train.pending_config")
+
+
+# ---------------------------------------------------------------------- teacher view
+def teacher_view() -> TeacherView:
+    """The teacher link in the URL (lesson, hide, lock), or a plain view with a warning."""
+    try:
+        return parse_teacher_link(st.query_params.to_dict())
+    except ValueError as exc:
+        st.warning(f"The link's lesson settings were not used: {exc}")
+        return TeacherView()
+
+
+def pick_lesson(view: TeacherView) -> Lesson:
+    """The link's lesson when locked (or its picker hidden); else a picker in the sidebar."""
+    if view.lesson is not None and (view.locked or not view.shows("picker")):
+        return view.lesson
+    names = [f"{x.number}. {x.title}" for x in LESSONS]
+    start = view.lesson.number - 1 if view.lesson is not None else 0
+    chosen = st.sidebar.radio(
+        "Lesson", names, index=start, key="lessons.pick", help="The lessons in teaching order."
+    )
+    return LESSONS[names.index(chosen)]
+
+
+# ---------------------------------------------------------------------- the lesson's text
+def header(lesson: Lesson, view: TeacherView) -> None:
+    st.header(f"Lesson {lesson.number}: {lesson.title}")
+    st.markdown(lesson.shows)
+    if view.shows("formula"):
+        st.latex(lesson.formula)
+    if view.shows("watch"):
+        st.markdown(f"**What to watch.** {lesson.watch}")
+    if view.shows("claim"):
+        st.info(f"**What you should see.** {lesson.claim}", icon=":material/visibility:")
+
+
+# ---------------------------------------------------------------------- starting
+class MultiSlot:
+    """This session's side-by-side run on the Lessons page; replacing it stops the old one."""
+
+    def __init__(self) -> None:
+        self.runner = None
+
+    def replace(self, runner) -> None:
+        if self.runner is not None:
+            self.runner.stop(wait=10.0)
+        self.runner = runner
+
+    def release(self) -> None:
+        if self.runner is not None:
+            self.runner.stop(wait=None)
+
+
+@st.cache_resource(scope="session", on_release=lambda slot: slot.release(), show_spinner=False)
+def multi_slot() -> MultiSlot:
+    return MultiSlot()
+
+
+def start(lesson: Lesson, index: int = 0) -> None:
+    """Set everything the lesson needs and start its run (stopping this session's others)."""
+    slot, multi = ui.run_slot(), multi_slot()
+    st.session_state[ACTIVE] = (lesson.key, index)
+    st.session_state[SCROLL] = True
+    st.session_state.pop("lessons.switched", None)
+    if lesson.kind == "side-by-side":
+        slot.replace(None)
+        multi.replace(None)
+        runner = MultiRunner(lesson.configs())
+        if capacity.SLOTS.try_start(runner):
+            multi.replace(runner)
+        else:
+            st.session_state[train_ui.WAITING] = True
+        return
+    multi.replace(None)
+    cfg = lesson.variants[index].config()
+    # The run is this session's run, so the Train page shows it too; this hands it the run's
+    # settings for its sidebar (the same hand-over the Runs page's Resume uses).
+    name = f"lesson {lesson.number} ({lesson.variants[index].label})"
+    st.session_state[PENDING_CONFIG] = (cfg.to_dict(), name)
+    train_ui.start_run(slot, Run(cfg))
+
+
+def start_buttons(lesson: Lesson) -> None:
+    """The lesson's one click, and one click for each further variant."""
+    first = lesson.variants[0]
+    cols = st.columns(max(2, len(lesson.variants)))
+    label = f"Start lesson {lesson.number}"
+    if len(lesson.variants) > 1 and lesson.kind != "side-by-side":
+        label += f": {first.label}"
+    cols[0].button(
+        label,
+        key=f"lessons.start.{lesson.key}",
+        type="primary",
+        icon=":material/play_arrow:",
+        on_click=start,
+        args=(lesson, 0),
+        width="stretch",
+    )
+    if lesson.kind == "side-by-side":
+        cols[1].caption(
+            "Trains "
+            + " and ".join(v.label for v in lesson.variants)
+            + " side by side, as one batched computation."
+        )
+        return
+    for i, variant in enumerate(lesson.variants[1:], start=1):
+        cols[i].button(
+            variant.label,
+            key=f"lessons.start.{lesson.key}.{i}",
+            on_click=start,
+            args=(lesson, i),
+            width="stretch",
+        )
+
+
+def active_index(lesson: Lesson) -> int | None:
+    """Which of this lesson's variants this session's run is, or None when it is not this
+    lesson's run."""
+    key, index = st.session_state.get(ACTIVE, (None, 0))
+    return index if key == lesson.key else None
+
+
+def scroll_to_live_after_start() -> None:
+    """Right after Start, scroll the live run to the top of the window: below the lesson's
+    text it starts beneath the fold on a projector's 720 lines."""
+    if st.session_state.pop(SCROLL, False):
+        ui.scroll_into_view(LIVE)
+
+
+# ---------------------------------------------------------------------- settings and controls
+def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
+    """What the lesson sets (the settings that differ from the defaults), and the learning
+    rates, live; locked by a teacher link."""
+    index = active_index(lesson) or 0
+    cfg = lesson.variants[index].config()
+    # One pair of rate widgets per variant: a variant's run must not get another's rates.
+    variant = f".{index}" if index else ""
+    with st.expander("Settings of this lesson", expanded=False):
+        rows = [{"setting": k, "value": v} for k, v in cfg.to_query().items()]
+        st.dataframe(rows, hide_index=True, width="content")
+        live = run is not None and active_index(lesson) is not None and run.snapshot().active
+        cols = st.columns(2)
+        lr_g = cols[0].number_input(
+            "lr_g (live)",
+            value=cfg.lr_g,
+            format="%g",
+            step=None,
+            key=f"lessons.lr_g.{lesson.key}{variant}",
+            disabled=view.locked,
+            help=ui.HELP["lr_g"],
+        )
+        lr_d = cols[1].number_input(
+            "lr_d (live)",
+            value=cfg.lr_d,
+            format="%g",
+            step=None,
+            key=f"lessons.lr_d.{lesson.key}{variant}",
+            disabled=view.locked,
+            help=ui.HELP["lr_d"],
+        )
+        if view.locked:
+            st.caption("Settings are locked by this link.")
+        if live and not view.locked:
+            current = run.snapshot().config
+            changes = {
+                k: v for k, v in dict(lr_g=lr_g, lr_d=lr_d).items() if v != getattr(current, k)
+            }
+            if changes:
+                try:
+                    run.set_hyper(**changes)
+                    st.toast(
+                        "Changed live: " + ", ".join(f"{k} = {v:g}" for k, v in changes.items())
+                    )
+                except ValueError as exc:
+                    st.error(str(exc))
+
+
+def run_controls(run, snap) -> None:
+    """Pause / Resume / Stop for the lesson's run."""
+    cols = st.columns(6)
+    if snap.status == "paused":
+        cols[0].button(
+            "Resume", icon=":material/resume:", on_click=run.resume, key="lessons.resume"
+        )
+    else:
+        cols[0].button(
+            "Pause",
+            icon=":material/pause:",
+            on_click=run.pause,
+            disabled=not snap.active,
+            key="lessons.pause",
+        )
+    cols[1].button(
+        "Stop",
+        icon=":material/stop:",
+        on_click=run.stop,
+        disabled=not snap.active,
+        key="lessons.stop",
+    )
+
+
+def switch_button(lesson: Lesson, run: Run, snap: Snapshot) -> None:
+    """Lesson 6: change the game of the live run (Run.set_hyper, applied at its next step)."""
+    switch = lesson.switch
+    done = st.session_state.get("lessons.switched")
+
+    def apply() -> None:
+        try:
+            run.set_hyper(**switch.changes)
+            st.session_state["lessons.switched"] = run.snapshot().step
+        except ValueError as exc:
+            st.session_state["lessons.switch_error"] = str(exc)
+
+    st.button(
+        switch.label,
+        key="lessons.switch",
+        type="primary",
+        on_click=apply,
+        disabled=not snap.active or done is not None,
+        icon=":material/swap_horiz:",
+    )
+    if done is not None:
+        changed = ", ".join(f"{k} = {v}" for k, v in switch.changes.items())
+        st.caption(f"Switched at step {done:,}: {changed}.")
+    if "lessons.switch_error" in st.session_state:
+        st.error(st.session_state.pop("lessons.switch_error"))
+
+
+# ---------------------------------------------------------------------- the 2D view
+def layer_toggles(lesson: Lesson, view: TeacherView) -> set[str]:
+    """A toggle per layer (the lesson's defaults on); fixed at the defaults when hidden."""
+    if not view.shows("layers"):
+        return set(lesson.layers)
+    cols = st.columns(len(LAYERS))
+    on = set()
+    for col, (name, (label, text)) in zip(cols, LAYERS.items(), strict=True):
+        if col.toggle(
+            label, value=name in lesson.layers, key=f"lessons.layer.{lesson.key}.{name}", help=text
+        ):
+            on.add(name)
+    return on
+
+
+def view_figure(
+    frame: Frame,
+    real: np.ndarray | None,
+    extent,
+    layers: set[str],
+    title: str = "",
+    height: int = 520,
+) -> go.Figure:
+    """Real and generated points over D's map, with G's manifold and the gradient arrows."""
+    return figures.layered_figure(
+        frame, real, extent, set(layers) | POINTS, title, height, colorbar=False
+    )
+
+
+@st.cache_data(show_spinner=False)
+def mode_centres(dataset: str) -> np.ndarray | None:
+    """A mixture's mode centres, drawn as the real data in the side-by-side view."""
+    spec = mixture_spec(dataset)
+    return None if spec is None else np.asarray(spec[0], dtype=np.float32)
+
+
+def plane_caption(frame: Frame, cfg) -> str:
+    if frame.manifold is None:
+        return ""
+    return figures.plane_caption(frame.manifold.plane, cfg.latent_dim)
+
+
+def preview(lesson: Lesson) -> None:
+    """Before Start: the data the lesson trains on, drawn where its live picture will be (which
+    also has the browser load its charting code now rather than after the click)."""
+    title = "The data this lesson trains on (real, blue)"
+    caption = "Press the start button above: the generator learns to draw these, live."
+    if not ui.data_preview_chart(lesson.variants[0].config().dataset, "lessons.preview", title,
+                                 caption):
+        st.caption("Press the start button above: the run trains here, live.")
+
+
+def held_text(snap: Snapshot) -> str:
+    records = [r for r in snap.measures if "modes_held" in r]
+    if not records:
+        return ""
+    last = records[-1]
+    return f"{last['modes_held']} of {last['modes_total']} modes held (step {last['step']:,})"
+
+
+def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
+    """The lesson's run, redrawn about once a second while it trains."""
+    active = ui.await_first_picture(run).status in train_ui.POLLING
+
+    @st.fragment(run_every=ui.REFRESH_SECONDS if active else None)
+    def live() -> None:
+        snap = run.snapshot()
+        if active and snap.status not in train_ui.POLLING:
+            st.rerun()
+        progress(snap)
+        ui.status_message(snap)
+        if view.shows("controls"):
+            run_controls(run, snap)
+        if lesson.switch is not None:
+            switch_button(lesson, run, snap)
+        frame = snap.latest
+        if frame is not None and snap.kind == "images":
+            live_images(snap, frame)
+            return
+        layers = layer_toggles(lesson, view)
+        if frame is None or snap.kind != "points":
+            st.caption("Building the models and loading the data…")
+            return
+        left, right = st.columns([3, 2])
+        with left:
+            fig = view_figure(
+                frame,
+                ui.shown_real_points(run),
+                snap.extent,
+                layers,
+                title=f"Step {frame.step:,}: real (blue), generated (orange)",
+            )
+            st.plotly_chart(fig, key="lessons.view")
+            if "manifold" in layers:
+                st.caption(plane_caption(frame, snap.config))
+        with right:
+            text = held_text(snap)
+            if text:
+                st.metric("Mode coverage", text.split(" (")[0], help=text)
+            if frame.arrows is not None:
+                st.caption(f"Arrows: median ‖∂L_G/∂x‖ = {frame.arrows.median_norm:.3g}.")
+            st.plotly_chart(
+                figures.line_figure(
+                    snap.history,
+                    {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
+                    "Gradient norms",
+                    log_y=True,
+                ),
+                key="lessons.grads",
+            )
+            st.plotly_chart(
+                figures.line_figure(
+                    snap.history, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", 0.6
+                ),
+                key="lessons.losses",
+            )
+        if view.shows("controls"):  # slow motion on the paused run (pausing is a control)
+            slowmo_ui.panel(run, snap, ui.shown_real_points(run), "lessons")
+
+    live()
+
+
+GRID_PX = 448  # an image lesson's sample grid is enlarged (pixels repeated) to about this
+
+
+def live_images(snap: Snapshot, frame: Frame) -> None:
+    """An image lesson's run: the fixed-noise grid enlarged for the room, D's mean output on
+    real and generated images, and the class measures once they are in."""
+    left, right = st.columns([3, 2])
+    with left:
+        grid = images.upscale(images.make_grid(frame.samples, pad=1), GRID_PX)
+        st.image(grid, caption=f"Fixed noise at step {frame.step:,}", output_format="PNG")
+    with right:
+        last = snap.measures[-1] if snap.measures else {}
+        if "classes_covered" in last:
+            st.metric(
+                "Classes covered",
+                f"{last['classes_covered']} of {last.get('classes_total', 10)}",
+                help=f"by the project's classifier, step {last['step']:,}",
+            )
+        st.plotly_chart(
+            figures.line_figure(
+                snap.history, {"d_real": "D(real)", "d_fake": "D(fake)"}, "D's output"
+            ),
+            key="lessons.d_outputs",
+        )
+        st.plotly_chart(
+            figures.line_figure(
+                snap.history, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", 0.6
+            ),
+            key="lessons.losses",
+        )
+
+
+def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
+    """The members of a side-by-side lesson, and their G gradient norms on one chart."""
+    active = runner.snapshot().active
+
+    @st.fragment(run_every=ui.REFRESH_SECONDS if active else None)
+    def live() -> None:
+        snap = runner.snapshot()
+        if active and not snap.active:
+            st.rerun()
+        st.progress(
+            min(1.0, snap.step / max(snap.total_steps, 1)),
+            text=f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}",
+        )
+        if snap.error:
+            st.error(snap.error)
+        if view.shows("controls"):
+            run_controls(runner, snap)
+        members = snap.members
+        grads = go.Figure()
+        for variant, member in zip(lesson.variants, members, strict=True):
+            h = member.history
+            grads.add_trace(
+                go.Scatter(
+                    x=h.get("step", []),
+                    y=h.get("g_grad_norm", []),
+                    name=f"{variant.label}: ‖∇G‖",
+                    mode="lines",
+                )
+            )
+        grads.update_layout(
+            title="G's gradient norm, side by side",
+            height=300,
+            yaxis_type="log",
+            margin=dict(l=10, r=10, t=40, b=10),
+            xaxis_title="step",
+            legend=dict(orientation="h", y=-0.3),
+        )
+        st.plotly_chart(grads, key="lessons.side.grads")
+        cols = st.columns(len(members))
+        for col, variant, member in zip(cols, lesson.variants, members, strict=True):
+            if member.latest is None:
+                col.caption("Building the models…")
+                continue
+            fig = view_figure(
+                member.latest,
+                mode_centres(member.config.dataset),
+                member.extent,
+                {"decision"},
+                title=variant.label,
+                height=400,
+            )
+            col.plotly_chart(fig, key=f"lessons.side.{variant.label}")
+
+    live()
+
+
+def progress(snap: Snapshot) -> None:
+    fraction = min(1.0, snap.step / max(snap.total_steps, 1))
+    text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
+    if snap.steps_per_sec:
+        text += f" · {snap.steps_per_sec:,.0f} steps/s"
+    st.progress(fraction, text=text)
+
+
+# ---------------------------------------------------------------------- the Dirac-GAN
+@st.cache_data(show_spinner=False, max_entries=64)
+def _dirac_paths(setup: dirac.DiracSetup) -> dict[str, np.ndarray]:
+    from dataclasses import replace
+
+    plain = replace(setup, regulariser="none")
+    return {
+        "simultaneous": dirac.trajectory(replace(plain, mode="simultaneous")),
+        "alternating": dirac.trajectory(replace(plain, mode="alternating")),
+        "regularised": dirac.trajectory(setup),
+    }
+
+
+def dirac_panel(lesson: Lesson, view: TeacherView) -> None:
+    """The Dirac-GAN's vector field and three trajectories (drawn at once: no training)."""
+    from dataclasses import replace
+
+    st.subheader("The Dirac-GAN")
+    base = lesson.dirac or dirac.DiracSetup()
+    locked = view.locked
+    cols = st.columns(4)
+    loss = cols[0].selectbox(
+        "Loss",
+        dirac.DIRAC_LOSSES,
+        index=dirac.DIRAC_LOSSES.index(base.loss),
+        key="lessons.dirac.loss",
+        disabled=locked,
+        help=dirac.loss_help(),
+    )
+    reg = cols[1].selectbox(
+        "Regulariser",
+        dirac.REGULARISERS[1:],
+        key="lessons.dirac.reg",
+        disabled=locked,
+        help="r1: γ/2·ψ² on D. gp: WGAN-GP's λ(|ψ| − 1)². "
+        "noise: instance noise of std σ on D's inputs.",
+    )
+    strength = cols[2].number_input(
+        "Strength (γ, λ or σ)", 0.0, 100.0, 1.0, 0.1, key="lessons.dirac.strength", disabled=locked
+    )
+    lr = cols[3].number_input(
+        "Learning rate h", 0.01, 1.0, base.lr, 0.01, key="lessons.dirac.lr", disabled=locked
+    )
+    setup = replace(base, loss=loss, regulariser=reg, strength=float(strength), lr=float(lr))
+    paths = _dirac_paths(setup)
+    st.plotly_chart(dirac_figure(setup, paths), key="lessons.dirac.figure")
+    verdicts = [
+        f"**{name}**: {dirac.verdict(path)} (distance {dirac.distances(path)[0]:.2f} → "
+        f"{dirac.distances(path)[-1]:.3g})"
+        for name, path in paths.items()
+    ]
+    st.markdown(" · ".join(verdicts))
+
+
+def dirac_figure(setup: dirac.DiracSetup, paths: dict[str, np.ndarray]) -> go.Figure:
+    theta, psi, v_theta, v_psi = dirac.vector_field(setup, span=2.0, resolution=15)
+    xs, ys, sizes = figures.arrow_segments(
+        np.stack([theta.ravel(), psi.ravel()], axis=1),
+        0.12
+        * np.stack([v_theta.ravel(), v_psi.ravel()], axis=1)
+        / max(np.hypot(v_theta, v_psi).max(), 1e-12)
+        * 2.0,
+    )
+    fig = go.Figure(
+        go.Scatter(
+            x=xs,
+            y=ys,
+            mode="lines+markers",
+            name="gradient field",
+            line=dict(color="#999", width=1),
+            hoverinfo="skip",
+            marker=dict(symbol="arrow", angleref="previous", size=sizes, color="#999"),
+        )
+    )
+    colours = {"simultaneous": "#d62728", "alternating": "#ff7f0e", "regularised": "#2ca02c"}
+    names = {
+        "simultaneous": "simultaneous steps",
+        "alternating": "alternating steps",
+        "regularised": f"simultaneous, {setup.regulariser} {setup.strength:g}",
+    }
+    for key, path in paths.items():
+        fig.add_trace(
+            go.Scatter(
+                x=path[:, 0],
+                y=path[:, 1],
+                mode="lines",
+                name=names[key],
+                line=dict(color=colours[key], width=2),
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=[0],
+            y=[0],
+            mode="markers",
+            name="equilibrium",
+            marker=dict(symbol="x", size=12, color="black"),
+        )
+    )
+    fig.update_layout(
+        height=480,
+        margin=dict(l=10, r=10, t=30, b=10),
+        xaxis=dict(title="θ (G's point)", range=[-2.2, 2.2], constrain="domain"),
+        yaxis=dict(title="ψ (D's slope)", range=[-2.2, 2.2], scaleanchor="x", constrain="domain"),
+        legend=dict(orientation="h", y=-0.15),
+    )
+    return fig
+
+
+# ---------------------------------------------------------------------- teacher link
+def teacher_link_builder(lesson: Lesson) -> None:
+    """Make a link that opens this lesson for a class: chosen parts hidden, settings locked."""
+    with st.expander("Teacher link", icon=":material/link:"):
+        hide = st.multiselect(
+            "Hide",
+            HIDEABLE,
+            default=["picker", "settings"],
+            key=f"lessons.hide.{lesson.key}",
+            help="Parts of the page the class does not see.",
+        )
+        lock = st.checkbox("Lock the settings", value=True, key=f"lessons.lock.{lesson.key}")
+
+        query = teacher_query(lesson, tuple(hide), lock)
+        text = "&".join(f"{k}={v}" for k, v in query.items())
+        st.code(f"/lessons?{text}", language=None)
+        st.caption("Append this to the app's address (for example http://localhost:8501).")
+
+
+__all__ = ["find_lesson"]

@@ -1,0 +1,568 @@
+"""The Train page's controls and live view (drawing only; the run itself is `playground`'s)."""
+
+from __future__ import annotations
+
+import io
+import shutil
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from pages.ui import common as ui
+from pages.ui import gauges as gauges_ui
+from pages.ui import slowmo as slowmo_ui
+from pages.ui import userdata as userdata_ui
+from playground.data import folders, uploads
+from playground.data import registry as datasets
+from playground.errors import ConfigError
+from playground.objectives.losses import LOSSES
+from playground.runs import backends, capacity
+from playground.runs.runner import Frame, Run, Snapshot
+from playground.settings.config import PRESETS, GANConfig
+from playground.views import figures, images
+
+POLLING = ("queued", "starting", "running")  # statuses during which the live view redraws itself
+
+
+def apply_pending_preset() -> None:
+    """Another page asked for a preset (the home page's one-click starts)."""
+    name = st.session_state.pop("pending_preset", None)
+    if name in PRESETS:
+        st.session_state["preset"] = name
+        ui.load_into_widgets(PRESETS[name].config())
+
+
+PENDING_CONFIG = "train.pending_config"  # a run's own settings, left by the Runs page's Resume
+LOADED_NOTE = "train.loaded_note"
+
+
+def apply_pending_config() -> None:
+    """The Runs page resumed a run: its own settings fill the widgets (before they are drawn),
+    so the sidebar shows what the run trains with and pushes nothing into it."""
+    pending = st.session_state.pop(PENDING_CONFIG, None)
+    if pending is None:
+        return
+    config, name = pending
+    ui.load_into_widgets(GANConfig.from_dict(config))
+    st.session_state["preset"] = "(custom)"
+    st.session_state.pop(ui.LIVE_CHANGED, None)
+    st.session_state[LOADED_NOTE] = name
+
+
+def _shown(value) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def push_live_changes(run: Run, snap: Snapshot, cfg: GANConfig, names: list[str]) -> None:
+    """Send the live settings the user changed (`names`) to the running run, and say so."""
+    changes = {k: getattr(cfg, k) for k in names if getattr(cfg, k) != getattr(snap.config, k)}
+    if not changes:
+        return
+    try:
+        run.set_hyper(**changes)
+    except ConfigError as exc:  # e.g. a loss that would change D's layers
+        st.warning(f"Not changed on the running run: {exc}")
+        return
+    st.toast("Changed live: " + ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items()))
+
+
+def differences_note(snap: Snapshot | None, cfg: GANConfig) -> None:
+    """Where the sidebar and the session's run differ, say so: live settings reach the run when
+    their control changes; the others only with a new Start."""
+    if name := st.session_state.pop(LOADED_NOTE, None):
+        st.info(f"The sidebar shows **{name}**'s own settings. Change a live setting (learning "
+                "rates, D/G steps, the loss, …) and it reaches the run at its next step.")
+    if snap is None or snap.config is None or not snap.active:
+        return
+    differ = [k for k, v in cfg.to_dict().items()
+              if k not in ui.LIVE and v != getattr(snap.config, k)]
+    if differ:
+        st.caption("The sidebar differs from the running run in "
+                   + "; ".join(f"{ui.LABELS.get(k, k)} (`{k}`: {_shown(getattr(cfg, k))} here, "
+                               f"{_shown(getattr(snap.config, k))} in the run)" for k in differ)
+                   + ". These take effect with a new **Start**.")
+
+
+# ---------------------------------------------------------------------- controls
+def _step(run: Run, d: bool, g: bool) -> None:
+    """Queue one manual step and wait briefly for it, so the redraw shows its result."""
+    if run is None:  # a stale click after Reset
+        return
+    before = run.snapshot().step
+    if run.step(d=d, g=g):
+        deadline = time.monotonic() + 3.0
+        while time.monotonic() < deadline and run.snapshot().step == before:
+            time.sleep(0.02)
+
+
+def _save(run: Run) -> None:
+    if run is None:
+        return
+    # Offered from the moment a run starts (the page does not redraw its buttons while a run
+    # trains): a run still building its models is given a moment to finish.
+    deadline = time.monotonic() + 10.0
+    while not run.has_models and run.snapshot().active and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if not run.has_models:
+        st.session_state["save_error"] = "Nothing to save yet: the run has not built its models."
+        return
+    folder = None
+    try:
+        folder = ui.new_run_folder(run.snapshot().config)
+        run.save(folder)
+        ui.claim_run(folder)  # this session's to delete; read-only to other sessions
+        st.session_state["saved_to"] = str(folder.relative_to(ui.ROOT))
+    except Exception as exc:  # disk full, permissions: say so, keep the run
+        st.session_state["save_error"] = f"Could not save: {exc}"
+        if folder is not None and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+
+
+def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -> None:
+    run = slot.run
+    snap = run.snapshot() if run else None
+    active = snap is not None and snap.active
+    paused = active and snap.status == "paused"
+    can_save = run is not None  # Run.save is safe while training: no Pause needed
+    cols = st.columns(8)
+    cols[0].button(
+        "Start",
+        icon=":material/play_arrow:",
+        on_click=start,
+        type="primary",
+        disabled=problem is not None,
+        help="Start a new run with the settings in the sidebar (stops any current one).",
+    )
+    if paused:
+        cols[1].button(
+            "Resume", icon=":material/resume:", on_click=run.resume, help="Continue training."
+        )
+    else:
+        cols[1].button(
+            "Pause",
+            icon=":material/pause:",
+            on_click=run.pause if run else None,
+            disabled=not active,
+            help="Pause; then step by hand.",
+        )
+    step_help = "One step while paused: {}."
+    cols[2].button(
+        "Step",
+        on_click=_step,
+        args=(run, True, True),
+        disabled=not paused,
+        help=step_help.format("d_steps D updates, then a G update"),
+    )
+    cols[3].button(
+        "D only",
+        on_click=_step,
+        args=(run, True, False),
+        disabled=not paused,
+        help=step_help.format("only the discriminator learns"),
+    )
+    cols[4].button(
+        "G only",
+        on_click=_step,
+        args=(run, False, True),
+        disabled=not paused,
+        help=step_help.format("only the generator learns"),
+    )
+    cols[5].button(
+        "Stop",
+        icon=":material/stop:",
+        on_click=run.stop if run else None,
+        disabled=not active,
+        help="End the run; its state stays on screen and can be saved.",
+    )
+    cols[6].button(
+        "Save",
+        icon=":material/save:",
+        on_click=_save,
+        args=(run,),
+        disabled=not can_save,
+        help="Save a checkpoint to checkpoints/runs/ (see the Runs page).",
+    )
+    cols[7].button(
+        "Reset",
+        icon=":material/restart_alt:",
+        on_click=slot.replace,
+        args=(None,),
+        disabled=run is None,
+        help="Stop and discard the current run.",
+    )
+    if problem:
+        st.error(f"Fix this setting to start: {problem}")
+    if "saved_to" in st.session_state:
+        st.success(f"Saved to `{st.session_state.pop('saved_to')}`.")
+    if "save_error" in st.session_state:
+        st.error(st.session_state.pop("save_error"))
+
+
+# ---------------------------------------------------------------------- live view
+def live_view(slot: ui.RunSlot, cfg: GANConfig | None) -> None:
+    run = slot.run
+    if run is None:
+        st.info(
+            "Pick a preset in the sidebar (or set things by hand) and press **Start**. "
+            "Curves and samples appear here while it trains."
+        )
+        if cfg is not None:
+            ui.data_preview_chart(cfg.dataset, "train.preview", "The data (real, blue)",
+                                  "The generator learns to draw these.")
+        return
+    polling = ui.await_first_picture(run).status in POLLING
+    every = ui.REFRESH_SECONDS if polling else None
+
+    @st.fragment(run_every=every)
+    def view() -> None:
+        snap = run.snapshot()
+        if polling and snap.status not in POLLING:
+            st.rerun()  # paused or ended: redraw the page (buttons) and stop polling
+        draw(run, snap)
+
+    view()
+
+
+def draw(run: Run, snap: Snapshot) -> None:
+    _progress(snap)
+    ui.status_message(snap)
+    for note in snap.info.get("notes", []):
+        st.caption(note)
+    if not snap.history.get("step") and snap.latest is None:
+        if snap.status != "queued":  # a queued run has not begun (status_message says so)
+            st.caption("Building the models and loading the data…")
+        return
+    _metrics(snap)
+    gauges_ui.live_gauges(snap)
+    _charts(snap)
+    layers = _samples(run, snap)
+    _downloads(run, snap, layers)
+
+
+def _progress(snap: Snapshot) -> None:
+    fraction = min(1.0, snap.step / max(snap.total_steps, 1))
+    text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
+    if snap.steps_per_sec and snap.status == "running":  # paused: the last speed is stale
+        text += f" · {snap.steps_per_sec:,.0f} steps/s"
+    if snap.eta_seconds is not None:
+        text += f" · ETA {_duration(snap.eta_seconds)}"
+    st.progress(fraction, text=text)
+
+
+def _duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def _metrics(snap: Snapshot) -> None:
+    h = snap.history
+    last = {k: v[-1] for k, v in h.items() if v}
+    cols = st.columns(4)
+    cols[0].metric("Step", f"{snap.step:,}")
+    cols[1].metric("D loss", f"{last['d_loss']:.3f}" if "d_loss" in last else "–")
+    cols[2].metric("G loss", f"{last['g_loss']:.3f}" if "g_loss" in last else "–")
+    fast = snap.info.get("fast_paths")
+    cols[3].metric(
+        "Device",
+        snap.device or "–",
+        help=f"GPU fast paths in use: {fast}." if fast else "Plain fp32, one kernel at a time.",
+    )
+
+
+# The losses chart's series; InfoGAN runs also log L_I (absent otherwise, so not drawn).
+LOSS_SERIES = {"d_loss": "D loss", "g_loss": "G loss", "info_loss": "InfoGAN L_I (Q's error)"}
+
+
+def _charts(snap: Snapshot) -> None:
+    smoothing = st.slider(
+        "Curve smoothing",
+        0.0,
+        0.99,
+        0.6,
+        0.01,
+        key="smoothing",
+        help="Exponential moving average over logged points; 0 shows raw values.",
+    )
+    h = snap.history
+    c1, c2, c3 = st.columns(3)
+    c1.plotly_chart(
+        figures.line_figure(h, LOSS_SERIES, "Losses", smoothing),
+        key="chart_loss",
+    )
+    probability = snap.config is not None and LOSSES[snap.config.loss].probability
+    title = "D's output (probability real)" if probability else "D's score"
+    c2.plotly_chart(
+        figures.line_figure(h, {"d_real": "D(real)", "d_fake": "D(fake)"}, title, smoothing),
+        key="chart_d",
+    )
+    c3.plotly_chart(
+        figures.line_figure(
+            h,
+            {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
+            "Gradient norms",
+            smoothing,
+            log_y=True,
+        ),
+        key="chart_grad",
+    )
+
+
+def _pick_frame(snap: Snapshot) -> Frame:
+    frames = snap.frames
+    follow = st.toggle(
+        "Follow the latest samples",
+        value=True,
+        key="follow_latest",
+        help="Off: scrub back through earlier samples of the same noise.",
+    )
+    if follow or len(frames) < 2:
+        return frames[-1]
+    steps = [f.step for f in frames]
+    chosen = st.select_slider("Samples at step", options=steps, value=steps[-1], key="frame_step")
+    return frames[steps.index(chosen)]
+
+
+def _samples(run: Run, snap: Snapshot) -> set[str]:
+    """The samples at the chosen step; for 2D data, the layers switched on (else empty)."""
+    if snap.latest is None:
+        return set()
+    frame = _pick_frame(snap)
+    if snap.kind == "points":
+        return _points_view(run, snap, frame)
+    side = frame.samples.shape[2]  # small images (digits at 8 or 16 px) are enlarged crisply
+    st.image(
+        images.make_grid(frame.samples, upscale=max(1, 32 // side)),
+        caption=f"Fixed noise at step {frame.step:,}",
+        width=min(512, 16 * max(32, side)),
+    )
+    return set()
+
+
+LAYERS_ON = ("real", "generated", "decision")  # the 2D view's layers on at first
+
+
+def _layer_toggles() -> set[str]:
+    """A toggle per layer of the 2D view (figures.LAYERS), kept across pages and reruns."""
+    on = set()
+    for col, (name, (label, text)) in zip(
+        st.columns(len(figures.LAYERS)), figures.LAYERS.items(), strict=True
+    ):
+        if col.toggle(label, value=name in LAYERS_ON, key=f"train.layer.{name}", help=text,
+                      persist_state="session"):
+            on.add(name)
+    return on
+
+
+def _points_view(run: Run, snap: Snapshot, frame: Frame) -> set[str]:
+    """The 2D picture with the layers a person chose (returned), then slow motion."""
+    layers = _layer_toggles()
+    real = ui.shown_real_points(run)
+    fig = figures.layered_figure(
+        frame, real, snap.extent, layers,
+        title=f"Real (blue) vs generated (orange) at step {frame.step:,}; "
+        "background: D's score",
+    )
+    st.plotly_chart(fig, key="chart_points")
+    if "manifold" in layers and frame.manifold is not None:
+        st.caption(figures.plane_caption(frame.manifold.plane, snap.config.latent_dim))
+    if "arrows" in layers and frame.arrows is not None:
+        st.caption(f"Arrows: −∂L_G/∂x at 128 fixed-noise fakes, scaled (median length "
+                   f"{frame.arrows.median_norm:.3g} before scaling).")
+    slowmo_ui.panel(run, snap, real, "train")
+    return layers
+
+
+def frame_picture(run: Run, snap: Snapshot, frame: Frame, layers: set[str]) -> np.ndarray:
+    """A frame as the PNG and GIF downloads draw it: a 2D run with the `layers` switched on."""
+    if snap.kind == "points":
+        return images.layered_image(frame, ui.shown_real_points(run), snap.extent, layers, size=384)
+    return images.make_grid(frame.samples)
+
+
+def _downloads(run: Run, snap: Snapshot, layers: set[str]) -> None:
+    cols = st.columns(3)
+    latest = snap.latest
+    if latest is None:
+        return
+    cols[0].download_button(
+        "Samples (PNG)",
+        data=lambda: images.png_bytes(frame_picture(run, snap, latest, layers)),
+        file_name=f"samples-step{latest.step}.png",
+        mime="image/png",
+        key="dl_png",
+    )
+    cols[1].download_button(
+        "Loss history (CSV)",
+        data=lambda: history_csv(snap.history),
+        file_name="history.csv",
+        mime="text/csv",
+        key="dl_csv",
+    )
+    cols[2].download_button(
+        "Timelapse (GIF)",
+        data=lambda: images.gif_bytes([frame_picture(run, snap, f, layers) for f in snap.frames]),
+        file_name="timelapse.gif",
+        mime="image/gif",
+        key="dl_gif",
+        disabled=len(snap.frames) < 2,
+    )
+
+
+def history_csv(history: dict[str, list[float]]) -> str:
+    keys = list(history)
+    out = io.StringIO()
+    out.write(",".join(keys) + "\n")
+    for row in zip(*(history[k] for k in keys), strict=True):
+        out.write(",".join(f"{v:g}" for v in row) + "\n")
+    return out.getvalue()
+
+
+# ---------------------------------------------------------------------- training slots
+WAITING = "train.waiting_for_slot"  # this session's Start was refused: all slots were busy
+SLOT_FREED = "train.slot_freed"
+SLOT_POLL_SECONDS = 2.0
+
+
+BACKEND_ERROR = "train.backend_error"  # the Ray cluster could not take the run: why
+
+
+def make_run(cfg: GANConfig) -> Run | None:
+    """A new run of `cfg` on the server's backend (this process, or the Ray cluster); None, with
+    the reason kept for the page, when the cluster cannot be reached."""
+    try:
+        run = backends.make_run(cfg)
+    except (backends.ClusterUnavailable, ConfigError) as exc:
+        st.session_state[BACKEND_ERROR] = str(exc)
+        return None
+    st.session_state.pop(BACKEND_ERROR, None)
+    return run
+
+
+def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
+    """Start `new_run` as this session's run if the server has a free training slot (a run on
+    the Ray cluster always starts, and queues there when the cluster is full). This session's
+    current run is stopped first, so it frees its own slot. False when all are busy."""
+    slot.stop()
+    if not backends.try_start(new_run):
+        st.session_state[WAITING] = True
+        return False
+    slot.replace(new_run)
+    st.session_state.pop(WAITING, None)
+    st.session_state.pop(SLOT_FREED, None)
+    return True
+
+
+def capacity_notice() -> None:
+    """How many of the server's training slots are in use; after a refused Start, a warning
+    that watches for a free slot by itself."""
+    if BACKEND_ERROR in st.session_state:
+        st.error(f"**The run could not start.** {st.session_state[BACKEND_ERROR]}")
+    try:
+        on_ray = backends.backend_name() == "ray"
+    except ConfigError as exc:  # a bad GAN_PLAYGROUND_BACKEND: say so, keep the page
+        st.error(str(exc))
+        on_ray = False
+    if on_ray:
+        st.caption(backends.describe())
+        if backends.cluster_in_use():  # the cluster queues runs: no slots on this server
+            return
+    waiting = st.session_state.get(WAITING, False)
+
+    @st.fragment(run_every=SLOT_POLL_SECONDS if waiting else None)
+    def notice() -> None:
+        status = capacity.SLOTS.status()
+        if waiting and not status.full:
+            st.session_state[WAITING] = False
+            st.session_state[SLOT_FREED] = True
+            st.rerun()  # redraw the page: the warning goes and polling stops
+        if waiting:
+            st.warning(
+                f"**All {status.limit} training slots on this server are in use** "
+                f"({status.active} runs active), so your run did not start. A run frees its "
+                "slot when it finishes, is stopped or reset, or its browser tab is closed; "
+                "this message changes by itself when a slot is free."
+            )
+        elif st.session_state.get(SLOT_FREED):
+            st.success(f"A training slot is free ({status.active} of {status.limit} in use): "
+                       "press **▶ Start**.")
+        st.caption(f"Training slots on this server: {status.active} of {status.limit} in use.")
+
+    notice()
+
+
+# ---------------------------------------------------------------------- your own images
+UPLOAD_KEY = "train.images_zip"
+UPLOAD_NOTE = "train.upload_note"
+
+
+class UploadSpace(ui.SessionFolder):
+    """This session's private temporary folder for unpacked images; deleted with the session."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def fresh(self) -> Path:
+        """An empty subfolder for a new upload; earlier uploads are deleted."""
+        root = self.folder()
+        for old in root.iterdir():
+            if old.is_dir() and not old.is_symlink():
+                shutil.rmtree(old, ignore_errors=True)
+        self.count += 1
+        return root / f"images-{self.count}"
+
+
+@st.cache_resource(scope="session", on_release=lambda space: space.remove(), show_spinner=False)
+def upload_space() -> UploadSpace:
+    return UploadSpace()
+
+
+def check_data_folder(cfg: GANConfig | None, problem: str | None):
+    """A folder dataset trains only on this session's upload or under a root the server's
+    operator allows (folders.check_app_data_folder): otherwise no config, and the reason."""
+    cfg, problem = userdata_ui.check_points_file(cfg, problem)  # the same rule for points
+    if cfg is None or not datasets.DATASETS[cfg.dataset].user_folder:
+        return cfg, problem
+    try:
+        folders.check_app_data_folder(cfg.data_folder, own=[upload_space().root])
+    except ConfigError as exc:
+        return None, str(exc)
+    return cfg, problem
+
+
+def _unpack_upload() -> None:
+    upload = st.session_state.get(UPLOAD_KEY)
+    if upload is None:
+        return
+    target = upload_space().fresh()
+    try:
+        report = uploads.extract_image_zip(upload.getvalue(), target)
+    except uploads.UploadError as exc:
+        st.session_state[UPLOAD_NOTE] = ("error", f"This zip cannot be used: {exc}")
+        return
+    except OSError as exc:  # disk full: say so
+        st.session_state[UPLOAD_NOTE] = ("error", f"Could not unpack the zip: {exc}")
+        return
+    st.session_state[ui.key_of("data_folder")] = str(target)
+    st.session_state[UPLOAD_NOTE] = ("success", report.message().capitalize() + ".")
+
+
+def image_upload() -> None:
+    """With a folder dataset: upload a zip of your own images instead of typing a path."""
+    userdata_ui.points_panel()  # with your own 2D points: draw them or upload a CSV
+    entry = datasets.DATASETS.get(st.session_state.get(ui.key_of("dataset")))
+    if entry is None or not entry.user_folder:
+        return
+    st.sidebar.file_uploader(
+        "Your images (.zip)", type=["zip"], key=UPLOAD_KEY, on_change=_unpack_upload,
+        help="A zip of your own pictures (PNG, JPEG, BMP, GIF, WebP; any folders inside). It is "
+        "unpacked into a private temporary folder for this session, which becomes data_folder. "
+        "Unsafe entries are refused and files that are not images skipped, each counted.")
+    kind, text = st.session_state.get(UPLOAD_NOTE, (None, None))
+    if kind == "error":
+        st.sidebar.error(text)
+    elif kind == "success":
+        st.sidebar.success(text)

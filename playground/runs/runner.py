@@ -1,0 +1,513 @@
+"""A training run in a background thread, controlled through thread-safe flags and observed
+through immutable snapshots of plain data.
+
+The thread never draws anything: a page polls `snapshot()` (about once a second) and draws it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import logging
+import threading
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from playground.latent import generator_state
+from playground.measures.evaluation import evaluator_for
+from playground.settings.config import GANConfig
+from playground.settings.live import check_live_changes
+from playground.storage.checkpoints import save_checkpoint
+from playground.training.stepcore import Divergence
+from playground.training.trainer import Trainer
+from playground.views.images import to_uint8
+from playground.views.view2d import Arrows, Manifold, layers_for
+
+log = logging.getLogger(__name__)
+
+# Statuses a run goes through. "finished", "stopped", "diverged" and "error" are final.
+FINAL = ("finished", "stopped", "diverged", "error")
+MAX_FRAMES = 48  # sample grids kept for scrubbing back and for the timelapse
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The generator's output on the fixed noise batch at one step."""
+
+    step: int
+    samples: np.ndarray  # points (N, 2) float32 or images (N, H, W, C) uint8
+    decision: np.ndarray | None = None  # D's score over the 2D window (2D data only)
+    manifold: Manifold | None = None  # G's image of a latent grid (2D data only; view2d)
+    arrows: Arrows | None = None  # −∂L_G/∂x at the first fixed-noise samples (2D data only)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    status: str  # starting, running, paused, finished, stopped, diverged, error
+    step: int
+    total_steps: int
+    steps_per_sec: float
+    history: dict[str, list[float]]
+    frames: tuple[Frame, ...] = ()
+    error: str | None = None
+    config: GANConfig | None = None
+    kind: str = ""  # "points" or "images"
+    extent: tuple[float, float, float, float] | None = None
+    device: str = ""
+    elapsed: float = 0.0
+    info: dict = field(default_factory=dict)
+    measures: tuple[dict, ...] = ()  # live mode-collapse measures, {"step", …} each
+    manual_steps: int = 0  # manual steps and phases done while paused (a phase leaves `step`)
+
+    @property
+    def latest(self) -> Frame | None:
+        return self.frames[-1] if self.frames else None
+
+    @property
+    def active(self) -> bool:
+        return self.status not in FINAL
+
+    @property
+    def eta_seconds(self) -> float | None:
+        if self.steps_per_sec <= 0 or self.status != "running":
+            return None
+        return (self.total_steps - self.step) / self.steps_per_sec
+
+
+class ThreadControls:
+    """Start, pause, resume, single steps while paused, and stop for a training loop in a daemon
+    thread, all safe from any thread. A subclass writes `_main` (the thread's body), which
+    calls `_next_action()` before each step and `_set_status()` as it ends."""
+
+    _kind = "run"
+    _thread_name = "gan-run"
+    _phases = False  # whether `step(ends_step=False)` (a step's first phase) is supported
+
+    def __init__(self) -> None:
+        # A run's own identity, never reused (unlike id(), which Python recycles after a run is
+        # freed): caches and owner records are keyed on it.
+        self.uid = uuid.uuid4().hex
+        self._cond = threading.Condition()
+        self._step_lock = threading.Lock()  # held while stepping; saving and copying take it too
+        self._thread: threading.Thread | None = None
+        self._status = "created"
+        self._error: str | None = None
+        self._stop = False
+        self._paused = False
+        self._manual: deque[tuple[bool, bool, bool]] = deque()  # queued (d, g, ends_step)
+        self._manual_done = 0  # manual steps (and phases) done: what a waiting caller watches
+        # The engine's step as of its last finished step, set with the lock held: a snapshot
+        # shows this, never a step whose record is still being written (None: not stepping yet).
+        self._step_done: int | None = None
+        self._started_at = 0.0
+
+    def _main(self) -> None:
+        raise NotImplementedError
+
+    def _engine(self):
+        raise NotImplementedError
+
+    def _train_step(self, action: tuple[bool, bool, bool], manual: bool = False):
+        """One step (d, g, ends_step); `manual` (a single step while paused) logs its own
+        losses at once."""
+        raise NotImplementedError
+
+    def _record_frame(self) -> None:
+        raise NotImplementedError
+
+    def start(self, paused: bool = False) -> None:
+        with self._cond:
+            if self._thread is not None:
+                raise RuntimeError(f"this {self._kind} was already started")
+            self._paused = paused
+            self._status = "starting"
+            self._started_at = time.perf_counter()
+            self._thread = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
+            self._thread.start()
+
+    def pause(self) -> None:
+        with self._cond:
+            if self._status in ("running", "starting"):
+                self._paused = True
+            self._cond.notify_all()
+
+    def resume(self) -> None:
+        with self._cond:
+            self._paused = False
+            self._manual.clear()
+            self._cond.notify_all()
+
+    def step(self, d: bool = True, g: bool = True, ends_step: bool = True) -> bool:
+        """Queue one manual step while paused; returns False (and does nothing) otherwise.
+        `ends_step=False` runs only a step's first phase (slow motion's D phase): the step
+        counter moves when the next manual step (its G phase) ends that step."""
+        if not ends_step and not self._phases:
+            raise ValueError(f"a {self._kind} cannot run half a step (ends_step=False)")
+        with self._cond:
+            if not self._paused or self._status in FINAL:
+                return False
+            self._manual.append((d, g, ends_step))
+            self._cond.notify_all()
+            return True
+
+    def stop(self, wait: float | None = 5.0) -> None:
+        with self._cond:
+            self._stop = True
+            self._cond.notify_all()
+        if wait and self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(wait)
+
+    def join(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; True when it has."""
+        if self._thread is None:
+            return True
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    @property
+    def status(self) -> str:
+        return self._status
+
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _set_status(self, status: str, error: str | None = None) -> None:
+        with self._cond:
+            self._status = status
+            if error is not None:
+                self._error = error
+            self._cond.notify_all()
+
+    def _loop(self) -> None:
+        """Step until the run is done or stopped, drawing a picture after every manual step,
+        every `sample_every` steps, and (early in a run, so the first live update is quick) at
+        every log. Subclasses provide `_engine()` (what has .step and .cfg), `_train_step()`
+        and `_record_frame()`."""
+        engine = self._engine()
+        with self._cond:
+            self._step_done = engine.step
+        try:
+            self._steps(engine)
+        finally:  # ended (or failed: a divergence puts the models back) between two steps
+            with self._cond:
+                self._step_done = engine.step
+
+    def _steps(self, engine) -> None:
+        while True:
+            if engine.step >= engine.cfg.steps:
+                self._record_frame()
+                self._set_status("finished")
+                return
+            action = self._next_action()
+            if action is None:
+                self._set_status("stopped")
+                return
+            manual = self._status == "paused"
+            with self._step_lock:
+                logged = self._train_step(action, manual=manual) is not None
+            with self._cond:
+                self._step_done = engine.step
+                if manual:
+                    self._manual_done += 1
+            early = logged and engine.step <= 10 * engine.cfg.log_every
+            if manual or early or engine.step % engine.cfg.sample_every == 0:
+                self._record_frame()
+
+    def shown_step(self, engine) -> int:
+        """The step a snapshot shows (the caller holds `_cond`): the last finished one."""
+        if self._step_done is not None:
+            return self._step_done
+        return engine.step if engine is not None else 0
+
+    def _next_action(self) -> tuple[bool, bool, bool] | None:
+        """Block while paused; return (do_d, do_g, ends_step) for the next step, or None."""
+        with self._cond:
+            while True:
+                if self._stop:
+                    return None
+                if not self._paused:
+                    self._status = "running"
+                    return (True, True, True)
+                self._status = "paused"
+                if self._manual:
+                    return self._manual.popleft()
+                self._cond.wait()
+
+
+class Run(ThreadControls):
+    """Loops `Trainer.train_step()` in a daemon thread.
+
+    Controls (safe from any thread): start, pause, resume, step (while paused), stop, change
+    learning rates / D steps live, save. `snapshot()` returns the latest state as plain data.
+    """
+
+    _phases = True
+
+    def __init__(
+        self,
+        config: GANConfig | None = None,
+        trainer: Trainer | None = None,
+        make_trainer: Callable[[GANConfig], Trainer] = Trainer,
+    ):
+        if config is None and trainer is None:
+            raise ValueError("a Run needs a config or a trainer")
+        self.config = (trainer.cfg if trainer else config).validate()
+        self.trainer = trainer
+        self._make_trainer = make_trainer
+        super().__init__()
+        self._pending: dict = {}  # live changes for the next step (config.LIVE_SETTINGS)
+        self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
+        self._frame_every = 1  # keep every n-th grid so frames span the whole run
+        self._frames_seen = 0
+        self._discarded = False  # nobody will look at this run again: free it when it ends
+        self._ended = False  # the thread has finished its work (set in _release)
+
+    # ------------------------------------------------------------------ controls
+    def discard(self) -> None:
+        """End the run for good without waiting (its browser session is gone): the thread stops
+        at its next step and then lets go of the models, data and pictures, so their memory (GPU
+        memory too) is freed even while something still holds this Run object."""
+        with self._cond:
+            self._discarded = True
+            self._stop = True
+            self._cond.notify_all()
+            ended = self._thread is None or self._ended  # else the thread drops it (_release)
+        if ended:
+            self._drop()
+
+    def set_hyper(self, **changes) -> None:
+        """Change live settings (any of config.LIVE_SETTINGS by keyword, e.g. lr_g=2e-4,
+        loss="hinge"; None means "leave it"). Validated now against the run's settings with
+        the changes already queued (ConfigError naming a bad value or a setting that cannot
+        change live, and then nothing is queued); applied together before the next step."""
+        changes = {k: v for k, v in changes.items() if v is not None}
+        if not changes:
+            return
+        with self._cond:
+            trainer = self.trainer
+            current = trainer.cfg if trainer is not None else self.config
+            check_live_changes(current, {**self._pending, **changes})
+            self._pending.update(changes)
+
+    def between_steps(self) -> threading.Lock:
+        """A context manager that holds training between two steps, e.g. to copy a model:
+        `with run.between_steps(): model = copy(run.trainer.G)`."""
+        return self._step_lock
+
+    def view_layers(self, plane: str = "random") -> tuple[Manifold, Arrows] | None:
+        """G's manifold (on the latent `plane`: "random" or "principal", see view2d) and the
+        gradient arrows now, computed between two steps; None before the models exist or for
+        image data. Frames already carry both on the fixed random plane."""
+        with self._step_lock:
+            trainer = self.trainer
+            if trainer is None or trainer.data.kind != "points":
+                return None
+            return layers_for(trainer, plane)
+
+    def frame_now(self) -> Frame | None:
+        """The picture of the models as they are now (samples, and for 2D data D's map, G's
+        manifold and the arrows), computed between two steps and not kept among the frames;
+        None before the models exist. Slow motion takes it before and after one phase."""
+        with self._step_lock:
+            trainer = self.trainer
+            return None if trainer is None else _picture(trainer)
+
+    def save(self, path: str | Path, **kwargs) -> Path:
+        """Save a checkpoint between two steps (safe while running)."""
+        if self.trainer is None:
+            raise RuntimeError("nothing to save yet: the run has not built its models")
+        with self._step_lock:
+            return save_checkpoint(self.trainer, path, **kwargs)
+
+    # ------------------------------------------------------------------ looking at the models
+    # Pages use these instead of reaching into the trainer: each returns plain data, so a run in
+    # another process (playground.runs.ray.cluster) answers them the same way.
+    @property
+    def has_models(self) -> bool:
+        """True once the models are built (so there is something to save or explore)."""
+        return self.trainer is not None
+
+    def generator_state(self):
+        """The generator now (the EMA copy when there is one) as a latent.GeneratorState, copied
+        between two training steps; `LatentModel.from_state` rebuilds it. None before the models
+        are built."""
+        with self._step_lock:
+            trainer = self.trainer
+            return None if trainer is None else generator_state(trainer)
+
+    def real_sample(self, n: int, seed: int = 0) -> np.ndarray | None:
+        """n real training samples (points (n, 2) float32, or images (n, H, W, C) uint8), drawn
+        with `seed`; None before the data is loaded."""
+        import torch
+
+
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        real, _ = trainer.data.sample(n, torch.Generator(trainer.device).manual_seed(seed))
+        return real.float().cpu().numpy() if trainer.data.kind == "points" else to_uint8(real)
+
+    def measure(self, n: int, seed: int = 0):
+        """The mode-collapse measures (an evaluation.Report) of the generator on n fresh samples
+        drawn with `seed`, sampled between two training steps; None before the models exist."""
+        trainer = self.trainer
+        if trainer is None:
+            return None
+        with self._step_lock:  # G must not change (nor switch train/eval) while sampled
+            samples = trainer.sample(n, seed=seed)
+        return evaluator_for(trainer).measure(samples)
+
+    # ------------------------------------------------------------------ observing
+    def snapshot(self) -> Snapshot:
+        trainer = self.trainer
+        with self._cond:
+            frames = tuple(self._frames)
+            status, error = self._status, self._error
+            manual_steps = self._manual_done
+            history = trainer.history.copy() if trainer else {}
+            step = self.shown_step(trainer)
+        if trainer is None:
+            return Snapshot(
+                status,
+                0,
+                self.config.steps,
+                0.0,
+                history,
+                frames,
+                error,
+                self.config,
+                elapsed=self._elapsed(),
+            )
+        return Snapshot(
+            status=status,
+            step=step,
+            total_steps=trainer.cfg.steps,
+            steps_per_sec=trainer.steps_per_sec,
+            history=history,
+            frames=frames,
+            error=error,
+            config=trainer.cfg,
+            kind=trainer.data.kind,
+            extent=trainer.extent() if trainer.data.kind == "points" else None,
+            device=str(trainer.device),
+            elapsed=self._elapsed(),
+            info={
+                "notes": list(getattr(trainer.data, "notes", [])),
+                "fast_paths": trainer.fast.describe(),
+                "measures_note": trainer.measures.note,  # e.g. the classifier still training
+            },
+            measures=tuple(trainer.measures.copy()),
+            manual_steps=manual_steps,
+        )
+
+    def _elapsed(self) -> float:
+        return time.perf_counter() - self._started_at if self._started_at else 0.0
+
+    # ------------------------------------------------------------------ the thread
+    def _main(self) -> None:
+        try:
+            if self.trainer is None:
+                self.trainer = self._make_trainer(self.config)
+            self._record_frame()  # a first picture right away, before any training
+            self._loop()
+        except Divergence as exc:
+            self._set_status("diverged", str(exc))
+        except Exception as exc:  # shown to the person, not raised into a dead thread
+            log.exception("training run failed")
+            self._set_status("error", _describe(exc))
+        finally:
+            self._release()
+
+    def _engine(self) -> Trainer:
+        return self.trainer
+
+    def _train_step(self, action: tuple[bool, bool, bool], manual: bool = False) -> dict | None:
+        self._apply_pending_hyper()
+        d, g, ends_step = action
+        if not ends_step:  # slow motion's first phase: the next manual step ends the step
+            return self.trainer.train_step(d, g, log_now=True, ends_step=False)
+        if manual:  # (a plain call otherwise: what wraps train_step need not know log_now)
+            return self.trainer.train_step(d, g, log_now=True)
+        return self.trainer.train_step(d, g)
+
+    def _apply_pending_hyper(self) -> None:
+        if not self._pending:  # the usual case: no lock taken on a step
+            return
+        with self._cond:  # applied under the lock set_hyper validates under: never stale
+            changes, self._pending = self._pending, {}
+            self.trainer.apply(changes)
+
+    def _record_frame(self) -> None:
+        with self._step_lock:
+            frame = _picture(self.trainer)
+        with self._cond:
+            if self._frames and self._frames[-1].step == frame.step:
+                self._frames[-1] = frame
+                return
+            self._frames_seen += 1
+            if len(self._frames) == MAX_FRAMES:
+                # Thin out: keep every other frame, so the kept ones span the whole run.
+                kept = list(self._frames)[::2]
+                self._frames.clear()
+                self._frames.extend(kept)
+            self._frames.append(frame)
+
+    def _release(self) -> None:
+        """Free accelerator memory held only by this run's optimiser state and caches."""
+        try:
+            import torch
+
+            on_gpu = self.trainer is not None and self.trainer.device.type == "cuda"
+            with self._cond:  # with discard(): exactly one of the two sees the other's flag
+                self._ended = True
+                discarded = self._discarded
+            if discarded:
+                self._drop()
+            if on_gpu:
+                torch.cuda.empty_cache()
+        except Exception:  # cleanup must never raise from the thread
+            pass
+
+    def _drop(self) -> None:
+        with self._step_lock, self._cond:
+            self.trainer = None
+            self._frames.clear()
+        _return_memory_to_os()
+
+
+def _picture(trainer: Trainer) -> Frame:
+    """A Frame of the trainer now (the caller holds the step lock)."""
+    samples = trainer.fixed_samples()
+    decision = trainer.decision_map() if trainer.data.kind == "points" else None
+    layers = layers_for(trainer) if decision is not None else (None, None)
+    return Frame(trainer.step, samples, decision, *layers)
+
+
+def _return_memory_to_os() -> None:
+    """Collect what the dropped models left and hand the freed heap back to the system.
+
+    glibc keeps freed memory for reuse (and, after large frees, serves later large blocks from
+    the heap instead of fresh mappings), so without a trim a server's resident memory stays at
+    its high-water mark after a run ends. Elsewhere than glibc this only collects."""
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "out of memory" in text.lower():
+        return (
+            "The GPU ran out of memory: try a smaller batch size, a smaller image size or "
+            "a narrower model."
+        )
+    return text if len(text) < 500 else text[:500] + "…"

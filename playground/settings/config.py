@@ -1,0 +1,454 @@
+"""One source of truth for a run's settings: the dataclass, its validation, JSON, URL and presets.
+
+Every other module reads a validated `GANConfig`; nothing else decides what a legal setting is.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from playground.data import registry as dataset_registry
+from playground.errors import ConfigError
+from playground.models import infogan
+from playground.models.architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
+from playground.objectives.losses import names_where
+from playground.objectives.regularisers import REGULARISERS, check_setting
+
+# Dataset names, read from their registry (datasets.py), where each one's facts live.
+POINT_DATASETS = dataset_registry.names_where(kind="points")
+LABELLED_IMAGE_DATASETS = dataset_registry.names_where(kind="images", labelled=True)
+IMAGE_DATASETS = dataset_registry.names_where(kind="images")
+DATASETS = tuple(dataset_registry.DATASETS)
+ARCHITECTURES = tuple(ARCHITECTURE_REGISTRY)  # names; their facts are in architectures.py
+LOSSES = names_where()  # every loss in the registry (losses.LOSSES), in its order
+# Losses whose D is a real/fake classifier with a target, so smoothing that target makes sense.
+TARGET_LOSSES = names_where(smoothable=True)
+OPTIMIZERS = ("adam", "rmsprop", "sgd")
+DEVICES = ("auto", "cpu", "cuda", "mps")
+IMAGE_SIZES = dataset_registry.IMAGE_SIZES
+# The settings a live run (and `gan-playground train --resume`) may change, with full effect:
+# the optimisers, the losses and the training loop read them afresh at the next step. Every
+# other setting shapes the models, the data, the optimiser's kind or the random streams, so
+# changing it means a new run. (A loss change is further refused where it would change D's
+# layers: see trainer.check_live_changes.)
+LIVE_SETTINGS = (
+    "lr_g",
+    "lr_d",
+    "beta1",
+    "beta2",
+    "d_steps",
+    "g_steps",
+    "loss",
+    "clip_value",
+    "label_smoothing",
+    "steps",
+    "log_every",
+    "sample_every",
+    "eval_every",
+    *(r.setting for r in REGULARISERS.values() if r.live),  # gp_weight, r1_gamma, …
+)
+
+
+@dataclass
+class GANConfig:
+    # --- data ---
+    dataset: str = "ring8"
+    data_folder: str = ""  # only for dataset="folder": a folder of images (searched recursively)
+    points_file: str = ""  # only for dataset="own-points": a CSV of 2D points (userpoints.py)
+    image_size: int = 32  # images are resized and centre-cropped to this many pixels a side
+    grayscale: bool = False  # convert colour images to one channel
+    # Images only: train on this many of the dataset's images (a fixed draw, the same for every
+    # run) and hold the rest out, e.g. to watch D memorise its training set; 0 = all of them.
+    train_images: int = 0
+    # --- model ---
+    arch: str = "mlp"
+    conditional: bool = False  # feed the class label to G and D (labelled datasets only)
+    hidden: int = 128  # MLP width
+    layers: int = 3  # MLP hidden layers
+    width: int = 64  # DCGAN base channel count (ngf = ndf)
+    latent_dim: int = 2
+    spectral_norm: bool = False  # on D's layers
+    pack: int = 1  # PacGAN: D judges packs of this many samples at once (1 = plain GAN)
+    # InfoGAN (playground/infogan.py): the last info_cat + info_cont coordinates of the latent
+    # are codes (a one-hot category, continuous codes in [-1, 1]) that D's Q head predicts.
+    info_cat: int = 0  # categories of the categorical code (0 = none)
+    info_cont: int = 0  # continuous codes
+    info_weight: float = 1.0  # lambda on the mutual-information term
+    # --- objective ---
+    loss: str = "nonsaturating"
+    gp_weight: float = 10.0  # WGAN-GP's lambda
+    clip_value: float = 0.01  # WGAN's weight clipping bound c
+    label_smoothing: float = 0.0  # one-sided: real target becomes 1 - value
+    instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed to 0
+    r1_gamma: float = 0.0  # R1 (Mescheder et al. 2018): gamma/2 E||grad D(real)||^2; 0 = off
+    diffaugment: str = ""  # DiffAugment policy for images, e.g. "color,translation,cutout"
+    # --- optimisation ---
+    optimizer: str = "adam"
+    lr_g: float = 1e-3
+    lr_d: float = 1e-3
+    beta1: float = 0.5
+    beta2: float = 0.999
+    batch_size: int = 256
+    d_steps: int = 1  # discriminator updates per generator update
+    g_steps: int = 1  # generator updates per step
+    ema: float = 0.0  # generator EMA decay; 0 turns it off
+    # --- run ---
+    seed: int = 0
+    steps: int = 3000
+    log_every: int = 25
+    sample_every: int = 250
+    eval_every: int = 500  # steps between mode-collapse measures (0 = off)
+    device: str = "auto"
+    fast_paths: bool = True  # GPU only: bf16 autocast, channels_last, CUDA graphs
+
+    # ------------------------------------------------------------------ derived facts
+    @property
+    def is_points(self) -> bool:
+        return self.dataset in POINT_DATASETS
+
+    @property
+    def is_labelled(self) -> bool:
+        return self.dataset in LABELLED_IMAGE_DATASETS
+
+    # ------------------------------------------------------------------ validation
+    def validate(self) -> GANConfig:
+        """Check every setting; raise ConfigError naming the first bad one. Returns self."""
+        for f in dataclasses.fields(self):
+            _check_type(f.name, getattr(self, f.name), f.type)
+        _choice("dataset", self.dataset, DATASETS)
+        _choice("arch", self.arch, ARCHITECTURES)
+        _choice("loss", self.loss, LOSSES)
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("device", self.device, DEVICES)
+        _choice("image_size", self.image_size, IMAGE_SIZES)
+        if dataset_registry.DATASETS[self.dataset].user_folder and not self.data_folder.strip():
+            raise ConfigError("data_folder", f"dataset '{self.dataset}' needs a folder of images")
+        if dataset_registry.DATASETS[self.dataset].user_points and not self.points_file.strip():
+            raise ConfigError(
+                "points_file", f"dataset '{self.dataset}' needs points: draw them or upload a CSV"
+            )
+        _check_arch(self)
+        _int_range("train_images", self.train_images, 0, 10_000_000)
+        if self.train_images and self.is_points:
+            raise ConfigError("train_images", "holds out images only; set it to 0 for 2D points")
+        if self.conditional and not self.is_labelled:
+            raise ConfigError(
+                "conditional", f"needs a labelled dataset ({', '.join(LABELLED_IMAGE_DATASETS)})"
+            )
+        _int_range("hidden", self.hidden, 4, 4096)
+        _int_range("layers", self.layers, 1, 8)
+        _int_range("width", self.width, 4, 512)
+        _int_range("latent_dim", self.latent_dim, 1, 1024)
+        _float_range("clip_value", self.clip_value, 1e-5, 10.0)
+        _float_range("label_smoothing", self.label_smoothing, 0.0, 0.5)
+        if self.label_smoothing > 0 and self.loss not in TARGET_LOSSES:
+            raise ConfigError(
+                "label_smoothing",
+                f"applies to losses {', '.join(TARGET_LOSSES)} only; set it to 0 for '{self.loss}'",
+            )
+        for entry in REGULARISERS.values():  # each regulariser's setting, as its entry says
+            if (problem := check_setting(entry, self)) is not None:
+                raise ConfigError(entry.setting, problem)
+        if (problem := infogan.check(self)) is not None:
+            raise ConfigError(*problem)
+        _float_range("lr_g", self.lr_g, 1e-7, 1.0)
+        _float_range("lr_d", self.lr_d, 1e-7, 1.0)
+        _float_range("beta1", self.beta1, 0.0, 0.9999)
+        _float_range("beta2", self.beta2, 0.0, 0.99999)
+        _int_range("batch_size", self.batch_size, 2, 8192)
+        _int_range("d_steps", self.d_steps, 1, 100)
+        _int_range("g_steps", self.g_steps, 1, 100)
+        _int_range("pack", self.pack, 1, 8)
+        if self.batch_size % self.pack:
+            raise ConfigError(
+                "pack", f"must divide batch_size ({self.batch_size}); got {self.pack}"
+            )
+        if self.pack > 1 and self.conditional:
+            raise ConfigError("pack", "packing is for unconditional models; set it to 1")
+        _float_range("ema", self.ema, 0.0, 0.99999)
+        _int_range("seed", self.seed, 0, 2**31 - 1)
+        _int_range("steps", self.steps, 1, 10_000_000)
+        _int_range("log_every", self.log_every, 1, 100_000)
+        _int_range("sample_every", self.sample_every, 1, 1_000_000)
+        _int_range("eval_every", self.eval_every, 0, 1_000_000)
+        return self
+
+    # ------------------------------------------------------------------ serialisation
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GANConfig:
+        """Build and validate from a dict; unknown keys are refused, missing keys take defaults."""
+        if not isinstance(data, dict):
+            raise ConfigError("config", "must be a JSON object of settings")
+        known = {f.name for f in dataclasses.fields(cls)}
+        for key in data:
+            if key not in known:
+                raise ConfigError(str(key), f"unknown setting (known: {', '.join(sorted(known))})")
+        return cls(**data).validate()
+
+    @classmethod
+    def from_json(cls, text: str) -> GANConfig:
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                "config", f"not valid JSON ({exc.msg} at line {exc.lineno})"
+            ) from None
+        return cls.from_dict(data)
+
+    def replace(self, **changes: Any) -> GANConfig:
+        """A validated copy with some settings changed."""
+        return GANConfig.from_dict({**self.to_dict(), **changes})
+
+    def with_strings(self, assignments: dict[str, str]) -> GANConfig:
+        """A validated copy with settings given as text (from `--set KEY=VALUE` or a URL)."""
+        fields = {f.name: f for f in dataclasses.fields(self)}
+        changes = {}
+        for key, text in assignments.items():
+            if key not in fields:
+                raise ConfigError(key, f"unknown setting (known: {', '.join(sorted(fields))})")
+            changes[key] = parse_value(key, text, fields[key].type)
+        return self.replace(**changes)
+
+    def to_query(self, base: GANConfig | None = None) -> dict[str, str]:
+        """The settings that differ from `base` (defaults if None), as strings for a page URL."""
+        base_dict = (base or GANConfig()).to_dict()
+        return {k: _to_text(v) for k, v in self.to_dict().items() if base_dict[k] != v}
+
+
+# ---------------------------------------------------------------------- value helpers
+_TYPE_NAMES = {"int": int, "float": float, "bool": bool, "str": str}
+
+
+def _check_type(name: str, value: Any, type_name: Any) -> None:
+    expected = _TYPE_NAMES[type_name if isinstance(type_name, str) else type_name.__name__]
+    if expected is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+    elif expected is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    else:
+        ok = isinstance(value, expected)
+    if not ok:
+        wanted = "a whole number" if expected is int else expected.__name__
+        raise ConfigError(name, f"must be {wanted}, got {type(value).__name__} {value!r}")
+
+
+def parse_value(name: str, text: str, type_name: Any) -> Any:
+    """Parse one setting given as text."""
+    expected = _TYPE_NAMES[type_name if isinstance(type_name, str) else type_name.__name__]
+    text = text.strip()
+    if expected is bool:
+        lowered = text.lower()
+        if lowered in ("1", "true", "yes", "on"):
+            return True
+        if lowered in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(name, f"must be true or false, got {text!r}")
+    if expected is str:
+        return text
+    try:
+        return expected(text)
+    except ValueError:
+        wanted = "a whole number" if expected is int else expected.__name__
+        raise ConfigError(name, f"must be {wanted}, got {text!r}") from None
+
+
+def _to_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _check_arch(cfg: GANConfig) -> None:
+    arch = ARCHITECTURE_REGISTRY[cfg.arch]
+    if cfg.is_points and not arch.points:
+        fits = [a.name for a in ARCHITECTURE_REGISTRY.values() if a.points]
+        raise ConfigError("arch", f"2D dataset '{cfg.dataset}' needs arch {' or '.join(fits)}")
+    if not cfg.is_points and cfg.image_size not in arch.image_sizes:
+        raise ConfigError(
+            "image_size", f"arch '{cfg.arch}' builds {arch.builds()}; got {cfg.image_size}"
+        )
+
+
+def _choice(name: str, value: Any, allowed: tuple) -> None:
+    if value not in allowed:
+        raise ConfigError(name, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
+
+
+def _int_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise ConfigError(name, f"must be an integer from {low} to {high}; got {value}")
+
+
+def _float_range(name: str, value: float, low: float, high: float) -> None:
+    # Ints are always finite (and math.isfinite overflows on huge ones); compare them exactly.
+    finite = isinstance(value, int) or math.isfinite(value)
+    if not finite or not low <= value <= high:
+        raise ConfigError(name, f"must be a number from {low:g} to {high:g}; got {value!r}")
+
+
+# ---------------------------------------------------------------------- presets
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    description: str
+    settings: dict = field(default_factory=dict)
+
+    def config(self) -> GANConfig:
+        return GANConfig().replace(**self.settings)
+
+
+_IMAGE = dict(
+    arch="dcgan",
+    latent_dim=64,
+    loss="nonsaturating",
+    lr_g=2e-4,
+    lr_d=2e-4,
+    beta1=0.5,
+    batch_size=64,
+    log_every=10,
+    sample_every=100,
+)
+
+# The set-up both faces of mode collapse share; only the learning rates and length differ.
+_RING_COLLAPSE = dict(
+    dataset="ring8", loss="nonsaturating", latent_dim=256, layers=2, batch_size=512
+)
+PRESETS: dict[str, Preset] = {
+    p.name: p
+    for p in [
+        Preset(
+            "ring8-stable",
+            "Ring of 8 Gaussians learned with all 8 modes. The same game as ring8-collapse's "
+            "(non-saturating loss) made steady: Adam without momentum (beta1 = 0), so G does "
+            "not overshoot towards whichever mode D currently favours, which is what makes it hop; "
+            "a large batch (512), so every batch shows D all 8 modes; and samples from an "
+            "exponential moving average of G's weights (ema 0.99), which averages away G's "
+            "step-to-step jitter. All 8 modes are found within about 2,000 steps. The rest of "
+            "the 20,000 sharpens them: G turns one connected cloud of noise into the 8 modes, so "
+            "some of its samples always lie on thin bridges between neighbouring modes, and the "
+            "longer it trains the thinner the bridges get. That is what raises the share of "
+            "high-quality samples, from about 92% at 6,000 steps to about 97% at 20,000.",
+            dict(
+                dataset="ring8",
+                loss="nonsaturating",
+                beta1=0.0,
+                batch_size=512,
+                ema=0.99,
+                steps=20000,
+            ),
+        ),
+        Preset(
+            "ring8-collapse",
+            "The classic mode collapse on the ring of 8: G makes one mode, and makes it well. "
+            "The set-up of the unrolled-GAN paper's toy experiment (the original GAN game, "
+            "non-saturating; a 256-dimensional latent; two hidden layers; batch 512), except "
+            "that D learns twenty times faster than G. D is then always nearly the best "
+            "discriminator for the current G: around the mode G reaches first its score peaks at "
+            "the mode's centre and pulls G's samples in, so that mode gets sharper, while far "
+            "from G's samples it is flat, so nothing pulls G towards the other seven modes. (At "
+            "ten times, G moved fast enough that on some seeds it settled on two neighbouring "
+            "modes instead of one.) By step 8,000 more than 90% of the samples are high quality, "
+            "on one mode.",
+            dict(_RING_COLLAPSE, lr_g=5e-5, lr_d=1e-3, steps=8000),
+        ),
+        Preset(
+            "ring8-hopping",
+            "Mode hopping on the ring of 8, the other face of mode collapse: the same set-up as "
+            "ring8-collapse with equal learning rates. G moves all its mass to wherever D "
+            "currently scores as real; D learns to reject that spot as fast as G gets there, so "
+            "G's clump of samples keeps sweeping round the ring, mostly between the modes "
+            "rather than on one.",
+            dict(_RING_COLLAPSE, lr_g=3e-4, lr_d=3e-4, steps=3000),
+        ),
+        Preset(
+            "grid25-stable",
+            "5x5 grid of 25 Gaussians, harder than the ring because the modes sit close together: "
+            "the ring8-stable recipe (non-saturating loss; Adam without momentum, beta1 = 0, so "
+            "G does not overshoot as D's favourite modes change; a batch of 512, so that every "
+            "batch shows D all 25 modes; an average of G's weights; 20,000 steps) with PacGAN's "
+            "packing: D judges pairs of samples at once (pack 2). Two real samples seldom come "
+            "from the same one of 25 modes, so pairs from a G that crowds some modes and starves "
+            "others look fake, and D can punish how G shares its samples among the modes, not "
+            "only where each sample lies. Without packing, on some seeds G was still missing or "
+            "starving a few modes at step 20,000. The modes are found early; the long tail of "
+            "training thins the bridges of samples between them, which raises the share of "
+            "high-quality samples.",
+            dict(
+                dataset="grid25",
+                loss="nonsaturating",
+                beta1=0.0,
+                batch_size=512,
+                ema=0.99,
+                pack=2,
+                steps=20000,
+            ),
+        ),
+        Preset(
+            "digits-dcgan",
+            "DCGAN on the 1,797 bundled handwritten digits, trained at their own size (8x8) "
+            "and enlarged only for display: works offline; all ten digits recognisable after "
+            "about 1,000 steps, some 10 seconds on a laptop CPU (a 32 px model of the enlarged "
+            "digits took minutes, and a 16 px one ended blurrier).",
+            dict(
+                _IMAGE, dataset="digits", image_size=8, width=32, lr_g=5e-4, lr_d=5e-4,
+                steps=1500,
+            ),
+        ),
+        Preset(
+            "mnist-dcgan",
+            "DCGAN on MNIST (downloaded on first use, 28x28 grey).",
+            dict(_IMAGE, dataset="mnist", image_size=28, steps=5000),
+        ),
+        Preset(
+            "fashion-dcgan",
+            "DCGAN on Fashion-MNIST (downloaded on first use, 28x28 grey).",
+            dict(_IMAGE, dataset="fashion", image_size=28, steps=5000),
+        ),
+        Preset(
+            "cifar10-dcgan",
+            "DCGAN on CIFAR-10 (downloaded on first use, 32x32 colour); best on a GPU.",
+            dict(_IMAGE, dataset="cifar10", image_size=32, latent_dim=100, steps=20000),
+        ),
+        Preset(
+            "cifar10-sngan",
+            "SNGAN on CIFAR-10 as in its paper (Miyato et al. 2018): ResNet G and D with every D "
+            "layer spectrally normalised, hinge loss, Adam (beta1 0, beta2 0.9) at lr 2e-4, 5 D "
+            "updates per G update, 50,000 G updates; needs a GPU (downloaded on first use).",
+            dict(
+                _IMAGE, dataset="cifar10", image_size=32, arch="sngan", width=128, latent_dim=128,
+                loss="hinge", beta1=0.0, beta2=0.9, d_steps=5, steps=50000,
+            ),
+        ),
+        Preset(
+            "digits-infogan",
+            "InfoGAN (Chen et al. 2016) on the bundled digits: G's latent is 62 noise "
+            "coordinates, a 10-valued categorical code and 2 continuous codes, and a head on D "
+            "must tell them back from the image, so G learns to make them visible. The sample "
+            "grid shows one category value per row. No labels are used, so what a value comes to "
+            "mean is G's choice, a digit or a style. G learns five times faster than D, as in the "
+            "paper's MNIST set-up: with equal rates Q still reads the category back, but the "
+            "values settle on styles more than on digits. Trained at 16 px (the digits are "
+            "8x8), about four times as fast as at 32 px.",
+            dict(
+                _IMAGE, dataset="digits", image_size=16, width=32, latent_dim=74, info_cat=10,
+                info_cont=2, lr_g=1e-3, steps=3000,
+            ),
+        ),
+    ]
+}
+
+
+def preset(name: str) -> GANConfig:
+    if name not in PRESETS:
+        raise ConfigError("preset", f"unknown preset {name!r}; choose from {', '.join(PRESETS)}")
+    return PRESETS[name].config()

@@ -12,8 +12,8 @@ import sys
 from pathlib import Path
 
 from playground import bench
-from playground.data.loading import DatasetUnavailable
 from playground.data.registry import names_where
+from playground.data.source import DatasetUnavailable
 from playground.errors import ConfigError, UsageError
 from playground.latent import load_latent_model
 from playground.lessons import reproduce

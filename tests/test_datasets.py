@@ -12,7 +12,9 @@ import pytest
 import torch
 
 from playground.data import registry as datasets
-from playground.data.loading import load_dataset, mixture_spec, toy_points
+from playground.data.loading import load_dataset
+from playground.data.registry import mixture_spec
+from playground.data.source import toy_points
 from playground.settings import config
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,11 +22,11 @@ ROOT = Path(__file__).resolve().parents[1]
 # lessons' variants, the benchmark's set-ups); PacGAN's published table, keyed by its datasets;
 # dirac.py's "circles" is the name of a path's shape, not a dataset.
 MAY_NAME = {
-    "playground/datasets.py",
-    "playground/config.py",
-    "playground/lessons.py",
-    "playground/pacgan.py",
-    "playground/dirac.py",
+    "playground/data/registry.py",
+    "playground/settings/config.py",
+    "playground/lessons/catalogue.py",
+    "playground/lessons/pacgan.py",
+    "playground/lessons/dirac.py",
 }
 MAY_NAME_UNDER = ("playground/bench/",)
 
@@ -47,7 +49,7 @@ def test_the_checker_finds_a_name_and_ignores_prose():
 
 def test_no_module_outside_the_registry_and_presets_names_a_dataset():
     names = set(datasets.DATASETS)
-    files = sorted([*(ROOT / "playground").rglob("*.py"), *(ROOT / "pages").glob("*.py")])
+    files = sorted([*(ROOT / "playground").rglob("*.py"), *(ROOT / "pages").rglob("*.py")])
     found = []
     for path in files:
         rel = path.relative_to(ROOT).as_posix()

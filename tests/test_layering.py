@@ -136,7 +136,7 @@ def test_the_run_checker_catches_every_form():
 
 
 def test_no_page_reaches_into_a_run():
-    files = sorted(PAGES.glob("*.py")) + [ROOT / "app.py"]
+    files = sorted(PAGES.rglob("*.py")) + [ROOT / "app.py"]
     assert len(files) >= 5, "the pages are all found"
     offenders = []
     for path in files:
@@ -211,10 +211,182 @@ def test_the_private_name_checker_catches_every_form():
 
 
 def test_no_module_imports_another_modules_private_name():
-    files = engine_files() + sorted(PAGES.glob("*.py")) + [ROOT / "app.py"]
+    files = engine_files() + sorted(PAGES.rglob("*.py")) + [ROOT / "app.py"]
     offenders = []
     for path in files:
         offenders += private_names_used(
             path.read_text(encoding="utf-8"), str(path.relative_to(ROOT))
         )
     assert offenders == []
+
+
+# Rule 1 of the layout: imports go one way, down this list (top first). Each entry is a layer of
+# packages or modules under playground/; a module may import its own layer or any layer below.
+LAYERS = (
+    ("__main__", "cli", "everyloss", "classifier", "bench"),  # commands and the benchmark
+    ("lessons",),
+    ("runs",),
+    ("latent",),
+    ("storage",),
+    ("training",),
+    ("measures",),
+    ("settings",),
+    ("data",),
+    ("models",),
+    ("objectives",),
+    ("views",),
+    ("errors", "paths", ""),  # "" is playground/__init__.py
+)
+MAX_LEVELS = 12  # the longest chain of layers one import leads down
+
+
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def project_imports(path: Path, known: set[str]) -> dict[str, int]:
+    """The project modules `path` imports, each with the line of its first import. `from a
+    import b` counts as importing a.b when that is a module, else a."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found: dict[str, int] = {}
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join([*up, *([base] if base else [])])
+            targets = [f"{base}.{a.name}" if f"{base}.{a.name}" in known else base
+                       for a in node.names]
+        else:
+            continue
+        for target in targets:
+            while target and target not in known:  # a.b.c where only a.b is a module
+                target = target.rpartition(".")[0]
+            if target and target != name:
+                found.setdefault(target, node.lineno)
+    return found
+
+
+def import_graph() -> dict[str, dict[str, int]]:
+    files = engine_files() + sorted(PAGES.rglob("*.py"))
+    known = {module_name(p) for p in files} | {"pages"}
+    return {module_name(p): project_imports(p, known) for p in files}
+
+
+def layer_of(module: str) -> int:
+    """The index in LAYERS of an engine module (pages are above them all: -1)."""
+    if module.split(".")[0] == "pages":
+        return -1
+    part = module.removeprefix("playground").removeprefix(".").split(".")[0]
+    for index, layer in enumerate(LAYERS):
+        if part in layer:
+            return index
+    raise AssertionError(f"{module} is in no layer: add its package to LAYERS")
+
+
+def cycles(graph: dict[str, dict[str, int]]) -> list[list[str]]:
+    """The import circles of `graph` (its strongly connected parts of more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph.get(v, {}):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            part = []
+            while True:
+                w = stack.pop()
+                part.append(w)
+                if w == v:
+                    break
+            if len(part) > 1 or v in graph.get(v, {}):
+                found.append(sorted(part))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def upward_imports(graph: dict[str, dict[str, int]]) -> list[str]:
+    return [f"{m}:{line} imports {t}" for m, deps in graph.items() for t, line in deps.items()
+            if layer_of(t) < layer_of(m)]
+
+
+def layer_levels(graph: dict[str, dict[str, int]]) -> int:
+    """The longest chain of distinct layers along imports (1 = a layer that imports no other)."""
+    below = {i: set() for i in range(-1, len(LAYERS))}
+    for m, deps in graph.items():
+        below[layer_of(m)] |= {layer_of(t) for t in deps if layer_of(t) != layer_of(m)}
+    depth: dict[int, int] = {}
+    for i in sorted(below, reverse=True):  # imports only go to larger indices
+        depth[i] = 1 + max((depth[j] for j in below[i]), default=0)
+    return max(depth[i] for i in below if i >= 0)
+
+
+def test_the_graph_checkers_catch_a_circle_and_an_upward_import():
+    circle = {"a": {"b": 1}, "b": {"c": 1}, "c": {"a": 1}, "d": {"a": 1}}
+    assert cycles(circle) == [["a", "b", "c"]]
+    assert cycles({"a": {"b": 1}, "b": {}}) == []
+    up = {"playground.views.figures": {"playground.runs.runner": 3},
+          "playground.runs.runner": {"playground.views.figures": 9}}
+    assert upward_imports(up) == ["playground.views.figures:3 imports playground.runs.runner"]
+    assert layer_levels({"playground.cli": {"playground.runs.runner": 1},
+                         "playground.runs.runner": {"playground.views.figures": 1},
+                         "playground.views.figures": {}}) == 3
+    found = project_imports(ENGINE / "cli.py", set(import_graph()))
+    assert "playground.settings.config" in found and "playground.errors" in found
+
+
+def test_imports_form_no_circle_go_only_down_and_stay_shallow():
+    graph = import_graph()
+    assert len(graph) >= 60, "every engine and page module is read"
+    assert cycles(graph) == []
+    assert upward_imports(graph) == []
+    assert layer_levels(graph) <= MAX_LEVELS
+
+
+def test_no_project_module_is_imported_inside_a_function():
+    """Function-local imports dodge circles and hide a module's needs; only optional heavy
+    libraries (ray, torchvision's pieces) may be imported late, and never project modules."""
+    late = []
+    for path in engine_files() + sorted(PAGES.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, (ast.Import, ast.ImportFrom)) and node.col_offset > 0:
+                names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                         else [node.module or "."] if not node.level else ["."])
+                if any(n == "." or n.split(".")[0] in PROJECT_PACKAGES for n in names):
+                    late.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert late == []
+
+
+def test_no_module_reexports_or_forwards_names():
+    """`from x import y as y` re-exports and a module-level __getattr__ forward names that live
+    elsewhere; a name is imported from the module that defines it."""
+    found = []
+    for path in engine_files() + sorted(PAGES.rglob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in tree.body:
+            if isinstance(node, ast.ImportFrom) and any(a.asname == a.name for a in node.names):
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} re-export")
+            if isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+                found.append(f"{path.relative_to(ROOT)}:{node.lineno} __getattr__")
+    assert found == []
+
+
+def test_every_package_says_what_it_holds_and_may_import():
+    for init in sorted(ENGINE.rglob("__init__.py")) + sorted(PAGES.rglob("__init__.py")):
+        doc = ast.get_docstring(ast.parse(init.read_text(encoding="utf-8"))) or ""
+        assert len(doc.split()) >= 8, f"{init.relative_to(ROOT)} needs a docstring"

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from playground.data.loading import mixture_spec
+from playground.data.registry import mixture_spec
 from playground.measures.metrics import coverage_2d
 
 CENTRES, SIGMA = mixture_spec("ring8")

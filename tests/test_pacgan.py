@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from playground.cli import main
-from playground.data.loading import mixture_spec
+from playground.data.registry import mixture_spec
 from playground.lessons import pacgan
 from playground.measures.metrics import coverage_2d
 

@@ -12,8 +12,8 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from playground.data import folders
-from playground.data import loading as data
 from playground.data.loading import load_dataset
+from playground.data.source import DatasetUnavailable
 from playground.errors import ConfigError
 from playground.settings.config import GANConfig
 
@@ -139,5 +139,5 @@ def test_the_walk_has_an_entry_cap(tmp_path, monkeypatch):
     for i in range(10):
         (folder / f"note-{i}.txt").write_text("x")
     monkeypatch.setattr(folders, "MAX_FOLDER_ENTRIES", 5)
-    with pytest.raises(data.DatasetUnavailable):
+    with pytest.raises(DatasetUnavailable):
         load_dataset(GANConfig(dataset="folder", data_folder=str(folder), image_size=28))

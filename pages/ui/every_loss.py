@@ -15,7 +15,7 @@ import torch
 from pages.ui import common as ui
 from playground.data import registry as datasets
 from playground.data import toys
-from playground.data.loading import mixture_spec
+from playground.data.registry import mixture_spec
 from playground.errors import ConfigError
 from playground.measures.metrics import HELD_SHARE, coverage_2d
 from playground.objectives.losses import LOSSES

@@ -12,7 +12,7 @@ import streamlit as st
 from pages.ui import common as ui
 from pages.ui import slowmo as slowmo_ui
 from pages.ui import train as train_ui
-from playground.data.loading import mixture_spec
+from playground.data.registry import mixture_spec
 from playground.lessons import dirac
 from playground.lessons.catalogue import (
     HIDEABLE,

@@ -41,69 +41,20 @@ from playground.training.devices import resolve_device
 from .common import (
     EXTRA_SECTIONS,
     FULL,
-    NEVER,
-    POLL_SECONDS,
     QUICK,
     SECTIONS,
-    Budget,
-    interleaved,
     log,
-    paired_ratio,
-    rates,
-    spread,
 )
 from .firstpicture import first_pictures
-from .learning import curve_agreement, curve_distance, learning, learning_png, quarters
+from .learning import learning, learning_png
 from .memory import memory, round_mb, rss_mb
 from .multirun import multirun_cost, multirun_sets
-from .overhead import dcgan64_config, overhead, plain_step, random_images
+from .overhead import dcgan64_config, overhead, random_images
 from .raybackend import ray_overhead
 from .table import format_table
 from .targets import machine, targets
 from .throughput import image_throughput
-from .ui import figure_costs, first_update, live_measure_cost, slider_move, train_page_figures
-
-# The names the command line, the tests and BENCHMARKS.md's readers use, one module per section.
-__all__ = [
-    "EXTRA_SECTIONS",
-    "FULL",
-    "NEVER",
-    "POLL_SECONDS",
-    "QUICK",
-    "SECTIONS",
-    "Budget",
-    "curve_agreement",
-    "curve_distance",
-    "dcgan64_config",
-    "figure_costs",
-    "first_pictures",
-    "first_update",
-    "format_table",
-    "image_throughput",
-    "interleaved",
-    "learning",
-    "learning_png",
-    "live_measure_cost",
-    "machine",
-    "main",
-    "memory",
-    "multirun_cost",
-    "multirun_sets",
-    "overhead",
-    "paired_ratio",
-    "parse_sections",
-    "plain_step",
-    "quarters",
-    "random_images",
-    "rates",
-    "ray_overhead",
-    "rss_mb",
-    "run_bench",
-    "slider_move",
-    "spread",
-    "targets",
-    "train_page_figures",
-]
+from .ui import figure_costs, first_update, live_measure_cost, slider_move
 
 
 # ---------------------------------------------------------------------- the command

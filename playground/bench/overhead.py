@@ -10,7 +10,8 @@ from collections.abc import Callable
 import torch
 import torch.nn.functional as F
 
-from playground.data.loading import DataSource, load_dataset
+from playground.data.loading import load_dataset
+from playground.data.source import DataSource
 from playground.models.architectures import build_models
 from playground.settings.config import GANConfig
 from playground.training.trainer import Trainer

@@ -21,39 +21,38 @@ from __future__ import annotations
 import dataclasses
 import os
 from pathlib import Path
+from typing import Protocol
 
 import torch
 
 from playground.data import imagesets
-from playground.data.folders import FOLDER_EXTENSIONS, MAX_FOLDER_IMAGES, folder_source
-from playground.data.registry import DATASETS, Dataset, mixture_spec
+from playground.data.folders import MAX_FOLDER_IMAGES, folder_source
+from playground.data.registry import DATASETS, Dataset
 from playground.data.source import (
-    DatasetUnavailable,
     DataSource,
     data_cache_dir,
     points_source,
-    toy_points,
 )
 from playground.data.userpoints import file_source
-from playground.settings.config import GANConfig
 
-__all__ = [
-    "FOLDER_EXTENSIONS",
-    "DataSource",
-    "DatasetUnavailable",
-    "data_cache_dir",
-    "dataset_status",
-    "load_dataset",
-    "mixture_spec",
-    "toy_points",
-]
+
+class DataSettings(Protocol):
+    """What loading a dataset reads from a run's settings (`settings.GANConfig` has all of it;
+    it is passed in, never imported, so data sits below settings)."""
+
+    dataset: str
+    data_folder: str  # dataset "folder" only
+    points_file: str  # dataset "own-points" only
+    image_size: int
+    grayscale: bool
+    train_images: int  # 0 = all
 
 
 HOLD_OUT_SEED = 0  # the draw of cfg.train_images training images: the same for every run
 
 
 def load_dataset(
-    cfg: GANConfig,
+    cfg: DataSettings,
     device: torch.device | str = "cpu",
     cache_dir: str | os.PathLike | None = None,
     download: bool = True,
@@ -78,7 +77,7 @@ def load_dataset(
     )
 
 
-def held_out(cfg: GANConfig, device: torch.device | str = "cpu") -> torch.Tensor:
+def held_out(cfg: DataSettings, device: torch.device | str = "cpu") -> torch.Tensor:
     """The images a run with `cfg.train_images` set never trains on: uint8 (N, C, H, W)."""
     source = _load_all(cfg, device, None, False)
     _, rest = _split(source, cfg.train_images)
@@ -96,7 +95,7 @@ def _split(source: DataSource, n: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 def _load_all(
-    cfg: GANConfig,
+    cfg: DataSettings,
     device: torch.device | str = "cpu",
     cache_dir: str | os.PathLike | None = None,
     download: bool = True,

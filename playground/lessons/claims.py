@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from playground.data.loading import held_out, load_dataset, mixture_spec
+from playground.data.loading import held_out, load_dataset
+from playground.data.registry import mixture_spec
 from playground.lessons.catalogue import BY_KEY, LIPSCHITZ_AT, MEMORISE_AT
 from playground.lessons.dirac import DiracSetup, distances, trajectory
 from playground.measures.evaluation import DIAGNOSE_SAMPLES, Evaluator, enlarge

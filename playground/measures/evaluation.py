@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from playground.data import registry as datasets
-from playground.data.loading import DataSource
+from playground.data.source import DataSource
 from playground.measures import metrics
 from playground.measures.classifier import ClassifierError, classifier_in_background, get_classifier
 from playground.measures.fid import (

@@ -24,16 +24,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-__all__ = [
-    "INCEPTION_FILE",
-    "INCEPTION_HINT",
-    "ClassifierFeatures",
-    "DistributionMeasures",
-    "InceptionMeasures",
-    "describe",
-    "inception_weights",
-]
-
 KID_SUBSET = 1000  # torchmetrics' default subset size, capped by the sample counts
 KID_SUBSETS = 50
 BATCH = 256

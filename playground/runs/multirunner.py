@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
-from playground.data.loading import DataSource
+from playground.data.source import DataSource
 from playground.errors import ConfigError
 from playground.runs.runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
 from playground.settings.config import GANConfig

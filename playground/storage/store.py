@@ -32,20 +32,6 @@ from playground.paths import atomic_write
 from playground.settings.config import GANConfig
 from playground.storage.checkpoints import META, read_meta
 
-__all__ = [
-    "OWNER_FILE",
-    "UploadError",
-    "claim_run",
-    "delete_user_run",
-    "extract_checkpoint_zip",
-    "is_user_run",
-    "new_owner_token",
-    "new_run_folder",
-    "owns_run",
-    "safe_run_name",
-    "zip_checkpoint",
-]
-
 MAX_ZIP_MEMBER = 200 * 2**20  # bytes per file extracted from an uploaded checkpoint zip
 MAX_ZIP_TOTAL = 400 * 2**20
 MAX_ZIP_MEMBERS = 32

@@ -22,7 +22,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from playground.data.loading import DataSource, load_dataset
+from playground.data.loading import load_dataset
+from playground.data.source import DataSource
 from playground.errors import ConfigError
 from playground.measures.metrics import coverage_2d
 from playground.settings.config import GANConfig

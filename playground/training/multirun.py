@@ -29,8 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.data.loading import DataSource, load_dataset
+from playground.data.loading import load_dataset
 from playground.data.registry import names_where as names_where_data
+from playground.data.source import DataSource
 from playground.errors import ConfigError
 from playground.measures.metrics import coverage_2d
 from playground.models.architectures import build_models, build_seeded

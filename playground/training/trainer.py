@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from playground.data.loading import DataSource, load_dataset
+from playground.data.loading import load_dataset
+from playground.data.source import DataSource
 from playground.measures.evaluation import MeasureSeries, measure_live
 from playground.models import infogan
 from playground.models.architectures import build_seeded

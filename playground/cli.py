@@ -23,10 +23,11 @@ from playground.measures.fid import INCEPTION_HINT, describe, inception_weights
 from playground.measures.metrics import EXPLANATIONS
 from playground.runs import backends
 from playground.settings.config import PRESETS, GANConfig, preset
-from playground.storage.checkpoints import CheckpointError, load_checkpoint, save_checkpoint
+from playground.storage import checkpoints
+from playground.storage.checkpoints import CheckpointError, load_checkpoint
+from playground.training import trainer as training
 from playground.training.devices import resolve_device
 from playground.training.stepcore import Divergence
-from playground.training.trainer import Trainer
 from playground.views import images
 
 
@@ -144,14 +145,13 @@ def build_config(args: argparse.Namespace) -> GANConfig:
 def cmd_train(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-
     if backends.backend_name(args.backend) == "ray":
         return _train_on_cluster(args)
     if args.resume:
         trainer = load_checkpoint(args.resume, device=args.device)
         trainer.apply(_resume_changes(args, trainer.cfg))
     else:
-        trainer = Trainer(build_config(args))
+        trainer = training.Trainer(build_config(args))
     cfg = trainer.cfg
     bar = tqdm(
         total=cfg.steps,
@@ -169,7 +169,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             bar.set_postfix(d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", refresh=False)
     bar.close()
     metrics = _measures(trainer, 2500, 0) if trainer.data.centres is not None else {}
-    save_checkpoint(trainer, args.out, with_optimizers=not args.no_optimizers, metrics=metrics)
+    checkpoints.save_checkpoint(
+        trainer, args.out, with_optimizers=not args.no_optimizers, metrics=metrics
+    )
     summary = f"saved {args.out} at step {trainer.step}"
     if metrics:
         summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
@@ -181,7 +183,6 @@ def _train_on_cluster(args: argparse.Namespace) -> int:
     """`train --backend ray`: the run is an actor on the Ray cluster; this process shows its
     progress and writes the checkpoint it brings back (so --out is a folder of this machine)."""
     from tqdm import tqdm
-
 
     if args.resume and (args.assignments or args.steps is not None or args.device):
         raise UsageError("--resume with --backend ray takes no --set, --steps or --device")
@@ -274,7 +275,6 @@ _PERCENT = ("high_quality_fraction", "confident_fraction", "duplicate_rate")
 
 def _measure_lines(result: dict, dataset: str = "") -> list[str]:
     import textwrap
-
 
     names = describe(dataset) if dataset else {}
     lines = []

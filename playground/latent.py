@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from playground.data.loading import load_dataset
+from playground.data import loading
 from playground.models.architectures import build_models
 from playground.models.infogan import Codes
 from playground.storage.checkpoints import (
@@ -256,7 +256,7 @@ def _load_module(module: torch.nn.Module, tensors: dict[str, torch.Tensor], role
 def _real_points(cfg, source=None) -> tuple[np.ndarray, tuple[float, float, float, float]]:
     """Real 2D points (generated in code, or the user's own saved with the checkpoint) and the
     window every 2D view uses."""
-    source = source if source is not None else load_dataset(cfg, "cpu")
+    source = source if source is not None else loading.load_dataset(cfg, "cpu")
     real, _ = source.sample(N_REAL, torch.Generator().manual_seed(0))
     return real.float().numpy(), plot_window(source)
 

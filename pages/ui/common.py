@@ -168,7 +168,6 @@ def warm_up_in_background() -> threading.Thread:
     # sys.modules) fails in other sessions with "partially initialized module 'pandas'".
     import pandas  # noqa: F401
 
-
     thread = threading.Thread(target=warm_up, name="warm-up", daemon=True)
     thread.start()
     return thread
@@ -515,7 +514,6 @@ def data_preview(dataset: str) -> tuple[np.ndarray, tuple[float, float, float, f
     """The real points a run of this 2D toy shows (the same draw as shown_real_points) and its
     window, before any run exists; None for data that is not a 2D toy."""
     import torch
-
 
     entry = datasets.DATASETS.get(dataset)
     if entry is None or not entry.is_points or (entry.sampler is None and not entry.is_mixture):

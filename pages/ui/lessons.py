@@ -13,6 +13,7 @@ from pages.ui import common as ui
 from pages.ui import slowmo as slowmo_ui
 from pages.ui import train as train_ui
 from playground.data.registry import mixture_spec
+from playground.errors import ConfigError
 from playground.lessons import dirac
 from playground.lessons.catalogue import (
     HIDEABLE,
@@ -23,8 +24,7 @@ from playground.lessons.catalogue import (
     teacher_query,
 )
 from playground.lessons.catalogue import lesson as find_lesson
-from playground.runs import capacity
-from playground.runs.multirunner import MultiRunner
+from playground.runs import backends
 from playground.runs.runner import Frame, Run, Snapshot
 from playground.views import figures, images
 
@@ -102,19 +102,27 @@ def start(lesson: Lesson, index: int = 0) -> None:
     if lesson.kind == "side-by-side":
         slot.replace(None)
         multi.replace(None)
-        runner = MultiRunner(lesson.configs())
-        if capacity.SLOTS.try_start(runner):
+        try:  # the same factory as every other run: here, or an actor on the Ray cluster
+            runner = backends.make_multi_run(lesson.configs())
+        except (backends.ClusterUnavailable, ConfigError) as exc:
+            st.session_state[train_ui.BACKEND_ERROR] = str(exc)
+            return
+        st.session_state.pop(train_ui.BACKEND_ERROR, None)
+        if backends.try_start(runner):
             multi.replace(runner)
         else:
             st.session_state[train_ui.WAITING] = True
         return
     multi.replace(None)
     cfg = lesson.variants[index].config()
+    run = train_ui.make_run(cfg)  # None, with the reason kept, when the cluster cannot take it
+    if run is None:
+        return
     # The run is this session's run, so the Train page shows it too; this hands it the run's
     # settings for its sidebar (the same hand-over the Runs page's Resume uses).
     name = f"lesson {lesson.number} ({lesson.variants[index].label})"
     st.session_state[PENDING_CONFIG] = (cfg.to_dict(), name)
-    train_ui.start_run(slot, Run(cfg))
+    train_ui.start_run(slot, run)
 
 
 def start_buttons(lesson: Lesson) -> None:

@@ -62,7 +62,7 @@ def first_picture_cold(warm_up: bool, threads: int | None = None) -> float:
         "import json, torch; "
         + (f"torch.set_num_threads({threads}); " if threads else "")
         + "from playground.bench import firstpicture as f; "
-        + ("from playground.training.trainer import warm_up; warm_up(); " if warm_up else "")
+        + ("from playground.training.devices import warm_up; warm_up(); " if warm_up else "")
         + "print(json.dumps(f.first_picture()))"
     )
     done = subprocess.run(

@@ -22,7 +22,6 @@ def ray_overhead(budget: Budget) -> dict:
     Uses the Ray at $RAY_ADDRESS, else starts a local one (and stops it afterwards)."""
     import ray
 
-
     started_here = not ray.is_initialized() and not os.environ.get("RAY_ADDRESS")
     backends.connect()
     cfg = preset("ring8-stable").replace(device="cpu", steps=NEVER)

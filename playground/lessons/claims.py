@@ -193,7 +193,6 @@ def memorisation_gap(trainer, n: int = 512) -> float:
     (config train_images): above 0 when D recognises the images it was trained on."""
     import torch
 
-
     def mean_score(images: torch.Tensor) -> float:
         x = images[:n].to(trainer.device).float().div_(127.5).sub_(1.0)
         return float(trainer.D(x.repeat(1, trainer.cfg.pack, 1, 1)).mean())

@@ -64,7 +64,6 @@ def train_and_measure(cfg: GANConfig) -> dict:
     EMA copy when there is one), modes held (the project's strict count) and the seconds taken."""
     import torch
 
-
     torch.set_num_threads(1)  # one core per seed: seeds run side by side in processes
     started, cpu_started = time.perf_counter(), time.process_time()
     trainer = Trainer(cfg.replace(eval_every=0))

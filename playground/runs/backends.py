@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 from playground.errors import ConfigError
-from playground.runs.capacity import SLOTS
+from playground.runs import capacity
 from playground.runs.multirunner import MultiRunner
 from playground.runs.ray.cluster import RemoteMultiRun, RemoteRun, RemoteRunner
 from playground.runs.runner import Run
@@ -185,7 +185,7 @@ def try_start(run, paused: bool = False) -> bool:
         run.start(paused=paused)
         return True
 
-    return SLOTS.try_start(run, paused=paused)
+    return capacity.SLOTS.try_start(run, paused=paused)
 
 
 def on_cluster(run) -> bool:

@@ -347,7 +347,6 @@ class Run(ThreadControls):
         with `seed`; None before the data is loaded."""
         import torch
 
-
         trainer = self.trainer
         if trainer is None:
             return None

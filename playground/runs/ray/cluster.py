@@ -30,9 +30,9 @@ import threading
 from dataclasses import replace
 from pathlib import Path
 
+from playground.data import userpoints
 from playground.data.registry import DATASETS
 from playground.data.source import DatasetUnavailable
-from playground.data.userpoints import read_points_file
 from playground.paths import atomic_write
 from playground.runs.multirunner import MultiSnapshot
 from playground.runs.ray.remote import CALL_TIMEOUT, RemoteRunner
@@ -51,7 +51,7 @@ def own_points(config: GANConfig):
     if not DATASETS[config.dataset].user_points:
         return None
     try:
-        return read_points_file(config.points_file)
+        return userpoints.read_points_file(config.points_file)
     except DatasetUnavailable:
         return None
 

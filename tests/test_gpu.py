@@ -205,8 +205,8 @@ def test_graphed_multirun_matches_the_eager_multirun():
     for _ in range(STEPS):
         fast.train_step()
         eager.train_step()
-    fast.set_lr(1, lr_g=1e-4)  # in place: the captured step picks it up
-    eager.set_lr(1, lr_g=1e-4)
+    fast.set_hyper(1, lr_g=1e-4)  # in place: the captured step picks it up
+    eager.set_hyper(1, lr_g=1e-4)
     for _ in range(STEPS):
         fast.train_step()
         eager.train_step()

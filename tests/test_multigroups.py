@@ -97,10 +97,10 @@ def test_grouped_members_match_separate_trainers_step_for_step(tiny_cfg):
 def test_one_members_lr_changes_only_that_member(tiny_cfg):
     configs = mixed_members(tiny_cfg)
     a, b = GroupedRun(configs), GroupedRun(configs)
-    b.set_lr(2, lr_g=1e-2, lr_d=1e-2)  # the RMSprop member, alone
-    b.set_lr(1, lr_g=1e-2)  # a batched one
+    b.set_hyper(2, lr_g=1e-2, lr_d=1e-2)  # the RMSprop member, alone
+    b.set_hyper(1, lr_g=1e-2)  # a batched one
     with pytest.raises(ConfigError):
-        b.set_lr(0, lr_g=5.0)
+        b.set_hyper(0, lr_g=5.0)
     for _ in range(5):
         a.train_step()
         b.train_step()

@@ -114,9 +114,9 @@ def test_changing_one_members_lr_leaves_the_others_alone(tiny_cfg):
     moved = [(x - y).abs().max() for x, y in zip(member_g(a, 1), member_g(b, 1), strict=True)]
     assert max(moved) > 1e-3  # member 1 itself did change
 
-    # The same live: set_lr on one member changes only that member from then on.
+    # The same live: set_hyper on one member changes only that member from then on.
     c = MultiRun(base)
-    c.set_lr(1, lr_g=5e-2, lr_d=5e-2)
+    c.set_hyper(1, lr_g=5e-2, lr_d=5e-2)
     for _ in range(8):
         c.train_step()
     for i in (0, 2):
@@ -124,7 +124,7 @@ def test_changing_one_members_lr_leaves_the_others_alone(tiny_cfg):
             torch.testing.assert_close(x, y, atol=1e-6, rtol=0)
     assert c.configs[1].lr_g == 5e-2 and c.configs[0].lr_g == base[0].lr_g
     with pytest.raises(ConfigError):
-        c.set_lr(0, lr_g=5.0)
+        c.set_hyper(0, lr_g=5.0)
 
 
 def test_every_member_learns(tiny_cfg):
@@ -235,11 +235,11 @@ def test_multirunner_controls(tiny_cfg):
     wait_for(lambda: runner.status == "paused", "the runner to pause")
     assert runner.step() and runner.step(d=True, g=False)
     wait_for(lambda: runner.multi.step == 2, "two steps")
-    runner.set_lr(1, lr_d=5e-3)
+    runner.set_hyper(1, lr_d=5e-3)
     with pytest.raises(ConfigError):
-        runner.set_lr(0, lr_g=-1.0)
+        runner.set_hyper(0, lr_g=-1.0)
     with pytest.raises(ConfigError):
-        runner.set_lr(7, lr_g=1e-3)
+        runner.set_hyper(7, lr_g=1e-3)
     runner.resume()
     wait_for(lambda: runner.multi.step > 5, "more than five steps")
     assert runner.snapshot().members[1].config.lr_d == 5e-3

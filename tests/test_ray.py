@@ -363,3 +363,43 @@ def test_a_run_of_own_points_takes_them_to_its_worker(remote_runs, tmp_path):
     snap = run.snapshot()
     assert (snap.status, snap.error) == ("finished", None)
     assert any("Your points" in note for note in snap.info.get("notes", []))
+
+
+def test_a_lesson_on_the_ray_backend_runs_as_an_actor(monkeypatch):
+    """The Lessons page starts its runs through the same factory as the Train page: with the
+    ray backend, a one-run lesson is a RemoteRun and a side-by-side lesson one RemoteMultiRun,
+    each training to its end in an actor."""
+    from streamlit.testing.v1 import AppTest
+
+    from pages.ui import common as ui
+    from pages.ui import lessons as lessons_ui
+    from playground.lessons import catalogue
+
+    monkeypatch.setenv(backends.BACKEND_ENV, "ray")
+    slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
+    original = catalogue.Variant.config
+    short = dict(steps=6, log_every=1, sample_every=3, eval_every=0, hidden=16, batch_size=32)
+    monkeypatch.setattr(catalogue.Variant, "config",
+                        lambda self, seed=None: original(self, seed).replace(**short))
+    single = next(x for x in catalogue.LESSONS if x.kind == "run")
+    side = next(x for x in catalogue.LESSONS if x.kind == "side-by-side")
+    try:
+        for lesson, held, kind in ((single, lambda: slot.run, RemoteRun),
+                                   (side, lambda: multi.runner, RemoteMultiRun)):
+            at = AppTest.from_file(str(ROOT / "pages" / "lessons.py"), default_timeout=120)
+            at.query_params["lesson"] = str(lesson.number)
+            at.run()
+            next(b for b in at.button if b.key == f"lessons.start.{lesson.key}").click()
+            at.run()
+            assert not at.exception
+            run = held()
+            assert isinstance(run, kind) and backends.on_cluster(run), lesson.key
+            assert run.join(TIMEOUT), f"lesson {lesson.number} to finish on Ray"
+            assert run.snapshot().status == "finished" and run.snapshot().step == 6
+    finally:
+        for run in (slot.run, multi.runner):
+            if run is not None:
+                run.discard()
+    wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the actors' CPUs back")

@@ -57,3 +57,35 @@ def test_real_images_come_as_uint8_pictures(runs, tiny_image_cfg):
     run = _ended_run(runs, tiny_image_cfg())
     real = run.real_sample(5)
     assert real.dtype == np.uint8 and real.shape == (5, 28, 28, 1)
+
+
+def test_set_hyper_is_one_method_for_single_and_batched_runs(tiny_cfg):
+    """`set_hyper(member=None, **changes)` on every run kind: a single run is member 0; a
+    batched run changes one member, or every member when member is None; what a batched run
+    cannot change live is refused naming the setting, and nothing is queued."""
+    import pytest
+
+    from playground.errors import ConfigError
+    from playground.runs.multirunner import MultiRunner
+
+    single = Run(tiny_cfg(steps=10))
+    single.set_hyper(0, lr_g=3e-4)
+    single.set_hyper(lr_d=2e-4)
+    with pytest.raises(ConfigError, match="member"):
+        single.set_hyper(1, lr_g=1e-4)
+    runner = MultiRunner([tiny_cfg(seed=0, steps=10_000), tiny_cfg(seed=1, steps=10_000)])
+    runner.start(paused=True)
+    try:
+        wait_for(lambda: runner.status == "paused", "the runner to pause")
+        runner.set_hyper(lr_g=4e-3)  # every member
+        runner.set_hyper(1, lr_d=5e-3)  # one member
+        with pytest.raises(ConfigError, match="loss"):
+            runner.set_hyper(0, loss="hinge")
+        assert runner.step()
+        wait_for(lambda: runner.multi.step == 1, "one step")
+        members = runner.snapshot().members
+        assert [m.config.lr_g for m in members] == [4e-3, 4e-3]
+        assert [m.config.lr_d for m in members] == [tiny_cfg().lr_d, 5e-3]
+        assert [m.config.loss for m in members] == [tiny_cfg().loss] * 2
+    finally:
+        runner.stop()

@@ -443,6 +443,9 @@ def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
         if view.shows("controls"):
             run_controls(runner, snap)
         members = snap.members
+        if not members:  # a run on the Ray cluster has none until an actor takes it
+            st.caption("Waiting for the cluster to start the runs…")
+            return
         grads = go.Figure()
         for variant, member in zip(lesson.variants, members, strict=True):
             h = member.history

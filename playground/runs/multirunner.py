@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 
 from playground.data.source import DataSource
-from playground.errors import ConfigError
 from playground.runs.runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
 from playground.settings.config import GANConfig
+from playground.settings.live import member_changes
 from playground.training.multigroups import GroupedRun, check_grouped
 from playground.training.multirun import MultiRun
 from playground.training.stepcore import Divergence
@@ -34,9 +34,9 @@ class MultiSnapshot:
 
 class MultiRunner(ThreadControls):
     """A multi-run in a daemon thread, controlled like runner.Run: start, pause, resume, step
-    (while paused), stop, set_lr (per member, live); `snapshot()` returns plain data. Members
-    that can be batched train as MultiRun groups, the others as lone Trainers beside them
-    (multigroups.GroupedRun)."""
+    (while paused), stop, set_hyper (per member or all, live); `snapshot()` returns plain
+    data. Members that can be batched train as MultiRun groups, the others as lone Trainers
+    beside them (multigroups.GroupedRun)."""
 
     _kind = "multi-run"
     _thread_name = "gan-multirun"
@@ -50,14 +50,15 @@ class MultiRunner(ThreadControls):
         self._frames: list[tuple[Frame, ...]] = []  # one tuple of N member frames per picture
 
     # ------------------------------------------------------------------ controls
-    def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
-        """Validated now (ConfigError), applied before the next step."""
-        if not 0 <= member < len(self.configs):
-            raise ConfigError("member", f"must be from 0 to {len(self.configs) - 1}; got {member}")
-        changes = {k: v for k, v in dict(lr_g=lr_g, lr_d=lr_d).items() if v is not None}
-        self.configs[member].replace(**changes)  # raises ConfigError for a bad value
+    def set_hyper(self, member: int | None = None, **changes) -> None:
+        """Change the learning rates (lr_g, lr_d) of one member, or of every member when
+        `member` is None. Validated now (ConfigError), applied before the next step."""
+        members, changes = member_changes(len(self.configs), member, changes)
+        for i in members:
+            self.configs[i].replace(**changes)  # raises ConfigError for a bad value
         with self._cond:
-            self._pending_lr.setdefault(member, {}).update(changes)
+            for i in members:
+                self._pending_lr.setdefault(i, {}).update(changes)
 
     # ------------------------------------------------------------------ observing
     def snapshot(self) -> MultiSnapshot:
@@ -115,7 +116,7 @@ class MultiRunner(ThreadControls):
         with self._cond:
             pending, self._pending_lr = self._pending_lr, {}
         for member, changes in pending.items():
-            self.multi.set_lr(member, **changes)
+            self.multi.set_hyper(member, **changes)
             self.configs[member] = self.multi.configs[member]
 
     def _record_frame(self) -> None:

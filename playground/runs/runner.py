@@ -22,7 +22,7 @@ import numpy as np
 from playground.latent import generator_state
 from playground.measures.evaluation import evaluator_for
 from playground.settings.config import GANConfig
-from playground.settings.live import check_live_changes
+from playground.settings.live import check_live_changes, check_single_member
 from playground.storage.checkpoints import save_checkpoint
 from playground.training.stepcore import Divergence
 from playground.training.trainer import Trainer
@@ -282,11 +282,13 @@ class Run(ThreadControls):
         if ended:
             self._drop()
 
-    def set_hyper(self, **changes) -> None:
+    def set_hyper(self, member: int | None = None, **changes) -> None:
         """Change live settings (any of config.LIVE_SETTINGS by keyword, e.g. lr_g=2e-4,
         loss="hinge"; None means "leave it"). Validated now against the run's settings with
         the changes already queued (ConfigError naming a bad value or a setting that cannot
-        change live, and then nothing is queued); applied together before the next step."""
+        change live, and then nothing is queued); applied together before the next step.
+        `member` is for batched runs' sake: a single run is member 0 (or None)."""
+        check_single_member(member)
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
             return

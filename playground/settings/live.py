@@ -71,3 +71,28 @@ def _layer_layout(cfg: GANConfig) -> tuple:
     return tuple(
         (name, tuple(t.shape)) for m in (g, d) for name, t in m.state_dict().items()
     )
+
+
+BATCHED_LIVE_SETTINGS = ("lr_g", "lr_d")  # what a member of a batched run may change live
+
+
+def member_changes(
+    n: int, member: int | None, changes: Mapping[str, Any]
+) -> tuple[range, dict[str, Any]]:
+    """The members a batched run's `set_hyper(member, **changes)` acts on (None: all of its
+    `n`), and the changes without the None ("leave it") values. ConfigError for a member out of
+    range or a setting a batched run cannot change live."""
+    if member is not None and not (isinstance(member, int) and 0 <= member < n):
+        raise ConfigError("member", f"must be from 0 to {n - 1}; got {member!r}")
+    real = {k: v for k, v in changes.items() if v is not None}
+    for key in real:
+        if key not in BATCHED_LIVE_SETTINGS:
+            raise ConfigError(key, "cannot change while a batched run trains (live there: "
+                              f"{', '.join(BATCHED_LIVE_SETTINGS)})")
+    return (range(n) if member is None else range(member, member + 1)), real
+
+
+def check_single_member(member: int | None) -> None:
+    """A single run's `set_hyper(member=...)`: it is member 0 of one; anything else is refused."""
+    if member not in (None, 0):
+        raise ConfigError("member", f"a single run has only member 0; got {member!r}")

@@ -9,7 +9,7 @@ batched (another optimiser, spectral norm) as a lone Trainer beside them. A memb
 trajectory of a lone Trainer of its config either way (a MultiRun member up to float rounding).
 
 It offers what MultiRunner reads of a MultiRun (step, cfg, configs, errors, train_step,
-history_copies, fixed_samples, decision_maps, extent, set_lr), so the thread and the pages
+history_copies, fixed_samples, decision_maps, extent, set_hyper), so the thread and the pages
 cannot tell the two apart.
 """
 
@@ -27,6 +27,7 @@ from playground.data.source import DataSource
 from playground.errors import ConfigError
 from playground.measures.metrics import coverage_2d
 from playground.settings.config import GANConfig
+from playground.settings.live import member_changes
 from playground.training.devices import resolve_device
 from playground.training.multirun import PER_MEMBER, MultiRun, check_shared
 from playground.training.stepcore import Divergence
@@ -140,18 +141,20 @@ class GroupedRun:
         """Every member's history as it stood after the last whole step."""
         return [{k: list(v) for k, v in data.items()} for data in self._published]
 
-    def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
-        """Change one member's learning rates (validated like a config) before the next step."""
-        changes = {k: v for k, v in dict(lr_g=lr_g, lr_d=lr_d).items() if v is not None}
+    def set_hyper(self, member: int | None = None, **changes) -> None:
+        """Change the learning rates (lr_g, lr_d) of one member (None: every member), validated
+        like a config, before the next step; ConfigError for anything else."""
+        members, changes = member_changes(len(self.configs), member, changes)
         if not changes:
             return
-        updated = self.configs[member].replace(**changes)  # raises ConfigError for a bad value
-        engine, j = self._place[member]
-        if isinstance(engine, MultiRun):
-            engine.set_lr(j, **changes)
-        elif self.errors[member] is None:
-            engine.apply(changes)
-        self.configs[member] = updated
+        for i in members:
+            updated = self.configs[i].replace(**changes)  # raises ConfigError for a bad value
+            engine, j = self._place[i]
+            if isinstance(engine, MultiRun):
+                engine.set_hyper(j, **changes)
+            elif self.errors[i] is None:
+                engine.apply(changes)
+            self.configs[i] = updated
 
     # ------------------------------------------------------------------ looking at members
     def group_of(self, member: int) -> str:

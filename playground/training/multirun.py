@@ -38,6 +38,7 @@ from playground.models.architectures import build_models, build_seeded
 from playground.objectives import regularisers as reg
 from playground.objectives.losses import LOSSES, names_where
 from playground.settings.config import GANConfig
+from playground.settings.live import member_changes
 from playground.training.devices import resolve_device
 from playground.training.fast import FastPaths, StepGraph
 from playground.training.history import SERIES, BoundedHistory, carry_forward
@@ -322,15 +323,17 @@ class MultiRun(StepCore):
         self.opt_g.lr[i] = 0.0  # its slice stops moving; the other members are unaffected
         self.opt_d.lr[i] = 0.0
 
-    def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
-        """Change one member's learning rates (validated like a config) before the next step."""
-        changes = {k: v for k, v in dict(lr_g=lr_g, lr_d=lr_d).items() if v is not None}
+    def set_hyper(self, member: int | None = None, **changes) -> None:
+        """Change the learning rates (lr_g, lr_d) of one member (None: every member), validated
+        like a config, before the next step; ConfigError for anything else."""
+        members, changes = member_changes(self.n, member, changes)
         if not changes:
             return
-        self.configs[member] = self.configs[member].replace(**changes)
-        if self.errors[member] is None:
-            self.opt_g.lr[member] = self.configs[member].lr_g
-            self.opt_d.lr[member] = self.configs[member].lr_d
+        for i in members:
+            self.configs[i] = self.configs[i].replace(**changes)
+            if self.errors[i] is None:
+                self.opt_g.lr[i] = self.configs[i].lr_g
+                self.opt_d.lr[i] = self.configs[i].lr_d
 
     # ------------------------------------------------------------------ looking at members
     @property

@@ -38,6 +38,7 @@ from playground.runs.multirunner import MultiSnapshot
 from playground.runs.ray.remote import CALL_TIMEOUT, RemoteRunner
 from playground.runs.runner import Run, Snapshot
 from playground.settings.config import GANConfig
+from playground.settings.live import check_single_member, member_changes
 from playground.storage.checkpoints import load_checkpoint, read_meta
 from playground.training.multigroups import check_grouped
 
@@ -85,8 +86,9 @@ class RemoteRun(RemoteRunner):
         self._home_failed = False
 
     # ------------------------------------------------------------------ Run's controls
-    def set_hyper(self, **changes) -> None:
+    def set_hyper(self, member: int | None = None, **changes) -> None:
         """Change live settings (see Run.set_hyper); a bad value raises ConfigError here."""
+        check_single_member(member)
         if not self._is_placed() or self._ended:
             self.config.replace(**{k: v for k, v in changes.items() if v is not None})
             return  # nothing is training yet (or any more): checked, nothing to apply
@@ -205,10 +207,15 @@ class RemoteMultiRun(RemoteRunner):
             {"configs": self.configs}, self.configs[0].steps, resources or {"num_cpus": 1.0}
         )
 
-    def set_lr(self, member: int, lr_g: float | None = None, lr_d: float | None = None) -> None:
+    def set_hyper(self, member: int | None = None, **changes) -> None:
+        """Change members' learning rates (see MultiRunner.set_hyper); a bad value raises
+        ConfigError here, also before the actor has started."""
+        members, real = member_changes(len(self.configs), member, changes)
+        for i in members:
+            self.configs[i].replace(**real)
         if not self._is_placed() or self._ended:
             return
-        self._remote("set_lr", member, lr_g=lr_g, lr_d=lr_d)
+        self._remote("set_hyper", member, **real)
 
     def _plain_snapshot(self, status: str, error: str | None = None, info: dict | None = None):
         return MultiSnapshot(status, 0, self._total, 0.0, (), error)

@@ -29,7 +29,7 @@ if lesson.kind == "dirac" and view.shows("dirac"):
     st.subheader("A 2D run that does not settle")
 
 run = ui.run_slot().run
-runner = lui.multi_slot().runner
+runner = lui.multi_slot().run
 ours = lui.active_index(lesson) is not None
 if view.shows("settings"):
     lui.settings_panel(lesson, run if ours else None, view)

@@ -145,14 +145,14 @@ def test_train_page_shows_live_gauges(tiny_cfg, fresh_slot):
 def test_every_loss_button_starts_a_batched_run(monkeypatch, tmp_path, fresh_slot):
     pytest.importorskip("playground.training.multirun")
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
-    slot = every_loss_ui.MultiSlot()
+    slot = ui.RunSlot()
     monkeypatch.setattr(every_loss_ui, "multi_slot", lambda: slot)
     at = page("diagnostics.py").run()
     at.button(key="diag.multi.start").click().run()
     try:
         assert not at.exception
-        assert slot.runner is not None
-        losses = [cfg.loss for cfg in slot.runner.configs]
+        assert slot.run is not None
+        losses = [cfg.loss for cfg in slot.run.configs]
         assert losses == list(LOSSES), "every loss in the registry, once each"
     finally:
         slot.replace(None)

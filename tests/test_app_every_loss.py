@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture
 def diagnostics(monkeypatch, tmp_path):
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
-    slot = every_loss_ui.MultiSlot()
+    slot = ui.RunSlot()
     monkeypatch.setattr(every_loss_ui, "multi_slot", lambda: slot)
     at = AppTest.from_file(str(ROOT / "pages" / "diagnostics.py"), default_timeout=120).run()
     yield at, slot
@@ -69,10 +69,10 @@ def test_the_page_shows_what_differs_per_loss(diagnostics):
 def test_the_run_it_starts_has_each_losss_settings_and_is_drawn(diagnostics):
     at, slot = diagnostics
     at.button(key="diag.multi.start").click().run()
-    assert not at.exception and slot.runner is not None
-    assert slot.runner.configs == every_loss_configs("ring8")
+    assert not at.exception and slot.run is not None
+    assert slot.run.configs == every_loss_configs("ring8")
     # The first picture is drawn as the run starts: every loss gets its scatter and caption.
-    wait_for(lambda: slot.runner.snapshot().members[0].latest is not None, "the first picture",
+    wait_for(lambda: slot.run.snapshot().members[0].latest is not None, "the first picture",
              timeout=120)
     at.run()
     assert not at.exception

@@ -24,7 +24,7 @@ def slots(monkeypatch):
     from pages.ui import common as ui
     from pages.ui import lessons as lessons_ui
 
-    slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
+    slot, multi = ui.RunSlot(), ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
     monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
     original = lessons_data.Variant.config
@@ -74,7 +74,7 @@ def test_each_lesson_is_one_click(lesson, slots):
     _button(at, f"lessons.start.{lesson.key}").click()
     at.run()
     assert not at.exception
-    runner = multi.runner if lesson.kind == "side-by-side" else slot.run
+    runner = multi.run if lesson.kind == "side-by-side" else slot.run
     assert runner is not None, "the click started no run"
     wait_for(lambda: not runner.snapshot().active, "the lesson's run to finish")
     snap = runner.snapshot()
@@ -210,7 +210,7 @@ def test_a_teacher_link_opens_one_lesson_hidden_and_locked(slots):
     assert not any(e.label == "Teacher link" for e in at.expander)
     _button(at, "lessons.start.vanishing").click()  # the class can still start it
     at.run()
-    assert not at.exception and slots[1].runner is not None
+    assert not at.exception and slots[1].run is not None
 
 
 def test_a_bad_teacher_link_says_which_part_is_wrong():

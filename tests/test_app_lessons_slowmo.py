@@ -21,7 +21,7 @@ def slot(monkeypatch):
     from pages.ui import common as ui
     from pages.ui import lessons as lessons_ui
 
-    slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
+    slot, multi = ui.RunSlot(), ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
     monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
     original = lessons_data.Variant.config

@@ -374,9 +374,10 @@ def test_a_lesson_on_the_ray_backend_runs_as_an_actor(monkeypatch):
     from pages.ui import common as ui
     from pages.ui import lessons as lessons_ui
     from playground.lessons import catalogue
+    from playground.runs.interface import BatchedRun, SingleRun
 
     monkeypatch.setenv(backends.BACKEND_ENV, "ray")
-    slot, multi = ui.RunSlot(), lessons_ui.MultiSlot()
+    slot, multi = ui.RunSlot(), ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
     monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
     original = catalogue.Variant.config
@@ -387,7 +388,7 @@ def test_a_lesson_on_the_ray_backend_runs_as_an_actor(monkeypatch):
     side = next(x for x in catalogue.LESSONS if x.kind == "side-by-side")
     try:
         for lesson, held, kind in ((single, lambda: slot.run, RemoteRun),
-                                   (side, lambda: multi.runner, RemoteMultiRun)):
+                                   (side, lambda: multi.run, RemoteMultiRun)):
             at = AppTest.from_file(str(ROOT / "pages" / "lessons.py"), default_timeout=120)
             at.query_params["lesson"] = str(lesson.number)
             at.run()
@@ -396,10 +397,11 @@ def test_a_lesson_on_the_ray_backend_runs_as_an_actor(monkeypatch):
             assert not at.exception
             run = held()
             assert isinstance(run, kind) and backends.on_cluster(run), lesson.key
+            assert isinstance(run, SingleRun if kind is RemoteRun else BatchedRun)
             assert run.join(TIMEOUT), f"lesson {lesson.number} to finish on Ray"
             assert run.snapshot().status == "finished" and run.snapshot().step == 6
     finally:
-        for run in (slot.run, multi.runner):
+        for run in (slot.run, multi.run):
             if run is not None:
                 run.discard()
     wait_for(lambda: ray.available_resources().get("CPU", 0) == 2, "the actors' CPUs back")

@@ -89,3 +89,29 @@ def test_set_hyper_is_one_method_for_single_and_batched_runs(tiny_cfg):
         assert [m.config.loss for m in members] == [tiny_cfg().loss] * 2
     finally:
         runner.stop()
+
+
+def test_every_local_run_kind_is_the_run_interface(tiny_cfg):
+    """What the factory makes satisfies the interface pages and the CLI program against (the
+    Ray proxies are checked in test_ray)."""
+    from playground.runs import backends
+    from playground.runs.interface import BatchedRun, RunControls, SingleRun
+
+    single = backends.make_run(tiny_cfg(steps=10), backend="local")
+    batched = backends.make_multi_run([tiny_cfg(seed=0), tiny_cfg(seed=1)], backend="local")
+    assert isinstance(single, SingleRun) and isinstance(single, RunControls)
+    assert isinstance(batched, BatchedRun) and not isinstance(batched, SingleRun)
+
+
+def test_a_discarded_batched_run_ends_and_lets_go_of_its_models(tiny_cfg):
+    """A closed session's every-loss or side-by-side run is discarded like a single run: it
+    stops without anyone waiting and then drops its models and pictures."""
+    from playground.runs.multirunner import MultiRunner
+
+    runner = MultiRunner([tiny_cfg(seed=0, steps=100_000), tiny_cfg(seed=1, steps=100_000)])
+    runner.start()
+    wait_for(lambda: runner.multi is not None and runner.multi.step > 2, "a few steps")
+    runner.discard()
+    assert runner.join(60) and runner.status == "stopped"
+    wait_for(lambda: runner.multi is None, "the models let go")
+    assert runner.snapshot().members[0].frames == ()

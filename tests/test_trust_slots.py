@@ -22,7 +22,7 @@ def page(monkeypatch, tmp_path):
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
     session = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: session)
-    multi = every_loss_ui.MultiSlot()
+    multi = ui.RunSlot()
     monkeypatch.setattr(every_loss_ui, "multi_slot", lambda: multi)
     slots = RunSlots(limit=1)
     monkeypatch.setattr(capacity, "SLOTS", slots)
@@ -39,7 +39,7 @@ def test_the_every_loss_run_is_refused_when_the_server_is_full(page, tiny_cfg):
     try:
         at.button(key="diag.multi.start").click().run()
         assert not at.exception
-        assert multi.runner is None, "no every-loss run past the cap"
+        assert multi.run is None, "no every-loss run past the cap"
         assert slots.status().active == 1
         assert any("All 1 training slots" in e.value for e in at.error)
     finally:
@@ -49,8 +49,8 @@ def test_the_every_loss_run_is_refused_when_the_server_is_full(page, tiny_cfg):
 def test_the_every_loss_run_holds_a_slot_while_it_trains(page, tiny_cfg):
     at, multi, slots = page
     at.button(key="diag.multi.start").click().run()
-    assert not at.exception and multi.runner is not None and multi.runner.alive
+    assert not at.exception and multi.run is not None and multi.run.alive
     assert slots.status().active == 1, "the every-loss run counts against the cap"
     assert not slots.try_start(Run(tiny_cfg())), "and a second run is refused"
-    multi.runner.stop(wait=TIMEOUT)
+    multi.run.stop(wait=TIMEOUT)
     wait_for(lambda: slots.status().active == 0, "the slot to free")

@@ -21,7 +21,8 @@ from playground.models import architectures
 from playground.objectives.losses import LOSSES as LOSS_REGISTRY
 from playground.objectives.regularisers import REGULARISERS
 from playground.runs import backends
-from playground.runs.runner import Run, Snapshot
+from playground.runs.interface import RunControls
+from playground.runs.runner import Snapshot
 from playground.settings.config import (
     ARCHITECTURES,
     DATASETS,
@@ -70,12 +71,13 @@ def require_router() -> None:
 
 # ---------------------------------------------------------------------- the session's run
 class RunSlot:
-    """The one training run a browser session owns. Replacing it stops the old one first."""
+    """A training run a browser session owns (one run, or a batched one). Replacing it stops
+    the old one first; when the session goes away the run is discarded."""
 
     def __init__(self) -> None:
-        self.run: Run | None = None
+        self.run: RunControls | None = None
 
-    def replace(self, run: Run | None) -> None:
+    def replace(self, run: RunControls | None) -> None:
         self.stop()
         self.run = run
 

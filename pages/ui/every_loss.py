@@ -6,8 +6,6 @@ groups beside lone runs (or as one Ray actor), drawn live side by side.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import plotly.graph_objects as go
 import streamlit as st
 import torch
@@ -24,23 +22,10 @@ from playground.training.multigroups import member_groups
 from playground.views import images
 
 
-@dataclass
-class MultiSlot:
-    runner: object | None = None
-
-    def replace(self, runner) -> None:
-        if self.runner is not None:
-            self.runner.stop(wait=10.0)
-        self.runner = runner
-
-
-@st.cache_resource(
-    scope="session",
-    show_spinner=False,
-    on_release=lambda slot: slot.runner and slot.runner.stop(wait=None),
-)
-def multi_slot() -> MultiSlot:
-    return MultiSlot()
+@st.cache_resource(scope="session", on_release=lambda slot: slot.release(), show_spinner=False)
+def multi_slot() -> ui.RunSlot:
+    """This session's every-loss run on the Diagnostics page (beside its one run, ui.run_slot)."""
+    return ui.RunSlot()
 
 
 def settings_table(dataset: str) -> list[dict[str, str]]:
@@ -95,8 +80,8 @@ def every_loss_section() -> None:
                 f"All {busy.limit} training slots on this server are in use ({busy.active} "
                 "runs active): try again when one finishes or is stopped."
             )
-    if slot.runner is not None:
-        every_loss_live(slot.runner)
+    if slot.run is not None:
+        every_loss_live(slot.run)
 
 
 def every_loss_live(runner) -> None:

@@ -72,25 +72,10 @@ def header(lesson: Lesson, view: TeacherView) -> None:
 
 
 # ---------------------------------------------------------------------- starting
-class MultiSlot:
-    """This session's side-by-side run on the Lessons page; replacing it stops the old one."""
-
-    def __init__(self) -> None:
-        self.runner = None
-
-    def replace(self, runner) -> None:
-        if self.runner is not None:
-            self.runner.stop(wait=10.0)
-        self.runner = runner
-
-    def release(self) -> None:
-        if self.runner is not None:
-            self.runner.stop(wait=None)
-
-
 @st.cache_resource(scope="session", on_release=lambda slot: slot.release(), show_spinner=False)
-def multi_slot() -> MultiSlot:
-    return MultiSlot()
+def multi_slot() -> ui.RunSlot:
+    """This session's side-by-side run on the Lessons page (beside its one run, ui.run_slot)."""
+    return ui.RunSlot()
 
 
 def start(lesson: Lesson, index: int = 0) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from playground.errors import ConfigError
 from playground.runs import capacity
+from playground.runs.interface import BatchedRun, RunControls, SingleRun
 from playground.runs.multirunner import MultiRunner
 from playground.runs.ray.cluster import RemoteMultiRun, RemoteRun, RemoteRunner
 from playground.runs.runner import Run
@@ -151,7 +152,7 @@ def make_run(
     *,
     resume_from: str | os.PathLike | None = None,
     backend: str | None = None,
-):
+) -> SingleRun:
     """A new, unstarted run of `config` (or continuing the checkpoint `resume_from`) on the
     configured backend: a runner.Run or a cluster.RemoteRun, with the same interface.
 
@@ -169,7 +170,7 @@ def make_run(
     return Run(config)
 
 
-def make_multi_run(configs: list[GANConfig], *, backend: str | None = None):
+def make_multi_run(configs: list[GANConfig], *, backend: str | None = None) -> BatchedRun:
     """The batched every-loss run (multirun.MultiRunner) on the configured backend."""
     if _use_ray(backend):
         return RemoteMultiRun(configs, resources=ray_resources())
@@ -177,7 +178,7 @@ def make_multi_run(configs: list[GANConfig], *, backend: str | None = None):
     return MultiRunner(configs)
 
 
-def try_start(run, paused: bool = False) -> bool:
+def try_start(run: RunControls, paused: bool = False) -> bool:
     """Start `run`. A local run needs one of this server's slots (playground.runs.capacity) and is
     left unstarted (False) when all are busy; a run on Ray is always accepted and waits in
     Ray's queue (its snapshots say "queued") until the cluster has room."""
@@ -188,7 +189,7 @@ def try_start(run, paused: bool = False) -> bool:
     return capacity.SLOTS.try_start(run, paused=paused)
 
 
-def on_cluster(run) -> bool:
+def on_cluster(run: RunControls) -> bool:
     """True for a run on Ray (it queues there instead of taking one of this server's slots)."""
     return isinstance(run, RemoteRunner)
 

@@ -102,6 +102,12 @@ class MultiRunner(ThreadControls):
             self._set_status("diverged", str(exc))
         except Exception as exc:  # shown to the person, not raised into a dead thread
             self._set_status("error", str(exc).strip() or type(exc).__name__)
+        finally:
+            self._mark_ended()
+
+    def _let_go(self) -> None:
+        self.multi = None
+        self._frames.clear()
 
     def _engine(self) -> GroupedRun | MultiRun:
         return self.multi

@@ -106,6 +106,8 @@ class ThreadControls:
         # shows this, never a step whose record is still being written (None: not stepping yet).
         self._step_done: int | None = None
         self._started_at = 0.0
+        self._discarded = False  # nobody will look at this run again: free it when it ends
+        self._ended = False  # the thread has finished its work (set in _mark_ended)
 
     def _main(self) -> None:
         raise NotImplementedError
@@ -120,6 +122,35 @@ class ThreadControls:
 
     def _record_frame(self) -> None:
         raise NotImplementedError
+
+    def _let_go(self) -> None:
+        """Drop the models, data and pictures (the caller holds the step lock and _cond)."""
+        raise NotImplementedError
+
+    def discard(self) -> None:
+        """End the run for good without waiting (its browser session is gone): the thread stops
+        at its next step and then lets go of the models, data and pictures, so their memory (GPU
+        memory too) is freed even while something still holds this run object."""
+        with self._cond:
+            self._discarded = True
+            self._stop = True
+            self._cond.notify_all()
+            ended = self._thread is None or self._ended  # else the thread drops it as it ends
+        if ended:
+            self._drop()
+
+    def _mark_ended(self) -> None:
+        """The thread's last act: from now on the run holds nothing it needs (see discard)."""
+        with self._cond:  # with discard(): exactly one of the two sees the other's flag
+            self._ended = True
+            discarded = self._discarded
+        if discarded:
+            self._drop()
+
+    def _drop(self) -> None:
+        with self._step_lock, self._cond:
+            self._let_go()
+        _return_memory_to_os()
 
     def start(self, paused: bool = False) -> None:
         with self._cond:
@@ -266,22 +297,8 @@ class Run(ThreadControls):
         self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
         self._frame_every = 1  # keep every n-th grid so frames span the whole run
         self._frames_seen = 0
-        self._discarded = False  # nobody will look at this run again: free it when it ends
-        self._ended = False  # the thread has finished its work (set in _release)
 
     # ------------------------------------------------------------------ controls
-    def discard(self) -> None:
-        """End the run for good without waiting (its browser session is gone): the thread stops
-        at its next step and then lets go of the models, data and pictures, so their memory (GPU
-        memory too) is freed even while something still holds this Run object."""
-        with self._cond:
-            self._discarded = True
-            self._stop = True
-            self._cond.notify_all()
-            ended = self._thread is None or self._ended  # else the thread drops it (_release)
-        if ended:
-            self._drop()
-
     def set_hyper(self, member: int | None = None, **changes) -> None:
         """Change live settings (any of config.LIVE_SETTINGS by keyword, e.g. lr_g=2e-4,
         loss="hinge"; None means "leave it"). Validated now against the run's settings with
@@ -466,21 +483,15 @@ class Run(ThreadControls):
             import torch
 
             on_gpu = self.trainer is not None and self.trainer.device.type == "cuda"
-            with self._cond:  # with discard(): exactly one of the two sees the other's flag
-                self._ended = True
-                discarded = self._discarded
-            if discarded:
-                self._drop()
+            self._mark_ended()
             if on_gpu:
                 torch.cuda.empty_cache()
         except Exception:  # cleanup must never raise from the thread
             pass
 
-    def _drop(self) -> None:
-        with self._step_lock, self._cond:
-            self.trainer = None
-            self._frames.clear()
-        _return_memory_to_os()
+    def _let_go(self) -> None:
+        self.trainer = None
+        self._frames.clear()
 
 
 def _picture(trainer: Trainer) -> Frame:

@@ -14,7 +14,7 @@ from pages.ui import common as ui
 from pages.ui import diagnostics as diagnostics_ui
 from pages.ui import every_loss as every_loss_ui
 from playground.runs.runner import Run
-from playground.settings.config import LOSSES
+from playground.settings.fields import LOSSES
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,8 @@ from playground.bench import learning as bench_learning
 from playground.bench import overhead as bench_overhead
 from playground.cli import main
 from playground.data.loading import load_dataset
-from playground.settings.config import LOSSES, preset
+from playground.settings.config import preset
+from playground.settings.fields import LOSSES
 
 OVERHEAD_KEYS = {
     "config",

@@ -12,7 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground.errors import ConfigError
-from playground.settings.config import DATASETS, LOSSES, PRESETS, GANConfig, preset
+from playground.settings.config import PRESETS, GANConfig, preset
+from playground.settings.fields import DATASETS, LOSSES
 
 # A config that differs from the defaults in every kind of field.
 CHANGED = dict(

@@ -15,7 +15,7 @@ from playground.data import registry as datasets
 from playground.data.loading import load_dataset
 from playground.data.registry import mixture_spec
 from playground.data.source import toy_points
-from playground.settings import config
+from playground.settings import config, fields
 
 ROOT = Path(__file__).resolve().parents[1]
 # Files that may name datasets, and why: the registry itself; presets and defaults (config, the
@@ -60,12 +60,12 @@ def test_no_module_outside_the_registry_and_presets_names_a_dataset():
 
 
 def test_config_takes_its_dataset_values_from_the_registry():
-    assert config.DATASETS == tuple(datasets.DATASETS)
+    assert fields.DATASETS == tuple(datasets.DATASETS)
     assert config.POINT_DATASETS == datasets.names_where(kind="points")
     assert set(config.LABELLED_IMAGE_DATASETS) == {
         d.name for d in datasets.DATASETS.values() if d.kind == "images" and d.num_classes
     }
-    assert config.IMAGE_SIZES == datasets.IMAGE_SIZES
+    assert fields.IMAGE_SIZES == datasets.IMAGE_SIZES
 
 
 def test_every_entry_is_complete():

@@ -14,7 +14,8 @@ from hypothesis import strategies as st
 
 from playground import cli
 from playground.errors import ConfigError, UsageError
-from playground.settings.config import DATASETS, GANConfig
+from playground.settings.config import GANConfig
+from playground.settings.fields import DATASETS
 
 FIELDS = {f.name: f for f in dataclasses.fields(GANConfig)}
 NAMES = sorted(FIELDS)

@@ -23,7 +23,7 @@ from playground.objectives.losses import (
     wasserstein_g_loss,
 )
 from playground.objectives.regularisers import gradient_penalty
-from playground.settings import config
+from playground.settings import config, fields
 from playground.settings.config import GANConfig
 
 # Scores chosen to land on both sides of 0 and of the hinge margins ±1.
@@ -240,7 +240,7 @@ def test_ragan_stays_finite_for_huge_scores():
 
 # ---------------------------------------------------------------------- the registry
 def test_config_allows_exactly_the_registry_losses():
-    assert config.LOSSES == tuple(LOSSES)
+    assert fields.LOSSES == tuple(LOSSES)
     assert set(config.TARGET_LOSSES) == {n for n, e in LOSSES.items() if e.smoothable}
 
 
@@ -251,7 +251,7 @@ def test_every_loss_has_a_formula_an_explanation_and_facts():
         assert entry.lipschitz in LIPSCHITZ
 
 
-@pytest.mark.parametrize("name", config.LOSSES)
+@pytest.mark.parametrize("name", fields.LOSSES)
 def test_every_entry_computes_finite_scalar_losses(name):
     entry = LOSSES[name]
     g = entry.g_loss(t(F), t(R)) if entry.g_needs_real else entry.g_loss(t(F))
@@ -259,7 +259,7 @@ def test_every_entry_computes_finite_scalar_losses(name):
         assert value.dim() == 0 and math.isfinite(float(value))
 
 
-@pytest.mark.parametrize("name", config.LOSSES)
+@pytest.mark.parametrize("name", fields.LOSSES)
 def test_every_recommended_setting_is_a_valid_config(name):
     entry = LOSSES[name]
     assert entry.recommended, name

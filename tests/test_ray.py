@@ -182,7 +182,7 @@ def test_a_killed_worker_fails_the_run_with_a_reason(remote_runs, tmp_path):
 
 
 def test_the_every_loss_run_as_one_actor():
-    from playground.settings.config import LOSSES
+    from playground.settings.fields import LOSSES
 
     runner = backends.make_multi_run(
         [small(steps=40, loss=loss, sample_every=20) for loss in LOSSES], backend="ray"

@@ -11,7 +11,8 @@ import torch
 
 from playground.errors import ConfigError
 from playground.objectives import regularisers as reg
-from playground.settings.config import LIVE_SETTINGS, GANConfig
+from playground.settings.config import GANConfig
+from playground.settings.fields import LIVE_SETTINGS
 from playground.training.multirun import MultiRun
 from playground.training.trainer import Trainer
 

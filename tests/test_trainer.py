@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from playground.errors import ConfigError
-from playground.settings.config import LOSSES
+from playground.settings.fields import LOSSES
 from playground.settings.live import Hyper
 from playground.training.history import SERIES, BoundedHistory
 from playground.training.stepcore import Divergence

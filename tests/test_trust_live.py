@@ -12,7 +12,8 @@ from helpers import wait_for
 from playground.cli import main
 from playground.errors import ConfigError
 from playground.objectives import losses
-from playground.settings.config import LIVE_SETTINGS, GANConfig
+from playground.settings.config import GANConfig
+from playground.settings.fields import LIVE_SETTINGS
 from playground.settings.live import check_live_changes
 from playground.storage.checkpoints import load_checkpoint, save_checkpoint
 from playground.training.trainer import Trainer

@@ -23,7 +23,8 @@ from playground.objectives.regularisers import REGULARISERS
 from playground.runs import backends
 from playground.runs.interface import RunControls
 from playground.runs.runner import Snapshot
-from playground.settings.config import (
+from playground.settings.config import PRESETS, GANConfig
+from playground.settings.fields import (
     ARCHITECTURES,
     DATASETS,
     DEVICES,
@@ -31,8 +32,6 @@ from playground.settings.config import (
     LIVE_SETTINGS,
     LOSSES,
     OPTIMIZERS,
-    PRESETS,
-    GANConfig,
 )
 from playground.storage import store
 from playground.storage.checkpoints import CheckpointError, read_meta

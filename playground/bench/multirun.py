@@ -8,7 +8,8 @@ import statistics
 import torch
 
 from playground.data.loading import load_dataset
-from playground.settings.config import LOSSES, GANConfig, preset
+from playground.settings.config import GANConfig, preset
+from playground.settings.fields import LOSSES
 from playground.training.multirun import MultiRun
 from playground.training.trainer import Trainer
 

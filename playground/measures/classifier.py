@@ -426,9 +426,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, help="folder (default: checkpoints/classifiers)")
     args = parser.parse_args(argv)
-    cfg = GANConfig(
-        dataset=args.dataset, image_size=args.image_size, grayscale=args.grayscale
-    ).validate()
+    cfg = GANConfig(dataset=args.dataset, image_size=args.image_size, grayscale=args.grayscale)
     data = load_dataset(cfg, args.device)
     clf = train_classifier(data, args.dataset, steps=args.steps, seed=args.seed)
     path = save_classifier(clf, args.out)

@@ -289,7 +289,7 @@ class Run(ThreadControls):
     ):
         if config is None and trainer is None:
             raise ValueError("a Run needs a config or a trainer")
-        self.config = (trainer.cfg if trainer else config).validate()
+        self.config = trainer.cfg if trainer else config
         self.trainer = trainer
         self._make_trainer = make_trainer
         super().__init__()

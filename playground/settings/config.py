@@ -17,44 +17,21 @@ from playground.models import infogan
 from playground.models.architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
 from playground.objectives.losses import names_where
 from playground.objectives.regularisers import REGULARISERS, check_setting
+from playground.settings.fields import FIELDS, Field
 
-# Dataset names, read from their registry (datasets.py), where each one's facts live.
+# Dataset and loss facts validation needs, read from their registries.
 POINT_DATASETS = dataset_registry.names_where(kind="points")
 LABELLED_IMAGE_DATASETS = dataset_registry.names_where(kind="images", labelled=True)
 IMAGE_DATASETS = dataset_registry.names_where(kind="images")
-DATASETS = tuple(dataset_registry.DATASETS)
-ARCHITECTURES = tuple(ARCHITECTURE_REGISTRY)  # names; their facts are in architectures.py
-LOSSES = names_where()  # every loss in the registry (losses.LOSSES), in its order
 # Losses whose D is a real/fake classifier with a target, so smoothing that target makes sense.
 TARGET_LOSSES = names_where(smoothable=True)
-OPTIMIZERS = ("adam", "rmsprop", "sgd")
-DEVICES = ("auto", "cpu", "cuda", "mps")
-IMAGE_SIZES = dataset_registry.IMAGE_SIZES
-# The settings a live run (and `gan-playground train --resume`) may change, with full effect:
-# the optimisers, the losses and the training loop read them afresh at the next step. Every
-# other setting shapes the models, the data, the optimiser's kind or the random streams, so
-# changing it means a new run. (A loss change is further refused where it would change D's
-# layers: see trainer.check_live_changes.)
-LIVE_SETTINGS = (
-    "lr_g",
-    "lr_d",
-    "beta1",
-    "beta2",
-    "d_steps",
-    "g_steps",
-    "loss",
-    "clip_value",
-    "label_smoothing",
-    "steps",
-    "log_every",
-    "sample_every",
-    "eval_every",
-    *(r.setting for r in REGULARISERS.values() if r.live),  # gp_weight, r1_gamma, …
-)
 
 
-@dataclass
+@dataclass(frozen=True)
 class GANConfig:
+    """A run's settings, checked once when made (ConfigError names the first bad one) and never
+    changed after: `replace()` gives a new, checked config."""
+
     # --- data ---
     dataset: str = "ring8"
     data_folder: str = ""  # only for dataset="folder": a folder of images (searched recursively)
@@ -105,6 +82,9 @@ class GANConfig:
     device: str = "auto"
     fast_paths: bool = True  # GPU only: bf16 autocast, channels_last, CUDA graphs
 
+    def __post_init__(self) -> None:
+        self.validate()
+
     # ------------------------------------------------------------------ derived facts
     @property
     def is_points(self) -> bool:
@@ -119,12 +99,8 @@ class GANConfig:
         """Check every setting; raise ConfigError naming the first bad one. Returns self."""
         for f in dataclasses.fields(self):
             _check_type(f.name, getattr(self, f.name), f.type)
-        _choice("dataset", self.dataset, DATASETS)
-        _choice("arch", self.arch, ARCHITECTURES)
-        _choice("loss", self.loss, LOSSES)
-        _choice("optimizer", self.optimizer, OPTIMIZERS)
-        _choice("device", self.device, DEVICES)
-        _choice("image_size", self.image_size, IMAGE_SIZES)
+        for row in FIELDS.values():  # the table's choices and bounds, setting by setting
+            _check_row(row, getattr(self, row.name))
         if dataset_registry.DATASETS[self.dataset].user_folder and not self.data_folder.strip():
             raise ConfigError("data_folder", f"dataset '{self.dataset}' needs a folder of images")
         if dataset_registry.DATASETS[self.dataset].user_points and not self.points_file.strip():
@@ -132,49 +108,28 @@ class GANConfig:
                 "points_file", f"dataset '{self.dataset}' needs points: draw them or upload a CSV"
             )
         _check_arch(self)
-        _int_range("train_images", self.train_images, 0, 10_000_000)
         if self.train_images and self.is_points:
             raise ConfigError("train_images", "holds out images only; set it to 0 for 2D points")
         if self.conditional and not self.is_labelled:
             raise ConfigError(
                 "conditional", f"needs a labelled dataset ({', '.join(LABELLED_IMAGE_DATASETS)})"
             )
-        _int_range("hidden", self.hidden, 4, 4096)
-        _int_range("layers", self.layers, 1, 8)
-        _int_range("width", self.width, 4, 512)
-        _int_range("latent_dim", self.latent_dim, 1, 1024)
-        _float_range("clip_value", self.clip_value, 1e-5, 10.0)
-        _float_range("label_smoothing", self.label_smoothing, 0.0, 0.5)
         if self.label_smoothing > 0 and self.loss not in TARGET_LOSSES:
             raise ConfigError(
                 "label_smoothing",
                 f"applies to losses {', '.join(TARGET_LOSSES)} only; set it to 0 for '{self.loss}'",
             )
-        for entry in REGULARISERS.values():  # each regulariser's setting, as its entry says
+        for entry in REGULARISERS.values():  # what each regulariser's entry says beyond bounds
             if (problem := check_setting(entry, self)) is not None:
                 raise ConfigError(entry.setting, problem)
         if (problem := infogan.check(self)) is not None:
             raise ConfigError(*problem)
-        _float_range("lr_g", self.lr_g, 1e-7, 1.0)
-        _float_range("lr_d", self.lr_d, 1e-7, 1.0)
-        _float_range("beta1", self.beta1, 0.0, 0.9999)
-        _float_range("beta2", self.beta2, 0.0, 0.99999)
-        _int_range("batch_size", self.batch_size, 2, 8192)
-        _int_range("d_steps", self.d_steps, 1, 100)
-        _int_range("g_steps", self.g_steps, 1, 100)
-        _int_range("pack", self.pack, 1, 8)
         if self.batch_size % self.pack:
             raise ConfigError(
                 "pack", f"must divide batch_size ({self.batch_size}); got {self.pack}"
             )
         if self.pack > 1 and self.conditional:
             raise ConfigError("pack", "packing is for unconditional models; set it to 1")
-        _float_range("ema", self.ema, 0.0, 0.99999)
-        _int_range("seed", self.seed, 0, 2**31 - 1)
-        _int_range("steps", self.steps, 1, 10_000_000)
-        _int_range("log_every", self.log_every, 1, 100_000)
-        _int_range("sample_every", self.sample_every, 1, 1_000_000)
-        _int_range("eval_every", self.eval_every, 0, 1_000_000)
         return self
 
     # ------------------------------------------------------------------ serialisation
@@ -193,7 +148,7 @@ class GANConfig:
         for key in data:
             if key not in known:
                 raise ConfigError(str(key), f"unknown setting (known: {', '.join(sorted(known))})")
-        return cls(**data).validate()
+        return cls(**data)  # checked as it is made
 
     @classmethod
     def from_json(cls, text: str) -> GANConfig:
@@ -214,8 +169,8 @@ class GANConfig:
         fields = {f.name: f for f in dataclasses.fields(self)}
         changes = {}
         for key, text in assignments.items():
-            if key not in fields:
-                raise ConfigError(key, f"unknown setting (known: {', '.join(sorted(fields))})")
+            if key not in FIELDS:
+                raise ConfigError(key, f"unknown setting (known: {', '.join(sorted(FIELDS))})")
             changes[key] = parse_value(key, text, fields[key].type)
         return self.replace(**changes)
 
@@ -279,21 +234,23 @@ def _check_arch(cfg: GANConfig) -> None:
         )
 
 
-def _choice(name: str, value: Any, allowed: tuple) -> None:
-    if value not in allowed:
-        raise ConfigError(name, f"must be one of {', '.join(map(str, allowed))}; got {value!r}")
-
-
-def _int_range(name: str, value: int, low: int, high: int) -> None:
-    if not low <= value <= high:
-        raise ConfigError(name, f"must be an integer from {low} to {high}; got {value}")
-
-
-def _float_range(name: str, value: float, low: float, high: float) -> None:
+def _check_row(row: Field, value: Any) -> None:
+    if row.choices and value not in row.choices:
+        raise ConfigError(row.name, f"must be one of {row.bounds_text()}; got {value!r}")
+    if row.low is None or isinstance(value, (bool, str)):
+        return
+    if isinstance(row.low, int) and isinstance(row.high, int):
+        if not row.low <= value <= row.high:
+            raise ConfigError(
+                row.name, f"must be an integer from {row.low} to {row.high}; got {value}"
+            )
+        return
     # Ints are always finite (and math.isfinite overflows on huge ones); compare them exactly.
     finite = isinstance(value, int) or math.isfinite(value)
-    if not finite or not low <= value <= high:
-        raise ConfigError(name, f"must be a number from {low:g} to {high:g}; got {value!r}")
+    if not finite or not row.low <= value <= row.high:
+        raise ConfigError(
+            row.name, f"must be a number from {row.low:g} to {row.high:g}; got {value!r}"
+        )
 
 
 # ---------------------------------------------------------------------- presets

@@ -12,7 +12,8 @@ import torch
 from playground.errors import ConfigError
 from playground.models.architectures import build_models
 from playground.objectives.losses import names_where
-from playground.settings.config import LIVE_SETTINGS, GANConfig
+from playground.settings.config import GANConfig
+from playground.settings.fields import LIVE_SETTINGS
 
 GP_LOSSES = " or ".join(names_where(lipschitz="gradient penalty"))  # for advice in messages
 

@@ -77,7 +77,7 @@ def check_shared(configs: list[GANConfig], free: tuple[str, ...]) -> list[GANCon
         raise ConfigError(
             "members", f"a multi-run needs 1 to {MAX_MEMBERS} configs, got {len(configs)}"
         )
-    configs = [cfg.validate() for cfg in configs]
+    configs = list(configs)
     first = configs[0]
     for index, cfg in enumerate(configs[1:], start=1):
         for f in dataclasses.fields(GANConfig):

@@ -45,7 +45,7 @@ _D_STATS, _G_STATS = 3, 1  # (d_loss, d_real, d_fake) and (g_loss,) accumulated 
 
 class Trainer(StepCore):
     def __init__(self, cfg: GANConfig, data: DataSource | None = None, n_fixed: int | None = None):
-        self.cfg = cfg.validate()
+        self.cfg = cfg  # a GANConfig is checked when made
         self.codes = infogan.Codes.of(cfg)  # InfoGAN's latent codes (empty without)
         self.device = resolve_device(cfg.device)
         if self.device.type == "cuda":

@@ -73,7 +73,7 @@ class RemoteRun(RemoteRunner):
             raise ValueError("a RemoteRun needs a config or a checkpoint folder")
         if config is None:
             config = read_meta(resume_from)["config_obj"]
-        self.config = config.validate()
+        self.config = config
         spec = {
             "config": self.config,
             "resume_from": str(resume_from) if resume_from else None,

@@ -1,4 +1,5 @@
-"""The command line: `gan-playground train | sample | presets | diagnose | bench | reproduce`.
+"""The command line: `gan-playground train | sample | presets | settings | diagnose | bench |
+reproduce`.
 
 Bad arguments exit with status 2 and one line on stderr; a run that cannot proceed (no network
 for a download, a diverging run) exits with status 1 and one line. Never a traceback.
@@ -22,7 +23,9 @@ from playground.measures.evaluation import diagnose
 from playground.measures.fid import INCEPTION_HINT, describe, inception_weights
 from playground.measures.metrics import EXPLANATIONS
 from playground.runs import backends
-from playground.settings.config import PRESETS, GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.fields import settings_table
+from playground.settings.presets import PRESETS, preset
 from playground.storage import checkpoints
 from playground.storage.checkpoints import CheckpointError, load_checkpoint
 from playground.training import trainer as training
@@ -77,6 +80,7 @@ def _parser() -> argparse.ArgumentParser:
     sample.add_argument("--device", default="cpu")
 
     sub.add_parser("presets", help="list the presets")
+    sub.add_parser("settings", help="list every setting --set takes: its range and if it is live")
 
     diagnose = sub.add_parser("diagnose", help="mode-coverage measures of a checkpoint")
     diagnose.add_argument("checkpoint", type=Path)
@@ -314,6 +318,11 @@ def cmd_sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    print(settings_table())
+    return 0
+
+
 def cmd_presets(args: argparse.Namespace) -> int:
     width = max(map(len, PRESETS))
     for name, item in PRESETS.items():
@@ -367,6 +376,7 @@ COMMANDS = {
     "train": cmd_train,
     "sample": cmd_sample,
     "presets": cmd_presets,
+    "settings": cmd_settings,
     "diagnose": cmd_diagnose,
     "bench": cmd_bench,
     "reproduce": cmd_reproduce,

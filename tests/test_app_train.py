@@ -57,7 +57,7 @@ def test_train_page_renders_every_setting(fresh_slot):
 def test_preset_sets_every_control(fresh_slot):
     at = _page("train.py").run()
     at.sidebar.selectbox(key="preset").set_value("ring8-stable").run()
-    from playground.settings.config import preset
+    from playground.settings.presets import preset
 
     cfg = preset("ring8-stable")
     for name, value in cfg.to_dict().items():

@@ -16,8 +16,8 @@ from playground.bench import learning as bench_learning
 from playground.bench import overhead as bench_overhead
 from playground.cli import main
 from playground.data.loading import load_dataset
-from playground.settings.config import preset
 from playground.settings.fields import LOSSES
+from playground.settings.presets import preset
 
 OVERHEAD_KEYS = {
     "config",

@@ -36,7 +36,7 @@ def _pick_preset(page, name: str) -> None:
     """Pick a preset and wait until its page run has drawn its description and ended: the
     script state can still read idle just after the click, and a setting typed during the
     preset's run could be overwritten by it."""
-    from playground.settings.config import PRESETS
+    from playground.settings.presets import PRESETS
 
     sidebar = page.locator("[data-testid='stSidebar']")
     sidebar.locator("[data-testid='stSelectbox']").first.click()

@@ -13,7 +13,7 @@ import time
 import pytest
 from helpers import IDLE, require_chromium, step_count, wait_until
 
-from playground.settings.config import PRESETS
+from playground.settings.presets import PRESETS
 
 pytestmark = pytest.mark.browser
 

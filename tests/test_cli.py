@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from playground.cli import main
-from playground.settings.config import PRESETS
+from playground.settings.presets import PRESETS
 from playground.storage import checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -12,8 +12,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from playground.errors import ConfigError
-from playground.settings.config import PRESETS, GANConfig, preset
+from playground.settings.config import GANConfig
 from playground.settings.fields import DATASETS, LOSSES
+from playground.settings.presets import PRESETS, preset
 
 # A config that differs from the defaults in every kind of field.
 CHANGED = dict(
@@ -300,3 +301,36 @@ def test_unknown_preset_fails_clearly():
     assert "ring9-magic" in str(exc)
     for name in PRESETS:
         assert name in str(exc), "the message lists the presets to choose from"
+
+
+def test_the_settings_table_has_one_row_per_setting_and_validation_reads_it():
+    import dataclasses
+
+    from playground.settings import fields
+
+    names = [f.name for f in dataclasses.fields(GANConfig)]
+    assert sorted(fields.FIELDS) == sorted(names), "one row per GANConfig field, no more"
+    assert set(fields.MAIN_SETTINGS) | set(fields.ADVANCED_SETTINGS) == set(names)
+    for row in fields.FIELDS.values():
+        assert row.label and row.help, row.name
+        if row.low is None:
+            continue
+        default = getattr(GANConfig(), row.name)
+        assert row.low <= default <= row.high, row.name
+        too_high = row.high + (1 if isinstance(row.high, int) else abs(row.high) * 0.5 + 1e-3)
+        with pytest.raises(ConfigError, match=row.name) as refused:
+            GANConfig().replace(**{row.name: too_high})
+        assert row.bounds_text().split(" to ")[0].replace(",", "") in str(refused.value).replace(
+            ",", ""), "the message names the table's range"
+    assert fields.LIVE_SETTINGS == tuple(n for n, r in fields.FIELDS.items() if r.live)
+
+
+def test_the_command_line_lists_every_setting(capsys):
+    from playground.cli import main
+    from playground.settings import fields
+
+    assert main(["settings"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in out] == list(fields.FIELDS)
+    lr = next(line for line in out if line.startswith("lr_g "))
+    assert " live " in lr and "1e-07 to 1" in lr and "Generator learning rate" in lr

@@ -18,7 +18,8 @@ from playground import latent
 from playground.errors import ConfigError
 from playground.models import infogan
 from playground.models.infogan import Codes
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.presets import preset
 from playground.storage.checkpoints import META, load_checkpoint, save_checkpoint
 from playground.training.multirun import check_members
 from playground.training.trainer import Trainer

@@ -10,7 +10,7 @@ import torch
 
 from playground import latent
 from playground.models import infogan
-from playground.settings.config import preset
+from playground.settings.presets import preset
 from playground.storage.checkpoints import load_checkpoint, save_checkpoint
 from playground.training.history import BoundedHistory
 from playground.training.trainer import Trainer

@@ -19,7 +19,8 @@ from playground.latent import (
     truncate,
     z_from_seed,
 )
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.presets import preset
 from playground.storage.checkpoints import CheckpointError, save_checkpoint
 from playground.training.trainer import Trainer
 

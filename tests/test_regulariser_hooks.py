@@ -105,13 +105,16 @@ def test_an_input_hook_changes_what_d_sees_for_both_players(monkeypatch):
 
 def test_the_app_reads_each_regularisers_label_help_and_step_from_its_entry():
     from pages.ui import common as ui
+    from playground.settings import fields
 
+    assert ui.FIELDS is fields.FIELDS, "the page's widgets read the one settings table"
     for entry in reg.REGULARISERS.values():
-        assert ui.LABELS[entry.setting] == entry.widget.label
-        assert ui.HELP[entry.setting] == entry.widget.help
-        assert entry.setting in ui.ADVANCED_ORDER
+        row = fields.FIELDS[entry.setting]
+        assert row.label == entry.widget.label
+        assert row.help == entry.widget.help
+        assert entry.setting in fields.ADVANCED_SETTINGS
         if entry.widget.step is not None:
-            assert ui.FLOAT_STEPS[entry.setting] == entry.widget.step
+            assert (row.step, row.low, row.high) == entry.widget.step
             assert entry.widget.step[1:] == entry.bounds, "the buttons stop at the engine's range"
 
 

@@ -9,7 +9,8 @@ from torch import nn
 from playground.errors import ConfigError
 from playground.latent import load_latent_model
 from playground.models.architectures import ARCHITECTURES, build_models
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.presets import preset
 from playground.storage.checkpoints import load_checkpoint, save_checkpoint
 from playground.training.trainer import Trainer
 

@@ -14,7 +14,8 @@ from helpers import install_checkpoints, small_checkpoints, wait_for
 from streamlit.testing.v1 import AppTest
 
 from pages.ui import common as ui
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.presets import preset
 from playground.views import figures
 
 PAGES = Path(__file__).resolve().parent.parent / "pages"

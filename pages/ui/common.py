@@ -17,22 +17,13 @@ from playground.data import registry as datasets
 from playground.data import uploads
 from playground.data.source import points_source
 from playground.errors import ConfigError
-from playground.models import architectures
 from playground.objectives.losses import LOSSES as LOSS_REGISTRY
-from playground.objectives.regularisers import REGULARISERS
 from playground.runs import backends
 from playground.runs.interface import RunControls
 from playground.runs.runner import Snapshot
-from playground.settings.config import PRESETS, GANConfig
-from playground.settings.fields import (
-    ARCHITECTURES,
-    DATASETS,
-    DEVICES,
-    IMAGE_SIZES,
-    LIVE_SETTINGS,
-    LOSSES,
-    OPTIMIZERS,
-)
+from playground.settings.config import GANConfig
+from playground.settings.fields import ADVANCED_SETTINGS, FIELDS, MAIN_SETTINGS
+from playground.settings.presets import PRESETS
 from playground.storage import store
 from playground.storage.checkpoints import CheckpointError, read_meta
 from playground.training.devices import device_label, resolve_device, warm_up
@@ -181,141 +172,8 @@ def device_description() -> str:
 
 
 # ---------------------------------------------------------------------- settings widgets
-HELP = {
-    "dataset": "2D toys train in seconds and make collapse visible. "
-    + " ".join(f"{d.name}: {d.summary}" for d in datasets.DATASETS.values()),
-    "data_folder": "A folder of your own images (searched recursively), or upload a zip of "
-    "them with the uploader at the top of the sidebar.",
-    "points_file": "A CSV file of 2D points, x then y a line (dataset own-points). Drawing or "
-    "uploading points on this page sets it; the command line takes any such file.",
-    "image_size": "Images are resized and centre-cropped to this many pixels a side.",
-    "grayscale": "Convert colour images to one channel.",
-    "train_images": "Train on only this many of the dataset's images (the same fixed draw "
-    "every time) and hold the rest out: with few images D can memorise them (lesson 8). "
-    "0 trains on all of them.",
-    "arch": " ".join(f"{a.name}: {a.summary}" for a in architectures.ARCHITECTURES.values()),
-    "conditional": "Give G and D the class label, so you can ask G for a given digit.",
-    "hidden": "Units per hidden layer of the MLP.",
-    "layers": "Hidden layers of the MLP.",
-    "width": "Base channel count of the convolutional models (DCGAN: ngf = ndf; SNGAN: D's "
-    "width, G has twice it): wider is stronger and slower.",
-    "latent_dim": "Size of the noise vector z that G turns into a sample (with InfoGAN codes, "
-    "it counts them too: the codes are z's last coordinates).",
-    "info_cat": "InfoGAN (Chen et al. 2016): values of a categorical code in z (0 = none). A "
-    "head Q on D must tell the code back from the image, so G learns to make each value look "
-    "different, often one value per digit, with no labels.",
-    "info_cont": "InfoGAN: continuous codes in z, uniform in [-1, 1], that Q must read back; "
-    "each tends to control one smooth property (slant, thickness).",
-    "info_weight": "InfoGAN's λ: the weight of the mutual-information term (Q's cross-entropy "
-    "and Gaussian error on the codes) in G's and D's losses.",
-    "spectral_norm": "Normalise each D layer by its largest singular value: keeps D smooth "
-    "(Miyato et al. 2018).",
-    "loss": "The game G and D play; its formula is shown below.",
-    "pack": "PacGAN: D judges this many samples together, so a generator that keeps producing "
-    "the same thing is easy to catch (Lin et al. 2018). 1 = off.",
-    "clip_value": "WGAN clips every D weight to [−c, c] to keep it Lipschitz.",
-    "label_smoothing": "One-sided: D's target for real samples becomes 1 − this, so D is "
-    "never fully confident.",
-    "optimizer": "Adam is the default for GANs; RMSprop is what the original WGAN used.",
-    "lr_g": "Generator learning rate. Can be changed while a run is live.",
-    "lr_d": "Discriminator learning rate. Can be changed while a run is live.",
-    "beta1": "Adam's momentum; 0.5 is the DCGAN choice (less momentum than the default 0.9).",
-    "beta2": "Adam's second-moment decay.",
-    "batch_size": "Samples per update, for real and fake each.",
-    "d_steps": "D updates per G update (WGANs use 5). Can be changed while a run is live.",
-    "g_steps": "G updates per step.",
-    "ema": "Sample from an exponential moving average of G's weights (0 = off; 0.999 typical): "
-    "smoother pictures.",
-    "seed": "Same seed and settings give the same run.",
-    "steps": "Total training steps (one step = d_steps D updates + g_steps G updates).",
-    "log_every": "Steps between points on the curves.",
-    "sample_every": "Steps between sample grids.",
-    "eval_every": "Steps between mode-collapse measures (modes or classes covered; see the "
-    "Diagnostics page). They cost a few percent of training time; 0 turns them off.",
-    "device": "auto picks the GPU when there is one.",
-    "fast_paths": "On a GPU: bf16 arithmetic and the channels-last layout for DCGAN, and each "
-    "training step replayed as one CUDA graph. No effect on a CPU. Off = plain fp32, one kernel "
-    "launch at a time (for comparison).",
-    # Each regulariser's setting is described by its registry entry
-    # (playground.objectives.regularisers).
-    **{r.setting: r.widget.help for r in REGULARISERS.values()},
-}
-
-CHOICES = {
-    "dataset": DATASETS,
-    "arch": ARCHITECTURES,
-    "loss": LOSSES,
-    "optimizer": OPTIMIZERS,
-    "device": DEVICES,
-    "image_size": IMAGE_SIZES,
-}
-LIVE = LIVE_SETTINGS  # settings a live run picks up at its next step
-# Each setting's label in words; its config name (the URL's and the command line's) is in the
-# help text.
-LABELS = {
-    "dataset": "Dataset",
-    "data_folder": "Image folder",
-    "points_file": "Points file (CSV)",
-    "image_size": "Image size (pixels)",
-    "grayscale": "Grayscale",
-    "train_images": "Training images (0 = all)",
-    "arch": "Architecture",
-    "conditional": "Conditional on the class",
-    "hidden": "MLP hidden units",
-    "layers": "MLP hidden layers",
-    "width": "DCGAN width (channels)",
-    "latent_dim": "Noise dimensions (z)",
-    "spectral_norm": "Spectral norm on D",
-    "loss": "Loss",
-    "pack": "PacGAN pack size",
-    "info_cat": "InfoGAN categories",
-    "info_cont": "InfoGAN continuous codes",
-    "info_weight": "InfoGAN weight λ",
-    "clip_value": "Weight clip c",
-    "label_smoothing": "Label smoothing",
-    "optimizer": "Optimizer",
-    "lr_g": "Generator learning rate",
-    "lr_d": "Discriminator learning rate",
-    "beta1": "Adam β1",
-    "beta2": "Adam β2",
-    "batch_size": "Batch size",
-    "d_steps": "D steps per G step",
-    "g_steps": "G steps per step",
-    "ema": "Generator EMA decay",
-    "seed": "Random seed",
-    "steps": "Training steps",
-    "log_every": "Log every (steps)",
-    "sample_every": "Samples every (steps)",
-    "eval_every": "Measure collapse every (steps)",
-    "device": "Device",
-    "fast_paths": "GPU fast paths",
-    **{r.setting: r.widget.label for r in REGULARISERS.values()},
-}
-# The −/+ step of each float setting, fitted to its usual scale (Streamlit's default 0.01 would
-# turn a learning rate of 0.001 into −0.009), and the bounds the buttons stop at (the engine's
-# ranges; typed values are still checked by the engine).
-FLOAT_STEPS = {
-    "lr_g": (1e-4, 1e-7, 1.0),
-    "lr_d": (1e-4, 1e-7, 1.0),
-    "beta1": (0.05, 0.0, 0.9999),
-    "beta2": (0.0005, 0.0, 0.99999),
-    "clip_value": (0.005, 1e-5, 10.0),
-    "label_smoothing": (0.05, 0.0, 0.5),
-    "info_weight": (0.1, 0.0, 100.0),
-    "ema": (0.001, 0.0, 0.99999),
-    **{r.setting: r.widget.step for r in REGULARISERS.values() if r.widget.step},
-}
+# Each setting's label, help, bounds, step and liveness are rows of one table, settings.FIELDS.
 LIVE_CHANGED = "train.live_changed"  # settings the user changed since the last page run
-MAIN = ("dataset", "arch", "loss", "lr_g", "lr_d", "d_steps", "batch_size", "latent_dim",
-        "steps", "seed", "device")
-ADVANCED_ORDER = ("data_folder", "points_file", "image_size", "grayscale", "train_images",
-                  "conditional",
-                  "hidden", "layers",
-                  "width", "spectral_norm", "pack", "info_cat", "info_cont", "info_weight",
-                  "clip_value", "label_smoothing",
-                  *(r.setting for r in REGULARISERS.values()), "optimizer", "beta1", "beta2",
-                  "g_steps", "ema",
-                  "log_every", "sample_every", "eval_every", "fast_paths")
 
 
 def key_of(name: str) -> str:
@@ -333,7 +191,8 @@ def _note_live_change(name: str) -> None:
 
 
 def help_for(name: str) -> str:
-    text = HELP.get(name, "")
+    row = FIELDS.get(name)
+    text = row.help if row is not None else ""
     return f"{text} (Setting `{name}` in the page's URL and on the command line.)".lstrip()
 
 
@@ -341,12 +200,13 @@ def _widget(name: str, field: dataclasses.Field, device_text: str):
     # persist_state="session": the value outlives a visit to another page (a widget's state is
     # otherwise dropped when it is not drawn, and the run's settings came back as defaults).
     # on_change: only a control the user changes is pushed into a live run.
+    row = FIELDS[name]
     common = dict(key=key_of(name), help=help_for(name), persist_state="session",
-                  on_change=_note_live_change if name in LIVE else None,
-                  args=(name,) if name in LIVE else None)
-    label = LABELS.get(name, name)
-    if name in CHOICES:
-        options = list(CHOICES[name])
+                  on_change=_note_live_change if row.live else None,
+                  args=(name,) if row.live else None)
+    label = row.label
+    if row.choices:
+        options = list(row.choices)
         fmt = (lambda v: f"auto ({device_text})" if v == "auto" else v) if name == "device" else str
         if name == "dataset":  # the user's own data is named in words: its name is jargon
             fmt = dataset_label
@@ -358,9 +218,10 @@ def _widget(name: str, field: dataclasses.Field, device_text: str):
         # to the engine, which refuses it by name (whole numbers come back as ints: _coerce).
         return st.number_input(label, step=1.0, format="%g", **common)
     if field.type in ("float", float):
-        step, low, high = FLOAT_STEPS.get(name, (None, None, None))
-        return st.number_input(label, min_value=low, max_value=high, step=step, format="%g",
-                               **common)
+        if row.step is None:  # no -/+ buttons' scale given: plain typing, checked by the engine
+            return st.number_input(label, format="%g", **common)
+        return st.number_input(label, min_value=float(row.low), max_value=float(row.high),
+                               step=row.step, format="%g", **common)
     return st.text_input(label, **common)
 
 
@@ -393,12 +254,12 @@ def settings_sidebar() -> tuple[GANConfig | None, str | None]:
     slots: dict[str, st.delta_generator.DeltaGenerator] = {}
     values = {}
     with st.sidebar:
-        for name in MAIN:
+        for name in MAIN_SETTINGS:
             values[name] = _widget(name, fields[name], device_text)
             slots[name] = st.empty()
         st.caption("The loss's formula is shown beside the run's controls.")
         with st.expander("Advanced"):
-            for name in ADVANCED_ORDER:
+            for name in ADVANCED_SETTINGS:
                 values[name] = _widget(name, fields[name], device_text)
                 slots[name] = st.empty()
     try:

@@ -177,7 +177,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             step=None,
             key=f"lessons.lr_g.{lesson.key}{variant}",
             disabled=view.locked,
-            help=ui.HELP["lr_g"],
+            help=ui.help_for("lr_g"),
         )
         lr_d = cols[1].number_input(
             "lr_d (live)",
@@ -186,7 +186,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             step=None,
             key=f"lessons.lr_d.{lesson.key}{variant}",
             disabled=view.locked,
-            help=ui.HELP["lr_d"],
+            help=ui.help_for("lr_d"),
         )
         if view.locked:
             st.caption("Settings are locked by this link.")

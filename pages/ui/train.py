@@ -21,7 +21,9 @@ from playground.errors import ConfigError
 from playground.objectives.losses import LOSSES
 from playground.runs import backends, capacity
 from playground.runs.runner import Frame, Run, Snapshot
-from playground.settings.config import PRESETS, GANConfig
+from playground.settings.config import GANConfig
+from playground.settings.fields import FIELDS
+from playground.settings.presets import PRESETS
 from playground.views import figures, images
 
 POLLING = ("queued", "starting", "running")  # statuses during which the live view redraws itself
@@ -78,10 +80,10 @@ def differences_note(snap: Snapshot | None, cfg: GANConfig) -> None:
     if snap is None or snap.config is None or not snap.active:
         return
     differ = [k for k, v in cfg.to_dict().items()
-              if k not in ui.LIVE and v != getattr(snap.config, k)]
+              if not FIELDS[k].live and v != getattr(snap.config, k)]
     if differ:
         st.caption("The sidebar differs from the running run in "
-                   + "; ".join(f"{ui.LABELS.get(k, k)} (`{k}`: {_shown(getattr(cfg, k))} here, "
+                   + "; ".join(f"{FIELDS[k].label} (`{k}`: {_shown(getattr(cfg, k))} here, "
                                f"{_shown(getattr(snap.config, k))} in the run)" for k in differ)
                    + ". These take effect with a new **Start**.")
 

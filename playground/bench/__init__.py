@@ -35,7 +35,7 @@ from pathlib import Path
 import torch
 
 from playground.errors import ConfigError
-from playground.settings.config import preset
+from playground.settings.presets import preset
 from playground.training.devices import resolve_device
 
 from .common import (

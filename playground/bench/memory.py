@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 from playground.runs.runner import MAX_FRAMES, Run
-from playground.settings.config import preset
+from playground.settings.presets import preset
 
 from .common import POLL_SECONDS, Budget
 

@@ -8,8 +8,9 @@ import statistics
 import torch
 
 from playground.data.loading import load_dataset
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
 from playground.settings.fields import LOSSES
+from playground.settings.presets import preset
 from playground.training.multirun import MultiRun
 from playground.training.trainer import Trainer
 

@@ -8,7 +8,7 @@ import time
 
 from playground.runs import backends
 from playground.runs.ray.cluster import RemoteRun
-from playground.settings.config import preset
+from playground.settings.presets import preset
 
 from .common import NEVER, POLL_SECONDS, Budget, paired_ratio, spread
 

@@ -14,7 +14,7 @@ from playground.latent import LatentModel, load_latent_model, z_from_seed
 from playground.measures.evaluation import EVAL_SEED, LIVE_SAMPLES, Evaluator
 from playground.measures.fid import DistributionMeasures
 from playground.runs.runner import Run
-from playground.settings.config import preset
+from playground.settings.presets import preset
 from playground.storage.checkpoints import load_checkpoint
 from playground.training.history import SERIES, BoundedHistory
 from playground.training.trainer import Trainer

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from playground.lessons.dirac import DiracSetup
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.presets import preset
 
 # The kinds of lesson the page knows how to draw.
 KINDS = ("run", "side-by-side", "dirac")

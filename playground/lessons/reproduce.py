@@ -28,7 +28,8 @@ from pathlib import Path
 from playground.errors import UsageError
 from playground.lessons import pacgan
 from playground.measures.metrics import coverage_2d
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.presets import preset
 from playground.training.trainer import Trainer
 
 DATASETS = tuple(pacgan.PUBLISHED_MODES)  # the datasets of PacGAN's published table

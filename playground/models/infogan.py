@@ -210,16 +210,11 @@ def info_loss(d: nn.Module, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
 def check(cfg: ModelSettings) -> tuple[str, str] | None:
     """The first InfoGAN setting that is out of range or does not combine with the others, as
     (setting, message); None when all is well."""
-    if not 0 <= cfg.info_cat <= MAX_CATEGORIES or cfg.info_cat == 1:
+    # (The ranges, 0 to MAX_CATEGORIES and so on, are checked with every setting's bounds.)
+    if cfg.info_cat == 1:
         return "info_cat", (
             f"must be 0 (no categorical code) or from 2 to {MAX_CATEGORIES}; got {cfg.info_cat}"
         )
-    if not 0 <= cfg.info_cont <= MAX_CONTINUOUS:
-        return "info_cont", f"must be an integer from 0 to {MAX_CONTINUOUS}; got {cfg.info_cont}"
-    if not (isinstance(cfg.info_weight, int) or math.isfinite(cfg.info_weight)) or not (
-        0 <= cfg.info_weight <= 100
-    ):
-        return "info_weight", f"must be a number from 0 to 100; got {cfg.info_weight!r}"
     codes = Codes.of(cfg)
     if not codes:
         return None

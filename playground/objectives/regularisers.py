@@ -15,7 +15,6 @@ host, so a step built from these pieces can be captured as a CUDA graph (fast.St
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
@@ -270,13 +269,9 @@ def add_d_terms(loss: Tensor, actives: list[Active], term: DTerm) -> Tensor:
 
 
 def check_setting(entry: Regulariser, cfg) -> str | None:
-    """Why `cfg`'s value of the entry's setting is refused (one line), or None."""
+    """Why `cfg`'s value of the entry's setting is refused (one line), or None. Its `bounds`
+    are checked with every setting's (settings.fields reads them into the settings table)."""
     value = getattr(cfg, entry.setting)
-    if entry.bounds is not None:
-        low, high = entry.bounds
-        finite = isinstance(value, int) or math.isfinite(value)
-        if not finite or not low <= value <= high:
-            return f"must be a number from {low:g} to {high:g}; got {value!r}"
     if entry.check is not None:
         try:
             entry.check(value)

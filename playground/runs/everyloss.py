@@ -17,7 +17,8 @@ from pathlib import Path
 
 from playground.measures.metrics import coverage_2d
 from playground.objectives.losses import LOSSES
-from playground.settings.config import GANConfig, preset
+from playground.settings.config import GANConfig
+from playground.settings.presets import preset
 from playground.training.multigroups import GroupedRun, member_groups
 
 # The view's length: long enough for the slowest loss that should hold the ring's modes

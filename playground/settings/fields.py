@@ -50,6 +50,8 @@ class Field:
             return ", ".join(map(str, self.choices))
         if self.low is None:
             return ""
+        if isinstance(self.low, int) and isinstance(self.high, int):
+            return f"{self.low:,} to {self.high:,}"
         return f"{self.low:g} to {self.high:g}"
 
 

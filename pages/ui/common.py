@@ -9,6 +9,7 @@ import dataclasses
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import streamlit as st
@@ -180,9 +181,11 @@ def key_of(name: str) -> str:
     return f"cfg.{name}"
 
 
-def load_into_widgets(cfg: GANConfig) -> None:
-    """Put a config's values into the settings widgets' state (before they are drawn)."""
-    for name, value in cfg.to_dict().items():
+def load_into_widgets(cfg: GANConfig | dict[str, Any]) -> None:
+    """Put a config's values (or a link's, see link_settings) into the settings widgets' state
+    (before they are drawn)."""
+    values = cfg if isinstance(cfg, dict) else cfg.to_dict()
+    for name, value in values.items():
         st.session_state[key_of(name)] = value
 
 
@@ -332,7 +335,7 @@ def apply_query_params() -> None:
     if not params:
         return
     try:
-        load_into_widgets(link_config(params))
+        load_into_widgets(link_settings(params))
     except ConfigError as exc:
         st.warning(f"The link's settings were not used: {exc}")
 
@@ -341,18 +344,19 @@ def apply_query_params() -> None:
 OWN_DATA = {"points_file": "draw your points or upload a CSV", "data_folder": "give a folder"}
 
 
-def link_config(params: dict[str, str]) -> GANConfig:
-    """The settings of a link. One that picks your own points (or folder) without naming them
-    is used all the same, the data left for the visitor to give (the sidebar asks for it);
-    anything else invalid raises ConfigError."""
+def link_settings(params: dict[str, str]) -> dict[str, Any]:
+    """The settings of a link, as the widgets' values. One that picks your own points (or
+    folder) without naming them is used all the same, the data left for the visitor to give
+    (the sidebar asks for it, and no run starts without it); anything else invalid raises
+    ConfigError."""
     try:
-        return GANConfig().with_strings(params)
+        return GANConfig().with_strings(params).to_dict()
     except ConfigError as exc:
         if exc.setting not in OWN_DATA or params.get(exc.setting, "").strip():
             raise
         checked = GANConfig().with_strings({**params, exc.setting: "given later"})  # the rest
         st.info(f"This link trains on your own data: {OWN_DATA[exc.setting]}.")
-        return dataclasses.replace(checked, **{exc.setting: ""})
+        return {**checked.to_dict(), exc.setting: ""}
 
 
 REAL_SHOWN, REAL_SEED = 1000, 7  # the real points a 2D view draws, and the seed drawing them

@@ -7,8 +7,10 @@ parts hidden and its settings locked.
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui import dirac as dirac_ui
 from pages.ui import lessons as lui
-from pages.ui import train as train_ui
+from pages.ui import side_by_side as side_ui
+from pages.ui import starting as starting_ui
 
 ui.require_router()
 
@@ -22,10 +24,10 @@ if view.shows("picker") and not view.locked:
 lesson = lui.pick_lesson(view)
 lui.header(lesson, view)
 lui.start_buttons(lesson)
-train_ui.capacity_notice()
+starting_ui.capacity_notice()
 
 if lesson.kind == "dirac" and view.shows("dirac"):
-    lui.dirac_panel(lesson, view)
+    dirac_ui.dirac_panel(lesson, view)
     st.subheader("A 2D run that does not settle")
 
 run = ui.run_slot().run
@@ -38,7 +40,7 @@ if ours and (runner if side_by_side else run) is not None:
     with st.container(key=lui.LIVE):
         lui.scroll_to_live_after_start()
         if side_by_side:
-            lui.live_side_by_side(lesson, runner, view)
+            side_ui.live_side_by_side(lesson, runner, view)
         else:
             lui.live_single(lesson, run, view)
 else:

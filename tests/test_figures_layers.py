@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from playground.runs.runner import Frame
+from playground.runs.snapshots import Frame
 from playground.views import figures
 from playground.views.view2d import Arrows, Manifold
 

@@ -18,7 +18,7 @@ from helpers import TIMEOUT, run_threads, wait_for
 from streamlit.testing.v1 import AppTest
 
 from playground.runs import capacity
-from playground.runs.runner import FINAL
+from playground.runs.snapshots import FINAL
 from playground.storage.checkpoints import load_checkpoint
 from playground.training.stepcore import Divergence
 from playground.training.trainer import Trainer

@@ -104,10 +104,10 @@ def test_an_input_hook_changes_what_d_sees_for_both_players(monkeypatch):
 
 
 def test_the_app_reads_each_regularisers_label_help_and_step_from_its_entry():
-    from pages.ui import common as ui
+    from pages.ui import settings as settings_ui
     from playground.settings import fields
 
-    assert ui.FIELDS is fields.FIELDS, "the page's widgets read the one settings table"
+    assert settings_ui.FIELDS is fields.FIELDS, "the page's widgets read the one settings table"
     for entry in reg.REGULARISERS.values():
         row = fields.FIELDS[entry.setting]
         assert row.label == entry.widget.label

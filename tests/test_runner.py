@@ -12,7 +12,8 @@ import torch
 from helpers import TIMEOUT, run_threads, wait_for
 
 from playground.errors import ConfigError
-from playground.runs.runner import FINAL, MAX_FRAMES, Run
+from playground.runs.runner import Run
+from playground.runs.snapshots import FINAL, MAX_FRAMES
 from playground.training.trainer import Trainer
 
 # An unhandled exception in the run thread must fail the test, not only warn.

@@ -14,6 +14,7 @@ from helpers import install_checkpoints, small_checkpoints, wait_for
 from streamlit.testing.v1 import AppTest
 
 from pages.ui import common as ui
+from pages.ui import settings as settings_ui
 from playground.settings.config import GANConfig
 from playground.settings.presets import preset
 from playground.views import figures
@@ -73,7 +74,7 @@ def choose_and_start(at: AppTest) -> None:
     at.sidebar.selectbox(key="preset").set_value("ring8-stable").run()
     at.sidebar.number_input(key="cfg.batch_size").set_value(32).run()
     for name, value in CHOSEN.items():
-        at.sidebar.number_input(key=ui.key_of(name)).set_value(value).run()
+        at.sidebar.number_input(key=settings_ui.key_of(name)).set_value(value).run()
     button(at, "Start").click().run()
     assert not at.exception
 
@@ -90,7 +91,7 @@ def test_leaving_the_train_page_keeps_the_settings_and_the_run(site, slot):
         at.switch_page("pages/train.py").run()
         assert not at.exception
         for name, value in CHOSEN.items():
-            assert at.session_state[ui.key_of(name)] == value, name
+            assert at.session_state[settings_ui.key_of(name)] == value, name
         assert at.sidebar.selectbox(key="cfg.dataset").value == "ring8"
         assert not any("Changed live" in t for t in toasts(at)), toasts(at)
         assert at.query_params.get("lr_g") in ("0.0002", ["0.0002"]), dict(at.query_params)
@@ -108,7 +109,7 @@ def test_start_uses_a_value_typed_just_before_the_click(site, slot):
     at = app_at(site, "train.py")
     at.sidebar.selectbox(key="preset").set_value("ring8-stable").run()
     at.sidebar.number_input(key="cfg.batch_size").set_value(32).run()
-    at.sidebar.number_input(key=ui.key_of("d_steps")).set_value(3)  # no run in between
+    at.sidebar.number_input(key=settings_ui.key_of("d_steps")).set_value(3)  # no run in between
     button(at, "Start").click().run()
     assert not at.exception
     assert slot.run.config.d_steps == 3
@@ -166,7 +167,7 @@ def test_resume_loads_the_runs_own_settings_into_the_widgets(site, slot, checkpo
     assert saved.dataset == "digits" and saved.lr_g == preset("digits-dcgan").lr_g
     assert at.sidebar.selectbox(key="cfg.dataset").value == "digits"
     for name, value in saved.to_dict().items():
-        assert at.session_state[ui.key_of(name)] == value, name
+        assert at.session_state[settings_ui.key_of(name)] == value, name
     assert not any("Changed live" in t for t in toasts(at)), toasts(at)
     assert run.snapshot().config == saved
     # (AppTest's next run would be the Runs page again: stay on Train, as a browser does.)
@@ -236,14 +237,14 @@ def test_paused_progress_has_no_speed_and_manual_steps_show_their_losses(site, s
                                   "label_smoothing", "instance_noise", "ema"])
 def test_minus_and_plus_stay_within_the_settings_scale(site, slot, name):
     at = app_at(site, "train.py")
-    widget = at.sidebar.number_input(key=ui.key_of(name))
+    widget = at.sidebar.number_input(key=settings_ui.key_of(name))
     start = getattr(GANConfig(), name)
     widget.decrement().run()
-    lower = at.sidebar.number_input(key=ui.key_of(name)).value
+    lower = at.sidebar.number_input(key=settings_ui.key_of(name)).value
     assert lower <= start and (lower >= 0.5 * start if start else lower == 0), (start, lower)
-    at.sidebar.number_input(key=ui.key_of(name)).increment().run()
-    at.sidebar.number_input(key=ui.key_of(name)).increment().run()
-    higher = at.sidebar.number_input(key=ui.key_of(name)).value
+    at.sidebar.number_input(key=settings_ui.key_of(name)).increment().run()
+    at.sidebar.number_input(key=settings_ui.key_of(name)).increment().run()
+    higher = at.sidebar.number_input(key=settings_ui.key_of(name)).value
     assert higher > start and (higher <= 2 * start if start else True), (start, higher)
     assert not at.error, [e.value for e in at.error]
 

@@ -19,7 +19,7 @@ import torch
 
 from pages.ui import common as ui
 from pages.ui import explore as explore_ui
-from pages.ui import train as train_ui
+from pages.ui import imagefolder as imagefolder_ui
 from pages.ui.charts import bin_labels, density_figure, share_figure, sorted_grid, timeline_figure
 from pages.ui.gauges import (
     LABELS,
@@ -173,7 +173,8 @@ def show_source(source: Source, run, n: int) -> None:
         else:
             folder = Path(source.key)
             if entry.user_folder:  # a saved run names its folder: the Train page's rule holds
-                folders.check_app_data_folder(cfg.data_folder, own=[train_ui.upload_space().root])
+                own = [imagefolder_ui.upload_space().root]
+                folders.check_app_data_folder(cfg.data_folder, own=own)
             report, real, extent = checkpoint_report(
                 source.key, explore_ui.checkpoint_mtime(folder), n
             )

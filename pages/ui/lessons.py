@@ -10,11 +10,12 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui import settings as settings_ui
 from pages.ui import slowmo as slowmo_ui
+from pages.ui import starting as starting_ui
 from pages.ui import train as train_ui
 from playground.data.registry import mixture_spec
 from playground.errors import ConfigError
-from playground.lessons import dirac
 from playground.lessons.catalogue import (
     HIDEABLE,
     LESSONS,
@@ -25,7 +26,8 @@ from playground.lessons.catalogue import (
 )
 from playground.lessons.catalogue import lesson as find_lesson
 from playground.runs import backends
-from playground.runs.runner import Frame, Run, Snapshot
+from playground.runs.runner import Run
+from playground.runs.snapshots import Frame, Snapshot
 from playground.views import figures, images
 
 ACTIVE = "lessons.active"  # (lesson key, variant index) of the run this session started here
@@ -90,24 +92,24 @@ def start(lesson: Lesson, index: int = 0) -> None:
         try:  # the same factory as every other run: here, or an actor on the Ray cluster
             runner = backends.make_multi_run(lesson.configs())
         except (backends.ClusterUnavailable, ConfigError) as exc:
-            st.session_state[train_ui.BACKEND_ERROR] = str(exc)
+            st.session_state[starting_ui.BACKEND_ERROR] = str(exc)
             return
-        st.session_state.pop(train_ui.BACKEND_ERROR, None)
+        st.session_state.pop(starting_ui.BACKEND_ERROR, None)
         if backends.try_start(runner):
             multi.replace(runner)
         else:
-            st.session_state[train_ui.WAITING] = True
+            st.session_state[starting_ui.WAITING] = True
         return
     multi.replace(None)
     cfg = lesson.variants[index].config()
-    run = train_ui.make_run(cfg)  # None, with the reason kept, when the cluster cannot take it
+    run = starting_ui.make_run(cfg)  # None, with the reason kept, when the cluster cannot take it
     if run is None:
         return
     # The run is this session's run, so the Train page shows it too; this hands it the run's
     # settings for its sidebar (the same hand-over the Runs page's Resume uses).
     name = f"lesson {lesson.number} ({lesson.variants[index].label})"
     st.session_state[PENDING_CONFIG] = (cfg.to_dict(), name)
-    train_ui.start_run(slot, run)
+    starting_ui.start_run(slot, run)
 
 
 def start_buttons(lesson: Lesson) -> None:
@@ -177,7 +179,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             step=None,
             key=f"lessons.lr_g.{lesson.key}{variant}",
             disabled=view.locked,
-            help=ui.help_for("lr_g"),
+            help=settings_ui.help_for("lr_g"),
         )
         lr_d = cols[1].number_input(
             "lr_d (live)",
@@ -186,7 +188,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             step=None,
             key=f"lessons.lr_d.{lesson.key}{variant}",
             disabled=view.locked,
-            help=ui.help_for("lr_d"),
+            help=settings_ui.help_for("lr_d"),
         )
         if view.locked:
             st.caption("Settings are locked by this link.")
@@ -410,180 +412,12 @@ def live_images(snap: Snapshot, frame: Frame) -> None:
         )
 
 
-def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
-    """The members of a side-by-side lesson, and their G gradient norms on one chart."""
-    active = runner.snapshot().active
-
-    @st.fragment(run_every=ui.REFRESH_SECONDS if active else None)
-    def live() -> None:
-        snap = runner.snapshot()
-        if active and not snap.active:
-            st.rerun()
-        st.progress(
-            min(1.0, snap.step / max(snap.total_steps, 1)),
-            text=f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}",
-        )
-        if snap.error:
-            st.error(snap.error)
-        if view.shows("controls"):
-            run_controls(runner, snap)
-        members = snap.members
-        if not members:  # a run on the Ray cluster has none until an actor takes it
-            st.caption("Waiting for the cluster to start the runs…")
-            return
-        grads = go.Figure()
-        for variant, member in zip(lesson.variants, members, strict=True):
-            h = member.history
-            grads.add_trace(
-                go.Scatter(
-                    x=h.get("step", []),
-                    y=h.get("g_grad_norm", []),
-                    name=f"{variant.label}: ‖∇G‖",
-                    mode="lines",
-                )
-            )
-        grads.update_layout(
-            title="G's gradient norm, side by side",
-            height=300,
-            yaxis_type="log",
-            margin=dict(l=10, r=10, t=40, b=10),
-            xaxis_title="step",
-            legend=dict(orientation="h", y=-0.3),
-        )
-        st.plotly_chart(grads, key="lessons.side.grads")
-        cols = st.columns(len(members))
-        for col, variant, member in zip(cols, lesson.variants, members, strict=True):
-            if member.latest is None:
-                col.caption("Building the models…")
-                continue
-            fig = view_figure(
-                member.latest,
-                mode_centres(member.config.dataset),
-                member.extent,
-                {"decision"},
-                title=variant.label,
-                height=400,
-            )
-            col.plotly_chart(fig, key=f"lessons.side.{variant.label}")
-
-    live()
-
-
 def progress(snap: Snapshot) -> None:
     fraction = min(1.0, snap.step / max(snap.total_steps, 1))
     text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
     if snap.steps_per_sec:
         text += f" · {snap.steps_per_sec:,.0f} steps/s"
     st.progress(fraction, text=text)
-
-
-# ---------------------------------------------------------------------- the Dirac-GAN
-@st.cache_data(show_spinner=False, max_entries=64)
-def _dirac_paths(setup: dirac.DiracSetup) -> dict[str, np.ndarray]:
-    from dataclasses import replace
-
-    plain = replace(setup, regulariser="none")
-    return {
-        "simultaneous": dirac.trajectory(replace(plain, mode="simultaneous")),
-        "alternating": dirac.trajectory(replace(plain, mode="alternating")),
-        "regularised": dirac.trajectory(setup),
-    }
-
-
-def dirac_panel(lesson: Lesson, view: TeacherView) -> None:
-    """The Dirac-GAN's vector field and three trajectories (drawn at once: no training)."""
-    from dataclasses import replace
-
-    st.subheader("The Dirac-GAN")
-    base = lesson.dirac or dirac.DiracSetup()
-    locked = view.locked
-    cols = st.columns(4)
-    loss = cols[0].selectbox(
-        "Loss",
-        dirac.DIRAC_LOSSES,
-        index=dirac.DIRAC_LOSSES.index(base.loss),
-        key="lessons.dirac.loss",
-        disabled=locked,
-        help=dirac.loss_help(),
-    )
-    reg = cols[1].selectbox(
-        "Regulariser",
-        dirac.REGULARISERS[1:],
-        key="lessons.dirac.reg",
-        disabled=locked,
-        help="r1: γ/2·ψ² on D. gp: WGAN-GP's λ(|ψ| − 1)². "
-        "noise: instance noise of std σ on D's inputs.",
-    )
-    strength = cols[2].number_input(
-        "Strength (γ, λ or σ)", 0.0, 100.0, 1.0, 0.1, key="lessons.dirac.strength", disabled=locked
-    )
-    lr = cols[3].number_input(
-        "Learning rate h", 0.01, 1.0, base.lr, 0.01, key="lessons.dirac.lr", disabled=locked
-    )
-    setup = replace(base, loss=loss, regulariser=reg, strength=float(strength), lr=float(lr))
-    paths = _dirac_paths(setup)
-    st.plotly_chart(dirac_figure(setup, paths), key="lessons.dirac.figure")
-    verdicts = [
-        f"**{name}**: {dirac.verdict(path)} (distance {dirac.distances(path)[0]:.2f} → "
-        f"{dirac.distances(path)[-1]:.3g})"
-        for name, path in paths.items()
-    ]
-    st.markdown(" · ".join(verdicts))
-
-
-def dirac_figure(setup: dirac.DiracSetup, paths: dict[str, np.ndarray]) -> go.Figure:
-    theta, psi, v_theta, v_psi = dirac.vector_field(setup, span=2.0, resolution=15)
-    xs, ys, sizes = figures.arrow_segments(
-        np.stack([theta.ravel(), psi.ravel()], axis=1),
-        0.12
-        * np.stack([v_theta.ravel(), v_psi.ravel()], axis=1)
-        / max(np.hypot(v_theta, v_psi).max(), 1e-12)
-        * 2.0,
-    )
-    fig = go.Figure(
-        go.Scatter(
-            x=xs,
-            y=ys,
-            mode="lines+markers",
-            name="gradient field",
-            line=dict(color="#999", width=1),
-            hoverinfo="skip",
-            marker=dict(symbol="arrow", angleref="previous", size=sizes, color="#999"),
-        )
-    )
-    colours = {"simultaneous": "#d62728", "alternating": "#ff7f0e", "regularised": "#2ca02c"}
-    names = {
-        "simultaneous": "simultaneous steps",
-        "alternating": "alternating steps",
-        "regularised": f"simultaneous, {setup.regulariser} {setup.strength:g}",
-    }
-    for key, path in paths.items():
-        fig.add_trace(
-            go.Scatter(
-                x=path[:, 0],
-                y=path[:, 1],
-                mode="lines",
-                name=names[key],
-                line=dict(color=colours[key], width=2),
-            )
-        )
-    fig.add_trace(
-        go.Scatter(
-            x=[0],
-            y=[0],
-            mode="markers",
-            name="equilibrium",
-            marker=dict(symbol="x", size=12, color="black"),
-        )
-    )
-    fig.update_layout(
-        height=480,
-        margin=dict(l=10, r=10, t=30, b=10),
-        xaxis=dict(title="θ (G's point)", range=[-2.2, 2.2], constrain="domain"),
-        yaxis=dict(title="ψ (D's slope)", range=[-2.2, 2.2], scaleanchor="x", constrain="domain"),
-        legend=dict(orientation="h", y=-0.15),
-    )
-    return fig
 
 
 # ---------------------------------------------------------------------- teacher link

@@ -8,7 +8,8 @@ import numpy as np
 import streamlit as st
 
 from playground.runs import slowmo
-from playground.runs.runner import Run, Snapshot
+from playground.runs.runner import Run
+from playground.runs.snapshots import Snapshot
 from playground.views import figures
 
 MOVE_COLOUR = "#9467bd"

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import io
-import shutil
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import numpy as np
 import streamlit as st
 
 from pages.ui import common as ui
 from pages.ui import gauges as gauges_ui
+from pages.ui import settings as settings_ui
 from pages.ui import slowmo as slowmo_ui
-from pages.ui import userdata as userdata_ui
-from playground.data import folders, uploads
-from playground.data import registry as datasets
 from playground.errors import ConfigError
 from playground.objectives.losses import LOSSES
-from playground.runs import backends, capacity
-from playground.runs.runner import Frame, Run, Snapshot
+from playground.runs.runner import Run
+from playground.runs.snapshots import Frame, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.fields import FIELDS
 from playground.settings.presets import PRESETS
@@ -34,7 +30,7 @@ def apply_pending_preset() -> None:
     name = st.session_state.pop("pending_preset", None)
     if name in PRESETS:
         st.session_state["preset"] = name
-        ui.load_into_widgets(PRESETS[name].config())
+        settings_ui.load_into_widgets(PRESETS[name].config())
 
 
 PENDING_CONFIG = "train.pending_config"  # a run's own settings, left by the Runs page's Resume
@@ -48,9 +44,9 @@ def apply_pending_config() -> None:
     if pending is None:
         return
     config, name = pending
-    ui.load_into_widgets(GANConfig.from_dict(config))
+    settings_ui.load_into_widgets(GANConfig.from_dict(config))
     st.session_state["preset"] = "(custom)"
-    st.session_state.pop(ui.LIVE_CHANGED, None)
+    st.session_state.pop(settings_ui.LIVE_CHANGED, None)
     st.session_state[LOADED_NOTE] = name
 
 
@@ -422,149 +418,3 @@ def history_csv(history: dict[str, list[float]]) -> str:
     return out.getvalue()
 
 
-# ---------------------------------------------------------------------- training slots
-WAITING = "train.waiting_for_slot"  # this session's Start was refused: all slots were busy
-SLOT_FREED = "train.slot_freed"
-SLOT_POLL_SECONDS = 2.0
-
-
-BACKEND_ERROR = "train.backend_error"  # the Ray cluster could not take the run: why
-
-
-def make_run(cfg: GANConfig) -> Run | None:
-    """A new run of `cfg` on the server's backend (this process, or the Ray cluster); None, with
-    the reason kept for the page, when the cluster cannot be reached."""
-    try:
-        run = backends.make_run(cfg)
-    except (backends.ClusterUnavailable, ConfigError) as exc:
-        st.session_state[BACKEND_ERROR] = str(exc)
-        return None
-    st.session_state.pop(BACKEND_ERROR, None)
-    return run
-
-
-def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
-    """Start `new_run` as this session's run if the server has a free training slot (a run on
-    the Ray cluster always starts, and queues there when the cluster is full). This session's
-    current run is stopped first, so it frees its own slot. False when all are busy."""
-    slot.stop()
-    if not backends.try_start(new_run):
-        st.session_state[WAITING] = True
-        return False
-    slot.replace(new_run)
-    st.session_state.pop(WAITING, None)
-    st.session_state.pop(SLOT_FREED, None)
-    return True
-
-
-def capacity_notice() -> None:
-    """How many of the server's training slots are in use; after a refused Start, a warning
-    that watches for a free slot by itself."""
-    if BACKEND_ERROR in st.session_state:
-        st.error(f"**The run could not start.** {st.session_state[BACKEND_ERROR]}")
-    try:
-        on_ray = backends.backend_name() == "ray"
-    except ConfigError as exc:  # a bad GAN_PLAYGROUND_BACKEND: say so, keep the page
-        st.error(str(exc))
-        on_ray = False
-    if on_ray:
-        st.caption(backends.describe())
-        if backends.cluster_in_use():  # the cluster queues runs: no slots on this server
-            return
-    waiting = st.session_state.get(WAITING, False)
-
-    @st.fragment(run_every=SLOT_POLL_SECONDS if waiting else None)
-    def notice() -> None:
-        status = capacity.SLOTS.status()
-        if waiting and not status.full:
-            st.session_state[WAITING] = False
-            st.session_state[SLOT_FREED] = True
-            st.rerun()  # redraw the page: the warning goes and polling stops
-        if waiting:
-            st.warning(
-                f"**All {status.limit} training slots on this server are in use** "
-                f"({status.active} runs active), so your run did not start. A run frees its "
-                "slot when it finishes, is stopped or reset, or its browser tab is closed; "
-                "this message changes by itself when a slot is free."
-            )
-        elif st.session_state.get(SLOT_FREED):
-            st.success(f"A training slot is free ({status.active} of {status.limit} in use): "
-                       "press **▶ Start**.")
-        st.caption(f"Training slots on this server: {status.active} of {status.limit} in use.")
-
-    notice()
-
-
-# ---------------------------------------------------------------------- your own images
-UPLOAD_KEY = "train.images_zip"
-UPLOAD_NOTE = "train.upload_note"
-
-
-class UploadSpace(ui.SessionFolder):
-    """This session's private temporary folder for unpacked images; deleted with the session."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.count = 0
-
-    def fresh(self) -> Path:
-        """An empty subfolder for a new upload; earlier uploads are deleted."""
-        root = self.folder()
-        for old in root.iterdir():
-            if old.is_dir() and not old.is_symlink():
-                shutil.rmtree(old, ignore_errors=True)
-        self.count += 1
-        return root / f"images-{self.count}"
-
-
-@st.cache_resource(scope="session", on_release=lambda space: space.remove(), show_spinner=False)
-def upload_space() -> UploadSpace:
-    return UploadSpace()
-
-
-def check_data_folder(cfg: GANConfig | None, problem: str | None):
-    """A folder dataset trains only on this session's upload or under a root the server's
-    operator allows (folders.check_app_data_folder): otherwise no config, and the reason."""
-    cfg, problem = userdata_ui.check_points_file(cfg, problem)  # the same rule for points
-    if cfg is None or not datasets.DATASETS[cfg.dataset].user_folder:
-        return cfg, problem
-    try:
-        folders.check_app_data_folder(cfg.data_folder, own=[upload_space().root])
-    except ConfigError as exc:
-        return None, str(exc)
-    return cfg, problem
-
-
-def _unpack_upload() -> None:
-    upload = st.session_state.get(UPLOAD_KEY)
-    if upload is None:
-        return
-    target = upload_space().fresh()
-    try:
-        report = uploads.extract_image_zip(upload.getvalue(), target)
-    except uploads.UploadError as exc:
-        st.session_state[UPLOAD_NOTE] = ("error", f"This zip cannot be used: {exc}")
-        return
-    except OSError as exc:  # disk full: say so
-        st.session_state[UPLOAD_NOTE] = ("error", f"Could not unpack the zip: {exc}")
-        return
-    st.session_state[ui.key_of("data_folder")] = str(target)
-    st.session_state[UPLOAD_NOTE] = ("success", report.message().capitalize() + ".")
-
-
-def image_upload() -> None:
-    """With a folder dataset: upload a zip of your own images instead of typing a path."""
-    userdata_ui.points_panel()  # with your own 2D points: draw them or upload a CSV
-    entry = datasets.DATASETS.get(st.session_state.get(ui.key_of("dataset")))
-    if entry is None or not entry.user_folder:
-        return
-    st.sidebar.file_uploader(
-        "Your images (.zip)", type=["zip"], key=UPLOAD_KEY, on_change=_unpack_upload,
-        help="A zip of your own pictures (PNG, JPEG, BMP, GIF, WebP; any folders inside). It is "
-        "unpacked into a private temporary folder for this session, which becomes data_folder. "
-        "Unsafe entries are refused and files that are not images skipped, each counted.")
-    kind, text = st.session_state.get(UPLOAD_NOTE, (None, None))
-    if kind == "error":
-        st.sidebar.error(text)
-    elif kind == "success":
-        st.sidebar.success(text)

@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui import settings as settings_ui
 from playground.data import registry as datasets
 from playground.data import userpoints
 from playground.errors import ConfigError
@@ -79,7 +80,7 @@ def with_saved_points(config: dict, folder) -> dict:
 
 
 def selected() -> bool:
-    entry = datasets.DATASETS.get(st.session_state.get(ui.key_of("dataset")))
+    entry = datasets.DATASETS.get(st.session_state.get(settings_ui.key_of("dataset")))
     return entry is not None and entry.user_points
 
 
@@ -158,7 +159,7 @@ def canvas_figure(points: np.ndarray) -> go.Figure:
 
 def preview(where: str) -> None:
     """What trains now: the active points file's points, normalised, and where they came from."""
-    path = st.session_state.get(ui.key_of("points_file"), "")
+    path = st.session_state.get(settings_ui.key_of("points_file"), "")
     if not path:
         st.caption("No points yet: draw at least "
                    f"{userpoints.MIN_POINTS} or upload a CSV file.")
@@ -227,7 +228,7 @@ def _use_drawing() -> None:
     except userpoints.PointsError as exc:
         st.session_state[NOTE] = ("error", f"The drawing cannot be used: {exc}.")
         return
-    st.session_state[ui.key_of("points_file")] = points_space().save(found.points)
+    st.session_state[settings_ui.key_of("points_file")] = points_space().save(found.points)
     st.session_state[SOURCE] = "drawing"
     st.session_state.pop(NOTE, None)
 
@@ -272,6 +273,6 @@ def _read_csv() -> None:
     except OSError as exc:  # disk full: say so
         st.session_state[NOTE] = ("error", f"Could not store the points: {plain(str(exc))}")
         return
-    st.session_state[ui.key_of("points_file")] = path
+    st.session_state[settings_ui.key_of("points_file")] = path
     st.session_state[SOURCE] = f"CSV file {plain(repr(upload.name))}"
     st.session_state[NOTE] = ("success", f"Read {'; '.join(found.notes)}.")

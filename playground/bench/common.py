@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 
 from playground import paths
-from playground.runs.runner import FINAL, Run
+from playground.runs.runner import Run
+from playground.runs.snapshots import FINAL
 from playground.training.trainer import Trainer
 
 EXAMPLE_DIGITS = paths.shipped_checkpoints() / "examples" / "digits-dcgan"

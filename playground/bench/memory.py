@@ -6,7 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from playground.runs.runner import MAX_FRAMES, Run
+from playground.runs.runner import Run
+from playground.runs.snapshots import MAX_FRAMES
 from playground.settings.presets import preset
 
 from .common import POLL_SECONDS, Budget

@@ -12,8 +12,7 @@ import os
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from playground.runs.multirunner import MultiSnapshot
-from playground.runs.runner import Snapshot
+from playground.runs.snapshots import MultiSnapshot, Snapshot
 
 
 @runtime_checkable

@@ -4,32 +4,15 @@ thread, controlled like runner.Run."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 
 from playground.data.source import DataSource
-from playground.runs.runner import FINAL, MAX_FRAMES, Frame, Snapshot, ThreadControls
+from playground.runs.controls import ThreadControls
+from playground.runs.snapshots import MAX_FRAMES, Frame, MultiSnapshot, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.live import member_changes
 from playground.training.multigroups import GroupedRun, check_grouped
 from playground.training.multirun import MultiRun
 from playground.training.stepcore import Divergence
-
-
-@dataclass(frozen=True)
-class MultiSnapshot:
-    """The whole multi-run as plain data; `members[i]` is member i as a runner.Snapshot."""
-
-    status: str
-    step: int
-    total_steps: int
-    steps_per_sec: float
-    members: tuple[Snapshot, ...]
-    error: str | None = None
-    elapsed: float = 0.0
-
-    @property
-    def active(self) -> bool:
-        return self.status not in FINAL
 
 
 class MultiRunner(ThreadControls):

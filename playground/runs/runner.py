@@ -6,21 +6,19 @@ The thread never draws anything: a page polls `snapshot()` (about once a second)
 
 from __future__ import annotations
 
-import ctypes
-import gc
 import logging
 import threading
 import time
-import uuid
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from playground.latent import generator_state
 from playground.measures.evaluation import evaluator_for
+from playground.runs.controls import ThreadControls
+from playground.runs.snapshots import MAX_FRAMES, Frame, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.live import check_live_changes, check_single_member
 from playground.storage.checkpoints import save_checkpoint
@@ -30,247 +28,6 @@ from playground.views.images import to_uint8
 from playground.views.view2d import Arrows, Manifold, layers_for
 
 log = logging.getLogger(__name__)
-
-# Statuses a run goes through. "finished", "stopped", "diverged" and "error" are final.
-FINAL = ("finished", "stopped", "diverged", "error")
-MAX_FRAMES = 48  # sample grids kept for scrubbing back and for the timelapse
-
-
-@dataclass(frozen=True)
-class Frame:
-    """The generator's output on the fixed noise batch at one step."""
-
-    step: int
-    samples: np.ndarray  # points (N, 2) float32 or images (N, H, W, C) uint8
-    decision: np.ndarray | None = None  # D's score over the 2D window (2D data only)
-    manifold: Manifold | None = None  # G's image of a latent grid (2D data only; view2d)
-    arrows: Arrows | None = None  # −∂L_G/∂x at the first fixed-noise samples (2D data only)
-
-
-@dataclass(frozen=True)
-class Snapshot:
-    status: str  # starting, running, paused, finished, stopped, diverged, error
-    step: int
-    total_steps: int
-    steps_per_sec: float
-    history: dict[str, list[float]]
-    frames: tuple[Frame, ...] = ()
-    error: str | None = None
-    config: GANConfig | None = None
-    kind: str = ""  # "points" or "images"
-    extent: tuple[float, float, float, float] | None = None
-    device: str = ""
-    elapsed: float = 0.0
-    info: dict = field(default_factory=dict)
-    measures: tuple[dict, ...] = ()  # live mode-collapse measures, {"step", …} each
-    manual_steps: int = 0  # manual steps and phases done while paused (a phase leaves `step`)
-
-    @property
-    def latest(self) -> Frame | None:
-        return self.frames[-1] if self.frames else None
-
-    @property
-    def active(self) -> bool:
-        return self.status not in FINAL
-
-    @property
-    def eta_seconds(self) -> float | None:
-        if self.steps_per_sec <= 0 or self.status != "running":
-            return None
-        return (self.total_steps - self.step) / self.steps_per_sec
-
-
-class ThreadControls:
-    """Start, pause, resume, single steps while paused, and stop for a training loop in a daemon
-    thread, all safe from any thread. A subclass writes `_main` (the thread's body), which
-    calls `_next_action()` before each step and `_set_status()` as it ends."""
-
-    _kind = "run"
-    _thread_name = "gan-run"
-    _phases = False  # whether `step(ends_step=False)` (a step's first phase) is supported
-
-    def __init__(self) -> None:
-        # A run's own identity, never reused (unlike id(), which Python recycles after a run is
-        # freed): caches and owner records are keyed on it.
-        self.uid = uuid.uuid4().hex
-        self._cond = threading.Condition()
-        self._step_lock = threading.Lock()  # held while stepping; saving and copying take it too
-        self._thread: threading.Thread | None = None
-        self._status = "created"
-        self._error: str | None = None
-        self._stop = False
-        self._paused = False
-        self._manual: deque[tuple[bool, bool, bool]] = deque()  # queued (d, g, ends_step)
-        self._manual_done = 0  # manual steps (and phases) done: what a waiting caller watches
-        # The engine's step as of its last finished step, set with the lock held: a snapshot
-        # shows this, never a step whose record is still being written (None: not stepping yet).
-        self._step_done: int | None = None
-        self._started_at = 0.0
-        self._discarded = False  # nobody will look at this run again: free it when it ends
-        self._ended = False  # the thread has finished its work (set in _mark_ended)
-
-    def _main(self) -> None:
-        raise NotImplementedError
-
-    def _engine(self):
-        raise NotImplementedError
-
-    def _train_step(self, action: tuple[bool, bool, bool], manual: bool = False):
-        """One step (d, g, ends_step); `manual` (a single step while paused) logs its own
-        losses at once."""
-        raise NotImplementedError
-
-    def _record_frame(self) -> None:
-        raise NotImplementedError
-
-    def _let_go(self) -> None:
-        """Drop the models, data and pictures (the caller holds the step lock and _cond)."""
-        raise NotImplementedError
-
-    def discard(self) -> None:
-        """End the run for good without waiting (its browser session is gone): the thread stops
-        at its next step and then lets go of the models, data and pictures, so their memory (GPU
-        memory too) is freed even while something still holds this run object."""
-        with self._cond:
-            self._discarded = True
-            self._stop = True
-            self._cond.notify_all()
-            ended = self._thread is None or self._ended  # else the thread drops it as it ends
-        if ended:
-            self._drop()
-
-    def _mark_ended(self) -> None:
-        """The thread's last act: from now on the run holds nothing it needs (see discard)."""
-        with self._cond:  # with discard(): exactly one of the two sees the other's flag
-            self._ended = True
-            discarded = self._discarded
-        if discarded:
-            self._drop()
-
-    def _drop(self) -> None:
-        with self._step_lock, self._cond:
-            self._let_go()
-        _return_memory_to_os()
-
-    def start(self, paused: bool = False) -> None:
-        with self._cond:
-            if self._thread is not None:
-                raise RuntimeError(f"this {self._kind} was already started")
-            self._paused = paused
-            self._status = "starting"
-            self._started_at = time.perf_counter()
-            self._thread = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
-            self._thread.start()
-
-    def pause(self) -> None:
-        with self._cond:
-            if self._status in ("running", "starting"):
-                self._paused = True
-            self._cond.notify_all()
-
-    def resume(self) -> None:
-        with self._cond:
-            self._paused = False
-            self._manual.clear()
-            self._cond.notify_all()
-
-    def step(self, d: bool = True, g: bool = True, ends_step: bool = True) -> bool:
-        """Queue one manual step while paused; returns False (and does nothing) otherwise.
-        `ends_step=False` runs only a step's first phase (slow motion's D phase): the step
-        counter moves when the next manual step (its G phase) ends that step."""
-        if not ends_step and not self._phases:
-            raise ValueError(f"a {self._kind} cannot run half a step (ends_step=False)")
-        with self._cond:
-            if not self._paused or self._status in FINAL:
-                return False
-            self._manual.append((d, g, ends_step))
-            self._cond.notify_all()
-            return True
-
-    def stop(self, wait: float | None = 5.0) -> None:
-        with self._cond:
-            self._stop = True
-            self._cond.notify_all()
-        if wait and self._thread is not None and self._thread is not threading.current_thread():
-            self._thread.join(wait)
-
-    def join(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end; True when it has."""
-        if self._thread is None:
-            return True
-        self._thread.join(timeout)
-        return not self._thread.is_alive()
-
-    @property
-    def status(self) -> str:
-        return self._status
-
-    @property
-    def alive(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _set_status(self, status: str, error: str | None = None) -> None:
-        with self._cond:
-            self._status = status
-            if error is not None:
-                self._error = error
-            self._cond.notify_all()
-
-    def _loop(self) -> None:
-        """Step until the run is done or stopped, drawing a picture after every manual step,
-        every `sample_every` steps, and (early in a run, so the first live update is quick) at
-        every log. Subclasses provide `_engine()` (what has .step and .cfg), `_train_step()`
-        and `_record_frame()`."""
-        engine = self._engine()
-        with self._cond:
-            self._step_done = engine.step
-        try:
-            self._steps(engine)
-        finally:  # ended (or failed: a divergence puts the models back) between two steps
-            with self._cond:
-                self._step_done = engine.step
-
-    def _steps(self, engine) -> None:
-        while True:
-            if engine.step >= engine.cfg.steps:
-                self._record_frame()
-                self._set_status("finished")
-                return
-            action = self._next_action()
-            if action is None:
-                self._set_status("stopped")
-                return
-            manual = self._status == "paused"
-            with self._step_lock:
-                logged = self._train_step(action, manual=manual) is not None
-            with self._cond:
-                self._step_done = engine.step
-                if manual:
-                    self._manual_done += 1
-            early = logged and engine.step <= 10 * engine.cfg.log_every
-            if manual or early or engine.step % engine.cfg.sample_every == 0:
-                self._record_frame()
-
-    def shown_step(self, engine) -> int:
-        """The step a snapshot shows (the caller holds `_cond`): the last finished one."""
-        if self._step_done is not None:
-            return self._step_done
-        return engine.step if engine is not None else 0
-
-    def _next_action(self) -> tuple[bool, bool, bool] | None:
-        """Block while paused; return (do_d, do_g, ends_step) for the next step, or None."""
-        with self._cond:
-            while True:
-                if self._stop:
-                    return None
-                if not self._paused:
-                    self._status = "running"
-                    return (True, True, True)
-                self._status = "paused"
-                if self._manual:
-                    return self._manual.popleft()
-                self._cond.wait()
-
 
 class Run(ThreadControls):
     """Loops `Trainer.train_step()` in a daemon thread.
@@ -500,19 +257,6 @@ def _picture(trainer: Trainer) -> Frame:
     decision = trainer.decision_map() if trainer.data.kind == "points" else None
     layers = layers_for(trainer) if decision is not None else (None, None)
     return Frame(trainer.step, samples, decision, *layers)
-
-
-def _return_memory_to_os() -> None:
-    """Collect what the dropped models left and hand the freed heap back to the system.
-
-    glibc keeps freed memory for reuse (and, after large frees, serves later large blocks from
-    the heap instead of fresh mappings), so without a trim a server's resident memory stays at
-    its high-water mark after a run ends. Elsewhere than glibc this only collects."""
-    gc.collect()
-    try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def _describe(exc: BaseException) -> str:

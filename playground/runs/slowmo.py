@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from playground.objectives.losses import LOSSES
-from playground.runs.runner import FINAL, Frame
+from playground.runs.snapshots import FINAL, Frame
 from playground.views.view2d import ARROW_SHARE
 
 PHASES = ("d", "g")

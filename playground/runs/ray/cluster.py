@@ -34,9 +34,9 @@ from playground.data import userpoints
 from playground.data.registry import DATASETS
 from playground.data.source import DatasetUnavailable
 from playground.paths import atomic_write
-from playground.runs.multirunner import MultiSnapshot
 from playground.runs.ray.remote import CALL_TIMEOUT, RemoteRunner
-from playground.runs.runner import Run, Snapshot
+from playground.runs.runner import Run
+from playground.runs.snapshots import MultiSnapshot, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.live import check_single_member, member_changes
 from playground.storage.checkpoints import load_checkpoint, read_meta

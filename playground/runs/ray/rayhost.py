@@ -16,8 +16,9 @@ from pathlib import Path
 
 from playground.data.userpoints import pointset_source
 from playground.errors import ConfigError
-from playground.runs.multirunner import MultiRunner, MultiSnapshot
-from playground.runs.runner import Run, Snapshot
+from playground.runs.multirunner import MultiRunner
+from playground.runs.runner import Run
+from playground.runs.snapshots import MultiSnapshot, Snapshot
 from playground.storage.checkpoints import load_for_training
 from playground.training.devices import resolve_device
 from playground.training.trainer import Trainer

@@ -11,7 +11,7 @@ import uuid
 from dataclasses import replace
 
 from playground.runs.ray.rayhost import Refusal, host_actor, one_line
-from playground.runs.runner import Frame, Snapshot
+from playground.runs.snapshots import Frame, Snapshot
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,88 @@
+"""Starting a run from a page: the factory call (this process or the Ray cluster), the server's
+training slots, and what a refused start says until a slot frees."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.ui import common as ui
+from playground.errors import ConfigError
+from playground.runs import backends, capacity
+from playground.runs.runner import Run
+from playground.settings.config import GANConfig
+
+# ---------------------------------------------------------------------- training slots
+WAITING = "train.waiting_for_slot"  # this session's Start was refused: all slots were busy
+
+
+SLOT_FREED = "train.slot_freed"
+
+
+SLOT_POLL_SECONDS = 2.0
+
+
+BACKEND_ERROR = "train.backend_error"  # the Ray cluster could not take the run: why
+
+
+def make_run(cfg: GANConfig) -> Run | None:
+    """A new run of `cfg` on the server's backend (this process, or the Ray cluster); None, with
+    the reason kept for the page, when the cluster cannot be reached."""
+    try:
+        run = backends.make_run(cfg)
+    except (backends.ClusterUnavailable, ConfigError) as exc:
+        st.session_state[BACKEND_ERROR] = str(exc)
+        return None
+    st.session_state.pop(BACKEND_ERROR, None)
+    return run
+
+
+def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
+    """Start `new_run` as this session's run if the server has a free training slot (a run on
+    the Ray cluster always starts, and queues there when the cluster is full). This session's
+    current run is stopped first, so it frees its own slot. False when all are busy."""
+    slot.stop()
+    if not backends.try_start(new_run):
+        st.session_state[WAITING] = True
+        return False
+    slot.replace(new_run)
+    st.session_state.pop(WAITING, None)
+    st.session_state.pop(SLOT_FREED, None)
+    return True
+
+
+def capacity_notice() -> None:
+    """How many of the server's training slots are in use; after a refused Start, a warning
+    that watches for a free slot by itself."""
+    if BACKEND_ERROR in st.session_state:
+        st.error(f"**The run could not start.** {st.session_state[BACKEND_ERROR]}")
+    try:
+        on_ray = backends.backend_name() == "ray"
+    except ConfigError as exc:  # a bad GAN_PLAYGROUND_BACKEND: say so, keep the page
+        st.error(str(exc))
+        on_ray = False
+    if on_ray:
+        st.caption(backends.describe())
+        if backends.cluster_in_use():  # the cluster queues runs: no slots on this server
+            return
+    waiting = st.session_state.get(WAITING, False)
+
+    @st.fragment(run_every=SLOT_POLL_SECONDS if waiting else None)
+    def notice() -> None:
+        status = capacity.SLOTS.status()
+        if waiting and not status.full:
+            st.session_state[WAITING] = False
+            st.session_state[SLOT_FREED] = True
+            st.rerun()  # redraw the page: the warning goes and polling stops
+        if waiting:
+            st.warning(
+                f"**All {status.limit} training slots on this server are in use** "
+                f"({status.active} runs active), so your run did not start. A run frees its "
+                "slot when it finishes, is stopped or reset, or its browser tab is closed; "
+                "this message changes by itself when a slot is free."
+            )
+        elif st.session_state.get(SLOT_FREED):
+            st.success(f"A training slot is free ({status.active} of {status.limit} in use): "
+                       "press **▶ Start**.")
+        st.caption(f"Training slots on this server: {status.active} of {status.limit} in use.")
+
+    notice()

@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from playground import bench
-from playground.bench import common as bench_common
-from playground.bench import learning as bench_learning
-from playground.bench import overhead as bench_overhead
+from playground.bench.common import interleaved, paired_ratio, rates
+from playground.bench.learning import curve_agreement, curve_distance
+from playground.bench.overhead import plain_step
 from playground.cli import main
 from playground.data.loading import load_dataset
 from playground.settings.fields import LOSSES
@@ -142,17 +142,17 @@ def test_learning_curves_of_three_ways_and_their_picture():
 def test_curve_distance_judges_level_and_spread_per_quarter():
     base = [1.0, 3.0] * 20  # mean 2, sd 1 in every quarter
     same = {"d_loss": base, "g_loss": base}
-    assert bench_learning.curve_distance(same, same) == 0.0
+    assert curve_distance(same, same) == 0.0
     out_of_phase = {"d_loss": [3.0, 1.0] * 20, "g_loss": base}
-    assert bench_learning.curve_distance(out_of_phase, same) == 0.0  # oscillations need not align
+    assert curve_distance(out_of_phase, same) == 0.0  # oscillations need not align
     shifted = {"d_loss": base[:30] + [v + 0.8 for v in base[30:]], "g_loss": base}
-    assert bench_learning.curve_distance(shifted, same) == pytest.approx(0.8)
+    assert curve_distance(shifted, same) == pytest.approx(0.8)
     calmer = {"d_loss": [1.8, 2.2] * 20, "g_loss": base}  # sd 0.2: spread 5x smaller
-    assert bench_learning.curve_distance(calmer, same) == pytest.approx(math.log(5))
+    assert curve_distance(calmer, same) == pytest.approx(math.log(5))
     near = {"d_loss": base[:30] + [v + 0.1 for v in base[30:]], "g_loss": base}
-    verdict = bench_learning.curve_agreement([near, near], [same, shifted])
+    verdict = curve_agreement([near, near], [same, shifted])
     assert verdict["agree"]  # 0.1 and 0.7 from the eager runs, which are 0.8 apart
-    assert not bench_learning.curve_agreement([calmer], [same, shifted])["agree"]
+    assert not curve_agreement([calmer], [same, shifted])["agree"]
 
 
 def test_gpu_targets_are_judged_from_the_figures():
@@ -181,12 +181,12 @@ def test_gpu_targets_are_judged_from_the_figures():
 def test_the_plain_loop_trains_and_refuses_what_it_is_not(tiny_cfg):
     cfg = tiny_cfg()
     data = load_dataset(cfg, "cpu")
-    step = bench_overhead.plain_step(cfg, data, torch.device("cpu"))
+    step = plain_step(cfg, data, torch.device("cpu"))
     step()  # runs
     with pytest.raises(ValueError, match="non-saturating"):
-        bench_overhead.plain_step(tiny_cfg(loss="hinge"), data, torch.device("cpu"))
+        plain_step(tiny_cfg(loss="hinge"), data, torch.device("cpu"))
     with pytest.raises(ValueError):
-        bench_overhead.plain_step(tiny_cfg(d_steps=2), data, torch.device("cpu"))
+        plain_step(tiny_cfg(d_steps=2), data, torch.device("cpu"))
 
 
 def test_interleaving_alternates_and_pairs_rounds():
@@ -199,14 +199,14 @@ def test_interleaving_alternates_and_pairs_rounds():
 
         return block
 
-    samples = bench_common.interleaved(
+    samples = interleaved(
         {"a": variant("a"), "b": variant("b")}, rounds=3, block_s=0.0
     )
     assert calls == ["a", "b", "a", "b", "b", "a", "a", "b"]  # warm-up, then A B, B A, A B
     assert [s.steps for s in samples["a"]] == [10] * 3 and len(samples["b"]) == 3
-    assert bench_common.rates(samples["a"]) == [10.0] * 3
+    assert rates(samples["a"]) == [10.0] * 3
     assert all(s.cpu >= 0 for s in samples["a"])
-    assert bench_common.paired_ratio([2.0, 4.0, 9.0], [1.0, 2.0, 3.0]) == 2.0
+    assert paired_ratio([2.0, 4.0, 9.0], [1.0, 2.0, 3.0]) == 2.0
 
 
 def test_targets_are_judged_from_the_figures():

@@ -339,3 +339,38 @@ def test_image_critic_losses_train(tiny_image_cfg, make_trainer, loss):
     for _ in range(2):
         record = trainer.train_step()
     assert math.isfinite(record["d_loss"]) and math.isfinite(record["g_loss"])
+
+
+def _update_norm(trainer, player: str) -> float:
+    """The norm of the change one update makes to a player's weights."""
+    module = trainer.D if player == "d" else trainer.G
+    before = [p.detach().clone() for p in module.parameters()]
+    (trainer.d_update if player == "d" else trainer.g_update)()
+    return float(torch.sqrt(sum(((p.detach() - b) ** 2).sum()
+                                for p, b in zip(module.parameters(), before, strict=True))))
+
+
+@pytest.mark.parametrize("player", ["d", "g"])
+def test_grad_clip_bounds_each_players_step(tiny_cfg, player):
+    """With plain SGD at lr 1 an update moves the weights by exactly the gradient, so with
+    grad_clip = c no update moves them further than c; unclipped, the same update does."""
+    cfg = tiny_cfg(optimizer="sgd", lr_d=1.0, lr_g=1.0, seed=4)
+    free = _update_norm(Trainer(cfg), player)
+    clipped = _update_norm(Trainer(cfg.replace(grad_clip=free / 10)), player)
+    assert free > 0 and clipped == pytest.approx(free / 10, rel=1e-4)
+
+
+def test_grad_clip_is_a_live_setting_and_keeps_a_clipped_member_out_of_a_batch(tiny_cfg):
+    from playground.training.multigroups import member_groups
+    from playground.training.multirun import check_members
+
+    trainer = Trainer(tiny_cfg(optimizer="sgd", lr_d=1.0, lr_g=1.0))
+    trainer.apply({"grad_clip": 1e-3})
+    assert trainer.cfg.grad_clip == 1e-3
+    assert _update_norm(trainer, "d") == pytest.approx(1e-3, rel=1e-3)
+    members = [tiny_cfg(seed=0), tiny_cfg(seed=1, grad_clip=1.0), tiny_cfg(seed=2)]
+    assert member_groups(members) == [[0, 2], [1]]
+    with pytest.raises(ConfigError, match="grad_clip"):
+        check_members(members)
+    with pytest.raises(ConfigError, match="grad_clip.*0 to 1000"):
+        tiny_cfg(grad_clip=-1.0)

@@ -72,6 +72,7 @@ class GANConfig:
     batch_size: int = 256
     d_steps: int = 1  # discriminator updates per generator update
     g_steps: int = 1  # generator updates per step
+    grad_clip: float = 0.0  # each player's gradient norm is clipped to this before a step; 0 = off
     ema: float = 0.0  # generator EMA decay; 0 turns it off
     # --- run ---
     seed: int = 0

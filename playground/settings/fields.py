@@ -150,6 +150,11 @@ _ROWS = (
           step=0.0005, live=True),
     Field("g_steps", "G steps per step", "G updates per step.", unit="updates", low=1, high=100,
           live=True),
+    Field("grad_clip", "Gradient norm clip",
+          "Before each update, a player's gradient is scaled down to this norm when it is "
+          "longer (0 = off): one huge step can no longer throw a run off. Watch the gradient "
+          "norm chart: clipped updates stay at this line. Can be changed while a run is live.",
+          low=0.0, high=1000.0, step=0.5, live=True),
     Field("ema", "Generator EMA decay",
           "Sample from an exponential moving average of G's weights (0 = off; 0.999 typical): "
           "smoother pictures.", low=0.0, high=0.99999, step=0.001),

@@ -35,12 +35,13 @@ from playground.training.trainer import Trainer
 from playground.views.view2d import plot_window
 
 # Settings that may differ between groups (they decide a member's group) besides PER_MEMBER.
-GROUP_SETTINGS = ("d_steps", "optimizer", "spectral_norm")
+GROUP_SETTINGS = ("d_steps", "optimizer", "spectral_norm", "grad_clip")
 
 
 def batchable(cfg: GANConfig) -> bool:
-    """Whether a member can train in a batched MultiRun: Adam, and no spectral norm on D."""
-    return cfg.optimizer == "adam" and not cfg.spectral_norm
+    """Whether a member can train in a batched MultiRun: Adam, no spectral norm on D, no
+    gradient clipping."""
+    return cfg.optimizer == "adam" and not cfg.spectral_norm and not cfg.grad_clip
 
 
 def check_grouped(configs: list[GANConfig]) -> list[GANConfig]:

@@ -103,6 +103,8 @@ def check_members(configs: list[GANConfig]) -> list[GANConfig]:
         raise ConfigError("optimizer", "a multi-run trains with adam only")
     if first.spectral_norm:
         raise ConfigError("spectral_norm", "a multi-run does not support spectral norm")
+    if first.grad_clip:
+        raise ConfigError("grad_clip", "a multi-run does not clip gradients; train it alone")
     if first.info_cat or first.info_cont:
         raise ConfigError("info_cat", "a multi-run does not train InfoGAN codes; train it alone")
     for entry in (a.entry for a in reg.active(configs) if not a.entry.batched):

@@ -41,6 +41,13 @@ def set_hyper_parameters(opt: torch.optim.Optimizer, cfg: GANConfig, lr: float) 
             group["momentum"] = cfg.beta1
 
 
+def clip_gradients(module: torch.nn.Module, max_norm: float) -> None:
+    """Scale the module's gradients down to `max_norm` when their total norm exceeds it
+    (setting grad_clip; 0 = off). No host synchronisation, so a captured step may hold it."""
+    if max_norm > 0:
+        torch.nn.utils.clip_grad_norm_(module.parameters(), max_norm, foreach=True)
+
+
 def grad_norm(module: torch.nn.Module) -> torch.Tensor:
     grads = [p.grad for p in module.parameters() if p.grad is not None]
     if not grads:

@@ -35,7 +35,13 @@ from playground.training import goodstate
 from playground.training.devices import resolve_device
 from playground.training.fast import FastPaths, StepGraph
 from playground.training.history import PLAYER_SERIES, SERIES, BoundedHistory, carry_forward
-from playground.training.optim import ema_update, grad_norm, make_optimizer, set_hyper_parameters
+from playground.training.optim import (
+    clip_gradients,
+    ema_update,
+    grad_norm,
+    make_optimizer,
+    set_hyper_parameters,
+)
 from playground.training.stepcore import Divergence, StepCore
 from playground.views import images
 from playground.views.view2d import plot_window
@@ -182,6 +188,7 @@ class Trainer(StepCore):
         loss.backward()
         if want_norm:
             self._grad_norms[1] = grad_norm(self.D)
+        clip_gradients(self.D, cfg.grad_clip)
         self.opt_d.step()
         if self.loss.lipschitz == "weight clipping":  # clip every weight of D to [-c, c]
             with torch.no_grad():
@@ -213,6 +220,7 @@ class Trainer(StepCore):
         loss.backward(inputs=list(self.G.parameters()))
         if want_norm:
             self._grad_norms[0] = grad_norm(self.G)
+        clip_gradients(self.G, self.cfg.grad_clip)
         self.opt_g.step()
         if self.G_ema is not None:
             ema_update(self.G_ema, self.G, self.cfg.ema)

@@ -313,3 +313,9 @@ def test_no_page_uses_the_deprecated_width_argument():
     for page in PAGES.glob("*.py"):
         assert "use_container_width" not in page.read_text(), page.name
 
+
+
+def test_the_pages_find_the_checkout_and_its_shipped_checkpoints():
+    """The helpers live a folder deeper than the pages: their ROOT is still the checkout."""
+    assert (ui.ROOT / "app.py").is_file()
+    assert (ui.CHECKPOINTS / "examples" / "ring8-stable" / "checkpoint.json").is_file()

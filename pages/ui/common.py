@@ -26,7 +26,7 @@ from playground.training.devices import device_label, resolve_device, warm_up
 from playground.views.figures import points_figure
 from playground.views.view2d import plot_window
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: pages/ui/common.py -> .
 CHECKPOINTS = ROOT / "checkpoints"
 # Saved runs: $GAN_PLAYGROUND_RUNS_DIR when set (on a Ray cluster, a folder every machine shares).
 USER_RUNS = backends.runs_dir(CHECKPOINTS / "runs")

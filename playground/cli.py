@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from playground import bench
-from playground.data.registry import names_where
+from playground.data.registry import DATASETS, names_where
 from playground.data.source import DatasetUnavailable
 from playground.errors import ConfigError, UsageError
 from playground.latent import load_latent_model
@@ -26,9 +26,7 @@ from playground.runs import backends
 from playground.settings.config import GANConfig
 from playground.settings.fields import settings_table
 from playground.settings.presets import PRESETS, preset
-from playground.storage import checkpoints
 from playground.storage.checkpoints import CheckpointError, load_checkpoint
-from playground.training import trainer as training
 from playground.training.devices import resolve_device
 from playground.training.stepcore import Divergence
 from playground.views import images
@@ -147,54 +145,24 @@ def build_config(args: argparse.Namespace) -> GANConfig:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    """`train`: a run made by the same factory as the app's runs (a thread here, or an actor
+    on the Ray cluster with --backend ray), followed to its end and saved to --out. On Ray the
+    checkpoint comes back and is written here, so --out is a folder of this machine."""
+    from tqdm import tqdm  # the progress bar, only for this command
 
-    if backends.backend_name(args.backend) == "ray":
-        return _train_on_cluster(args)
-    if args.resume:
-        trainer = load_checkpoint(args.resume, device=args.device)
-        trainer.apply(_resume_changes(args, trainer.cfg))
-    else:
-        trainer = training.Trainer(build_config(args))
-    cfg = trainer.cfg
-    bar = tqdm(
-        total=cfg.steps,
-        initial=trainer.step,
-        disable=args.quiet,
-        unit="step",
-        mininterval=0.5,
-        desc=cfg.dataset,
-        file=sys.stderr,
-    )
-    while trainer.step < cfg.steps:
-        record = trainer.train_step()
-        bar.update(1)
-        if record is not None:
-            bar.set_postfix(d=f"{record['d_loss']:.3f}", g=f"{record['g_loss']:.3f}", refresh=False)
-    bar.close()
-    metrics = _measures(trainer, 2500, 0) if trainer.data.centres is not None else {}
-    checkpoints.save_checkpoint(
-        trainer, args.out, with_optimizers=not args.no_optimizers, metrics=metrics
-    )
-    summary = f"saved {args.out} at step {trainer.step}"
-    if metrics:
-        summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
-    print(summary)
-    return 0
-
-
-def _train_on_cluster(args: argparse.Namespace) -> int:
-    """`train --backend ray`: the run is an actor on the Ray cluster; this process shows its
-    progress and writes the checkpoint it brings back (so --out is a folder of this machine)."""
-    from tqdm import tqdm
-
-    if args.resume and (args.assignments or args.steps is not None or args.device):
+    on_ray = backends.backend_name(args.backend) == "ray"
+    if on_ray and args.resume and (args.assignments or args.steps is not None or args.device):
         raise UsageError("--resume with --backend ray takes no --set, --steps or --device")
     try:
-        if args.resume:
-            run = backends.make_run(resume_from=args.resume, backend="ray")
+        if on_ray:
+            run = (backends.make_run(resume_from=args.resume, backend="ray") if args.resume
+                   else backends.make_run(build_config(args), backend="ray"))
+        elif args.resume:  # on --device, with the --set and --steps changes, from its step
+            trainer = load_checkpoint(args.resume, device=args.device)
+            trainer.apply(_resume_changes(args, trainer.cfg))
+            run = backends.make_run(trainer=trainer)
         else:
-            run = backends.make_run(build_config(args), backend="ray")
+            run = backends.make_run(build_config(args), backend="local")
     except backends.ClusterUnavailable as exc:
         print(f"gan-playground: {exc}", file=sys.stderr)
         return 1
@@ -206,21 +174,29 @@ def _train_on_cluster(args: argparse.Namespace) -> int:
             snap = run.snapshot()
             bar.total = snap.total_steps
             bar.update(snap.step - bar.n)
-            bar.set_postfix_str(snap.status, refresh=False)
+            losses = {k: v[-1] for k, v in snap.history.items() if k in ("d_loss", "g_loss") and v}
+            bar.set_postfix_str(" ".join(f"{k[0]}={v:.3f}" for k, v in losses.items())
+                                or snap.status, refresh=False)
         snap = run.snapshot()
         bar.update(snap.step - bar.n)
         bar.close()
         if snap.status == "diverged":
             raise Divergence(snap.error or "the run diverged")
+        if snap.status == "error":
+            print(f"gan-playground: {snap.error}", file=sys.stderr)
+            return 1
         if snap.status != "finished":
             print(f"gan-playground: the run {snap.status}: {snap.error}", file=sys.stderr)
             return 1
-        report = run.measure(2500, 0) if snap.kind == "points" else None
+        mixture = DATASETS[snap.config.dataset].is_mixture  # modes to count: the summary's
+        report = run.measure(2500, 0) if mixture else None
         metrics = report.measures if report and "modes_held" in report.measures else {}
         run.save(args.out, with_optimizers=not args.no_optimizers, metrics=metrics)
     finally:
-        run.discard()  # frees the actor, also on Ctrl-C
-    summary = f"saved {args.out} at step {snap.step} (trained on the Ray cluster)"
+        run.discard()  # frees the models here, or the actor on the cluster, also on Ctrl-C
+    summary = f"saved {args.out} at step {snap.step}"
+    if on_ray:
+        summary += " (trained on the Ray cluster)"
     if metrics:
         summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
     print(summary)

@@ -19,8 +19,8 @@ from playground.settings import config, fields
 
 ROOT = Path(__file__).resolve().parents[1]
 # Files that may name datasets, and why: the registry itself; presets and defaults (config and
-# presets, the lessons' variants, the benchmark's set-ups); PacGAN's published table, keyed by its datasets;
-# dirac.py's "circles" is the name of a path's shape, not a dataset.
+# presets, the lessons' variants, the benchmark's set-ups); PacGAN's published table, keyed by
+# its datasets; dirac.py's "circles" is the name of a path's shape, not a dataset.
 MAY_NAME = {
     "playground/data/registry.py",
     "playground/settings/config.py",

@@ -171,7 +171,7 @@ class _Stop(Exception):
 @example(key="steps", text="-1")
 def test_command_line_main_exits_cleanly(key, text, monkeypatch_session):
     """The whole program: a bad --set exits 2 with one line naming the setting; a good one gets
-    as far as building the trainer (stubbed here)."""
+    as far as making the run (stubbed here)."""
     import contextlib
     import io
 
@@ -189,15 +189,17 @@ def test_command_line_main_exits_cleanly(key, text, monkeypatch_session):
 
 @pytest.fixture(scope="module")
 def monkeypatch_session():
-    """Trainer replaced by a stub that stops the command before any training."""
-    from playground.training import trainer
+    """The run factory replaced by a stub that stops the command before any training (the
+    command has checked every setting by then: it makes its run from a valid config)."""
+    from playground.runs import backends
 
     mp = pytest.MonkeyPatch()
 
-    def stub(cfg, *args, **kwargs):
+    def stub(cfg=None, *args, **kwargs):
+        assert cfg is not None, "a new run gets its checked config"
         raise _Stop
 
-    mp.setattr(trainer, "Trainer", stub)
+    mp.setattr(backends, "make_run", stub)
     yield mp
     mp.undo()
 

@@ -30,6 +30,7 @@ from playground.runs.ray.cluster import RemoteMultiRun, RemoteRun, RemoteRunner
 from playground.runs.runner import Run
 from playground.settings.config import GANConfig
 from playground.storage.checkpoints import load_for_training, read_meta
+from playground.training.trainer import Trainer
 
 BACKEND_ENV = "GAN_PLAYGROUND_BACKEND"
 BACKENDS = ("local", "ray")
@@ -151,13 +152,19 @@ def make_run(
     config: GANConfig | None = None,
     *,
     resume_from: str | os.PathLike | None = None,
+    trainer: Trainer | None = None,
     backend: str | None = None,
 ) -> SingleRun:
     """A new, unstarted run of `config` (or continuing the checkpoint `resume_from`) on the
-    configured backend: a runner.Run or a cluster.RemoteRun, with the same interface.
+    configured backend: a runner.Run or a cluster.RemoteRun, with the same interface. A
+    `trainer` built in this process (e.g. resumed with changes) runs here.
 
     With the ray backend and an unreachable cluster: ClusterUnavailable, or, when the operator
     allows it ($GAN_PLAYGROUND_LOCAL_FALLBACK=1), a local run."""
+    if trainer is not None:  # a trainer already built here (the CLI's resume): this process
+        if config is not None or resume_from is not None:
+            raise ValueError("make_run takes a trainer alone")
+        return Run(trainer=trainer)
     if (config is None) == (resume_from is None):
         raise ValueError("make_run needs a config or a checkpoint folder to resume, not both")
     if _use_ray(backend):

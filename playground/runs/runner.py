@@ -21,7 +21,7 @@ from playground.runs.controls import ThreadControls
 from playground.runs.snapshots import MAX_FRAMES, Frame, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.live import check_live_changes, check_single_member
-from playground.storage.checkpoints import save_checkpoint
+from playground.storage import checkpoints
 from playground.training.stepcore import Divergence
 from playground.training.trainer import Trainer
 from playground.views.images import to_uint8
@@ -100,7 +100,7 @@ class Run(ThreadControls):
         if self.trainer is None:
             raise RuntimeError("nothing to save yet: the run has not built its models")
         with self._step_lock:
-            return save_checkpoint(self.trainer, path, **kwargs)
+            return checkpoints.save_checkpoint(self.trainer, path, **kwargs)
 
     # ------------------------------------------------------------------ looking at the models
     # Pages use these instead of reaching into the trainer: each returns plain data, so a run in

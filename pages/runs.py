@@ -11,8 +11,8 @@ from pages.ui import common as ui
 from pages.ui import explore as xui
 from pages.ui import train as train_ui
 from pages.ui import userdata as userdata_ui
-from playground.data import folders
 from playground.data import registry as datasets
+from playground.data import roots
 from playground.runs import backends, capacity
 from playground.storage import store
 from playground.storage.checkpoints import read_meta
@@ -81,7 +81,7 @@ def resume(folder: Path) -> None:
     try:
         cfg = read_meta(folder)["config_obj"]
         if datasets.DATASETS[cfg.dataset].user_folder:  # the rule of the Train page's folder
-            folders.check_app_data_folder(cfg.data_folder)
+            roots.check_app_data_folder(cfg.data_folder)
         run = backends.make_run(resume_from=folder)  # here, or in an actor on the Ray cluster
     except Exception as exc:  # shown to the person, never a traceback
         st.error(f"Cannot resume {folder.name}: {exc}")

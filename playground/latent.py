@@ -27,10 +27,10 @@ from playground.storage.checkpoints import (
     read_meta,
     saved_points_source,
 )
+from playground.training.generator_state import N_REAL, GeneratorState
 from playground.views.view2d import plot_window
 
 METHODS = ("linear", "spherical")
-N_REAL = 1000  # real points kept for 2D views
 
 
 @dataclass(eq=False)  # eq=False: comparing modules and tensors field by field is meaningless
@@ -124,49 +124,6 @@ class LatentModel:
         gen = torch.Generator().manual_seed(seed)
         z = truncate(torch.randn(n, self.latent_dim, generator=gen), psi)
         return self.generate(self.codes.fill(z, gen))  # InfoGAN codes from their priors
-
-
-# ---------------------------------------------------------------------- from a live run
-@dataclass(frozen=True, eq=False)
-class GeneratorState:
-    """A live run's generator as plain data (CPU tensors and facts), so it can leave the process
-    that trains it (a Ray worker) and be rebuilt as a LatentModel by `LatentModel.from_state`."""
-
-    config: object  # the run's GANConfig
-    weights: dict[str, torch.Tensor]  # the sampler's state dict (the EMA copy when there is one)
-    kind: str
-    shape: tuple[int, ...]
-    num_classes: int  # the dataset's classes (0 when unlabelled)
-    step: int
-    fixed_z: torch.Tensor
-    fixed_labels: torch.Tensor | None = None
-    extent: tuple[float, float, float, float] | None = None
-    real: np.ndarray | None = None
-
-
-def generator_state(trainer) -> GeneratorState:
-    """The trainer's sampler as plain CPU data; call it between two training steps."""
-    data = trainer.data
-    real = extent = None
-    if data.kind == "points":
-        extent = trainer.extent()
-        points, _ = data.sample(N_REAL, torch.Generator(data.device).manual_seed(0))
-        real = points.float().cpu().numpy()
-    weights = {k: v.detach().to("cpu", copy=True).contiguous()
-               for k, v in trainer.sampler.state_dict().items()}
-    labels = trainer.fixed_labels
-    return GeneratorState(
-        config=trainer.cfg,
-        weights=weights,
-        kind=data.kind,
-        shape=tuple(data.shape),
-        num_classes=data.num_classes,
-        step=trainer.step,
-        fixed_z=trainer.fixed_z.detach().cpu().clone(),
-        fixed_labels=None if labels is None else labels.detach().cpu().clone(),
-        extent=extent,
-        real=real,
-    )
 
 
 # ---------------------------------------------------------------------- loading

@@ -24,8 +24,8 @@ from PIL import Image
 from playground.data import folders, imagesets
 from playground.data import loading as data
 from playground.data.loading import load_dataset
-from playground.data.registry import mixture_spec
-from playground.data.source import DatasetUnavailable, toy_points
+from playground.data.registry import mixture_spec, toy_points
+from playground.data.source import DatasetUnavailable
 from playground.settings.config import GANConfig
 
 

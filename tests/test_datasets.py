@@ -13,8 +13,7 @@ import torch
 
 from playground.data import registry as datasets
 from playground.data.loading import load_dataset
-from playground.data.registry import mixture_spec
-from playground.data.source import toy_points
+from playground.data.registry import mixture_spec, toy_points
 from playground.settings import config, fields
 
 ROOT = Path(__file__).resolve().parents[1]

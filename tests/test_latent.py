@@ -22,6 +22,7 @@ from playground.latent import (
 from playground.settings.config import GANConfig
 from playground.settings.presets import preset
 from playground.storage.checkpoints import CheckpointError, save_checkpoint
+from playground.training import generator_state as generator_state_mod
 from playground.training.trainer import Trainer
 
 
@@ -122,7 +123,7 @@ def test_generate_shapes_for_points(points_trainer):
     assert (model.kind, model.shape, model.latent_dim, model.num_classes) == ("points", (2,), 2, 0)
     out = model.generate(torch.randn(5, 2))
     assert out.shape == (5, 2) and out.dtype == torch.float32 and out.device.type == "cpu"
-    assert model.real.shape == (latent.N_REAL, 2)
+    assert model.real.shape == (generator_state_mod.N_REAL, 2)
     x0, x1, y0, y1 = model.extent
     assert x0 < x1 and y0 < y1
 

@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
-from playground.data import folders
+from playground.data import folders, roots
 from playground.data.loading import load_dataset
 from playground.data.source import DatasetUnavailable
 from playground.errors import ConfigError
@@ -29,14 +29,14 @@ def _images(folder: Path, n: int) -> Path:
 
 # ---------------------------------------------------------------------- the rule
 def test_no_roots_by_default_refuses_every_typed_folder(tmp_path, monkeypatch):
-    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(roots.DATA_ROOTS_ENV, raising=False)
     pictures = _images(tmp_path / "pictures", 1)
     for folder in (str(pictures), "/usr/share", "relative/pictures", ""):
         with pytest.raises(ConfigError) as info:
-            folders.check_app_data_folder(folder)
+            roots.check_app_data_folder(folder)
         message = str(info.value)
         assert info.value.setting == "data_folder"
-        assert "upload a zip" in message and folders.DATA_ROOTS_ENV in message
+        assert "upload a zip" in message and roots.DATA_ROOTS_ENV in message
         assert "\n" not in message
 
 
@@ -45,20 +45,20 @@ def test_folders_under_an_allowed_root_only(tmp_path, monkeypatch):
     inside = _images(allowed / "cats", 1)
     outside = _images(other / "secrets", 1)
     (allowed / "link").symlink_to(outside)
-    monkeypatch.setenv(folders.DATA_ROOTS_ENV, f"{tmp_path / 'nothing'}{os.pathsep}{allowed}")
-    assert folders.check_app_data_folder(str(inside)) == inside.resolve()
-    assert folders.check_app_data_folder(str(allowed)) == allowed.resolve()
+    monkeypatch.setenv(roots.DATA_ROOTS_ENV, f"{tmp_path / 'nothing'}{os.pathsep}{allowed}")
+    assert roots.check_app_data_folder(str(inside)) == inside.resolve()
+    assert roots.check_app_data_folder(str(allowed)) == allowed.resolve()
     for refused in (outside, allowed / "link", allowed / ".." / "other" / "secrets"):
         with pytest.raises(ConfigError, match="not under a folder this server allows"):
-            folders.check_app_data_folder(str(refused))
+            roots.check_app_data_folder(str(refused))
 
 
 def test_the_sessions_own_upload_folder_is_allowed(tmp_path, monkeypatch):
-    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(roots.DATA_ROOTS_ENV, raising=False)
     upload = _images(tmp_path / "gan-upload-x" / "images-1", 1)
-    assert folders.check_app_data_folder(str(upload), own=[upload.parent]) == upload.resolve()
+    assert roots.check_app_data_folder(str(upload), own=[upload.parent]) == upload.resolve()
     with pytest.raises(ConfigError):
-        folders.check_app_data_folder(str(tmp_path), own=[upload.parent])
+        roots.check_app_data_folder(str(tmp_path), own=[upload.parent])
 
 
 # ---------------------------------------------------------------------- from a link
@@ -80,7 +80,7 @@ def walked(monkeypatch):
 def test_a_link_naming_a_server_folder_loads_nothing(monkeypatch, walked):
     from pages.ui import common as ui
 
-    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(roots.DATA_ROOTS_ENV, raising=False)
     slot = ui.RunSlot()
     monkeypatch.setattr(ui, "run_slot", lambda: slot)
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60)
@@ -94,7 +94,7 @@ def test_a_link_naming_a_server_folder_loads_nothing(monkeypatch, walked):
         assert start.disabled, "the page refuses the folder before anything is started"
         assert slot.run is None, "no run was started"
         errors = " ".join(e.value for e in at.error)
-        assert "data_folder" in errors and folders.DATA_ROOTS_ENV in errors
+        assert "data_folder" in errors and roots.DATA_ROOTS_ENV in errors
         assert walked == [], "no folder was listed"
     finally:
         slot.stop()
@@ -110,7 +110,7 @@ def test_resuming_a_folder_run_follows_the_same_rule(tmp_path, monkeypatch, walk
                     width=8, latent_dim=8, batch_size=4, steps=3, device="cpu").validate()
     folder = save_checkpoint(Trainer(cfg), tmp_path / "checkpoints" / "runs" / "mine")
     walked.clear()
-    monkeypatch.delenv(folders.DATA_ROOTS_ENV, raising=False)
+    monkeypatch.delenv(roots.DATA_ROOTS_ENV, raising=False)
     monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "checkpoints")
     monkeypatch.setattr(ui, "USER_RUNS", tmp_path / "checkpoints" / "runs")
     slot = ui.RunSlot()

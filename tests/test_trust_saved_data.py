@@ -14,7 +14,7 @@ from PIL import Image
 from streamlit.testing.v1 import AppTest
 
 from playground.data import userpoints
-from playground.data.folders import DATA_ROOTS_ENV
+from playground.data.roots import DATA_ROOTS_ENV
 from playground.latent import load_latent_model
 from playground.storage.checkpoints import META, CheckpointError, load_checkpoint
 

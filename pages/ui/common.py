@@ -14,7 +14,7 @@ import streamlit as st
 
 from playground.data import registry as datasets
 from playground.data import uploads
-from playground.data.source import points_source
+from playground.data.registry import points_source
 from playground.objectives.losses import LOSSES as LOSS_REGISTRY
 from playground.runs import backends
 from playground.runs.interface import RunControls

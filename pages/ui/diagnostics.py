@@ -30,8 +30,8 @@ from pages.ui.gauges import (
     series_figure,
     verdict,
 )
-from playground.data import folders
 from playground.data import registry as datasets
+from playground.data import roots
 from playground.lessons import pacgan
 from playground.measures import evaluation
 from playground.measures.fid import describe, inception_weights
@@ -174,7 +174,7 @@ def show_source(source: Source, run, n: int) -> None:
             folder = Path(source.key)
             if entry.user_folder:  # a saved run names its folder: the Train page's rule holds
                 own = [imagefolder_ui.upload_space().root]
-                folders.check_app_data_folder(cfg.data_folder, own=own)
+                roots.check_app_data_folder(cfg.data_folder, own=own)
             report, real, extent = checkpoint_report(
                 source.key, explore_ui.checkpoint_mtime(folder), n
             )

@@ -11,8 +11,8 @@ import streamlit as st
 from pages.ui import common as ui
 from pages.ui import settings as settings_ui
 from pages.ui import userdata as userdata_ui
-from playground.data import folders, uploads
 from playground.data import registry as datasets
+from playground.data import roots, uploads
 from playground.errors import ConfigError
 from playground.settings.config import GANConfig
 
@@ -47,12 +47,12 @@ def upload_space() -> UploadSpace:
 
 def check_data_folder(cfg: GANConfig | None, problem: str | None):
     """A folder dataset trains only on this session's upload or under a root the server's
-    operator allows (folders.check_app_data_folder): otherwise no config, and the reason."""
+    operator allows (roots.check_app_data_folder): otherwise no config, and the reason."""
     cfg, problem = userdata_ui.check_points_file(cfg, problem)  # the same rule for points
     if cfg is None or not datasets.DATASETS[cfg.dataset].user_folder:
         return cfg, problem
     try:
-        folders.check_app_data_folder(cfg.data_folder, own=[upload_space().root])
+        roots.check_app_data_folder(cfg.data_folder, own=[upload_space().root])
     except ConfigError as exc:
         return None, str(exc)
     return cfg, problem

@@ -19,91 +19,16 @@ import tarfile
 import tempfile
 import urllib.request
 import zlib
-from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
-from playground.data.registry import DATASETS, Dataset
-from playground.data.source import DatasetUnavailable, DataSource, offline_hint, one_line
-
-_CHUNK = 4096  # images converted per step, so float copies of a whole dataset never coexist
+from playground.data.registry import Dataset, offline_hint
+from playground.data.source import DatasetUnavailable, one_line
 
 
 # ---------------------------------------------------------------------------- image tensors
-def image_source(
-    name: str,
-    images: np.ndarray,
-    labels: np.ndarray | None,
-    size: int,
-    device: torch.device,
-    *,
-    pad_small: bool = False,
-    grayscale: bool = False,
-    notes: list[str] | None = None,
-    skipped: int = 0,
-) -> DataSource:
-    """Move uint8 (N, C, h, w) host images to `device`, then convert and resize them there once
-    (a GPU does it in a blink; on CPU it is the same code)."""
-    # np.require copies only when needed: IDX arrays are read-only views of the file's bytes.
-    on_device = torch.from_numpy(np.require(images, np.uint8, ["C", "W"])).to(device)
-    if grayscale and on_device.shape[1] == 3:
-        from torchvision.transforms.v2.functional import rgb_to_grayscale  # BT.601 luma
-
-        on_device = _chunked(on_device, rgb_to_grayscale)
-    on_device = _fit_size(on_device, size, pad_small)
-    label_tensor = None
-    if labels is not None:
-        label_tensor = torch.from_numpy(labels.astype(np.int64)).to(device)
-    return DataSource(
-        name=name,
-        kind="images",
-        shape=tuple(on_device.shape[1:]),
-        num_classes=DATASETS[name].num_classes if labels is not None else 0,
-        centres=None,
-        sigma=None,
-        device=device,
-        skipped=skipped,
-        notes=list(notes or []),
-        images=on_device,
-        labels=label_tensor,
-    )
-
-
-def _chunked(images: torch.Tensor, convert: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
-    """Apply a float conversion to uint8 images a chunk at a time and return uint8 again."""
-    parts = []
-    for start in range(0, images.shape[0], _CHUNK):
-        converted = convert(images[start : start + _CHUNK].float())
-        parts.append(converted.round_().clamp_(0, 255).to(torch.uint8))
-    return torch.cat(parts)
-
-
-def _fit_size(images: torch.Tensor, size: int, pad_small: bool) -> torch.Tensor:
-    """Square images to size x size: pad MNIST-like 28 -> 32 with the background, else bilinear."""
-    side = images.shape[-1]
-    if side == size:
-        return images
-    margin = size - side
-    if pad_small and 0 < margin <= 4 and margin % 2 == 0:
-        # 28 -> 32: DCGAN-style networks want 32, and a 2-pixel border of background keeps the
-        # strokes pixel-exact (this is how LeNet fed MNIST). The background of MNIST-like data is 0.
-        half = margin // 2
-        return F.pad(images, (half, half, half, half), value=0)
-    shrinking = size < side
-
-    def resize(chunk: torch.Tensor) -> torch.Tensor:
-        from torchvision.transforms.v2.functional import resize as tv_resize
-
-        return tv_resize(chunk, [size, size], antialias=shrinking)  # bilinear
-
-    return _chunked(images, resize)
-
-
-# ---------------------------------------------------------------------------- digits
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
     """scikit-learn's bundled digits as uint8 (N, 1, 8, 8) in 0..255 and int64 labels."""
     # Imported here: scikit-learn is slow to import and only this dataset needs it.

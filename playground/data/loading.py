@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -27,12 +28,8 @@ import torch
 
 from playground.data import imagesets
 from playground.data.folders import MAX_FOLDER_IMAGES, folder_source
-from playground.data.registry import DATASETS, Dataset
-from playground.data.source import (
-    DataSource,
-    data_cache_dir,
-    points_source,
-)
+from playground.data.registry import DATASETS, Dataset, points_source
+from playground.data.source import DataSource, data_cache_dir, image_source
 from playground.data.userpoints import file_source
 
 
@@ -46,6 +43,19 @@ class DataSettings(Protocol):
     image_size: int
     grayscale: bool
     train_images: int  # 0 = all
+
+
+@dataclass(frozen=True)
+class DataSpec:
+    """A dataset's DataSettings without a run's: for what loads data on its own, such as the
+    classifier's command (the names and the allowed sizes are the registry's)."""
+
+    dataset: str
+    image_size: int = 32
+    grayscale: bool = False
+    data_folder: str = ""
+    points_file: str = ""
+    train_images: int = 0
 
 
 HOLD_OUT_SEED = 0  # the draw of cfg.train_images training images: the same for every run
@@ -122,14 +132,20 @@ def _load_all(
         resized = f"upscaled from {side}x{side} to {size}x{size}"
         resized = resized if size != side else f"at their own {side}x{side}"
         notes = [f"{len(pixels):,} scikit-learn digits, {resized}"]
-        return imagesets.image_source(entry.name, pixels, labels, size, device, notes=notes)
+        return image_source(
+            entry.name, pixels, labels, size, device, num_classes=entry.num_classes, notes=notes
+        )
     if entry.loader == "torchvision":
         pixels, labels = imagesets.load_torchvision_dataset(entry, cache, download)
-        return imagesets.image_source(entry.name, pixels, labels, size, device, pad_small=True)
+        return image_source(
+            entry.name, pixels, labels, size, device, num_classes=entry.num_classes,
+            pad_small=True,
+        )
     if entry.loader == "cifar-binary":
         pixels, labels = imagesets.load_cifar10(entry, cache, download)
-        return imagesets.image_source(
-            entry.name, pixels, labels, size, device, grayscale=cfg.grayscale
+        return image_source(
+            entry.name, pixels, labels, size, device, num_classes=entry.num_classes,
+            grayscale=cfg.grayscale,
         )
     raise ValueError(f"dataset {entry.name!r} has no loader {entry.loader!r}")
 

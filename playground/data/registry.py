@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from playground.data import toys
+from playground.data.source import DataSource
 
 # Every image dataset is resized (or padded) to one of these sides; 8 and 16 px are for the
 # bundled 8x8 digits, trained at their own size and enlarged only for display.
@@ -259,3 +260,48 @@ def mixture_spec(name: str) -> tuple[torch.Tensor, float] | None:
     if entry is None or not entry.is_mixture or entry.sigma is None:
         return None
     return torch.tensor(entry.centres, dtype=torch.float32), entry.sigma
+
+
+def offline_hint() -> str:
+    """What to use instead of a dataset that cannot be had: the ones that need no network."""
+    bundled = [
+        f"'{d.name}'" for d in DATASETS.values() if d.kind == "images" and d.loader == "bundled"
+    ]
+    return (
+        f"use the offline dataset {' or '.join(bundled)} or a 2D toy "
+        f"({', '.join(d.name for d in DATASETS.values() if d.loader == 'generated')})"
+    )
+
+
+def toy_points(
+    name: str, n: int, generator: torch.Generator, device: torch.device | str
+) -> torch.Tensor:
+    """n fresh float32 points (n, 2) of 2D toy `name`, drawn on `device` with `generator`."""
+    device = torch.device(device)
+    entry = DATASETS.get(name)
+    if entry is None or not entry.is_points:
+        choices = ", ".join(names_where(kind="points"))
+        raise ValueError(f"unknown 2D dataset {name!r}; choose from {choices}")
+    if entry.sampler is None and not entry.is_mixture:
+        raise ValueError(f"'{name}' is not generated in code: its points come from points_file")
+    if entry.is_mixture and entry.sigma is not None:
+        centres = torch.tensor(entry.centres, dtype=torch.float32, device=device)
+        return toys.mixture_points(centres, entry.sigma, n, generator)
+    assert entry.sampler is not None
+    return entry.sampler(n, generator, device)
+
+
+def points_source(name: str, device: torch.device) -> DataSource:
+    """The DataSource of 2D toy `name` (nothing is stored: each batch is drawn fresh)."""
+    entry = DATASETS[name]
+    centres = torch.tensor(entry.centres, dtype=torch.float32) if entry.is_mixture else None
+    return DataSource(
+        name=name,
+        kind="points",
+        shape=(2,),
+        num_classes=0,
+        centres=centres,
+        sigma=entry.sigma,
+        device=device,
+        draw=entry.sampler,  # None for a mixture: its centres and sigma say it all
+    )

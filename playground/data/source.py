@@ -1,16 +1,21 @@
 """What every dataset loader returns: a `DataSource` to sample batches from on the training
-device, and `DatasetUnavailable`, the one-line reason a dataset cannot be had."""
+device (and `image_source`, which makes one of host images), and `DatasetUnavailable`, the
+one-line reason a dataset cannot be had."""
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
+import torch.nn.functional as F
 
 from playground.data import toys
-from playground.data.registry import DATASETS, names_where
+
+_CHUNK = 4096  # images converted per step, so float copies of a whole dataset never coexist
 
 
 class DatasetUnavailable(RuntimeError):
@@ -23,17 +28,6 @@ def data_cache_dir() -> Path:
     if override:
         return Path(override).expanduser()
     return Path.home() / ".cache" / "gan-playground" / "datasets"
-
-
-def offline_hint() -> str:
-    """What to use instead of a dataset that cannot be had: the ones that need no network."""
-    bundled = [
-        f"'{d.name}'" for d in DATASETS.values() if d.kind == "images" and d.loader == "bundled"
-    ]
-    return (
-        f"use the offline dataset {' or '.join(bundled)} or a 2D toy "
-        f"({', '.join(d.name for d in DATASETS.values() if d.loader == 'generated')})"
-    )
 
 
 def one_line(value: object) -> str:
@@ -63,6 +57,10 @@ class DataSource:
     labels: torch.Tensor | None = field(default=None, repr=False)
     # A fixed set of 2D points (float32 (N, 2) on the device): the user's own (userpoints.py).
     points: torch.Tensor | None = field(default=None, repr=False)
+    # A 2D toy generated in code (spiral, moons, …): its sampler, (n, generator, device) -> points.
+    draw: Callable[[int, torch.Generator, torch.device], torch.Tensor] | None = field(
+        default=None, repr=False
+    )
     _device_centres: torch.Tensor | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -85,7 +83,9 @@ class DataSource:
                 return self.points.index_select(0, index), None
             if self._device_centres is not None and self.sigma is not None:
                 return toys.mixture_points(self._device_centres, self.sigma, n, generator), None
-            return toy_points(self.name, n, generator, self.device), None
+            if self.draw is None:
+                raise ValueError(f"2D source {self.name!r} has no points, centres or sampler")
+            return self.draw(n, generator, self.device), None
         assert self.images is not None
         index = torch.randint(
             0, self.images.shape[0], (n,), generator=generator, device=self.device
@@ -107,34 +107,75 @@ class DataSource:
         return True
 
 
-def toy_points(
-    name: str, n: int, generator: torch.Generator, device: torch.device | str
-) -> torch.Tensor:
-    """n fresh float32 points (n, 2) of 2D toy `name`, drawn on `device` with `generator`."""
-    device = torch.device(device)
-    entry = DATASETS.get(name)
-    if entry is None or not entry.is_points:
-        choices = ", ".join(names_where(kind="points"))
-        raise ValueError(f"unknown 2D dataset {name!r}; choose from {choices}")
-    if entry.sampler is None and not entry.is_mixture:
-        raise ValueError(f"'{name}' is not generated in code: its points come from points_file")
-    if entry.is_mixture and entry.sigma is not None:
-        centres = torch.tensor(entry.centres, dtype=torch.float32, device=device)
-        return toys.mixture_points(centres, entry.sigma, n, generator)
-    assert entry.sampler is not None
-    return entry.sampler(n, generator, device)
+def image_source(
+    name: str,
+    images: np.ndarray,
+    labels: np.ndarray | None,
+    size: int,
+    device: torch.device,
+    *,
+    pad_small: bool = False,
+    grayscale: bool = False,
+    num_classes: int = 0,
+    notes: list[str] | None = None,
+    skipped: int = 0,
+) -> DataSource:
+    """Move uint8 (N, C, h, w) host images to `device`, then convert and resize them there once
+    (a GPU does it in a blink; on CPU it is the same code). `num_classes` counts the labels'
+    classes (the dataset's registry entry says how many)."""
+    # np.require copies only when needed: IDX arrays are read-only views of the file's bytes.
+    on_device = torch.from_numpy(np.require(images, np.uint8, ["C", "W"])).to(device)
+    if grayscale and on_device.shape[1] == 3:
+        from torchvision.transforms.v2.functional import rgb_to_grayscale  # BT.601 luma
 
-
-def points_source(name: str, device: torch.device) -> DataSource:
-    """The DataSource of 2D toy `name` (nothing is stored: each batch is drawn fresh)."""
-    entry = DATASETS[name]
-    centres = torch.tensor(entry.centres, dtype=torch.float32) if entry.is_mixture else None
+        on_device = _chunked(on_device, rgb_to_grayscale)
+    on_device = _fit_size(on_device, size, pad_small)
+    label_tensor = None
+    if labels is not None:
+        label_tensor = torch.from_numpy(labels.astype(np.int64)).to(device)
     return DataSource(
         name=name,
-        kind="points",
-        shape=(2,),
-        num_classes=0,
-        centres=centres,
-        sigma=entry.sigma,
+        kind="images",
+        shape=tuple(on_device.shape[1:]),
+        num_classes=num_classes if labels is not None else 0,
+        centres=None,
+        sigma=None,
         device=device,
+        skipped=skipped,
+        notes=list(notes or []),
+        images=on_device,
+        labels=label_tensor,
     )
+
+
+def _chunked(images: torch.Tensor, convert: Callable[[torch.Tensor], torch.Tensor]) -> torch.Tensor:
+    """Apply a float conversion to uint8 images a chunk at a time and return uint8 again."""
+    parts = []
+    for start in range(0, images.shape[0], _CHUNK):
+        converted = convert(images[start : start + _CHUNK].float())
+        parts.append(converted.round_().clamp_(0, 255).to(torch.uint8))
+    return torch.cat(parts)
+
+
+def _fit_size(images: torch.Tensor, size: int, pad_small: bool) -> torch.Tensor:
+    """Square images to size x size: pad MNIST-like 28 -> 32 with the background, else bilinear."""
+    side = images.shape[-1]
+    if side == size:
+        return images
+    margin = size - side
+    if pad_small and 0 < margin <= 4 and margin % 2 == 0:
+        # 28 -> 32: DCGAN-style networks want 32, and a 2-pixel border of background keeps the
+        # strokes pixel-exact (this is how LeNet fed MNIST). The background of MNIST-like data is 0.
+        half = margin // 2
+        return F.pad(images, (half, half, half, half), value=0)
+    shrinking = size < side
+
+    def resize(chunk: torch.Tensor) -> torch.Tensor:
+        from torchvision.transforms.v2.functional import resize as tv_resize
+
+        return tv_resize(chunk, [size, size], antialias=shrinking)  # bilinear
+
+    return _chunked(images, resize)
+
+
+# ---------------------------------------------------------------------------- digits

@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from playground.data.folders import DATA_ROOTS_ENV, allowed_data_roots
+from playground.data.roots import DATA_ROOTS_ENV, allowed_data_roots
 from playground.data.source import DatasetUnavailable, DataSource
 from playground.errors import ConfigError
 

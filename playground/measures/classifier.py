@@ -35,10 +35,9 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from playground import paths
-from playground.data.loading import load_dataset
-from playground.data.registry import names_where
+from playground.data.loading import DataSpec, load_dataset
+from playground.data.registry import IMAGE_SIZES, names_where
 from playground.paths import atomic_write
-from playground.settings.config import LABELLED_IMAGE_DATASETS, GANConfig
 
 log = logging.getLogger(__name__)
 
@@ -418,16 +417,17 @@ def main(argv: list[str] | None = None) -> int:
         description="Train (or retrain) the classifier of a labelled image dataset and save it.",
     )
     offline = names_where(labelled=True, offline=True)[0]  # works without a download
-    parser.add_argument("--dataset", choices=LABELLED_IMAGE_DATASETS, default=offline)
-    parser.add_argument("--image-size", type=int, default=32)
+    labelled = names_where(kind="images", labelled=True)
+    parser.add_argument("--dataset", choices=labelled, default=offline)
+    parser.add_argument("--image-size", type=int, default=32, choices=IMAGE_SIZES)
     parser.add_argument("--grayscale", action="store_true")
     parser.add_argument("--steps", type=int)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--out", type=Path, help="folder (default: checkpoints/classifiers)")
     args = parser.parse_args(argv)
-    cfg = GANConfig(dataset=args.dataset, image_size=args.image_size, grayscale=args.grayscale)
-    data = load_dataset(cfg, args.device)
+    spec = DataSpec(dataset=args.dataset, image_size=args.image_size, grayscale=args.grayscale)
+    data = load_dataset(spec, args.device)
     clf = train_classifier(data, args.dataset, steps=args.steps, seed=args.seed)
     path = save_classifier(clf, args.out)
     size = path.with_suffix(".safetensors").stat().st_size

@@ -18,14 +18,14 @@ from torch import nn
 
 from playground.models import infogan, sngan
 from playground.models import nets as models
-from playground.models.nets import ModelSettings
+from playground.models.parts import Discriminator, Generator, ModelSettings
 
 # Model init draws from the global RNG: seeded builds in two threads at once would interleave.
 BUILD_LOCK = threading.Lock()
 
 # (cfg, shape, num_classes) -> module; num_classes is 0 for an unconditional model.
-GeneratorBuilder = Callable[[ModelSettings, tuple[int, ...], int], models.Generator]
-DiscriminatorBuilder = Callable[[ModelSettings, tuple[int, ...], int], models.Discriminator]
+GeneratorBuilder = Callable[[ModelSettings, tuple[int, ...], int], Generator]
+DiscriminatorBuilder = Callable[[ModelSettings, tuple[int, ...], int], Discriminator]
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 def build_models(
     cfg: ModelSettings, shape: tuple[int, ...], num_classes: int = 0
-) -> tuple[models.Generator, models.Discriminator]:
+) -> tuple[Generator, Discriminator]:
     """G and D for data of `shape`: (2,) for points or (C, H, W) for images."""
     arch = ARCHITECTURES[cfg.arch]
     arch.check_shape(shape)
@@ -119,7 +119,7 @@ def build_models(
 
 def build_seeded(
     cfg: ModelSettings, shape: tuple[int, ...], num_classes: int = 0
-) -> tuple[models.Generator, models.Discriminator]:
+) -> tuple[Generator, Discriminator]:
     """build_models with the global RNG seeded by cfg.seed, one build at a time: the same seed
     gives the same initial weights in a Trainer and in a batched MultiRun member."""
     with BUILD_LOCK:

@@ -29,7 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from playground.models.nets import ModelSettings
+from playground.models.parts import ModelSettings
 
 MAX_CATEGORIES = 20
 MAX_CONTINUOUS = 8

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
-from playground.models.nets import Discriminator, Generator, ModelSettings, Unflatten
+from playground.models.parts import Discriminator, Generator, ModelSettings, Unflatten
 
 SIZES = (32, 64)
 BASE_SIDE = 4  # G starts from a 4x4 map; each up-block doubles it

@@ -65,7 +65,8 @@ class SingleRun(RunControls, Protocol):
     def has_models(self) -> bool: ...
 
     def generator_state(self):
-        """The generator as plain CPU data (latent.GeneratorState), or None before it exists."""
+        """The generator as plain CPU data (a training.generator_state.GeneratorState), or None
+        before it exists."""
         ...
 
     def real_sample(self, n: int, seed: int = 0):

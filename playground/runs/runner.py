@@ -15,13 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from playground.latent import generator_state
 from playground.measures.evaluation import evaluator_for
 from playground.runs.controls import ThreadControls
 from playground.runs.snapshots import MAX_FRAMES, Frame, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.live import check_live_changes, check_single_member
 from playground.storage import checkpoints
+from playground.training.generator_state import generator_state
 from playground.training.stepcore import Divergence
 from playground.training.trainer import Trainer
 from playground.views.images import to_uint8
@@ -111,7 +111,7 @@ class Run(ThreadControls):
         return self.trainer is not None
 
     def generator_state(self):
-        """The generator now (the EMA copy when there is one) as a latent.GeneratorState, copied
+        """The generator now (the EMA copy when there is one) as a GeneratorState, copied
         between two training steps; `LatentModel.from_state` rebuilds it. None before the models
         are built."""
         with self._step_lock:

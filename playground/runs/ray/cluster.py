@@ -34,6 +34,7 @@ from playground.data import userpoints
 from playground.data.registry import DATASETS
 from playground.data.source import DatasetUnavailable
 from playground.paths import atomic_write
+from playground.runs.ray import rayhost
 from playground.runs.ray.remote import CALL_TIMEOUT, RemoteRunner
 from playground.runs.runner import Run
 from playground.runs.snapshots import MultiSnapshot, Snapshot
@@ -61,6 +62,7 @@ class RemoteRun(RemoteRunner):
     """A runner.Run in a Ray actor, with Run's interface (see the module's docstring)."""
 
     _kind = "run"
+    host_actor = staticmethod(rayhost.host_actor)
 
     def __init__(
         self,
@@ -200,6 +202,7 @@ class RemoteMultiRun(RemoteRunner):
     """A multirun.MultiRunner (the batched every-loss run) in a Ray actor."""
 
     _kind = "multi"
+    host_actor = staticmethod(rayhost.host_actor)
 
     def __init__(self, configs: list[GANConfig], *, resources: dict[str, float] | None = None):
         self.configs = check_grouped(list(configs))

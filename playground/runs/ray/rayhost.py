@@ -11,12 +11,13 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 
 from playground.data.userpoints import pointset_source
 from playground.errors import ConfigError
 from playground.runs.multirunner import MultiRunner
+from playground.runs.ray.remote import Refusal, one_line
 from playground.runs.runner import Run
 from playground.runs.snapshots import MultiSnapshot, Snapshot
 from playground.storage.checkpoints import load_for_training
@@ -117,24 +118,6 @@ def _failed_snapshot(kind: str, spec: dict, reason: str):
     return Snapshot("error", 0, config.steps, 0.0, {}, error=reason, config=config)
 
 
-@dataclass(frozen=True)
-class Refusal:
-    """An error raised by a call in the worker, as plain data."""
-
-    kind: str  # "config", "os" or "other"
-    message: str
-    setting: str = ""
-
-    def raise_again(self) -> None:
-        if self.kind == "config":
-            prefix = f"{self.setting}: "
-            text = self.message[len(prefix):] if self.message.startswith(prefix) else self.message
-            raise ConfigError(self.setting, text)
-        if self.kind == "os":
-            raise OSError(self.message)
-        raise RuntimeError(self.message)
-
-
 def _frame_steps(snap) -> list[int]:
     frames = snap.members[0].frames if hasattr(snap, "members") and snap.members else (
         getattr(snap, "frames", ())
@@ -161,8 +144,3 @@ def host_actor():
 
         _actor_class = ray.remote(max_concurrency=MAX_CONCURRENCY)(RunHost)
     return _actor_class
-
-
-def one_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

@@ -8,9 +8,9 @@ import logging
 import threading
 import time
 import uuid
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
-from playground.runs.ray.rayhost import Refusal, host_actor, one_line
+from playground.errors import ConfigError
 from playground.runs.snapshots import Frame, Snapshot
 
 log = logging.getLogger(__name__)
@@ -22,11 +22,39 @@ _queue_lock = threading.Lock()
 _queued: dict[str, float] = {}  # uid -> when it asked, for this process's runs still waiting
 
 
+@dataclass(frozen=True)
+class Refusal:
+    """An error raised by a call in the worker, as plain data."""
+
+    kind: str  # "config", "os" or "other"
+    message: str
+    setting: str = ""
+
+    def raise_again(self) -> None:
+        if self.kind == "config":
+            prefix = f"{self.setting}: "
+            text = self.message[len(prefix):] if self.message.startswith(prefix) else self.message
+            raise ConfigError(self.setting, text)
+        if self.kind == "os":
+            raise OSError(self.message)
+        raise RuntimeError(self.message)
+
+
+def one_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+
+
 class RemoteRunner:
     """What RemoteRun and RemoteMultiRun share: the actor's life, queued/failed/ended states,
     the frames cache and the watcher that brings the final state home."""
 
     _kind = "run"
+
+    @staticmethod
+    def host_actor():
+        """The Ray actor class that hosts the run (its subclasses in ray.cluster name it)."""
+        raise NotImplementedError
 
     def __init__(self, spec: dict, total_steps: int, resources: dict[str, float]):
         self.uid = uuid.uuid4().hex
@@ -54,7 +82,7 @@ class RemoteRunner:
                 raise RuntimeError(f"this {self._kind} was already started")
             cpus = self._resources.get("num_cpus", 1.0)
             options = dict(self._resources, name=f"gan-{self._kind}-{self.uid[:12]}")
-            self._actor = host_actor().options(**options).remote(
+            self._actor = self.host_actor().options(**options).remote(
                 self._kind, self._spec, paused, max(1, int(cpus))
             )
             self._ready = self._actor.pid.remote()

@@ -160,9 +160,9 @@ def cmd_train(args: argparse.Namespace) -> int:
         elif args.resume:  # on --device, with the --set and --steps changes, from its step
             trainer = load_checkpoint(args.resume, device=args.device)
             trainer.apply(_resume_changes(args, trainer.cfg))
-            run = backends.make_run(trainer=trainer)
+            run = backends.make_run(trainer=trainer, pictures=False)
         else:
-            run = backends.make_run(build_config(args), backend="local")
+            run = backends.make_run(build_config(args), backend="local", pictures=False)
     except backends.ClusterUnavailable as exc:
         print(f"gan-playground: {exc}", file=sys.stderr)
         return 1

@@ -154,17 +154,19 @@ def make_run(
     resume_from: str | os.PathLike | None = None,
     trainer: Trainer | None = None,
     backend: str | None = None,
+    pictures: bool = True,
 ) -> SingleRun:
     """A new, unstarted run of `config` (or continuing the checkpoint `resume_from`) on the
     configured backend: a runner.Run or a cluster.RemoteRun, with the same interface. A
-    `trainer` built in this process (e.g. resumed with changes) runs here.
+    `trainer` built in this process (e.g. resumed with changes) runs here. `pictures=False`
+    draws no sample grids or 2D views in a local run (for a run nobody watches).
 
     With the ray backend and an unreachable cluster: ClusterUnavailable, or, when the operator
     allows it ($GAN_PLAYGROUND_LOCAL_FALLBACK=1), a local run."""
     if trainer is not None:  # a trainer already built here (the CLI's resume): this process
         if config is not None or resume_from is not None:
             raise ValueError("make_run takes a trainer alone")
-        return Run(trainer=trainer)
+        return Run(trainer=trainer, pictures=pictures)
     if (config is None) == (resume_from is None):
         raise ValueError("make_run needs a config or a checkpoint folder to resume, not both")
     if _use_ray(backend):
@@ -173,8 +175,8 @@ def make_run(
         return RemoteRun(config, resume_from=resume_from, resources=ray_resources())
 
     if resume_from is not None:
-        return Run(trainer=load_for_training(resume_from))
-    return Run(config)
+        return Run(trainer=load_for_training(resume_from), pictures=pictures)
+    return Run(config, pictures=pictures)
 
 
 def make_multi_run(configs: list[GANConfig], *, backend: str | None = None) -> BatchedRun:

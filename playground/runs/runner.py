@@ -43,12 +43,16 @@ class Run(ThreadControls):
         config: GANConfig | None = None,
         trainer: Trainer | None = None,
         make_trainer: Callable[[GANConfig], Trainer] = Trainer,
+        pictures: bool = True,
     ):
         if config is None and trainer is None:
             raise ValueError("a Run needs a config or a trainer")
         self.config = trainer.cfg if trainer else config
         self.trainer = trainer
         self._make_trainer = make_trainer
+        # False for a run nobody watches (the command line's): no sample grids or 2D views are
+        # drawn, so the run costs what its training steps cost.
+        self._pictures = pictures
         super().__init__()
         self._pending: dict = {}  # live changes for the next step (config.LIVE_SETTINGS)
         self._frames: deque[Frame] = deque(maxlen=MAX_FRAMES)
@@ -220,6 +224,8 @@ class Run(ThreadControls):
             self.trainer.apply(changes)
 
     def _record_frame(self) -> None:
+        if not self._pictures:
+            return
         with self._step_lock:
             frame = _picture(self.trainer)
         with self._cond:

@@ -263,7 +263,10 @@ def claims_table(results: dict[str, list[ClaimResult]]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Measure the lessons' claims over fresh seeds.")
+    parser = argparse.ArgumentParser(
+        prog="python -m playground.lessons",
+        description="Measure the lessons' claims over fresh seeds.",
+    )
     parser.add_argument("--seeds", type=int, default=10, help="seeds 0 … N−1 (default 10)")
     parser.add_argument("--first", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--only", nargs="*", choices=tuple(CLAIMS), help="these lessons only")

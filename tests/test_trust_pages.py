@@ -319,3 +319,18 @@ def test_the_pages_find_the_checkout_and_its_shipped_checkpoints():
     """The helpers live a folder deeper than the pages: their ROOT is still the checkout."""
     assert (ui.ROOT / "app.py").is_file()
     assert (ui.CHECKPOINTS / "examples" / "ring8-stable" / "checkpoint.json").is_file()
+
+
+def test_save_to_a_runs_folder_outside_the_checkout_says_saved(site, slot, monkeypatch, tmp_path):
+    """$GAN_PLAYGROUND_RUNS_DIR may lie anywhere (a folder the Ray cluster shares): the run is
+    saved there and the page says so, instead of "Could not save" after a good save."""
+    elsewhere = tmp_path / "shared-runs"
+    monkeypatch.setattr(ui, "USER_RUNS", elsewhere)  # ROOT stays the checkout
+    at = app_at(site, "home.py")
+    at.button(key="start_ring8-stable").click().run()
+    wait_for(lambda: slot.run is not None and slot.run.snapshot().step > 0, "a step", BUDGET)
+    at.switch_page("pages/train.py").run()
+    button(at, "Save").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    (saved,) = elsewhere.glob("*/checkpoint.json")
+    assert any(str(saved.parent.resolve()) in s.value for s in at.success)

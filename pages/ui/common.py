@@ -124,6 +124,14 @@ def list_checkpoints() -> list[tuple[Path, dict]]:
     return sorted(found, key=lambda item: item[0].stat().st_mtime, reverse=True)
 
 
+def shown_path(folder: Path) -> str:
+    """A saved run's folder as the page names it: from the checkout when it lies inside, else
+    in full (a runs folder elsewhere, e.g. $GAN_PLAYGROUND_RUNS_DIR on a Ray cluster)."""
+    resolved = Path(folder).resolve()
+    root = ROOT.resolve()
+    return str(resolved.relative_to(root) if resolved.is_relative_to(root) else resolved)
+
+
 def describe_config(cfg: GANConfig) -> str:
     model = f"{cfg.arch}{' conditional' if cfg.conditional else ''}"
     return f"{cfg.dataset} · {model} · {cfg.loss} · lr {cfg.lr_g:g}/{cfg.lr_d:g}"

@@ -112,7 +112,7 @@ def _save(run: Run) -> None:
         folder = ui.new_run_folder(run.snapshot().config)
         run.save(folder)
         ui.claim_run(folder)  # this session's to delete; read-only to other sessions
-        st.session_state["saved_to"] = str(folder.relative_to(ui.ROOT))
+        st.session_state["saved_to"] = ui.shown_path(folder)
     except Exception as exc:  # disk full, permissions: say so, keep the run
         st.session_state["save_error"] = f"Could not save: {exc}"
         if folder is not None and folder.is_dir() and not any(folder.iterdir()):

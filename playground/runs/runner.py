@@ -43,6 +43,7 @@ class Run(ThreadControls):
         config: GANConfig | None = None,
         trainer: Trainer | None = None,
         make_trainer: Callable[[GANConfig], Trainer] = Trainer,
+        *,
         pictures: bool = True,
     ):
         if config is None and trainer is None:

@@ -5,7 +5,6 @@ inference mode, so moving a slider costs one forward pass: no reloading, no retr
 """
 
 import streamlit as st
-import torch
 
 from pages.ui import common as ui
 from pages.ui import explore as xui
@@ -61,7 +60,7 @@ with controls:
     n_noise = model.latent_dim - model.codes.size  # InfoGAN's codes have their own controls
     if mode == DIMS:
         noise = xui.dimension_sliders(base[:n_noise], f"explore.{key}", seed)
-        z = torch.cat([noise, base[n_noise:]])
+        z = latent.with_noise(base, noise)
     else:
         found, explained = xui.directions(model, key)
         z = base + xui.direction_sliders(found, explained, f"explore.{key}")
@@ -80,7 +79,7 @@ with output:
 
 @st.fragment
 def interpolation(
-    model: latent.LatentModel, psi: float, label: torch.Tensor | None, codes: tuple | None
+    model: latent.LatentModel, psi: float, label: int | None, codes: tuple | None
 ) -> None:
     """From seed A to seed B; a fragment, so its own controls rerun only this section."""
     st.subheader("Interpolation")
@@ -113,8 +112,7 @@ def interpolation(
     zs = latent.interpolate(*ends, frames, method)
     if codes is not None:  # InfoGAN: the walk keeps the chosen codes
         zs = model.codes.set(zs, *codes)
-    labels = None if label is None else label.expand(frames)
-    outputs = model.generate(zs, labels)
+    outputs = model.generate(zs, label)
     if model.kind == "images":
         st.image(
             xui.frames_strip(images.to_uint8(outputs)),

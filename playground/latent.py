@@ -32,6 +32,10 @@ from playground.views.view2d import plot_window
 
 METHODS = ("linear", "spherical")
 
+# A latent vector z (latent_dim,), a batch of them, or the samples G makes from them: a CPU torch
+# tensor. The explorer's pages hold these through this module's functions, never torch itself.
+Vector = torch.Tensor
+
 
 @dataclass(eq=False)  # eq=False: comparing modules and tensors field by field is meaningless
 class LatentModel:
@@ -106,10 +110,15 @@ class LatentModel:
         )
 
     @torch.inference_mode()
-    def generate(self, z: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
-        """z (N, latent_dim) [+ labels (N,)] -> float32 samples (N, *shape) on the CPU."""
+    def generate(self, z: torch.Tensor, labels: torch.Tensor | int | None = None) -> torch.Tensor:
+        """z (N, latent_dim) [+ labels (N,), or one class for all N] -> float32 samples
+        (N, *shape) on the CPU."""
         if z.ndim != 2 or z.shape[1] != self.latent_dim:
             raise ValueError(f"z must be (N, {self.latent_dim}), got {tuple(z.shape)}")
+        if isinstance(labels, int):
+            if not 0 <= labels < max(self.num_classes, 1):
+                raise ValueError(f"class must be from 0 to {self.num_classes - 1}, got {labels}")
+            labels = torch.full((z.shape[0],), labels, dtype=torch.long)
         if self.num_classes and labels is None:
             labels = torch.arange(z.shape[0]) % self.num_classes
         if not self.num_classes:
@@ -223,6 +232,20 @@ def z_from_seed(seed: int, latent_dim: int) -> torch.Tensor:
     """The latent (latent_dim,) for a seed: N(0, I) from a CPU generator, so every machine and
     every device gives the same z for the same seed."""
     return torch.randn(latent_dim, generator=torch.Generator().manual_seed(int(seed)))
+
+
+def with_noise(z: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
+    """z (latent_dim,) with its first len(noise) coordinates replaced by `noise` (the rest, e.g.
+    InfoGAN's codes, kept)."""
+    return torch.cat([noise, z[noise.shape[0]:]])
+
+
+def along(directions: torch.Tensor, amounts: list[float]) -> torch.Tensor:
+    """The latent shift (latent_dim,) that moves amounts[j] along directions[j] (k, latent_dim)."""
+    if len(amounts) != directions.shape[0]:
+        raise ValueError(f"{directions.shape[0]} directions need {directions.shape[0]} amounts")
+    weights = torch.tensor(amounts, dtype=directions.dtype).reshape(-1, 1)
+    return (weights * directions).sum(0)  # zeros (latent_dim,) when there are no directions
 
 
 def truncate(z: torch.Tensor, psi: float) -> torch.Tensor:

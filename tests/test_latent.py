@@ -212,3 +212,32 @@ def test_principal_directions_cap_k_at_the_latent_size(points_trainer):
     directions, explained = principal_directions(model, 4, n=64)
     assert directions.shape == (2, 2) and explained.shape == (2,)
     assert torch.allclose(directions.norm(dim=1), torch.ones(2), atol=1e-5)
+
+
+# ---------------------------------------------------------- what the explorer's pages call
+
+
+def test_one_class_for_the_whole_batch_is_the_same_as_its_labels():
+    cfg = preset("digits-dcgan").replace(
+        width=8, latent_dim=8, batch_size=16, conditional=True, device="cpu"
+    )
+    model = LatentModel.from_trainer(Trainer(cfg))
+    z = torch.stack([z_from_seed(s, 8) for s in (1, 2, 3)])
+    assert torch.equal(model.generate(z, 7), model.generate(z, torch.tensor([7, 7, 7])))
+    with pytest.raises(ValueError, match="class must be from 0 to 9"):
+        model.generate(z, 10)
+
+
+def test_with_noise_replaces_only_the_leading_coordinates():
+    z = torch.arange(6, dtype=torch.float32)
+    out = latent.with_noise(z, torch.tensor([-1.0, -2.0]))
+    assert out.tolist() == [-1.0, -2.0, 2.0, 3.0, 4.0, 5.0]
+    assert z.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]  # the seed's z is left as it was
+
+
+def test_along_sums_the_moves_along_each_direction():
+    directions = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    assert latent.along(directions, [2.0, -0.5]).tolist() == [2.0, -0.5, 0.0]
+    assert latent.along(directions[:0], []).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="2 directions need 2 amounts"):
+        latent.along(directions, [1.0])

@@ -15,8 +15,11 @@ ENGINE = ROOT / "playground"
 FORBIDDEN = "streamlit"
 
 
-def forbidden_imports(source: str, filename: str = "<source>") -> list[str]:
-    """`file:line` of each import of streamlit (plain, from, or by name at run time)."""
+def forbidden_imports(
+    source: str, filename: str = "<source>", forbidden: tuple[str, ...] = (FORBIDDEN,)
+) -> list[str]:
+    """`file:line` of each import of a `forbidden` module or package (plain, from, or by name at
+    run time); streamlit unless told."""
     found = []
     for node in ast.walk(ast.parse(source, filename)):
         names: list[str] = []
@@ -30,7 +33,7 @@ def forbidden_imports(source: str, filename: str = "<source>") -> list[str]:
             first = node.args[0]
             if called in ("__import__", "import_module") and isinstance(first, ast.Constant):
                 names = [str(first.value)]
-        if any(name.split(".")[0] == FORBIDDEN for name in names):
+        if any(name == bad or name.startswith(bad + ".") for name in names for bad in forbidden):
             found.append(f"{filename}:{node.lineno}")
     return found
 
@@ -57,6 +60,36 @@ def engine_files() -> list[Path]:
     files = sorted(ENGINE.rglob("*.py"))
     assert len(files) >= 10, "the engine's modules are all found"
     return files
+
+
+# Rule 7: a page talks to runs, saved runs and registries; the training itself (a trainer, a
+# model, torch) stays in the engine. Device facts (playground.training.devices) are allowed.
+PAGE_FORBIDDEN = (
+    "torch", "torchvision", "playground.models", "playground.training.trainer",
+    "playground.training.multirun", "playground.training.multigroups",
+    "playground.training.stepcore", "playground.training.fast", "playground.training.optim",
+)
+
+
+def test_the_page_checker_catches_torch_models_and_trainers():
+    for source in ("import torch", "import torch.nn as nn", "from torchvision import utils",
+                   "from playground.models.nets import MLP", "def f():\n    import torch",
+                   "from playground.training.trainer import Trainer"):
+        assert forbidden_imports(source, forbidden=PAGE_FORBIDDEN), source
+    for source in ("import torchmetrics_like", "from playground.training.devices import warm_up",
+                   "from playground.runs import backends", "import streamlit as st"):
+        assert not forbidden_imports(source, forbidden=PAGE_FORBIDDEN), source
+
+
+def test_no_page_imports_torch_a_model_or_a_trainer():
+    pages = sorted((ROOT / "pages").rglob("*.py")) + [ROOT / "app.py"]
+    assert len(pages) >= 10
+    offenders = []
+    for path in pages:
+        offenders += forbidden_imports(
+            path.read_text(encoding="utf-8"), str(path.relative_to(ROOT)), PAGE_FORBIDDEN
+        )
+    assert offenders == []
 
 
 def test_no_engine_file_imports_streamlit():

@@ -202,14 +202,11 @@ def shown_real_points(run) -> np.ndarray | None:
 def data_preview(dataset: str) -> tuple[np.ndarray, tuple[float, float, float, float]] | None:
     """The real points a run of this 2D toy shows (the same draw as shown_real_points) and its
     window, before any run exists; None for data that is not a 2D toy."""
-    import torch
-
     entry = datasets.DATASETS.get(dataset)
     if entry is None or not entry.is_points or (entry.sampler is None and not entry.is_mixture):
         return None
-    source = points_source(dataset, torch.device("cpu"))
-    real, _ = source.sample(REAL_SHOWN, torch.Generator().manual_seed(REAL_SEED))
-    return real.numpy(), plot_window(source)
+    source = points_source(dataset)
+    return source.numpy_sample(REAL_SHOWN, seed=REAL_SEED), plot_window(source)
 
 
 def data_preview_chart(dataset: str, key: str, title: str, caption: str) -> bool:

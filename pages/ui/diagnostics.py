@@ -15,7 +15,6 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from pages.ui import common as ui
 from pages.ui import explore as explore_ui
@@ -33,11 +32,10 @@ from pages.ui.gauges import (
 from playground.data import registry as datasets
 from playground.data import roots
 from playground.lessons import pacgan
-from playground.measures import evaluation
 from playground.measures.fid import describe, inception_weights
 from playground.measures.metrics import EXPLANATIONS
 from playground.settings.config import GANConfig
-from playground.storage.checkpoints import load_checkpoint
+from playground.storage import reports
 from playground.views import images
 
 CURRENT = "run"  # the source key of the session's own run
@@ -130,15 +128,8 @@ def source_picker(sources: dict[str, Source]) -> Source | None:
 def checkpoint_report(path: str, mtime_ns: int, n: int):
     """(Report, real points or None, 2D window or None) of a checkpoint, cached per file
     version and sample count."""
-    trainer = load_checkpoint(path, device="cpu", with_optimizers=False)
-    return _report_of(trainer, evaluation.diagnose(trainer, n, seed=0), n)
-
-
-def _report_of(trainer, report, n: int):
-    if trainer.data.kind != "points":
-        return report, None, None
-    real, _ = trainer.data.sample(n, torch.Generator(trainer.device).manual_seed(0))
-    return report, real.cpu().numpy(), trainer.extent()
+    saved = reports.measure_saved(path, n, seed=0)
+    return saved.report, saved.real, saved.extent
 
 
 def run_report(run, n: int):
@@ -406,8 +397,8 @@ def distribution_over_time(records: list[dict], dataset: str) -> None:
 @st.cache_data(max_entries=8, show_spinner="Measuring with Inception-v3 (minutes on a CPU)…")
 def inception_report(path: str, mtime_ns: int, n: int) -> dict:
     """Inception-v3 FID/KID of a checkpoint, cached per file version and sample count."""
-    trainer = load_checkpoint(path, device="auto", with_optimizers=False)  # a GPU when there is one
-    measures = evaluation.diagnose(trainer, n, seed=0, inception=True).measures
+    # device="auto": a GPU when there is one
+    measures = reports.measure_saved(path, n, seed=0, device="auto", inception=True).report.measures
     return {k: measures[k] for k in ("fid_inception", "kid_inception") if k in measures}
 
 

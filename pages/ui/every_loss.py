@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from pages.ui import common as ui
 from playground.data import registry as datasets
-from playground.data import toys
-from playground.data.registry import mixture_spec
+from playground.data.registry import mixture_spec, points_source
 from playground.errors import ConfigError
 from playground.measures.metrics import HELD_SHARE, coverage_2d
 from playground.objectives.losses import LOSSES
 from playground.runs import backends, capacity, everyloss
-from playground.training.multigroups import member_groups
 from playground.views import images
 
 
@@ -32,7 +29,7 @@ def settings_table(dataset: str) -> list[dict[str, str]]:
     """One row per loss: what its paper's settings change from the common ones, in words."""
     configs = everyloss.every_loss_configs(dataset)
     common = everyloss.common_config(dataset)
-    together = {i: len(rows) > 1 for rows in member_groups(configs) for i in rows}
+    together = everyloss.batched(configs)
     return [
         {
             "Loss": cfg.loss,
@@ -101,7 +98,7 @@ def every_loss_live(runner) -> None:
             return
         centres, sigma = mixture_spec(members[0].config.dataset)
         # The same real points under every member's samples, so the modes they miss show.
-        real = toys.mixture_points(centres, sigma, 512, torch.Generator().manual_seed(0)).numpy()
+        real = points_source(members[0].config.dataset).numpy_sample(512, seed=0)
         fig_loss, fig_held = go.Figure(), go.Figure()
         for m in members:
             name = m.config.loss

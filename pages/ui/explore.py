@@ -12,12 +12,11 @@ from pathlib import Path
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 
 from pages.ui import common as ui
 from playground import latent
 from playground.data import registry as datasets
-from playground.latent import LatentModel
+from playground.latent import LatentModel, Vector
 from playground.storage import store
 from playground.storage.checkpoints import META, CheckpointError, read_meta
 from playground.views import images
@@ -184,8 +183,8 @@ def seed_input(key: str, label: str, help_text: str) -> int:
     return int(seed)
 
 
-def class_picker(model: LatentModel, key: str = "explore.class") -> torch.Tensor | None:
-    """The class label (1,) for a conditional generator, else None."""
+def class_picker(model: LatentModel, key: str = "explore.class") -> int | None:
+    """The class for a conditional generator, else None."""
     if not model.num_classes:
         return None
     entry = datasets.DATASETS.get(model.dataset)  # class names come from the dataset registry
@@ -197,7 +196,7 @@ def class_picker(model: LatentModel, key: str = "explore.class") -> torch.Tensor
         help="This generator is conditional: it takes a class label with z. The same z with "
         "another class often keeps the style (slant, thickness) and changes the content.",
     )
-    return torch.tensor([int(label)])
+    return int(label)
 
 
 def code_controls(model: LatentModel, key: str) -> tuple[int, list[float]] | None:
@@ -235,7 +234,7 @@ def code_controls(model: LatentModel, key: str) -> tuple[int, list[float]] | Non
     return int(category), values
 
 
-def dimension_sliders(base: torch.Tensor, key: str, seed: int) -> torch.Tensor:
+def dimension_sliders(base: Vector, key: str, seed: int) -> Vector:
     """Edit chosen coordinates of z; the others keep the seed's values. The sliders are keyed
     by seed, so a new seed starts them at its own values; the choice of dimensions stays."""
     dim = base.shape[0]
@@ -264,13 +263,12 @@ def dimension_sliders(base: torch.Tensor, key: str, seed: int) -> torch.Tensor:
     return z
 
 
-def direction_sliders(directions: torch.Tensor, explained: torch.Tensor, key: str) -> torch.Tensor:
+def direction_sliders(directions: Vector, explained: Vector, key: str) -> Vector:
     """Offsets along the principal directions; returns the latent shift (latent_dim,)."""
-    shift = torch.zeros(directions.shape[1])
     if directions.shape[0] == 0:
         st.info("This model has no principal directions to show.")
-    for j in range(directions.shape[0]):
-        amount = st.slider(
+    amounts = [
+        st.slider(
             f"Direction {j + 1} ({float(explained[j]):.1%} of output variance)",
             -SLIDER_RANGE,
             SLIDER_RANGE,
@@ -281,8 +279,9 @@ def direction_sliders(directions: torch.Tensor, explained: torch.Tensor, key: st
             f"{_ordinal(j + 1)} largest way of varying its output (PCA of many samples, "
             "regressed back onto z: GANSpace). 0 is the seed's own sample.",
         )
-        shift += amount * directions[j]
-    return shift
+        for j in range(directions.shape[0])
+    ]
+    return latent.along(directions, amounts)
 
 
 def _ordinal(n: int) -> str:
@@ -303,11 +302,11 @@ def upscale(image: np.ndarray, target: int = IMAGE_PX) -> np.ndarray:
     return image[..., 0] if image.shape[-1] == 1 else image
 
 
-def show_image(sample: torch.Tensor, caption: str) -> None:
+def show_image(sample: Vector, caption: str) -> None:
     st.image(upscale(images.to_uint8(sample)[0]), caption=caption, output_format="PNG")
 
 
-def show_point(model: LatentModel, point: torch.Tensor, cloud: torch.Tensor) -> None:
+def show_point(model: LatentModel, point: Vector, cloud: Vector) -> None:
     """The sample for z (a star) over the model's cloud and the real data."""
     fig = ui.points_figure(cloud.numpy(), model.real, model.extent)
     x, y = point.tolist()
@@ -366,7 +365,7 @@ def path_figure(model: LatentModel, path: np.ndarray) -> go.Figure:
     return fig
 
 
-def gif_maker(model: LatentModel, outputs: torch.Tensor):
+def gif_maker(model: LatentModel, outputs: Vector):
     """A zero-argument callable making the interpolation's looping GIF (A → B → A) on demand,
     so a slider move never pays for encoding it."""
 

@@ -291,7 +291,7 @@ def toy_points(
     return entry.sampler(n, generator, device)
 
 
-def points_source(name: str, device: torch.device) -> DataSource:
+def points_source(name: str, device: torch.device | str = "cpu") -> DataSource:
     """The DataSource of 2D toy `name` (nothing is stored: each batch is drawn fresh)."""
     entry = DATASETS[name]
     centres = torch.tensor(entry.centres, dtype=torch.float32) if entry.is_mixture else None

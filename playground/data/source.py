@@ -95,6 +95,12 @@ class DataSource:
         labels = None if self.labels is None else self.labels.index_select(0, index)
         return batch, labels
 
+    def numpy_sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """n real samples drawn with `seed`, as a float32 array on the host: points (n, 2),
+        images (n, C, H, W) in [-1, 1]. The same draw for the same seed, on any device."""
+        real, _ = self.sample(n, torch.Generator(self.device).manual_seed(seed))
+        return real.float().cpu().numpy()
+
     def __len__(self) -> int:
         """Stored examples: images, or a fixed set of points. 2D toys store none (each batch is
         fresh), so they give 0."""

@@ -37,6 +37,12 @@ def every_loss_configs(dataset: str, seed: int = 0) -> list[GANConfig]:
     return [base.replace(loss=name, **entry.recommended) for name, entry in LOSSES.items()]
 
 
+def batched(configs: list[GANConfig]) -> list[bool]:
+    """For each member, whether it trains batched with others (True) or on its own beside them."""
+    together = {i: len(rows) > 1 for rows in member_groups(configs) for i in rows}
+    return [together[i] for i in range(len(configs))]
+
+
 def _number(value: float) -> str:
     return f"{value:g}"
 

@@ -24,7 +24,6 @@ from playground.storage import checkpoints
 from playground.training.generator_state import generator_state
 from playground.training.stepcore import Divergence
 from playground.training.trainer import Trainer
-from playground.views.images import to_uint8
 from playground.views.view2d import Arrows, Manifold, layers_for
 
 log = logging.getLogger(__name__)
@@ -126,13 +125,8 @@ class Run(ThreadControls):
     def real_sample(self, n: int, seed: int = 0) -> np.ndarray | None:
         """n real training samples (points (n, 2) float32, or images (n, H, W, C) uint8), drawn
         with `seed`; None before the data is loaded."""
-        import torch
-
         trainer = self.trainer
-        if trainer is None:
-            return None
-        real, _ = trainer.data.sample(n, torch.Generator(trainer.device).manual_seed(seed))
-        return real.float().cpu().numpy() if trainer.data.kind == "points" else to_uint8(real)
+        return None if trainer is None else trainer.real_sample(n, seed)
 
     def measure(self, n: int, seed: int = 0):
         """The mode-collapse measures (an evaluation.Report) of the generator on n fresh samples

@@ -400,6 +400,14 @@ class Trainer(StepCore):
             return images.scatter_image(samples, real.cpu().numpy(), extent=self.extent())
         return images.make_grid(samples, upscale=2 if samples.shape[1] <= 32 else 1)
 
+    def real_sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """n real training samples drawn with `seed`: points (n, 2) float32, or images
+        (n, H, W, C) uint8."""
+        if self.data.kind == "points":
+            return self.data.numpy_sample(n, seed)
+        real, _ = self.data.sample(n, torch.Generator(self.device).manual_seed(seed))
+        return images.to_uint8(real)
+
     def extent(self) -> tuple[float, float, float, float]:
         """The data-space window for 2D views: the real data's range with a margin."""
         if not hasattr(self, "_extent"):

@@ -84,7 +84,7 @@ def resume(folder: Path) -> None:
             roots.check_app_data_folder(cfg.data_folder)
         run = backends.make_run(resume_from=folder)  # here, or in an actor on the Ray cluster
     except Exception as exc:  # shown to the person, never a traceback
-        st.error(f"Cannot resume {folder.name}: {exc}")
+        st.error(f"Cannot resume {ui.plain(folder.name)}: {ui.plain(str(exc))}")
         return
     slot = ui.run_slot()
     slot.stop()  # this session's current run frees its training slot first
@@ -118,13 +118,18 @@ def delete_controls(folder: Path, where) -> None:
         try:
             store.delete_user_run(folder, ui.USER_RUNS, owner=ui.owner_token())
         except (ValueError, OSError) as exc:
-            st.error(str(exc))
+            st.error(ui.plain(str(exc)))
             return
-        st.session_state["runs.flash"] = f"Deleted {folder.name}."
+        st.session_state["runs.flash"] = f"Deleted {ui.plain(folder.name)}."
         st.rerun()
 
 
-checkpoints = ui.list_checkpoints()
+listing = ui.checkpoint_listing()
+checkpoints = listing.runs
+if listing.skipped:
+    with st.expander(f"{len(listing.skipped)} folder(s) skipped: their checkpoint cannot be read"):
+        for folder, why in listing.skipped:
+            st.text(f"{ui.shown_path(folder)}: {why}")  # as text: a file's words are not markup
 if not checkpoints:
     st.info(
         "No checkpoints yet. Train a model on the **Train** page and save it: it will be "

@@ -15,7 +15,7 @@ from pathlib import Path
 from playground import bench
 from playground.data.registry import DATASETS, names_where
 from playground.data.source import DatasetUnavailable
-from playground.errors import ConfigError, UsageError
+from playground.errors import JSON_ERRORS, ConfigError, UsageError, json_problem
 from playground.latent import load_latent_model
 from playground.lessons import reproduce
 from playground.lessons.reproduce import add_parser as add_reproduce
@@ -133,7 +133,11 @@ def build_config(args: argparse.Namespace) -> GANConfig:
         except (OSError, UnicodeDecodeError) as exc:
             reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
             raise UsageError(f"cannot read --config {args.config}: {reason}") from None
-        overrides = json.loads(text) if text.strip() else {}
+        try:
+            overrides = json.loads(text) if text.strip() else {}
+        except JSON_ERRORS as exc:
+            problem = json_problem(exc)
+            raise UsageError(f"--config {args.config} is not valid JSON ({problem})") from None
         if not isinstance(overrides, dict):
             raise UsageError("--config must hold a JSON object of settings")
         cfg = cfg.replace(**overrides)
@@ -150,6 +154,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     checkpoint comes back and is written here, so --out is a folder of this machine."""
     from tqdm import tqdm  # the progress bar, only for this command
 
+    _check_out_folder(args.out)  # before the training, not after it
     on_ray = backends.backend_name(args.backend) == "ray"
     if on_ray and args.resume and (args.assignments or args.steps is not None or args.device):
         raise UsageError("--resume with --backend ray takes no --set, --steps or --device")
@@ -201,6 +206,18 @@ def cmd_train(args: argparse.Namespace) -> int:
         summary += f": {metrics['modes_held']}/{metrics['modes_total']} modes held"
     print(summary)
     return 0
+
+
+def _check_out_folder(out: Path) -> None:
+    """UsageError now when --out can never become a checkpoint folder: it names a file, or a
+    folder under a file."""
+    for place in (out, *out.parents):
+        if place.exists():
+            if not place.is_dir():
+                what = f"--out {out}" if place == out else f"--out's parent {place}"
+                raise UsageError(f"{what} is a file, not a folder: the checkpoint cannot be saved "
+                                 "there")
+            return
 
 
 def _resume_changes(args: argparse.Namespace, cfg: GANConfig) -> dict:

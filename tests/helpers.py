@@ -24,6 +24,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TIMEOUT = 30.0  # generous: a stuck thread fails the test instead of hanging it
 
 
+def shown(markdown: str) -> str:
+    """The words a message's markdown shows: backslash escapes and the invisible word joiners
+    that ui.plain adds taken out (what a person reads, not the source)."""
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")
+
+
 # ---------------------------------------------------------------------- run threads
 def wait_for(condition, what: str, timeout: float = TIMEOUT) -> None:
     deadline = time.monotonic() + timeout

@@ -12,7 +12,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from helpers import install_checkpoints, small_checkpoints
+from helpers import install_checkpoints, shown, small_checkpoints
 from streamlit.testing.v1 import AppTest
 
 from pages.ui import common as ui
@@ -97,7 +97,7 @@ def test_delete_only_for_user_runs_and_only_when_confirmed(checkpoints, app):
     assert not at.exception
     assert not checkpoints["digits"].exists()
     assert checkpoints["ring"].exists()
-    assert any("Deleted my-digits" in s.value for s in at.success)
+    assert any("Deleted my-digits" in shown(s.value) for s in at.success)
     assert not buttons(at, "runs.delete.")
 
 

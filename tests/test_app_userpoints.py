@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import shown
 from streamlit.testing.v1 import AppTest
 
 from playground.data import userpoints
@@ -83,7 +84,8 @@ def test_a_typed_path_outside_the_session_is_refused(fresh_slot, monkeypatch):
     at = own_points_page()
     at.sidebar.text_input(key="cfg.points_file").set_value("/etc/passwd").run()
     assert not at.exception
-    assert any(e.value.startswith("Fix this setting to start: points_file:") for e in at.error)
+    errors = [shown(e.value) for e in at.error]
+    assert any(e.startswith("Fix this setting to start: points_file:") for e in errors)
     assert start(at).disabled
 
 

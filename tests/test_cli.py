@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from playground import cli
 from playground.cli import main
 from playground.settings.presets import PRESETS
 from playground.storage import checkpoints
@@ -167,11 +168,17 @@ def test_bad_arguments_exit_2_with_one_line(case, ring_checkpoint, tmp_path, cap
     assert not (tmp_path / "x").exists() and not (tmp_path / "g.png").exists()
 
 
-def test_unwritable_outputs_fail_in_one_line(ring_checkpoint, tmp_path, capsys):
+def test_unwritable_outputs_fail_in_one_line(ring_checkpoint, tmp_path, capsys, monkeypatch):
     (tmp_path / "a-file").write_text("not a folder")
+    made = []
+    monkeypatch.setattr(cli.backends, "make_run", lambda *a, **k: made.append(a) or 1 / 0)
     argv = ["train", "--steps", "2", "--set", "hidden=16", "--quiet"]
-    assert main(argv + ["--out", str(tmp_path / "a-file")]) == 1
-    assert "a-file" in one_line_error(capsys.readouterr().err)
+    for out in (tmp_path / "a-file", tmp_path / "a-file" / "run"):
+        assert main(argv + ["--out", str(out)]) == 2  # refused before any training
+        line = one_line_error(capsys.readouterr().err)
+        assert "a-file" in line and "not a folder" in line
+    assert made == [], "no run was made"
+    monkeypatch.undo()
     png = tmp_path / "no" / "such" / "folder" / "g.png"
     assert main(["sample", str(ring_checkpoint), "--n", "4", "--out", str(png)]) == 1
     assert "g.png" in one_line_error(capsys.readouterr().err)

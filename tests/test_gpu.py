@@ -191,7 +191,7 @@ def test_a_run_in_its_thread_trains_with_graphs_while_snapshots_are_read():
     snap = run.snapshot()
     assert snap.status == "finished", snap.error
     assert snap.step == 400 and snap.frames and polls > 0
-    assert snap.info["fast_paths"] == "each step replayed as a CUDA graph"
+    assert snap.fast_paths == "each step replayed as a CUDA graph"
     assert captured(run.trainer)
 
 

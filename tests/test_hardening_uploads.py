@@ -354,3 +354,25 @@ def test_train_page_explains_a_bad_upload(train_page):
     assert not at.exception
     assert any("cannot be used" in e.value and "not a zip" in e.value for e in at.sidebar.error)
     assert at.session_state["cfg.data_folder"] == ""
+
+
+def test_a_long_strip_is_judged_by_what_resizing_makes_of_it(tmp_path, monkeypatch):
+    """A 400,000 x 1 PNG passes a pixel count, but scaled to a 32-px short side it would be 32 x
+    12.8 million pixels: it is skipped from its header, counted, and never decoded."""
+    from playground.data import folders
+
+    entries = list(GOOD.items())
+    strip = io.BytesIO()
+    Image.new("L", (400_000, 1), 128).save(strip, format="PNG")
+    assert len(strip.getvalue()) < 4096  # a tiny upload
+    entries.append(("strip.png", strip.getvalue()))
+    report = extract_image_zip(zip_of(entries), tmp_path / "imgs")
+    decoded = []
+    real_square = folders._square
+    monkeypatch.setattr(folders, "_square", lambda *a: decoded.append(a) or real_square(*a))
+    cfg = GANConfig(dataset="folder", data_folder=str(report.folder), arch="dcgan", image_size=32,
+                    width=8, latent_dim=8, batch_size=4, device="cpu")
+    data = load_dataset(cfg.validate(), "cpu")
+    assert len(data) == len(GOOD) and len(decoded) == len(GOOD), "the strip was not resized"
+    assert any(f"{folders.MAX_ASPECT} times longer than wide" in note for note in data.notes)
+    assert data.skipped == 1

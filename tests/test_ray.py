@@ -143,9 +143,9 @@ def test_ten_runs_on_room_for_two_all_finish_and_the_rest_queue(remote_runs):
     queued = [run.snapshot() for run in runs]
     waiting = [snap for snap in queued if snap.status == "queued"]
     assert len(waiting) >= 8  # at most two can have been placed this quickly
-    places = sorted(snap.info["queue_position"] for snap in waiting)
+    places = sorted(snap.queue.position for snap in waiting)
     assert places == list(range(1, len(waiting) + 1))
-    assert all(snap.info["queued_seconds"] >= 0 for snap in waiting)
+    assert all(snap.queue.waited >= 0 for snap in waiting)
     for run in runs:
         assert run.join(4 * TIMEOUT)
     finals = [run.snapshot() for run in runs]
@@ -362,7 +362,7 @@ def test_a_run_of_own_points_takes_them_to_its_worker(remote_runs, tmp_path):
     assert run.join(TIMEOUT)
     snap = run.snapshot()
     assert (snap.status, snap.error) == ("finished", None)
-    assert any("Your points" in note for note in snap.info.get("notes", []))
+    assert any("Your points" in note for note in snap.notes)
 
 
 def test_a_lesson_on_the_ray_backend_runs_as_an_actor(monkeypatch):

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -93,7 +94,7 @@ def test_a_link_naming_a_server_folder_loads_nothing(monkeypatch, walked):
     try:
         assert start.disabled, "the page refuses the folder before anything is started"
         assert slot.run is None, "no run was started"
-        errors = " ".join(e.value for e in at.error)
+        errors = " ".join(shown(e.value) for e in at.error)
         assert "data_folder" in errors and roots.DATA_ROOTS_ENV in errors
         assert walked == [], "no folder was listed"
     finally:
@@ -119,7 +120,7 @@ def test_resuming_a_folder_run_follows_the_same_rule(tmp_path, monkeypatch, walk
     at.button(key=f"runs.resume.{folder}").click().run()
     assert not at.exception
     assert slot.run is None and walked == []
-    assert any("data_folder" in e.value for e in at.error)
+    assert any("data_folder" in shown(e.value) for e in at.error)
 
 
 # ---------------------------------------------------------------------- the walk

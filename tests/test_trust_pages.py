@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import install_checkpoints, small_checkpoints, wait_for
+from helpers import install_checkpoints, shown, small_checkpoints, wait_for
 from streamlit.testing.v1 import AppTest
 
 from pages.ui import common as ui
@@ -333,4 +333,4 @@ def test_save_to_a_runs_folder_outside_the_checkout_says_saved(site, slot, monke
     button(at, "Save").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     (saved,) = elsewhere.glob("*/checkpoint.json")
-    assert any(str(saved.parent.resolve()) in s.value for s in at.success)
+    assert any(str(saved.parent.resolve()) in shown(s.value) for s in at.success)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import cli_train, install_checkpoints
+from helpers import cli_train, install_checkpoints, shown
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -79,7 +79,7 @@ def test_diagnostics_read_a_saved_runs_folder_only_under_the_servers_roots(
 ):
     run, pictures = folder_run
     at = _diagnose(run)
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = " ".join(shown(w.value) for w in at.warning)
     assert "data_folder" in warnings and "does not read folders" in warnings
     assert not at.metric, "nothing measured"
     monkeypatch.setenv(DATA_ROOTS_ENV, str(pictures.parent))

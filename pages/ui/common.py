@@ -21,7 +21,6 @@ from playground.runs.interface import RunControls
 from playground.runs.snapshots import Snapshot
 from playground.settings.config import GANConfig
 from playground.storage import store
-from playground.storage.checkpoints import CheckpointError, read_meta
 from playground.training.devices import device_label, resolve_device, warm_up
 from playground.views.figures import points_figure
 from playground.views.view2d import plot_window
@@ -102,6 +101,21 @@ def claim_run(folder: Path) -> None:
     store.claim_run(folder, owner_token())
 
 
+_MARKUP = set("\\`*_{}[]()#+-.!|<>~:=\"'&$%;/")
+_LINKY = set(":.@")  # the marks a web address or an e-mail is guessed from
+
+
+def plain(text: str) -> str:
+    """Text from a file (a value, a name) as it must appear in Streamlit's markdown: every
+    punctuation mark escaped, so it shows as typed and never becomes formatting, a formula or
+    an image fetched from elsewhere; and an invisible word joiner before each ':', '.' and '@',
+    because the markdown renderer turns anything that looks like a web address into a link even
+    when escaped (checked in a browser)."""
+    return "".join(
+        ("\u2060\\" + c) if c in _LINKY else ("\\" + c) if c in _MARKUP else c for c in text
+    )
+
+
 # ---------------------------------------------------------------------- checkpoints on disk
 safe_run_name = store.safe_run_name  # a folder name that cannot escape checkpoints/runs/
 
@@ -111,17 +125,15 @@ def new_run_folder(cfg: GANConfig) -> Path:
     return store.new_run_folder(USER_RUNS, cfg)
 
 
+def checkpoint_listing() -> store.Listing:
+    """Every checkpoint under checkpoints/ and the runs folder: the loadable ones newest first,
+    and the folders skipped because their checkpoint.json was refused."""
+    return store.list_checkpoints([CHECKPOINTS, USER_RUNS])
+
+
 def list_checkpoints() -> list[tuple[Path, dict]]:
-    """(folder, checked metadata) for every loadable checkpoint under checkpoints/, newest first."""
-    found = []
-    roots = [CHECKPOINTS] + ([] if USER_RUNS.resolve().is_relative_to(CHECKPOINTS.resolve())
-                             else [USER_RUNS])
-    for meta_file in (m for root in roots for m in root.rglob("checkpoint.json")):
-        try:
-            found.append((meta_file.parent, read_meta(meta_file.parent)))
-        except CheckpointError:
-            continue
-    return sorted(found, key=lambda item: item[0].stat().st_mtime, reverse=True)
+    """(folder, checked metadata) for every loadable checkpoint, newest first."""
+    return checkpoint_listing().runs
 
 
 def shown_path(folder: Path) -> str:
@@ -260,14 +272,15 @@ def await_first_picture(run) -> Snapshot:
 def status_message(snap: Snapshot) -> None:
     """A readable banner for how a run ended (or why it has not started yet)."""
     if snap.status == "queued":
-        place, length = snap.info.get("queue_position"), snap.info.get("queue_length")
-        line = f" It is {place} of {length} waiting from this server." if place else ""
-        st.info(f"**Queued on the Ray cluster** for {snap.info.get('queued_seconds', 0):.0f} s: "
+        queue = snap.queue
+        line = (f" It is {queue.position} of {queue.length} waiting from this server."
+                if queue and queue.position else "")
+        st.info(f"**Queued on the Ray cluster** for {queue.waited if queue else 0:.0f} s: "
                 f"it starts by itself when the cluster has room.{line}")
     elif snap.status == "diverged":
-        st.error(f"**The run diverged and stopped.** {snap.error}")
+        st.error(f"**The run diverged and stopped.** {plain(snap.error or '')}")
     elif snap.status == "error":
-        st.error(f"**The run stopped with an error.** {snap.error}")
+        st.error(f"**The run stopped with an error.** {plain(snap.error or '')}")
     elif snap.status == "finished":
         st.success(f"Finished {snap.total_steps:,} steps in {snap.elapsed:.0f} s.")
     elif snap.status == "stopped":

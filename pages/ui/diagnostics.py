@@ -150,7 +150,7 @@ def run_report(run, n: int):
 
 def show_source(source: Source, run, n: int) -> None:
     cfg = source.cfg
-    st.caption(f"{ui.describe_config(cfg)} · step {source.step:,}")
+    st.caption(f"{ui.plain(ui.describe_config(cfg))} · step {source.step:,}")
     entry = datasets.DATASETS[cfg.dataset]
     if cfg.is_points and not entry.is_mixture and not entry.user_points:
         st.info(
@@ -170,7 +170,7 @@ def show_source(source: Source, run, n: int) -> None:
                 source.key, explore_ui.checkpoint_mtime(folder), n
             )
     except Exception as exc:  # e.g. MNIST not downloaded here: say so, show what was saved
-        st.warning(f"Cannot measure this generator now: {exc}")
+        st.warning(f"Cannot measure this generator now: {ui.plain(str(exc))}")
         report = real = extent = None
     if report is not None:
         st.markdown(f"**Now** ({report.measures.get('samples', n):,} samples)")

@@ -67,7 +67,7 @@ def every_loss_section() -> None:
         try:  # here, or as one actor on the Ray cluster (backend setting)
             runner = backends.make_multi_run(everyloss.every_loss_configs(dataset))
         except (backends.ClusterUnavailable, ConfigError) as exc:
-            st.error(f"The run could not start: {exc}")
+            st.error(f"The run could not start: {ui.plain(str(exc))}")
             return
         if backends.try_start(runner):  # a server-wide slot, like any run (Ray: its queue)
             slot.replace(runner)

@@ -105,7 +105,7 @@ def source_picker() -> tuple[LatentModel, str] | None:
         # The key names this version of the folder: a re-saved run gets fresh directions.
         return load_model(choice, mtime), f"ckpt:{choice}@{mtime}"
     except Exception as exc:  # a page shows why a checkpoint cannot be used, never a traceback
-        st.error(f"This checkpoint cannot be loaded: {exc}")
+        st.error(f"This checkpoint cannot be loaded: {ui.plain(str(exc))}")
         return None
 
 
@@ -122,7 +122,7 @@ def _apply_requested_source(labels: dict[str, str]) -> None:
         try:
             meta = read_meta(wanted)
         except CheckpointError as exc:
-            st.error(f"{requested} cannot be explored: {exc}")
+            st.error(f"{ui.plain(str(requested))} cannot be explored: {ui.plain(str(exc))}")
             return
         match = str(wanted)
         labels[match] = checkpoint_label(wanted, meta)
@@ -160,7 +160,7 @@ def _upload_source() -> tuple[LatentModel, str] | None:
     try:
         return load_uploaded(digest, data), f"upload:{digest}"
     except Exception as exc:  # a bad upload is reported, never raised
-        st.error(f"This zip cannot be used: {exc}")
+        st.error(f"This zip cannot be used: {ui.plain(str(exc))}")
         return None
 
 

@@ -321,6 +321,6 @@ def good_values(measures: dict, dataset: str = "") -> str:
 
 def measures_note(snap) -> None:
     """Why some measures are missing for now (e.g. the classifier still training)."""
-    note = (getattr(snap, "info", None) or {}).get("measures_note")
+    note = getattr(snap, "measures_note", None)
     if note:
         st.caption(note)

@@ -45,7 +45,7 @@ def teacher_view() -> TeacherView:
     try:
         return parse_teacher_link(st.query_params.to_dict())
     except ValueError as exc:
-        st.warning(f"The link's lesson settings were not used: {exc}")
+        st.warning(f"The link's lesson settings were not used: {ui.plain(str(exc))}")
         return TeacherView()
 
 
@@ -204,7 +204,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
                         "Changed live: " + ", ".join(f"{k} = {v:g}" for k, v in changes.items())
                     )
                 except ValueError as exc:
-                    st.error(str(exc))
+                    st.error(ui.plain(str(exc)))
 
 
 def run_controls(run, snap) -> None:

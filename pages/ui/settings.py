@@ -173,7 +173,7 @@ def apply_query_params() -> None:
     try:
         load_into_widgets(link_settings(params))
     except ConfigError as exc:
-        st.warning(f"The link's settings were not used: {exc}")
+        st.warning(f"The link's settings were not used: {ui.plain(str(exc))}")
 
 
 # A dataset of your own needs one of these; a link cannot carry the data itself.

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
+from pages.ui import common as ui
 from playground.runs import slowmo
 from playground.runs.runner import Run
 from playground.runs.snapshots import Snapshot
@@ -50,7 +51,7 @@ def panel(run: Run, snap: Snapshot, real: np.ndarray | None, prefix: str) -> Non
               icon=":material/slow_motion_video:",
               help="Run one phase of one training step and show what it changed.")
     if state["error"]:
-        st.error(f"Slow motion: {state['error']}")
+        st.error(f"Slow motion: {ui.plain(str(state['error']))}")
     result = state["result"]
     if result is None:
         st.caption("Each press runs one phase of a training step: first D learns with G "

@@ -54,11 +54,11 @@ def capacity_notice() -> None:
     """How many of the server's training slots are in use; after a refused Start, a warning
     that watches for a free slot by itself."""
     if BACKEND_ERROR in st.session_state:
-        st.error(f"**The run could not start.** {st.session_state[BACKEND_ERROR]}")
+        st.error(f"**The run could not start.** {ui.plain(str(st.session_state[BACKEND_ERROR]))}")
     try:
         on_ray = backends.backend_name() == "ray"
     except ConfigError as exc:  # a bad GAN_PLAYGROUND_BACKEND: say so, keep the page
-        st.error(str(exc))
+        st.error(ui.plain(str(exc)))
         on_ray = False
     if on_ray:
         st.caption(backends.describe())

@@ -62,7 +62,7 @@ def push_live_changes(run: Run, snap: Snapshot, cfg: GANConfig, names: list[str]
     try:
         run.set_hyper(**changes)
     except ConfigError as exc:  # e.g. a loss that would change D's layers
-        st.warning(f"Not changed on the running run: {exc}")
+        st.warning(f"Not changed on the running run: {ui.plain(str(exc))}")
         return
     st.toast("Changed live: " + ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items()))
 
@@ -192,9 +192,9 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
         help="Stop and discard the current run.",
     )
     if problem:
-        st.error(f"Fix this setting to start: {problem}")
+        st.error(f"Fix this setting to start: {ui.plain(str(problem))}")
     if "saved_to" in st.session_state:
-        st.success(f"Saved to `{st.session_state.pop('saved_to')}`.")
+        st.success(f"Saved to {ui.plain(str(st.session_state.pop('saved_to')))}.")
     if "save_error" in st.session_state:
         st.error(st.session_state.pop("save_error"))
 
@@ -227,7 +227,7 @@ def live_view(slot: ui.RunSlot, cfg: GANConfig | None) -> None:
 def draw(run: Run, snap: Snapshot) -> None:
     _progress(snap)
     ui.status_message(snap)
-    for note in snap.info.get("notes", []):
+    for note in snap.notes:
         st.caption(note)
     if not snap.history.get("step") and snap.latest is None:
         if snap.status != "queued":  # a queued run has not begun (status_message says so)
@@ -262,7 +262,7 @@ def _metrics(snap: Snapshot) -> None:
     cols[0].metric("Step", f"{snap.step:,}")
     cols[1].metric("D loss", f"{last['d_loss']:.3f}" if "d_loss" in last else "–")
     cols[2].metric("G loss", f"{last['g_loss']:.3f}" if "g_loss" in last else "–")
-    fast = snap.info.get("fast_paths")
+    fast = snap.fast_paths
     cols[3].metric(
         "Device",
         snap.device or "–",

@@ -26,21 +26,6 @@ SOURCE = "userdata.source"  # "drawing" or "CSV file 'name'": where the active p
 SPAN = 2.0  # the canvas is [-SPAN, SPAN]², the window the points are normalised into
 GRID = 41  # candidate points a side: what a click or a selection picks
 BRUSH_SEED = 0
-_MARKUP = set("\\`*_{}[]()#+-.!|<>~:=\"'&$%;/")
-_LINKY = set(":.@")  # the marks a web address or an e-mail is guessed from
-
-
-def plain(text: str) -> str:
-    """Text from a file (a value, a name) as it must appear in Streamlit's markdown: every
-    punctuation mark escaped, so it shows as typed and never becomes formatting, a formula or
-    an image fetched from elsewhere; and an invisible word joiner before each ':', '.' and '@',
-    because the markdown renderer turns anything that looks like a web address into a link even
-    when escaped (checked in a browser)."""
-    return "".join(
-        ("\u2060\\" + c) if c in _LINKY else ("\\" + c) if c in _MARKUP else c for c in text
-    )
-
-
 # ---------------------------------------------------------------------- the session's space
 class PointsSpace(ui.SessionFolder):
     """This session's private temporary folder for its points files; deleted with it."""
@@ -168,7 +153,7 @@ def preview(where: str) -> None:
         userpoints.check_app_points_file(path, own=[points_space().root])
         found = userpoints.read_points_file(path)
     except (ConfigError, userpoints.DatasetUnavailable) as exc:
-        st.warning(f"The points file cannot be used: {plain(str(exc))}")
+        st.warning(f"The points file cannot be used: {ui.plain(str(exc))}")
         return
     fig = figures.points_figure(None, found.points, (-2.5, 2.5, -2.5, 2.5), height=280,
                                 title=f"What trains: {len(found):,} points")
@@ -268,11 +253,11 @@ def _read_csv() -> None:
         found = userpoints.parse_csv(upload.getvalue())
         path = points_space().save(found.points)
     except userpoints.PointsError as exc:
-        st.session_state[NOTE] = ("error", f"This file cannot be used: {plain(str(exc))}.")
+        st.session_state[NOTE] = ("error", f"This file cannot be used: {ui.plain(str(exc))}.")
         return
     except OSError as exc:  # disk full: say so
-        st.session_state[NOTE] = ("error", f"Could not store the points: {plain(str(exc))}")
+        st.session_state[NOTE] = ("error", f"Could not store the points: {ui.plain(str(exc))}")
         return
     st.session_state[settings_ui.key_of("points_file")] = path
-    st.session_state[SOURCE] = f"CSV file {plain(repr(upload.name))}"
+    st.session_state[SOURCE] = f"CSV file {ui.plain(repr(upload.name))}"
     st.session_state[NOTE] = ("success", f"Read {'; '.join(found.notes)}.")

@@ -17,6 +17,9 @@ from playground.data.source import DatasetUnavailable, DataSource, image_source
 MAX_FOLDER_IMAGES = 20_000
 MAX_FOLDER_ENTRIES = 200_000  # files and folders one folder walk looks at, at most
 MAX_IMAGE_PIXELS = 50_000_000  # larger files are skipped: decoding one would take seconds and GBs
+# An image is judged by what it becomes, not only by what it is: its short side is scaled to the
+# run's size, so a 400,000 x 1 strip would become 32 x 12.8 million pixels. Longer ones are skipped.
+MAX_ASPECT = 16
 FOLDER_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp")
 
 
@@ -30,7 +33,7 @@ def folder_source(
     tally = {"ignored": 0, "walk_capped": 0}
     mode = "L" if grayscale else "RGB"
     loaded: list[np.ndarray] = []
-    unreadable = too_large = candidates = 0
+    unreadable = too_large = oblong = candidates = 0
     for path in _image_files(folder, tally):  # found lazily: the walk ends with this loop
         candidates += 1
         if len(loaded) >= max_images:
@@ -39,24 +42,29 @@ def folder_source(
             pixels = _load_image(path, size, mode)
         except (_TooLarge, Image.DecompressionBombError):
             too_large += 1
+        except _TooOblong:
+            oblong += 1
         except Exception:  # Pillow raises many types (OSError, ValueError, SyntaxError, ...)
             unreadable += 1  # on corrupt data; one bad file must not sink the whole folder
         else:
             loaded.append(pixels)
     if not loaded:
         raise DatasetUnavailable(
-            f"no readable images in {folder} (looked for "
+            f"no readable images in {folder}"
+            + (f" ({oblong:,} skipped as more than {MAX_ASPECT} times longer than wide)"
+               if oblong else "")
+            + " (looked for "
             f"{', '.join(FOLDER_EXTENSIONS)}, searching subfolders)"
         )
     notes = _folder_notes(
-        len(loaded), candidates, unreadable, too_large, tally["ignored"], max_images
+        len(loaded), candidates, unreadable, too_large, oblong, tally["ignored"], max_images
     )
     if tally["walk_capped"]:
         notes.append(f"stopped looking after {MAX_FOLDER_ENTRIES:,} files and folders")
     stacked = np.stack(loaded)  # (N, H, W, C)
     images = stacked.transpose(0, 3, 1, 2)
     return image_source(
-        name, images, None, size, device, notes=notes, skipped=unreadable + too_large
+        name, images, None, size, device, notes=notes, skipped=unreadable + too_large + oblong
     )
 
 
@@ -87,11 +95,17 @@ class _TooLarge(Exception):
     pass
 
 
+class _TooOblong(Exception):
+    pass
+
+
 def _load_image(path: Path, size: int, mode: str) -> np.ndarray:
     """One image as uint8 (size, size, channels): short side scaled to `size`, centre-cropped."""
     with Image.open(path) as image:
         if image.width * image.height > MAX_IMAGE_PIXELS:
             raise _TooLarge  # checked from the header, before any pixel is decoded
+        if max(image.size) > MAX_ASPECT * min(image.size):
+            raise _TooOblong  # also from the header: what resizing would make of it
         image.draft(mode, (size, size))  # JPEG only: decode at a reduced scale >= size, far faster
         image = ImageOps.exif_transpose(image)  # phone photos are stored sideways
         image = _flatten_alpha(_to_8bit(image))
@@ -144,7 +158,8 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
 
 
 def _folder_notes(
-    loaded: int, candidates: int, unreadable: int, too_large: int, ignored: int, max_images: int
+    loaded: int, candidates: int, unreadable: int, too_large: int, oblong: int, ignored: int,
+    max_images: int,
 ) -> list[str]:
     notes = [f"loaded {loaded:,} images"]
     if unreadable:
@@ -153,8 +168,11 @@ def _folder_notes(
         notes.append(
             f"skipped {too_large:,} images larger than {MAX_IMAGE_PIXELS // 1_000_000} megapixels"
         )
+    if oblong:
+        notes.append(f"skipped {oblong:,} images more than {MAX_ASPECT} times longer than wide "
+                     "(scaled to the run's size they would be huge)")
     if ignored:
         notes.append(f"ignored {ignored:,} files without an image extension")
-    if loaded >= max_images and candidates > loaded + unreadable + too_large:
+    if loaded >= max_images and candidates > loaded + unreadable + too_large + oblong:
         notes.append(f"stopped at the cap of {max_images:,} images; the rest were not loaded")
     return notes

@@ -40,6 +40,10 @@ MIN_POINTS = 20  # fewer cannot show a distribution (k-NN measures need a few ne
 MAX_POINTS = 20_000  # more are subsampled: batches are drawn from the set anyway
 WINDOW = 2.0  # normalised points fit [-WINDOW, WINDOW] on each axis, like the toys
 SUBSAMPLE_SEED = 0
+# Coordinates beyond this size overflow float32 when scaled, or lose their shape to rounding: a
+# file in such units is refused, naming the limit, instead of training on inf and "diverging".
+MAX_ABS = 1e12
+MIN_SPAN = 1e-9  # the smallest spread (relative to the coordinates' size) that can be scaled up
 FILE_PREFIX = "points-"
 EXAMPLE_SEED = 3
 _SPLIT = re.compile(r"\s*[,;\t]\s*|\s+")
@@ -95,6 +99,12 @@ def finish(points: np.ndarray, *, normalise: bool = True, what: str = "points") 
         raise PointsError(f"{len(points)} {what}; at least {MIN_POINTS} are needed")
     if not np.isfinite(points).all():
         raise PointsError(f"the {what} hold NaN or infinite values")
+    largest = float(np.abs(points).max())
+    if largest > MAX_ABS:
+        raise PointsError(
+            f"the {what} must lie within ±{MAX_ABS:.0e} (the largest is {largest:.3g}): give them "
+            "in smaller units"
+        )
     if len(points) > MAX_POINTS:
         keep = np.random.default_rng(SUBSAMPLE_SEED).choice(len(points), MAX_POINTS, replace=False)
         notes.append(
@@ -119,6 +129,12 @@ def normalised(points: np.ndarray) -> tuple[np.ndarray, str]:
     half = float((high - low).max()) / 2
     if not half > 0 or not math.isfinite(half):
         raise PointsError("every point is the same: there is no distribution to learn")
+    size = max(1.0, float(np.abs(points).max()))
+    if half < MIN_SPAN * size:
+        raise PointsError(
+            f"the points spread over only {2 * half:.3g} (at least {MIN_SPAN:.0e} of their size "
+            f"{size:.3g} is needed to scale them): give them in larger units"
+        )
     centre = (low + high) / 2
     scale = WINDOW / half
     out = (points - centre) * scale

@@ -16,12 +16,10 @@ density/coverage.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 import math
 import os
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -35,8 +33,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 
 from playground import paths
-from playground.data.loading import DataSpec, load_dataset
-from playground.data.registry import IMAGE_SIZES, names_where
+from playground.errors import JSON_ERRORS, json_problem
 from playground.paths import atomic_write
 
 log = logging.getLogger(__name__)
@@ -196,8 +193,11 @@ def load_classifier(json_path: str | Path, device: str | torch.device = "cpu") -
             raise ClassifierError(f"{path.name} is too large to be a classifier description")
         meta = _check_meta(json.loads(path.read_bytes()), path)
         tensors = load_file(str(path.with_suffix(".safetensors")), device="cpu")
-    except (OSError, json.JSONDecodeError, UnicodeDecodeError, SafetensorError) as exc:
-        raise ClassifierError(f"cannot read classifier {path}: {exc}") from None
+    except ClassifierError:
+        raise
+    except (OSError, SafetensorError, *JSON_ERRORS) as exc:
+        problem = json_problem(exc) if isinstance(exc, JSON_ERRORS) else exc
+        raise ClassifierError(f"cannot read classifier {path}: {problem}") from None
     with torch.device("meta"):
         net = ClassifierNet(meta["channels"], meta["num_classes"], meta["width"])
     expected = net.state_dict()
@@ -408,36 +408,3 @@ def training_in_background(dataset: str, data) -> bool:
     with _training_lock:
         job = _training.get(key)
     return job is not None and not job.done.is_set()
-
-
-# ---------------------------------------------------------------------- command line
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m playground.measures.classifier",
-        description="Train (or retrain) the classifier of a labelled image dataset and save it.",
-    )
-    offline = names_where(labelled=True, offline=True)[0]  # works without a download
-    labelled = names_where(kind="images", labelled=True)
-    parser.add_argument("--dataset", choices=labelled, default=offline)
-    parser.add_argument("--image-size", type=int, default=32, choices=IMAGE_SIZES)
-    parser.add_argument("--grayscale", action="store_true")
-    parser.add_argument("--steps", type=int)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--out", type=Path, help="folder (default: checkpoints/classifiers)")
-    args = parser.parse_args(argv)
-    spec = DataSpec(dataset=args.dataset, image_size=args.image_size, grayscale=args.grayscale)
-    data = load_dataset(spec, args.device)
-    clf = train_classifier(data, args.dataset, steps=args.steps, seed=args.seed)
-    path = save_classifier(clf, args.out)
-    size = path.with_suffix(".safetensors").stat().st_size
-    print(
-        f"wrote {path} and its weights ({size / 1024:.0f} KiB): held-out accuracy "
-        f"{clf.meta['test_accuracy']:.1%} after {clf.meta['steps']} steps "
-        f"({clf.meta['train_seconds']} s)"
-    )
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

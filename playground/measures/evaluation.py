@@ -412,7 +412,7 @@ def _classifier_note(ev: Evaluator) -> str | None:
         return (
             f"training the {ev.dataset} classifier in the background for the class measures "
             "(classes, FID, KID, IS, precision/recall); they appear at the next evaluation "
-            "after it is ready. Train it ahead with: python -m playground.measures.classifier "
+            "after it is ready. Train it ahead with: python -m playground.classifier "
             f"--dataset {ev.dataset} --image-size {ev.data.shape[-1]}"
         )
     return None

@@ -68,7 +68,7 @@ class MultiRunner(ThreadControls):
                 extent=multi.extent() if multi else None,
                 device=str(multi.device) if multi else "",
                 elapsed=elapsed,
-                info={"member": i},
+                member=i,
             )
             for i in range(len(self.configs))
         )

@@ -172,11 +172,9 @@ class Run(ThreadControls):
             extent=trainer.extent() if trainer.data.kind == "points" else None,
             device=str(trainer.device),
             elapsed=self._elapsed(),
-            info={
-                "notes": list(getattr(trainer.data, "notes", [])),
-                "fast_paths": trainer.fast.describe(),
-                "measures_note": trainer.measures.note,  # e.g. the classifier still training
-            },
+            notes=tuple(getattr(trainer.data, "notes", ())),
+            fast_paths=trainer.fast.describe(),
+            measures_note=trainer.measures.note,  # e.g. the classifier still training
             measures=tuple(trainer.measures.copy()),
             manual_steps=manual_steps,
         )

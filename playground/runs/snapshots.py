@@ -3,7 +3,7 @@ safe to hand to a page, to pickle across Ray, and to keep."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -27,6 +27,15 @@ class Frame:
 
 
 @dataclass(frozen=True)
+class QueuePlace:
+    """Where a run waiting for room on a Ray cluster stands."""
+
+    waited: float  # seconds since it asked
+    position: int | None  # 1 = next, among this server's waiting runs; None once it left the queue
+    length: int  # how many runs this server has waiting
+
+
+@dataclass(frozen=True)
 class Snapshot:
     status: str  # starting, running, paused, finished, stopped, diverged, error
     step: int
@@ -40,7 +49,11 @@ class Snapshot:
     extent: tuple[float, float, float, float] | None = None
     device: str = ""
     elapsed: float = 0.0
-    info: dict = field(default_factory=dict)
+    notes: tuple[str, ...] = ()  # sentences about what loading the data did, for the page
+    fast_paths: str = ""  # the GPU fast paths in use, in words; "" for plain fp32
+    measures_note: str | None = None  # why some live measures are missing for now
+    member: int | None = None  # the member's index in a batched run
+    queue: QueuePlace | None = None  # set while the run waits for room on a Ray cluster
     measures: tuple[dict, ...] = ()  # live mode-collapse measures, {"step", …} each
     manual_steps: int = 0  # manual steps and phases done while paused (a phase leaves `step`)
 

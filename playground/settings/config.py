@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from playground.data import registry as dataset_registry
-from playground.errors import ConfigError
+from playground.errors import JSON_ERRORS, ConfigError, json_problem
 from playground.models import infogan
 from playground.models.architectures import ARCHITECTURES as ARCHITECTURE_REGISTRY
 from playground.objectives.losses import names_where
@@ -155,10 +155,8 @@ class GANConfig:
     def from_json(cls, text: str) -> GANConfig:
         try:
             data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise ConfigError(
-                "config", f"not valid JSON ({exc.msg} at line {exc.lineno})"
-            ) from None
+        except JSON_ERRORS as exc:
+            raise ConfigError("config", f"not valid JSON ({json_problem(exc)})") from None
         return cls.from_dict(data)
 
     def replace(self, **changes: Any) -> GANConfig:

@@ -23,9 +23,10 @@ from safetensors.torch import load_file, save_file
 
 from playground.data.registry import DATASETS
 from playground.data.userpoints import points_source
-from playground.errors import ConfigError
+from playground.errors import JSON_ERRORS, ConfigError, json_problem
 from playground.paths import atomic_write
 from playground.settings.config import GANConfig
+from playground.settings.fields import FIELDS as SETTINGS
 from playground.training.devices import resolve_device
 from playground.training.trainer import Trainer
 
@@ -33,6 +34,7 @@ FORMAT = "gan-playground-checkpoint"
 VERSION = 1
 META = "checkpoint.json"
 MAX_META_BYTES = 8 * 1024 * 1024
+MAX_STEP = int(SETTINGS["steps"].high)  # no run trains longer, so no checkpoint is further on
 # A safetensors header lists names, dtypes, shapes and offsets: a few KB for our models. The
 # library itself accepts up to 100 MB of header JSON; a hostile file stops here instead.
 MAX_TENSOR_HEADER = 4 * 1024 * 1024
@@ -131,8 +133,8 @@ def read_meta(path: str | Path) -> dict:
         raise CheckpointError(f"{META} is larger than {MAX_META_BYTES // 2**20} MB")
     try:
         meta = json.loads(meta_path.read_bytes())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise CheckpointError(f"{META} is not valid JSON ({exc})") from None
+    except JSON_ERRORS as exc:
+        raise CheckpointError(f"{META} is not valid JSON ({json_problem(exc)})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise CheckpointError(f"{META} is not a GAN Playground checkpoint")
     version = meta.get("version")
@@ -152,6 +154,8 @@ def read_meta(path: str | Path) -> dict:
     for key, kind in (("config", dict), ("step", int), ("files", dict)):
         if not isinstance(meta.get(key), kind) or isinstance(meta.get(key), bool):
             raise CheckpointError(f"{META}: field '{key}' is missing or malformed")
+    if not 0 <= meta["step"] <= MAX_STEP:
+        raise CheckpointError(f"{META}: step {meta['step']} is outside 0 to {MAX_STEP:,}")
     for key in ("data", "metrics", "history", "measures"):
         if key in meta and not isinstance(meta[key], dict):
             raise CheckpointError(f"{META}: field '{key}' must be a JSON object")
@@ -270,8 +274,6 @@ def load_checkpoint(
     if with_optimizers and "optimizers" in files:
         _load_optimizers(trainer, load_tensors(folder, files["optimizers"]))
     trainer.step = meta["step"]
-    if meta["step"] < 0:
-        raise CheckpointError("checkpoint step is negative")
     history = meta.get("history")
     if isinstance(history, dict):
         try:

@@ -25,18 +25,48 @@ import secrets
 import shutil
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from playground.data.uploads import UploadError, copy_capped, entry_problem, open_zip
+from playground.errors import JSON_ERRORS
 from playground.paths import atomic_write
 from playground.settings.config import GANConfig
-from playground.storage.checkpoints import META, read_meta
+from playground.storage.checkpoints import META, CheckpointError, read_meta
 
 MAX_ZIP_MEMBER = 200 * 2**20  # bytes per file extracted from an uploaded checkpoint zip
 MAX_ZIP_TOTAL = 400 * 2**20
 MAX_ZIP_MEMBERS = 32
 MAX_NAME = 80
 OWNER_FILE = "owner.json"
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The checkpoints found under some folders: the readable ones, newest first, and each
+    folder whose checkpoint.json was refused, with the one-line reason."""
+
+    runs: list[tuple[Path, dict]]
+    skipped: list[tuple[Path, str]]
+
+
+def list_checkpoints(roots: list[Path]) -> Listing:
+    """Every checkpoint folder under `roots` (each folder once). A broken one never stops the
+    listing: it is skipped and named in `skipped`."""
+    runs, skipped, seen = [], [], set()
+    for meta_file in (m for root in roots if root.is_dir() for m in root.rglob(META)):
+        folder = meta_file.parent
+        if folder.resolve() in seen:
+            continue
+        seen.add(folder.resolve())
+        try:
+            runs.append((folder, read_meta(folder), folder.stat().st_mtime))
+        except CheckpointError as exc:
+            skipped.append((folder, str(exc)))
+        except OSError:  # removed or unreadable while listing: not there
+            continue
+    runs.sort(key=lambda item: item[2], reverse=True)
+    return Listing([(folder, meta) for folder, meta, _ in runs], skipped)
 
 
 # ---------------------------------------------------------------------- names
@@ -111,7 +141,7 @@ def owns_run(folder: str | os.PathLike, token: str | None) -> bool:
         if path.stat().st_size > 4096:
             return False
         recorded = json.loads(path.read_text(encoding="utf-8")).get("owner_sha256")
-    except (OSError, ValueError, AttributeError):  # missing, unreadable, not a JSON object
+    except (OSError, AttributeError, *JSON_ERRORS):  # missing, unreadable, not a JSON object
         return False
     return isinstance(recorded, str) and hmac.compare_digest(recorded, _digest(token))
 

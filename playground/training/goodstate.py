@@ -8,7 +8,10 @@ from dataclasses import dataclass
 
 import torch
 
-from playground.training.optim import optimizer_params
+
+def optimizer_params(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
+    """The optimiser's parameters in a fixed order (its groups, then each group's order)."""
+    return [p for group in opt.param_groups for p in group["params"]]
 
 
 @dataclass

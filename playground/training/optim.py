@@ -7,11 +7,6 @@ import torch
 from playground.settings.config import GANConfig
 
 
-def optimizer_params(opt: torch.optim.Optimizer) -> list[torch.Tensor]:
-    """The optimiser's parameters in a fixed order (its groups, then each group's order)."""
-    return [p for group in opt.param_groups for p in group["params"]]
-
-
 def make_optimizer(
     cfg: GANConfig, params, lr: float, device: torch.device, capturable: bool = False
 ) -> torch.optim.Optimizer:

@@ -37,7 +37,7 @@ from playground.paths import atomic_write
 from playground.runs.ray import rayhost
 from playground.runs.ray.remote import CALL_TIMEOUT, RemoteRunner
 from playground.runs.runner import Run
-from playground.runs.snapshots import MultiSnapshot, Snapshot
+from playground.runs.snapshots import MultiSnapshot, QueuePlace, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.live import check_single_member, member_changes
 from playground.storage.checkpoints import load_checkpoint, read_meta
@@ -184,7 +184,9 @@ class RemoteRun(RemoteRunner):
             self.join(CALL_TIMEOUT)
         return self._home_run()
 
-    def _plain_snapshot(self, status: str, error: str | None = None, info: dict | None = None):
+    def _plain_snapshot(
+        self, status: str, error: str | None = None, queue: QueuePlace | None = None
+    ):
         return Snapshot(
             status=status,
             step=0,
@@ -194,7 +196,7 @@ class RemoteRun(RemoteRunner):
             error=error,
             config=self.config,
             kind="points" if self.config.is_points else "images",
-            info=info or {},
+            queue=queue,
         )
 
 
@@ -220,7 +222,9 @@ class RemoteMultiRun(RemoteRunner):
             return
         self._remote("set_hyper", member, **real)
 
-    def _plain_snapshot(self, status: str, error: str | None = None, info: dict | None = None):
+    def _plain_snapshot(
+        self, status: str, error: str | None = None, queue: QueuePlace | None = None
+    ):
         return MultiSnapshot(status, 0, self._total, 0.0, (), error)
 
     def _with_status(self, snap, status: str, error: str | None):

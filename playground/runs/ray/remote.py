@@ -11,7 +11,7 @@ import uuid
 from dataclasses import dataclass, replace
 
 from playground.errors import ConfigError
-from playground.runs.snapshots import Frame, Snapshot
+from playground.runs.snapshots import Frame, QueuePlace, Snapshot
 
 log = logging.getLogger(__name__)
 
@@ -321,13 +321,12 @@ class RemoteRunner:
         with _queue_lock:
             order = sorted(_queued.items(), key=lambda item: item[1])
         place = next((n for n, (uid, _) in enumerate(order, 1) if uid == self.uid), None)
-        return self._plain_snapshot(
-            "queued", info={"queued_seconds": waited, "queue_position": place,
-                            "queue_length": len(order)}
-        )
+        return self._plain_snapshot("queued", queue=QueuePlace(waited, place, len(order)))
 
     # Subclasses: the snapshot type's constructors.
-    def _plain_snapshot(self, status: str, error: str | None = None, info: dict | None = None):
+    def _plain_snapshot(
+        self, status: str, error: str | None = None, queue: QueuePlace | None = None
+    ):
         raise NotImplementedError
 
     def _with_status(self, snap, status: str, error: str | None):

@@ -269,3 +269,32 @@ def test_save_while_paused_writes_a_loadable_checkpoint(runs, tiny_cfg, tmp_path
     wait_for(lambda: run.snapshot().step == 2, "two steps")
     run.save(tmp_path / "ckpt")
     assert load_checkpoint(tmp_path / "ckpt").step == 2
+
+
+def test_stop_ends_a_long_step_between_two_updates(runs, tiny_cfg):
+    """A heavy step (here 20 D updates) is not finished after Stop: the run stops before the next
+    update, its slot is free at once, and the step counter keeps counting whole steps only."""
+    run = runs(tiny_cfg(d_steps=20, steps=1000))
+    calls = {"d": 0, "g": 0}
+    original = {}
+
+    def counting(role):
+        def update(*args, **kwargs):
+            calls[role] += 1
+            if role == "d" and calls["d"] == 3:
+                run.stop(wait=0)  # Stop pressed while the step's third D update runs
+            return original[role](*args, **kwargs)
+        return update
+
+    def make_trainer(cfg):
+        trainer = Trainer(cfg)
+        original["d"], original["g"] = trainer.d_update, trainer.g_update
+        trainer.d_update, trainer.g_update = counting("d"), counting("g")
+        return trainer
+
+    run._make_trainer = make_trainer
+    run.start()
+    assert run.join(TIMEOUT)
+    assert run.snapshot().status == "stopped"
+    assert calls == {"d": 3, "g": 0}, "no update after the one Stop was pressed in"
+    assert run.trainer.step == 0

@@ -11,6 +11,7 @@ import uuid
 from collections import deque
 
 from playground.runs.snapshots import FINAL
+from playground.training.stepcore import StepInterrupted
 
 
 class ThreadControls:
@@ -127,6 +128,10 @@ class ThreadControls:
         if wait and self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(wait)
 
+    def _stop_requested(self) -> bool:
+        """Whether Stop was asked (read by the training thread between two updates)."""
+        return self._stop
+
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end; True when it has."""
         if self._thread is None:
@@ -175,7 +180,11 @@ class ThreadControls:
                 return
             manual = self._status == "paused"
             with self._step_lock:
-                logged = self._train_step(action, manual=manual) is not None
+                try:
+                    logged = self._train_step(action, manual=manual) is not None
+                except StepInterrupted:  # Stop (or a closed tab) in the middle of a long step
+                    self._set_status("stopped")
+                    return
             with self._cond:
                 self._step_done = engine.step
                 if manual:

@@ -187,6 +187,7 @@ class Run(ThreadControls):
         try:
             if self.trainer is None:
                 self.trainer = self._make_trainer(self.config)
+            self.trainer.interrupt = self._stop_requested  # a long step ends at the next update
             self._record_frame()  # a first picture right away, before any training
             self._loop()
         except Divergence as exc:

@@ -11,22 +11,38 @@ class Divergence(RuntimeError):
     """Training produced NaN or inf; the message says where and what to try."""
 
 
+class StepInterrupted(RuntimeError):
+    """The step was abandoned between two of its updates because its run was asked to stop."""
+
+
 class StepCore:
     """What Trainer and MultiRun share around their updates. They provide `cfg`, `step`,
     `d_update(want_norm)`, `g_update(want_norm)`, `graph` (a fast.StepGraph, or None where
     the step is not graphed), the device-side sums `_d_acc`, `_g_acc`, `_grad_norms`, the
     host-side update counters `_d_count`, `_g_count`, and `_log_started`, `_log_step0`,
-    `steps_per_sec`."""
+    `steps_per_sec`.
 
-    def _updates(self, d: bool, g: bool, want_norm: bool) -> None:
+    `interrupt`, when set, is asked before each update of an eager step: when it returns True
+    the step stops there (StepInterrupted), so Stop or a closed tab never waits for the rest of
+    a long step. A CUDA-graph replay is one launch and is not cut."""
+
+    interrupt = None  # Callable[[], bool] | None
+
+    def _updates(self, d: bool, g: bool, want_norm: bool, interruptible: bool = False) -> None:
         """d_steps D updates then g_steps G updates, run eagerly (or recorded, under capture);
         the gradient norms are taken at the last update of each when `want_norm`."""
         if d:
             for i in range(self.cfg.d_steps):
+                self._check_interrupt(interruptible)
                 self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
         if g:
             for i in range(self.cfg.g_steps):
+                self._check_interrupt(interruptible)
                 self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
+
+    def _check_interrupt(self, interruptible: bool) -> None:
+        if interruptible and self.interrupt is not None and self.interrupt():
+            raise StepInterrupted("stopped in the middle of a step")
 
     def _step_updates(self, d: bool, g: bool, logging: bool) -> None:
         """One step's updates: a full step goes through the graph when there is one (which
@@ -37,7 +53,7 @@ class StepCore:
                 self._d_count += self.cfg.d_steps
                 self._g_count += self.cfg.g_steps
         else:
-            self._updates(d, g, want_norm=logging)
+            self._updates(d, g, want_norm=logging, interruptible=True)
 
     def _take_sums(self, measure_speed: bool = True) -> tuple[list, list, list]:
         """The mean D and G statistics since the last log and the latest gradient norms, copied

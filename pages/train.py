@@ -19,6 +19,7 @@ settings_ui.preset_picker()
 imagefolder_ui.image_upload()
 cfg, problem = settings_ui.settings_sidebar()
 cfg, problem = imagefolder_ui.check_data_folder(cfg, problem)  # a server's files are not data
+problem = starting_ui.memory_check(cfg, problem)  # over the server's per-run budget: refused
 if cfg is not None:
     settings_ui.write_query_params(cfg)
 

@@ -10,6 +10,7 @@ from playground.errors import ConfigError
 from playground.runs import backends, capacity
 from playground.runs.runner import Run
 from playground.settings.config import GANConfig
+from playground.training.cost import gib
 
 # ---------------------------------------------------------------------- training slots
 WAITING = "train.waiting_for_slot"  # this session's Start was refused: all slots were busy
@@ -48,6 +49,22 @@ def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
     st.session_state.pop(WAITING, None)
     st.session_state.pop(SLOT_FREED, None)
     return True
+
+
+def memory_check(cfg: GANConfig | None, problem: str | None) -> str | None:
+    """The run's estimated memory beside Start, or, over the server's per-run budget, the
+    problem that keeps Start disabled (naming the settings that drive the cost)."""
+    if cfg is None or problem:
+        return problem
+    try:
+        cost = capacity.check_budget(cfg)
+    except ConfigError as exc:
+        return str(exc)
+    st.caption(f"Memory this run needs: about {gib(cost.peak_bytes)}, of the "
+               f"{gib(capacity.run_budget())} each run may use on this server.",
+               help="Estimated before the run starts from its models and batch size: weights, "
+               "gradients, optimiser state and the activations of one training step.")
+    return None
 
 
 def capacity_notice() -> None:

@@ -161,14 +161,18 @@ def make_run(
     `trainer` built in this process (e.g. resumed with changes) runs here. `pictures=False`
     draws no sample grids or 2D views in a local run (for a run nobody watches).
 
-    With the ray backend and an unreachable cluster: ClusterUnavailable, or, when the operator
-    allows it ($GAN_PLAYGROUND_LOCAL_FALLBACK=1), a local run."""
+    A run whose estimated peak memory is over the per-run budget (capacity.check_budget) is
+    refused with ConfigError. With the ray backend and an unreachable cluster:
+    ClusterUnavailable, or, when the operator allows it ($GAN_PLAYGROUND_LOCAL_FALLBACK=1), a
+    local run."""
     if trainer is not None:  # a trainer already built here (the CLI's resume): this process
         if config is not None or resume_from is not None:
             raise ValueError("make_run takes a trainer alone")
         return Run(trainer=trainer, pictures=pictures)
     if (config is None) == (resume_from is None):
         raise ValueError("make_run needs a config or a checkpoint folder to resume, not both")
+    # Over the server's per-run memory budget: ConfigError naming the cost, before anything runs.
+    capacity.check_budget(config if config is not None else read_meta(resume_from)["config_obj"])
     if _use_ray(backend):
         if resume_from is not None:
             read_meta(resume_from)  # refuse a bad folder here, with the checkpoint's message

@@ -6,18 +6,31 @@ a run only while fewer than the cap are active. A run holds its slot exactly as 
 thread is alive: finished, stopped, diverged and failed runs free theirs by ending, so nothing
 has to remember to give a slot back. Paused runs keep their slot (they hold their models and
 memory). The cap is `$GAN_PLAYGROUND_MAX_RUNS`, else 2 on a CPU-only machine and 4 with a GPU.
+
+Each run also has a memory budget, `$GAN_PLAYGROUND_RUN_MEMORY` (e.g. "4G"; by default the
+machine's memory shared between the slots and one more share for the server itself): a run whose
+estimated peak (training.cost) is over it is refused before it starts, the message naming what
+drives the cost and the largest batch size that would fit.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
+from playground.errors import ConfigError
+from playground.settings.config import GANConfig
+from playground.training.cost import Cost, gib
+from playground.training.cost import estimate as cost_of
+
 ENV = "GAN_PLAYGROUND_MAX_RUNS"
+BUDGET_ENV = "GAN_PLAYGROUND_RUN_MEMORY"
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 DEFAULT_CPU = 2  # two runs already share a laptop's cores; more only slows every one
 DEFAULT_GPU = 4  # small GAN runs leave a GPU mostly idle; four fit in memory comfortably
 MAX_LIMIT = 1000
@@ -101,3 +114,56 @@ class RunSlots:
 
 
 SLOTS = RunSlots()
+
+
+# ---------------------------------------------------------------------- memory per run
+def run_budget() -> int:
+    """The per-run memory budget in bytes: $GAN_PLAYGROUND_RUN_MEMORY, else the machine's memory
+    shared between the run slots and the server."""
+    text = os.environ.get(BUDGET_ENV, "").strip()
+    if text:
+        return parse_size(text)
+    return machine_memory() // (configured_limit() + 1)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from "4G", "512M", "1.5GiB" or a plain number of bytes; ConfigError otherwise."""
+    match = _SIZE.match(text)
+    if not match:
+        raise ConfigError(BUDGET_ENV, f"{text!r} is not a size (e.g. 4G, 512M)")
+    number, unit = float(match.group(1)), match.group(2).lower()
+    value = int(number * 1024 ** "bkmgt".index(unit or "b"))
+    if value < 2**20:
+        raise ConfigError(BUDGET_ENV, f"{text!r} is below the smallest budget, 1M")
+    return value
+
+
+def machine_memory() -> int:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return 8 * 2**30
+
+
+def check_budget(cfg: GANConfig, budget: int | None = None) -> Cost:
+    """The run's cost, or ConfigError naming what drives it and what would fit."""
+    budget = run_budget() if budget is None else budget
+    cost = cost_of(cfg)
+    if cost.peak_bytes <= budget:
+        return cost
+    activations = cost.peak_bytes - cost.fixed_bytes
+    fits = cost.largest_batch(budget)
+    size = "hidden" if cfg.is_points else "width"
+    if activations >= cost.fixed_bytes and fits >= 1:
+        raise ConfigError(
+            "batch_size",
+            f"batch size {cfg.batch_size:,} needs about {gib(cost.peak_bytes)} of memory; the "
+            f"per-run budget of this server is {gib(budget)} ({BUDGET_ENV}). At these settings "
+            f"a batch size up to {fits:,} fits (or lower {size} or image_size).",
+        )
+    raise ConfigError(
+        size,
+        f"these models have {cost.parameters:,} parameters and need about "
+        f"{gib(cost.peak_bytes)} of memory at batch size {cfg.batch_size:,}; the per-run budget "
+        f"of this server is {gib(budget)} ({BUDGET_ENV}): lower {size}, layers or latent_dim.",
+    )

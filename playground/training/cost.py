@@ -1,0 +1,109 @@
+"""What a run will cost before it starts: its peak memory, estimated from the models it would
+build (on PyTorch's "meta" device: shapes only, no memory) and the batch it would train on.
+
+Peak memory ≈ a base (BASE_BYTES) + weights + gradients + optimiser state (4 bytes each per
+parameter; Adam keeps two states, RMSprop one) + activations. The activations are measured,
+not guessed: one G forward and two D forwards (real and fake) of a one-sample batch on the meta
+device, every module's output counted, times the batch size, times ACTIVATION_FACTOR for what
+backward keeps beside them (a gradient penalty's second backward doubles it).
+`tests/test_cost.py` checks the estimate against the measured peak of real steps.
+
+runs.capacity holds the server's per-run budget and refuses a run over it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from playground.data.registry import DATASETS
+from playground.models.architectures import build_models
+from playground.models.nets import packed_shape
+from playground.objectives.regularisers import REGULARISERS
+from playground.settings.config import GANConfig
+
+FLOAT_BYTES = 4
+ACTIVATION_FACTOR = 1.5  # outputs kept for backward, their gradients, and the allocator's slack
+# What the first training steps add whatever the models (kernels and buffers loaded on first use,
+# the allocator's arenas): measured at about 150 MB on a CPU.
+BASE_BYTES = 160 * 2**20
+OPTIMISER_STATES = {"adam": 2, "rmsprop": 1, "sgd": 1}
+
+
+@dataclass(frozen=True)
+class Cost:
+    parameters: int  # G's and D's (with any InfoGAN head)
+    fixed_bytes: int  # weights, gradients and optimiser state, and BASE_BYTES
+    bytes_per_sample: int  # activations for one sample of the batch
+    batch_size: int
+
+    @property
+    def peak_bytes(self) -> int:
+        return self.fixed_bytes + self.bytes_per_sample * self.batch_size
+
+    def largest_batch(self, budget: int) -> int:
+        """The largest batch size whose peak fits `budget` (0 when not even one sample does)."""
+        return max(0, (budget - self.fixed_bytes) // max(self.bytes_per_sample, 1))
+
+
+def data_shape(cfg: GANConfig) -> tuple[int, ...]:
+    """The shape one real sample of this config has: (2,) or (C, S, S)."""
+    if cfg.is_points:
+        return (2,)
+    entry = DATASETS[cfg.dataset]
+    channels = 1 if cfg.grayscale or entry.channels == 1 else 3
+    return (channels, cfg.image_size, cfg.image_size)
+
+
+def estimate(cfg: GANConfig) -> Cost:
+    """The run's cost, from its models built on the meta device (a millisecond or two)."""
+    shape = data_shape(cfg)
+    classes = (DATASETS[cfg.dataset].num_classes or 10) if cfg.conditional else 0
+    with torch.device("meta"):
+        g, d = build_models(cfg, shape, classes)
+        parameters = sum(p.numel() for m in (g, d) for p in m.parameters())
+        per_sample = _activations(cfg, g, d, shape, classes)
+    states = OPTIMISER_STATES.get(cfg.optimizer, 2)
+    fixed = BASE_BYTES + parameters * FLOAT_BYTES * (2 + states)
+    second_backward = 2.0 if any(entry.on(cfg) for entry in REGULARISERS.values()) else 1.0
+    per_sample_bytes = per_sample * FLOAT_BYTES * ACTIVATION_FACTOR * second_backward
+    return Cost(parameters, fixed, math.ceil(per_sample_bytes), cfg.batch_size)
+
+
+def _activations(cfg: GANConfig, g: nn.Module, d: nn.Module, shape, classes: int) -> int:
+    """Values every module outputs for one sample: G once, D on a real and on a fake sample
+    (D sees `pack` samples at once, so one sample is 1/pack of its forward)."""
+    counted = 0
+
+    def count(_module, _inputs, output) -> None:
+        nonlocal counted
+        outputs = output if isinstance(output, (tuple, list)) else (output,)
+        counted += sum(o.numel() for o in outputs if isinstance(o, torch.Tensor))
+
+    # Leaf layers only (a block's output is its last layer's), and layers under a parametrization
+    # such as spectral norm, whose normalised weight is kept for backward too.
+    layers = [m for net in (g, d) for m in net.modules()
+              if next(m.children(), None) is None or hasattr(m, "parametrizations")]
+    hooks = [m.register_forward_hook(count) for m in layers]
+    try:
+        pack = max(1, cfg.pack)
+        labels = torch.zeros(pack, dtype=torch.long) if classes else None
+        z = torch.zeros(pack, cfg.latent_dim)
+        with torch.no_grad():
+            fake = g(z, labels)
+            packed = packed_shape(shape, pack)  # D sees `pack` samples as one
+            d_labels = None if labels is None else labels[:1]
+            for batch in (torch.zeros(1, *packed), fake.reshape(1, *packed)):
+                d(batch, d_labels)
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return math.ceil(counted / pack)
+
+
+def gib(n: int) -> str:
+    """Bytes in words: "2.5 GB" or "300 MB"."""
+    return f"{n / 2**30:.1f} GB" if n >= 2**30 else f"{n / 2**20:.0f} MB"

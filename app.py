@@ -3,7 +3,7 @@
 import streamlit as st
 
 import playground  # noqa: F401  (sets the CPU thread policy before any page loads torch)
-from pages.ui.common import warm_up_in_background
+from pages.ui.common import keep_owner_cookie, warm_up_in_background
 
 st.set_page_config(page_title="GAN Playground", page_icon=":material/casino:", layout="wide")
 
@@ -23,4 +23,5 @@ pages = [
     st.Page("pages/runs.py", title="Runs", icon=":material/folder_open:", url_path="runs"),
 ]
 warm_up_in_background()
+keep_owner_cookie()  # a reload keeps the runs this browser saved
 st.navigation(pages).run()

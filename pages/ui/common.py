@@ -5,12 +5,14 @@ Computation lives in `playground`; this module only turns its plain data into wi
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import streamlit as st
+import streamlit.components.v1 as components
 
 from playground.data import registry as datasets
 from playground.data import uploads
@@ -86,14 +88,41 @@ def run_slot() -> RunSlot:
 OWNER_KEY = "_owner_token"  # session_state key of the session's owner token
 
 
+# The owner token lives in a cookie of this browser, so a reload (a new session) keeps the runs
+# it saved. A cookie rather than a token in the URL: a URL is passed around with every shared
+# link, a cookie never leaves its browser. SameSite=Strict: no other site's page sends it.
+OWNER_COOKIE = "gan_playground_owner"
+OWNER_COOKIE_DAYS = 365
+_TOKEN = re.compile(r"^[A-Za-z0-9_-]{40,100}$")  # what store.new_owner_token makes
+
+
 def owner_token() -> str:
-    """This browser session's secret owner token (playground.storage.store): the runs it saves are
-    its
-    own to delete; runs other sessions saved are read-only to it. Held in the session's memory
-    only, so a new session (a reload) starts with no runs of its own."""
+    """This browser's secret owner token (playground.storage.store): the runs it saves are its
+    own to delete; runs other browsers saved are read-only to it. Read from the browser's cookie
+    when it has one (keep_owner_cookie writes it), else new."""
     if OWNER_KEY not in st.session_state:
-        st.session_state[OWNER_KEY] = store.new_owner_token()
+        kept = st.context.cookies.get(OWNER_COOKIE)  # (no cookies at all under AppTest)
+        fits = isinstance(kept, str) and _TOKEN.match(kept)
+        st.session_state[OWNER_KEY] = kept if fits else store.new_owner_token()
     return st.session_state[OWNER_KEY]
+
+
+def keep_owner_cookie() -> None:
+    """Store this session's owner token in the browser (once per session, from the router), so
+    the next session of this browser finds it."""
+    token = owner_token()
+    if st.context.cookies.get(OWNER_COOKIE) == token or st.session_state.get("_cookie_written"):
+        return
+    st.session_state["_cookie_written"] = True
+    age = OWNER_COOKIE_DAYS * 86_400
+    # A component's frame shares the app's origin, so its script sets the app's own cookie. In
+    # the sidebar, where its empty frame takes no room from the page.
+    with st.sidebar:
+        components.html(
+            f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={age}; "
+            "SameSite=Strict';</script>",
+            height=0,
+        )
 
 
 def claim_run(folder: Path) -> None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import re
 import time
+from pathlib import Path
 
 import pytest
 from helpers import (
@@ -62,9 +63,11 @@ def proc_status(pid: int, field: str) -> int:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = {"GAN_PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data")),
-           "GAN_PLAYGROUND_MAX_RUNS": str(CAP)}
+           "GAN_PLAYGROUND_MAX_RUNS": str(CAP),
+           "GAN_PLAYGROUND_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
     with open(tmp_path_factory.mktemp("log") / "server.log", "w+b") as log:
         with app_server(env, log) as proc:
+            proc.runs_dir = Path(env["GAN_PLAYGROUND_RUNS_DIR"])
             yield proc
         log.seek(0)
         text = log.read().decode(errors="replace")
@@ -284,4 +287,53 @@ def test_ten_sessions_share_three_slots_and_no_run_is_lost(server, browser):
     pages[0].wait_for_selector(IDLE)
     assert slots_in_use(pages[0]) == 0, "every slot is free again"
     for context in contexts:
+        context.close()
+
+
+# ---------------------------------------------------------------------- a soak
+VISITORS = 3
+
+
+def test_soak_visitors_start_save_reload_and_stop_at_once(server, browser):
+    """Several visitors at once: each starts a run, pauses, saves,
+    reloads (a new session: the unsaved live run ends with it) and the last ones stop. After:
+    no slot held, no training thread left in the server, and every saved run loads."""
+    from playground.storage.checkpoints import load_checkpoint
+
+    _, probe = open_train(browser, server)
+    wait_until(lambda: slots_in_use(probe) == 0, "a quiet server")
+    threads_before = proc_status(server.pid, "Threads")
+    saved_before = set(server.runs_dir.glob("*/checkpoint.json"))
+    visitors = [open_train(browser, server) for _ in range(VISITORS)]
+    for _, page in visitors:  # all start
+        click(page, "Start", until=STARTED)
+    for i, (_, page) in enumerate(visitors):  # all train
+        wait_until(lambda p=page: reached(p, "running"), f"visitor {i}'s run to train")
+        no_exception(page)
+    for _, page in visitors:  # all pause and save
+        click(page, "Pause", until=("paused",))
+        button(page, "Save").click()
+        page.get_by_text("Saved to").first.wait_for()
+        no_exception(page)
+    for i, (_, page) in enumerate(visitors):  # some reload, the others stop
+        if i % 2 == 0:
+            page.reload()
+            page.wait_for_selector(IDLE)
+            no_exception(page)
+        else:
+            click(page, "Stop", until=("stopped",))
+    probe.reload()
+    probe.wait_for_selector(IDLE)
+    wait_until(lambda: (probe.reload(), probe.wait_for_selector(IDLE),
+                        slots_in_use(probe) == 0)[-1], "every slot to be free", every=1.0)
+    wait_until(lambda: proc_status(server.pid, "Threads") <= threads_before,
+               "the runs' threads to end", every=0.5)
+    saved = set(server.runs_dir.glob("*/checkpoint.json")) - saved_before
+    assert len(saved) == VISITORS, sorted(saved)
+    for meta in saved:
+        trainer = load_checkpoint(meta.parent, device="cpu", with_optimizers=True)
+        assert trainer.step > 0
+    print(f"soak: {VISITORS} visitors, {len(saved)} runs saved and loaded, server threads "
+          f"{threads_before} before -> {proc_status(server.pid, 'Threads')} after, 0 slots held")
+    for context, _ in visitors:
         context.close()

@@ -73,19 +73,26 @@ def test_bad_budget_sizes_name_the_setting(text):
 
 
 PEAK = """
-import json, resource, sys
+import json, sys
 import torch
 torch.set_num_threads(1)
 from playground.data.loading import load_dataset
 from playground.settings.config import GANConfig
 from playground.training.trainer import Trainer
+
+def status(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith(field + ":"))
+
 cfg = GANConfig.from_json(sys.argv[1])
 data = load_dataset(cfg, "cpu")
-before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+with open("/proc/self/clear_refs", "w") as f:  # the peak (VmHWM) starts again from here
+    f.write("5")
+before = status("VmRSS")
 trainer = Trainer(cfg, data=data)
 for _ in range(3):
     trainer.train_step()
-print(json.dumps(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before))
+print(json.dumps(status("VmHWM") - before))
 """
 
 
@@ -98,8 +105,11 @@ def test_the_estimate_is_within_its_stated_factor_of_the_measured_peak(settings)
     cfg = GANConfig(**settings, device="cpu")
     done = subprocess.run([sys.executable, "-c", PEAK, cfg.to_json()], capture_output=True,
                           text=True, cwd=ROOT, timeout=600)
+    if "clear_refs" in done.stderr:
+        pytest.skip("this kernel does not let a process reset its peak memory")
     assert done.returncode == 0, done.stderr
     measured = json.loads(done.stdout.strip().splitlines()[-1])
+    assert measured > 0
     ratio = estimate(cfg).peak_bytes / measured
     assert 0.8 <= ratio <= 3.0, (measured, estimate(cfg).peak_bytes)
 

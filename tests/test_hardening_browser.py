@@ -88,6 +88,15 @@ def browser():
         chromium.close()
 
 
+@pytest.fixture(autouse=True)
+def _close_contexts(browser):
+    """Every browser context a test opened is closed after it, passed or failed: a failed test
+    would otherwise leave its sessions' runs training and slow every later test on the server."""
+    yield
+    for context in list(browser.contexts):
+        context.close()
+
+
 def open_train(browser, server, query: str = TINY):
     context = browser.new_context(viewport={"width": 1100, "height": 900})
     page = context.new_page()
@@ -128,9 +137,15 @@ def click(page, label: str, until: tuple[str, ...]) -> str:
         # repeated.
         if page.locator(IDLE).count() == 0:
             quiet_since[0] = time.monotonic()
-        elif time.monotonic() - quiet_since[0] > LOST_CLICK_S and target.count():
-            print(f"{label}: clicked again after {LOST_CLICK_S:.0f} s idle with no effect")
-            target.click()
+        elif time.monotonic() - quiet_since[0] > LOST_CLICK_S:
+            # Only an enabled button is clicked again: a disabled one means the click did act
+            # (the page redrew around it), so its status is what to wait for.
+            again = target.count() > 0 and target.first.is_enabled()
+            print(f"{label}: idle {LOST_CLICK_S:.0f} s showing {seen[-1]!r}; "
+                  + ("clicked again" if again else "the button is disabled: not clicked again")
+                  + f"; the page: {main_text(page)[:300]!r}")
+            if again:
+                target.first.click()
             quiet_since[0] = time.monotonic()
         return False
 
@@ -138,7 +153,19 @@ def click(page, label: str, until: tuple[str, ...]) -> str:
         return wait_until(acted, f"{label} to act")
     except AssertionError as exc:  # say what the page showed instead
         raise AssertionError(f"{exc}; the page's status stayed {seen[-1]!r}: "
-                             f"{page.locator('[data-testid=stMain]').inner_text()[:600]}") from None
+                             f"{main_text(page)[:600]}") from None
+
+
+def main_text(page) -> str:
+    """The page's main column as text, formulas left out (KaTeX spells each one out a symbol
+    a line, which buries what the page says)."""
+    return page.evaluate("""() => {
+        const main = document.querySelector('[data-testid=stMain]');
+        if (!main) return '';
+        const copy = main.cloneNode(true);
+        copy.querySelectorAll('.katex').forEach(k => k.remove());
+        return copy.innerText.replace(/\\s+/g, ' ');
+    }""")
 
 
 def progress(page) -> tuple[str, int] | None:

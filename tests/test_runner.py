@@ -170,8 +170,9 @@ def test_set_hyper_validates_then_applies(runs, tiny_cfg):
         with pytest.raises(ConfigError) as info:
             run.set_hyper(**bad)
         assert info.value.setting in bad
-    run.set_hyper(lr_g=2e-4, d_steps=2)
-    assert run.trainer.cfg.lr_g == 1e-3, "applied before the next step, not mid-step"
+    with run.between_steps():  # as if a step were under way: the change waits for its end
+        run.set_hyper(lr_g=2e-4, d_steps=2)
+        assert run.trainer.cfg.lr_g == 1e-3, "applied before the next step, not mid-step"
     run.step()
     wait_for(lambda: run.snapshot().step == 1, "the step")
     trainer = run.trainer
@@ -271,6 +272,34 @@ def test_save_while_paused_writes_a_loadable_checkpoint(runs, tiny_cfg, tmp_path
     assert load_checkpoint(tmp_path / "ckpt").step == 2
 
 
+def test_a_change_made_while_paused_is_applied_at_once_and_saved(runs, tiny_cfg, tmp_path):
+    """Change a setting, then (no step in between) look at the run and save it: both show the
+    change. It used to wait for the next step, so Pause, change, Save lost the change."""
+    from playground.storage.checkpoints import load_checkpoint
+
+    run = runs(tiny_cfg(steps=20, lr_g=1e-3))
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    run.set_hyper(lr_g=3e-4)
+    assert run.snapshot().config.lr_g == 3e-4
+    assert run.trainer.opt_g.param_groups[0]["lr"] == 3e-4
+    run.save(tmp_path / "ckpt")
+    assert load_checkpoint(tmp_path / "ckpt").cfg.lr_g == 3e-4
+
+
+def test_a_change_queued_during_a_step_is_in_the_next_save(runs, tiny_cfg, tmp_path):
+    from playground.storage.checkpoints import load_checkpoint
+
+    run = runs(tiny_cfg(steps=20, lr_d=1e-3))
+    run.start(paused=True)
+    wait_for(lambda: run.status == "paused", "the run to pause")
+    with run.between_steps():  # a step under way: the change is queued, not applied
+        run.set_hyper(lr_d=5e-4)
+        assert run.trainer.cfg.lr_d == 1e-3
+    run.save(tmp_path / "ckpt")
+    assert load_checkpoint(tmp_path / "ckpt").cfg.lr_d == 5e-4
+
+
 def test_stop_ends_a_long_step_between_two_updates(runs, tiny_cfg):
     """A heavy step (here 20 D updates) is not finished after Stop: the run stops before the next
     update, its slot is free at once, and the step counter keeps counting whole steps only."""
@@ -298,3 +327,27 @@ def test_stop_ends_a_long_step_between_two_updates(runs, tiny_cfg):
     assert run.snapshot().status == "stopped"
     assert calls == {"d": 3, "g": 0}, "no update after the one Stop was pressed in"
     assert run.trainer.step == 0
+
+
+EXIT_MID_RUN = """
+import time
+from playground.settings.config import GANConfig
+from playground.runs.runner import Run
+run = Run(GANConfig(hidden=128, layers=3, batch_size=256, steps=10_000_000))
+run.start()
+while run.snapshot().step < 3:
+    time.sleep(0.05)
+print("leaving at step", run.snapshot().step, flush=True)
+"""
+
+
+def test_the_process_exits_cleanly_while_a_run_trains():
+    """A script (or the server) that ends while a run's thread is inside a training step used to
+    abort at shutdown: "terminate called without an active exception", exit code 134."""
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXIT_MID_RUN], capture_output=True, text=True,
+                          timeout=TIMEOUT * 4)
+    assert "leaving at step" in done.stdout, done.stderr[-2000:]
+    assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr[-2000:]

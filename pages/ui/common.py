@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
-import streamlit.components.v1 as components
 
 from playground.data import registry as datasets
 from playground.data import uploads
@@ -115,13 +114,15 @@ def keep_owner_cookie() -> None:
         return
     st.session_state["_cookie_written"] = True
     age = OWNER_COOKIE_DAYS * 86_400
-    # A component's frame shares the app's origin, so its script sets the app's own cookie. In
-    # the sidebar, where its empty frame takes no room from the page.
+    # An HTML frame shares the app's origin, so its script sets the app's own cookie. In the
+    # sidebar, where its empty one-pixel frame takes no room from the page.
     with st.sidebar:
-        components.html(
+        st.iframe(
             f"<script>document.cookie = '{OWNER_COOKIE}={token}; path=/; max-age={age}; "
             "SameSite=Strict';</script>",
-            height=0,
+            height=1,
+            tab_index=-1,  # nothing in it to reach with the keyboard
+            alt="Remembers this browser's saved runs across reloads",
         )
 
 

@@ -10,7 +10,7 @@ from playground.errors import ConfigError
 from playground.runs import backends, capacity
 from playground.runs.runner import Run
 from playground.settings.config import GANConfig
-from playground.training.cost import gib
+from playground.training.cost import gflop, gib
 
 # ---------------------------------------------------------------------- training slots
 WAITING = "train.waiting_for_slot"  # this session's Start was refused: all slots were busy
@@ -57,13 +57,18 @@ def memory_check(cfg: GANConfig | None, problem: str | None) -> str | None:
     if cfg is None or problem:
         return problem
     try:
-        cost = capacity.check_budget(cfg)
+        budget = capacity.run_budget()
+        cost = capacity.check_budget(cfg, budget)
     except ConfigError as exc:
         return str(exc)
     st.caption(f"Memory this run needs: about {gib(cost.peak_bytes)}, of the "
-               f"{gib(capacity.run_budget())} each run may use on this server.",
-               help="Estimated before the run starts from its models and batch size: weights, "
-               "gradients, optimiser state and the activations of one training step.")
+               f"{gib(budget)} each run may use on this server. Work per step: "
+               f"{gflop(cost.step_flops)} GFLOP.",
+               help="Estimated before the run starts from its models and batch size. Memory: "
+               "weights, gradients, optimiser state and the activations of one training step. "
+               "Work: the arithmetic of one step (its D updates and its G update), in GFLOP, "
+               "billions of multiplications and additions; a CPU core does a few tens of them "
+               "a second, a GPU thousands.")
     return None
 
 

@@ -167,3 +167,11 @@ def check_budget(cfg: GANConfig, budget: int | None = None) -> Cost:
         f"{gib(cost.peak_bytes)} of memory at batch size {cfg.batch_size:,}; the per-run budget "
         f"of this server is {gib(budget)} ({BUDGET_ENV}): lower {size}, layers or latent_dim.",
     )
+
+
+def check_rise(before: GANConfig, after: GANConfig) -> None:
+    """A live change that makes a run cost more must fit the budget too: a switch to a loss with
+    a gradient penalty (whose second backward doubles the activations), say. ConfigError as
+    check_budget; a change that costs no more always passes."""
+    if cost_of(after).peak_bytes > cost_of(before).peak_bytes:
+        check_budget(after)

@@ -1,17 +1,40 @@
 """The thread controls every local run shares: start, pause, resume, single steps while
-paused, stop and discard, all safe from any thread, for a training loop in a daemon thread."""
+paused, stop and discard, all safe from any thread, for a training loop in a daemon thread.
+
+When the process exits, every run still training is stopped and its thread joined first: a
+daemon thread left inside a PyTorch kernel at interpreter shutdown aborts the process
+("terminate called without an active exception", exit code 134).
+"""
 
 from __future__ import annotations
 
+import atexit
 import ctypes
 import gc
 import threading
 import time
 import uuid
+import weakref
 from collections import deque
 
 from playground.runs.snapshots import FINAL
 from playground.training.stepcore import StepInterrupted
+
+EXIT_WAIT_S = 30.0  # at exit, how long in all to wait for the runs still training to stop
+
+_started: weakref.WeakSet = weakref.WeakSet()  # runs whose thread was started (weak: never kept)
+
+
+@atexit.register
+def stop_every_run(wait: float = EXIT_WAIT_S) -> None:
+    """Stop every run whose thread is alive and wait (up to `wait` seconds in all) for the
+    threads to end: each stops at its next update (training.stepcore), so this is quick."""
+    runs = [run for run in list(_started) if run.alive]
+    for run in runs:
+        run.stop(wait=None)
+    deadline = time.monotonic() + wait
+    for run in runs:
+        run.join(max(0.0, deadline - time.monotonic()))
 
 
 class ThreadControls:
@@ -95,6 +118,7 @@ class ThreadControls:
             self._started_at = time.perf_counter()
             self._thread = threading.Thread(target=self._main, name=self._thread_name, daemon=True)
             self._thread.start()
+        _started.add(self)
 
     def pause(self) -> None:
         with self._cond:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from playground.measures.evaluation import evaluator_for
+from playground.runs import capacity
 from playground.runs.controls import ThreadControls
 from playground.runs.snapshots import MAX_FRAMES, Frame, Snapshot
 from playground.settings.config import GANConfig
@@ -64,8 +65,10 @@ class Run(ThreadControls):
         """Change live settings (any of config.LIVE_SETTINGS by keyword, e.g. lr_g=2e-4,
         loss="hinge"; None means "leave it"). Validated now against the run's settings with
         the changes already queued (ConfigError naming a bad value or a setting that cannot
-        change live, and then nothing is queued); applied together before the next step.
-        `member` is for batched runs' sake: a single run is member 0 (or None)."""
+        change live, and then nothing is queued); applied together between two steps: at once
+        when no step is under way (paused, say: a Save or a look right after sees the change),
+        else before the next step. `member` is for batched runs' sake: a single run is member 0
+        (or None)."""
         check_single_member(member)
         changes = {k: v for k, v in changes.items() if v is not None}
         if not changes:
@@ -73,8 +76,13 @@ class Run(ThreadControls):
         with self._cond:
             trainer = self.trainer
             current = trainer.cfg if trainer is not None else self.config
-            check_live_changes(current, {**self._pending, **changes})
+            capacity.check_rise(current, check_live_changes(current, {**self._pending, **changes}))
             self._pending.update(changes)
+        if self.trainer is not None and self._step_lock.acquire(blocking=False):
+            try:  # between two steps: nothing is training, so apply now
+                self._apply_pending_hyper()
+            finally:
+                self._step_lock.release()
 
     def between_steps(self) -> threading.Lock:
         """A context manager that holds training between two steps, e.g. to copy a model:
@@ -104,6 +112,7 @@ class Run(ThreadControls):
         if self.trainer is None:
             raise RuntimeError("nothing to save yet: the run has not built its models")
         with self._step_lock:
+            self._apply_pending_hyper()  # a change made during the last step is saved too
             return checkpoints.save_checkpoint(self.trainer, path, **kwargs)
 
     # ------------------------------------------------------------------ looking at the models

@@ -94,9 +94,10 @@ def test_set_hyper_takes_any_live_setting_and_refuses_others(runs, tiny_cfg, mon
         run.set_hyper(lr_g=1e-4, hidden=8)
     assert info.value.setting == "hidden"
     hinge = _counting(monkeypatch, "hinge")
-    run.set_hyper(loss="hinge", beta2=0.99)
-    run.set_hyper(lr_d=3e-4, d_steps=2)  # the old keywords still work, queued together
-    assert run.trainer.cfg.loss == "nonsaturating", "applied before the next step"
+    with run.between_steps():  # as if a step were under way: the changes wait for its end
+        run.set_hyper(loss="hinge", beta2=0.99)
+        run.set_hyper(lr_d=3e-4, d_steps=2)  # the old keywords still work, queued together
+        assert run.trainer.cfg.loss == "nonsaturating", "applied before the next step"
     run.step()
     wait_for(lambda: run.snapshot().step == 1, "the manual step")
     cfg = run.snapshot().config
@@ -111,9 +112,10 @@ def test_set_hyper_validates_against_queued_changes(runs, tiny_cfg):
     run = runs(tiny_cfg(steps=50, loss="nonsaturating"))
     run.start(paused=True)
     wait_for(lambda: run.status == "paused", "the run to pause")
-    run.set_hyper(loss="hinge")
-    with pytest.raises(ConfigError) as info:  # smoothing is for target losses, not hinge
-        run.set_hyper(label_smoothing=0.1)
+    with run.between_steps():  # a step under way: the loss change is queued, not applied
+        run.set_hyper(loss="hinge")
+        with pytest.raises(ConfigError) as info:  # smoothing is for target losses, not hinge
+            run.set_hyper(label_smoothing=0.1)
     assert info.value.setting == "label_smoothing"
 
 

@@ -147,3 +147,37 @@ def test_the_runner_trains_members_that_cannot_be_batched_beside_the_others(tiny
         assert member.config == cfg and member.error is None
         assert member.history["step"][-1] == 12.0 and member.latest.step == 12
         assert member.latest.samples.shape == (512, 2) and member.latest.decision.shape == (64, 64)
+
+
+def test_stop_ends_a_multi_runs_long_step_between_two_updates(tiny_cfg, monkeypatch):
+    """Members with 20 D updates a step: Stop pressed in the third is heard before the fourth,
+    and the run ends at its last whole step (0), as a single run does."""
+    from playground.runs import multirunner
+
+    configs = [tiny_cfg(steps=1000, d_steps=20, seed=s) for s in (0, 1)]
+    calls = {"d": 0, "g": 0}
+    runner = MultiRunner(configs)
+
+    class Counted(GroupedRun):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for _, engine in self.groups:
+                for role in ("d", "g"):
+                    update = getattr(engine, f"{role}_update")
+                    setattr(engine, f"{role}_update", self._counting(role, update))
+
+        @staticmethod
+        def _counting(role, update):
+            def counted(*args, **kwargs):
+                calls[role] += 1
+                if role == "d" and calls["d"] == 3:
+                    runner.stop(wait=0)  # Stop pressed while the third D update runs
+                return update(*args, **kwargs)
+            return counted
+
+    monkeypatch.setattr(multirunner, "GroupedRun", Counted)
+    runner.start()
+    assert runner.join(120)
+    snap = runner.snapshot()
+    assert snap.status == "stopped" and snap.step == 0
+    assert calls == {"d": 3, "g": 0}, "no update after the one Stop was pressed in"

@@ -351,3 +351,78 @@ def test_the_process_exits_cleanly_while_a_run_trains():
                           timeout=TIMEOUT * 4)
     assert "leaving at step" in done.stdout, done.stderr[-2000:]
     assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr[-2000:]
+
+
+def _cut_mid_update(runs, tiny_cfg, monkeypatch, where):
+    """A run whose first D update hears Stop in the middle: in a layer's forward or in the
+    backward. Returns the run (ended) and D's weights from before."""
+    from playground.runs import runner
+
+    monkeypatch.setattr(runner, "_long_updates", lambda cfg: True)  # as if its updates were long
+    run = runs(tiny_cfg(steps=1000, loss="nonsaturating"))
+    before = {}
+
+    def make_trainer(cfg):
+        trainer = Trainer(cfg)
+        before.update({k: v.clone() for k, v in trainer.D.state_dict().items()})
+        first = next(m for m in trainer.D.modules() if isinstance(m, torch.nn.Linear))
+        updating = threading.Event()  # (not the first picture's D map and arrows)
+
+        def press_stop(*args):
+            if updating.is_set():
+                run.stop(wait=0)
+
+        if where == "forward":
+            first.register_forward_pre_hook(press_stop)
+        else:  # the gradient reaching D's first layer: the backward is half done
+            first.register_full_backward_pre_hook(press_stop)
+        d_update = trainer.d_update
+
+        def watched_d_update(*args, **kwargs):
+            updating.set()
+            try:
+                return d_update(*args, **kwargs)
+            finally:
+                updating.clear()
+
+        trainer.d_update = watched_d_update
+        return trainer
+
+    run._make_trainer = make_trainer
+    run.start()
+    assert run.join(TIMEOUT)
+    return run, before
+
+
+@pytest.mark.parametrize("where", ["forward", "backward"])
+def test_stop_cuts_a_long_update_between_two_layers(runs, tiny_cfg, monkeypatch, where):
+    """With heavy settings one update alone can take minutes on a CPU: Stop is heard after the
+    next layer's forward or backward, the update is dropped before D's weights change, and the
+    stopped run's models still work for pictures and saving."""
+    run, before = _cut_mid_update(runs, tiny_cfg, monkeypatch, where)
+    snap = run.snapshot()
+    assert snap.status == "stopped", snap.error
+    trainer = run.trainer
+    assert trainer.step == 0 and trainer._d_count == 0, "the cut update is not counted"
+    after = trainer.D.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before), "no weight of D changed"
+    with torch.no_grad():  # the watch is off outside a watched update (pictures after Stop)
+        trainer.D(trainer.G(torch.randn(4, trainer.cfg.latent_dim)))
+
+
+def test_a_slow_update_turns_the_layer_watch_on(runs, tiny_cfg, monkeypatch):
+    from playground.training import stepcore
+
+    monkeypatch.setattr(stepcore, "SLOW_UPDATE_S", 0.0)  # every update counts as slow
+    run = runs(tiny_cfg(steps=3))
+    run.start()
+    assert run.join(TIMEOUT) and run.snapshot().status == "finished"
+    assert run.trainer.interrupt_within
+
+
+def test_the_runner_watches_layers_only_when_an_update_is_long(tiny_cfg):
+    from playground.runs.runner import _long_updates
+    from playground.settings.config import GANConfig
+
+    assert not _long_updates(tiny_cfg())
+    assert _long_updates(GANConfig(hidden=2048, layers=8, batch_size=4096))

@@ -79,6 +79,8 @@ class MultiRunner(ThreadControls):
         try:
             if self.multi is None:
                 self.multi = GroupedRun(self.configs, self._data)
+            for _, engine in self.multi.groups:  # Stop is heard before each group's next update
+                engine.interrupt = self._stop_requested
             self._record_frame()
             self._loop()
         except Divergence as exc:

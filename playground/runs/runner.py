@@ -22,6 +22,7 @@ from playground.runs.snapshots import MAX_FRAMES, Frame, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.live import check_live_changes, check_single_member
 from playground.storage import checkpoints
+from playground.training import cost
 from playground.training.generator_state import generator_state
 from playground.training.stepcore import Divergence
 from playground.training.trainer import Trainer
@@ -197,6 +198,7 @@ class Run(ThreadControls):
             if self.trainer is None:
                 self.trainer = self._make_trainer(self.config)
             self.trainer.interrupt = self._stop_requested  # a long step ends at the next update
+            self.trainer.interrupt_within = _long_updates(self.trainer.cfg)  # or the next layer
             self._record_frame()  # a first picture right away, before any training
             self._loop()
         except Divergence as exc:
@@ -276,3 +278,16 @@ def _describe(exc: BaseException) -> str:
             "a narrower model."
         )
     return text if len(text) < 500 else text[:500] + "…"
+
+
+WATCHED_UPDATE_FLOPS = 5e9  # about a tenth of a second and more on a CPU
+
+
+def _long_updates(cfg: GANConfig) -> bool:
+    """Whether one update of this run is expected to take long enough that Stop should be
+    heard within it, layer by layer (a slow update turns this on by itself too)."""
+    try:
+        return cost.estimate(cfg).update_flops >= WATCHED_UPDATE_FLOPS
+    except Exception:  # an estimate that cannot be made must not keep a run from starting
+        log.debug("no cost estimate for %s", cfg, exc_info=True)
+        return False

@@ -4,7 +4,12 @@ copied out at each log."""
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
+import weakref
+
+import torch
 
 
 class Divergence(RuntimeError):
@@ -13,6 +18,63 @@ class Divergence(RuntimeError):
 
 class StepInterrupted(RuntimeError):
     """The step was abandoned between two of its updates because its run was asked to stop."""
+
+
+SLOW_UPDATE_S = 0.2  # an update slower than this is watched layer by layer from then on
+
+
+class _Armed(threading.local):
+    check = None  # the interrupt of the update this thread is running, while it is watched
+
+
+_ARMED = _Armed()
+
+
+def _layer_forward_done(module, args, output):
+    """A forward hook on every layer of a watched model: a no-op unless this thread is running
+    a watched update, which then stops here when asked, or watches this layer's backward."""
+    check = _ARMED.check
+    if check is None:
+        return None
+    if check():
+        raise StepInterrupted("stopped in the middle of an update")
+    if isinstance(output, torch.Tensor) and output.requires_grad:
+        output.register_hook(functools.partial(_layer_backward_done, check))
+    return None
+
+
+def _layer_backward_done(check, grad):
+    if check():  # raised through backward(): the update ends before the optimiser step
+        raise StepInterrupted("stopped in the middle of an update")
+    return None
+
+
+class _tripwire:
+    """Watches the layers of `core`'s models during one update (when `interrupt_within`):
+    hooks them once (harmless elsewhere: they act only on the thread that arms them, so copies
+    of the models made for pictures or snapshots are unaffected), arms this thread meanwhile."""
+
+    def __init__(self, core: StepCore):
+        self.core = core
+        self.armed = False
+
+    def __enter__(self):
+        core = self.core
+        if not core.interrupt_within:
+            return self
+        hooked = core.__dict__.setdefault("_hooked_networks", weakref.WeakSet())
+        for net in core._networks():
+            if net not in hooked:  # (a model built anew since is hooked too)
+                for module in net.modules():
+                    module.register_forward_hook(_layer_forward_done)
+                hooked.add(net)
+        _ARMED.check, self.armed = core.interrupt, True
+        return self
+
+    def __exit__(self, *exc):
+        if self.armed:
+            _ARMED.check = None
+        return False
 
 
 class StepCore:
@@ -24,25 +86,45 @@ class StepCore:
 
     `interrupt`, when set, is asked before each update of an eager step: when it returns True
     the step stops there (StepInterrupted), so Stop or a closed tab never waits for the rest of
-    a long step. A CUDA-graph replay is one launch and is not cut."""
+    a long step. A CUDA-graph replay is one launch and is not cut.
+
+    An update can itself be long (a big batch through wide layers: seconds to minutes on a
+    CPU). When `interrupt_within` is set (by the caller, from the step's estimated cost) or an
+    update has taken longer than SLOW_UPDATE_S, `interrupt` is also asked after each layer's
+    forward and each layer's backward (`_networks()` lists the models whose layers are
+    watched): Stop then waits for one layer, not one update. An update cut like this changes
+    no weight (the optimiser step comes after the backward) and is not counted."""
 
     interrupt = None  # Callable[[], bool] | None
+    interrupt_within = False
+
+    def _networks(self) -> tuple[torch.nn.Module, ...]:
+        return ()
 
     def _updates(self, d: bool, g: bool, want_norm: bool, interruptible: bool = False) -> None:
         """d_steps D updates then g_steps G updates, run eagerly (or recorded, under capture);
         the gradient norms are taken at the last update of each when `want_norm`."""
+        updates = []
         if d:
-            for i in range(self.cfg.d_steps):
-                self._check_interrupt(interruptible)
-                self.d_update(want_norm=want_norm and i == self.cfg.d_steps - 1)
+            last = self.cfg.d_steps - 1
+            updates += [functools.partial(self.d_update, want_norm=want_norm and i == last)
+                        for i in range(self.cfg.d_steps)]
         if g:
-            for i in range(self.cfg.g_steps):
-                self._check_interrupt(interruptible)
-                self.g_update(want_norm=want_norm and i == self.cfg.g_steps - 1)
-
-    def _check_interrupt(self, interruptible: bool) -> None:
-        if interruptible and self.interrupt is not None and self.interrupt():
-            raise StepInterrupted("stopped in the middle of a step")
+            last = self.cfg.g_steps - 1
+            updates += [functools.partial(self.g_update, want_norm=want_norm and i == last)
+                        for i in range(self.cfg.g_steps)]
+        if not (interruptible and self.interrupt is not None):
+            for update in updates:
+                update()
+            return
+        for update in updates:
+            if self.interrupt():
+                raise StepInterrupted("stopped in the middle of a step")
+            started = time.perf_counter()
+            with _tripwire(self):
+                update()
+            if time.perf_counter() - started > SLOW_UPDATE_S:
+                self.interrupt_within = True
 
     def _step_updates(self, d: bool, g: bool, logging: bool) -> None:
         """One step's updates: a full step goes through the graph when there is one (which

@@ -291,6 +291,9 @@ class Trainer(StepCore):
             self.evaluate()
         return record
 
+    def _networks(self) -> tuple[torch.nn.Module, ...]:
+        return (self.G, self.D)  # whose layers a long update is watched in (stepcore)
+
     def drop_graph(self) -> None:
         """Forget the captured step (after a change it has baked in: learning rates, step
         counts, or optimiser state tensors that were replaced); the next steps re-capture."""

@@ -49,34 +49,6 @@ def _layer_backward_done(check, grad):
     return None
 
 
-class _tripwire:
-    """Watches the layers of `core`'s models during one update (when `interrupt_within`):
-    hooks them once (harmless elsewhere: they act only on the thread that arms them, so copies
-    of the models made for pictures or snapshots are unaffected), arms this thread meanwhile."""
-
-    def __init__(self, core: StepCore):
-        self.core = core
-        self.armed = False
-
-    def __enter__(self):
-        core = self.core
-        if not core.interrupt_within:
-            return self
-        hooked = core.__dict__.setdefault("_hooked_networks", weakref.WeakSet())
-        for net in core._networks():
-            if net not in hooked:  # (a model built anew since is hooked too)
-                for module in net.modules():
-                    module.register_forward_hook(_layer_forward_done)
-                hooked.add(net)
-        _ARMED.check, self.armed = core.interrupt, True
-        return self
-
-    def __exit__(self, *exc):
-        if self.armed:
-            _ARMED.check = None
-        return False
-
-
 class StepCore:
     """What Trainer and MultiRun share around their updates. They provide `cfg`, `step`,
     `d_update(want_norm)`, `g_update(want_norm)`, `graph` (a fast.StepGraph, or None where
@@ -104,27 +76,42 @@ class StepCore:
     def _updates(self, d: bool, g: bool, want_norm: bool, interruptible: bool = False) -> None:
         """d_steps D updates then g_steps G updates, run eagerly (or recorded, under capture);
         the gradient norms are taken at the last update of each when `want_norm`."""
-        updates = []
         if d:
-            last = self.cfg.d_steps - 1
-            updates += [functools.partial(self.d_update, want_norm=want_norm and i == last)
-                        for i in range(self.cfg.d_steps)]
+            for i in range(self.cfg.d_steps):
+                self._update(self.d_update, want_norm and i == self.cfg.d_steps - 1, interruptible)
         if g:
-            last = self.cfg.g_steps - 1
-            updates += [functools.partial(self.g_update, want_norm=want_norm and i == last)
-                        for i in range(self.cfg.g_steps)]
-        if not (interruptible and self.interrupt is not None):
-            for update in updates:
-                update()
+            for i in range(self.cfg.g_steps):
+                self._update(self.g_update, want_norm and i == self.cfg.g_steps - 1, interruptible)
+
+    def _update(self, update, want_norm: bool, interruptible: bool) -> None:
+        """One update; when interruptible, Stop is heard before it (and within it, when watched)."""
+        if not interruptible or self.interrupt is None:
+            update(want_norm=want_norm)
             return
-        for update in updates:
-            if self.interrupt():
-                raise StepInterrupted("stopped in the middle of a step")
+        if self.interrupt():
+            raise StepInterrupted("stopped in the middle of a step")
+        if not self.interrupt_within:
             started = time.perf_counter()
-            with _tripwire(self):
-                update()
-            if time.perf_counter() - started > SLOW_UPDATE_S:
-                self.interrupt_within = True
+            update(want_norm=want_norm)
+            self.interrupt_within = time.perf_counter() - started > SLOW_UPDATE_S
+            return
+        self._hook_layers()
+        _ARMED.check = self.interrupt  # this thread's layers now ask it
+        try:
+            update(want_norm=want_norm)
+        finally:
+            _ARMED.check = None
+
+    def _hook_layers(self) -> None:
+        """Hooks every layer of `_networks()` once (a model built anew is hooked too). The hooks
+        act only on the thread that arms them, so copies of the models made for pictures or
+        snapshots are unaffected."""
+        hooked = self.__dict__.setdefault("_hooked_networks", weakref.WeakSet())
+        for net in self._networks():
+            if net not in hooked:
+                for module in net.modules():
+                    module.register_forward_hook(_layer_forward_done)
+                hooked.add(net)
 
     def _step_updates(self, d: bool, g: bool, logging: bool) -> None:
         """One step's updates: a full step goes through the graph when there is one (which

@@ -7,7 +7,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from helpers import BROWSER_BUDGET_S, CHROMIUM, CHROMIUM_ARGS, app_server
+from helpers import (
+    BROWSER_BUDGET_S,
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    app_server,
+    in_ci,
+    sync_playwright_api,
+)
 
 from playground.data.loading import load_dataset
 from playground.settings.config import GANConfig
@@ -130,7 +137,7 @@ def server(tmp_path_factory):
 @pytest.fixture(scope="module")
 def page(server, tmp_path_factory):
     """A headless Debian chromium page, waiting up to the browser budget by default."""
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = sync_playwright_api()
     shots = Path(os.environ.get("GAN_PLAYGROUND_SCREENSHOTS", tmp_path_factory.mktemp("shots")))
     shots.mkdir(parents=True, exist_ok=True)
     with playwright.sync_playwright() as p:
@@ -140,3 +147,52 @@ def page(server, tmp_path_factory):
         pg.shots = shots
         yield pg
         browser.close()
+
+
+# ---------------------------------------------------------------------- skips in CI
+# What may be skipped in CI: each names something the CI machine lacks by design (a GPU, a
+# kernel feature), never something the project should have installed. Any other skip there
+# fails the run, so a browser test cannot go quiet by skipping.
+ALLOWED_CI_SKIPS = (
+    "needs a CUDA GPU",
+    "this torch cannot capture a generator's state in a CUDA graph",
+    "this kernel does not let a process reset its peak memory",
+)
+_skipped: list[tuple[str, str]] = []
+
+
+def _skip_reason(report) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def pytest_runtest_logreport(report):
+    if report.skipped and not hasattr(report, "wasxfail"):
+        _skipped.append((report.nodeid, _skip_reason(report)))
+
+
+def pytest_collectreport(report):
+    if report.skipped:
+        _skipped.append((report.nodeid, _skip_reason(report)))
+
+
+def unexpected_skips(skipped: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """The skips not on ALLOWED_CI_SKIPS (a reason must contain an allowed one)."""
+    return [(node, why) for node, why in skipped if not any(a in why for a in ALLOWED_CI_SKIPS)]
+
+
+def pytest_sessionfinish(session, exitstatus):
+    bad = unexpected_skips(_skipped)
+    if in_ci() and bad:
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        lines = [f"{len(bad)} test(s) skipped in CI for a reason not on ALLOWED_CI_SKIPS:"]
+        lines += [f"  {node}: {why}" for node, why in bad]
+        if reporter is not None:
+            reporter.write_sep("=", "unexpected skips", red=True)
+            for line in lines:
+                reporter.write_line(line)
+        else:
+            print("\n".join(lines))
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

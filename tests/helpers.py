@@ -106,13 +106,29 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                  "--no-first-run", "--disable-sync"]
 
 
+def in_ci() -> bool:
+    """Whether this is the project's CI (`.ci/run` sets CI=1): there nothing may be missing."""
+    return os.environ.get("CI", "").strip().lower() not in ("", "0", "false", "no")
+
+
 def require_chromium() -> None:
     """Skip the calling test module without chromium; in CI its absence is an error."""
     if CHROMIUM is None:
-        if os.environ.get("CI"):
+        if in_ci():
             raise RuntimeError("CI must install chromium for the browser tests")
         pytest.skip("chromium is not installed (apt-get install -y chromium)",
                     allow_module_level=True)
+
+
+def sync_playwright_api():
+    """playwright.sync_api for a browser test: skipped without playwright, except in CI, where
+    a missing playwright is an error (the test extra installs it)."""
+    require_chromium()
+    if in_ci():
+        import playwright.sync_api
+
+        return playwright.sync_api
+    return pytest.importorskip("playwright.sync_api")
 
 
 def free_port() -> int:

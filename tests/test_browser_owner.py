@@ -4,8 +4,7 @@ and another browser gets its own token and sees those runs as someone else's."""
 
 from __future__ import annotations
 
-import pytest
-from helpers import BROWSER_BUDGET_S, CHROMIUM, CHROMIUM_ARGS, app_server
+from helpers import BROWSER_BUDGET_S, CHROMIUM, CHROMIUM_ARGS, app_server, sync_playwright_api
 
 from pages.ui.common import OWNER_COOKIE
 from playground.settings.config import GANConfig
@@ -23,7 +22,7 @@ def _token(context, page) -> str:
 
 
 def test_a_reload_keeps_the_runs_this_browser_saved(tmp_path):
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = sync_playwright_api()
     runs = tmp_path / "runs"
     env = {"GAN_PLAYGROUND_RUNS_DIR": str(runs), "GAN_PLAYGROUND_DATA": str(tmp_path / "data")}
     with open(tmp_path / "server.log", "w+b") as log, app_server(env, log) as server:

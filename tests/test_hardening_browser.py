@@ -24,6 +24,7 @@ from helpers import (
     IDLE,
     app_server,
     require_chromium,
+    sync_playwright_api,
     wait_until,
 )
 
@@ -36,7 +37,7 @@ TINY = "hidden=16&layers=2&batch_size=32&steps=10000000&log_every=50&sample_ever
 pytestmark = pytest.mark.browser
 
 require_chromium()
-PlaywrightError = pytest.importorskip("playwright.sync_api").Error
+PlaywrightError = sync_playwright_api().Error
 
 
 def cpu_share(pid: int, seconds: float = 2.0) -> float:
@@ -79,7 +80,7 @@ def server(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser():
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = sync_playwright_api()
     with playwright.sync_playwright() as p:
         chromium = p.chromium.launch(
             executable_path=CHROMIUM, headless=True,

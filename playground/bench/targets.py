@@ -37,13 +37,43 @@ def machine(device: torch.device) -> dict:
 
 
 # ---------------------------------------------------------------------- targets
+CPU_BATCHING = (
+    "known: on a CPU a batched step saves per-operation overhead only, not arithmetic; "
+    "BENCHMARKS.md, section 3"
+)
+
+
+def overhead_score(row: dict) -> float:
+    """A CPU overhead row's smallest margin over its targets (>= 0: all met), by both clocks:
+    the Run against the plain loop (0.97) and, for ring8, the engine against it (1.0)."""
+    margins = [min(row["ratio_run_vs_plain"], row.get("cpu_ratio_run_vs_plain", 0.0)) - 0.97]
+    if row["config"].startswith("ring8"):
+        trainer = min(row["ratio_trainer_vs_plain"], row.get("cpu_ratio_trainer_vs_plain", 0.0))
+        margins.append(trainer - 1.0)
+    return min(margins)
+
+
+def overhead_met(row: dict) -> bool:
+    return overhead_score(row) >= 0
+
+
+def shortfalls(found: list[dict]) -> list[dict]:
+    """The targets that fell short with no known reason: each makes `bench` exit with 1."""
+    return [t for t in found if t["status"] == "not met" and not t.get("known")]
+
+
 def targets(results: dict, device: torch.device) -> list[dict]:
     """The speed targets against what this run measured. A speed target counts as met only
     when both clocks agree (wall clock and CPU time), so a busy machine cannot flatter it."""
     out = []
 
-    def add(target: str, measured: str, status: str, why: str = "") -> None:
-        out.append({"target": target, "measured": measured, "status": status, "why": why})
+    def add(target: str, measured: str, status: str, why: str = "", known: str = "") -> None:
+        """`known`: why a shortfall is expected here (BENCHMARKS.md says so); it still shows as
+        not met, but does not fail the benchmark's exit status."""
+        row = {"target": target, "measured": measured, "status": status, "why": why}
+        if status == "not met" and known:
+            row.update(why=known, known=True)
+        out.append(row)
 
     gpu = device.type == "cuda"
     for row in results.get("overhead", []):
@@ -119,6 +149,7 @@ def targets(results: dict, device: torch.device) -> list[dict]:
             f"{where.upper()})",
             f"{ratio:.2f}x (CPU time {cpu:.2f}x)" if where == "cpu" else f"{ratio:.2f}x",
             "met" if max(ratio, cpu) <= 2 else "not met",
+            known=CPU_BATCHING if where == "cpu" else "",
         )
     for row in results.get("ui", {}).get("first_update", []):
         add(

@@ -64,3 +64,11 @@ def test_a_missing_chromium_is_an_error_in_ci(tmp_path):
 def test_the_ci_script_sets_ci():
     script = (ROOT / ".ci" / "run").read_text()
     assert "export CI=1" in script
+
+
+def test_the_ci_script_runs_the_readmes_test_command_verbatim():
+    readme = (ROOT / "README.md").read_text()
+    (command,) = [line for line in readme.splitlines() if line.startswith("python3 -m venv")
+                  and line.endswith("pytest")]
+    run = command.split("&& ", 2)[2]  # after creating and activating the virtual environment
+    assert run in (ROOT / ".ci" / "run").read_text().splitlines()

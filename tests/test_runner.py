@@ -85,6 +85,31 @@ def test_frames_stay_bounded_and_span_the_run(runs, tiny_cfg):
     assert steps == sorted(set(steps))
 
 
+def test_live_pictures_follow_the_run_by_the_clock(runs, tiny_cfg):
+    """With pictures due only every million steps and no early logs, the live view still gets
+    a fresh frame about every FRAME_SECONDS: frames at ever later steps keep arriving."""
+    run = runs(tiny_cfg(steps=10**7, log_every=10**5, sample_every=10**6))
+    run.start()
+    wait_for(lambda: len(run.snapshot().frames) >= 4, "three pictures after the first")
+    steps = [f.step for f in run.snapshot().frames]
+    assert steps[0] == 0 and steps == sorted(set(steps)) and steps[-1] < 10**5
+
+
+def test_a_slow_picture_spaces_the_next_ones_out(runs, tiny_cfg, monkeypatch):
+    """Drawing stays within FRAME_SHARE of the thread: after a frame that took t seconds the
+    next is due no sooner than t / FRAME_SHARE from then (and never sooner than FRAME_SECONDS)."""
+    from playground.runs import controls
+
+    run = runs(tiny_cfg())
+    monkeypatch.setattr(run, "_record_frame", lambda: time.sleep(0.1))
+    run._paced_frame()
+    assert run._next_frame_at - time.monotonic() > 0.1 / controls.FRAME_SHARE - 0.1
+    monkeypatch.setattr(run, "_record_frame", lambda: None)
+    run._paced_frame()
+    left = run._next_frame_at - time.monotonic()
+    assert controls.FRAME_SECONDS - 0.1 < left <= controls.FRAME_SECONDS
+
+
 def test_pause_single_steps_and_resume(runs, tiny_cfg):
     run = runs(tiny_cfg(steps=20, log_every=1))
     run.start(paused=True)

@@ -21,6 +21,11 @@ from playground.runs.snapshots import FINAL
 from playground.training.stepcore import StepInterrupted
 
 EXIT_WAIT_S = 30.0  # at exit, how long in all to wait for the runs still training to stop
+# Live pictures follow the run in time, not only every `sample_every` steps: one at least every
+# FRAME_SECONDS (the pages redraw once a second, so each redraw finds a fresh one), but never
+# so often that drawing takes more than FRAME_SHARE of the training thread's time.
+FRAME_SECONDS = 0.4
+FRAME_SHARE = 0.1
 
 _started: weakref.WeakSet = weakref.WeakSet()  # runs whose thread was started (weak: never kept)
 
@@ -65,6 +70,7 @@ class ThreadControls:
         self._started_at = 0.0
         self._discarded = False  # nobody will look at this run again: free it when it ends
         self._ended = False  # the thread has finished its work (set in _mark_ended)
+        self._next_frame_at = 0.0  # when the next live picture is due by the clock (monotonic)
 
     def _main(self) -> None:
         raise NotImplementedError
@@ -180,9 +186,10 @@ class ThreadControls:
 
     def _loop(self) -> None:
         """Step until the run is done or stopped, drawing a picture after every manual step,
-        every `sample_every` steps, and (early in a run, so the first live update is quick) at
-        every log. Subclasses provide `_engine()` (what has .step and .cfg), `_train_step()`
-        and `_record_frame()`."""
+        every `sample_every` steps, at least every FRAME_SECONDS by the clock (within
+        FRAME_SHARE of the thread's time), and (early in a run, so the first live update is
+        quick) at every log. Subclasses provide `_engine()` (what has .step and .cfg),
+        `_train_step()` and `_record_frame()`."""
         engine = self._engine()
         with self._cond:
             self._step_done = engine.step
@@ -214,8 +221,17 @@ class ThreadControls:
                 if manual:
                     self._manual_done += 1
             early = logged and engine.step <= 10 * engine.cfg.log_every
-            if manual or early or engine.step % engine.cfg.sample_every == 0:
-                self._record_frame()
+            due = time.monotonic() >= self._next_frame_at
+            if manual or early or due or engine.step % engine.cfg.sample_every == 0:
+                self._paced_frame()
+
+    def _paced_frame(self) -> None:
+        """Record a frame and set when the next one is due by the clock: FRAME_SECONDS from
+        now, or later when this frame was slow to draw (so pictures stay within FRAME_SHARE)."""
+        began = time.monotonic()
+        self._record_frame()
+        took = time.monotonic() - began
+        self._next_frame_at = time.monotonic() + max(FRAME_SECONDS, took / FRAME_SHARE)
 
     def shown_step(self, engine) -> int:
         """The step a snapshot shows (the caller holds `_cond`): the last finished one."""

@@ -81,7 +81,7 @@ class MultiRunner(ThreadControls):
                 self.multi = GroupedRun(self.configs, self._data)
             for _, engine in self.multi.groups:  # Stop is heard before each group's next update
                 engine.interrupt = self._stop_requested
-            self._record_frame()
+            self._paced_frame()
             self._loop()
         except Divergence as exc:
             self._set_status("diverged", str(exc))

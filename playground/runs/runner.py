@@ -199,7 +199,7 @@ class Run(ThreadControls):
                 self.trainer = self._make_trainer(self.config)
             self.trainer.interrupt = self._stop_requested  # a long step ends at the next update
             self.trainer.interrupt_within = _long_updates(self.trainer.cfg)  # or the next layer
-            self._record_frame()  # a first picture right away, before any training
+            self._paced_frame()  # a first picture right away, before any training
             self._loop()
         except Divergence as exc:
             self._set_status("diverged", str(exc))

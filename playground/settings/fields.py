@@ -160,7 +160,9 @@ _ROWS = (
           "smoother pictures.", low=0.0, high=0.99999, step=0.001),
     Field("log_every", "Log every (steps)", "Steps between points on the curves.",
           unit="steps", low=1, high=100_000, live=True),
-    Field("sample_every", "Samples every (steps)", "Steps between sample grids.", unit="steps",
+    Field("sample_every", "Samples every (steps)",
+          "Steps between the sample pictures kept for the timeline. The live picture also "
+          "refreshes about twice a second by itself, whenever drawing it is cheap.", unit="steps",
           low=1, high=1_000_000, live=True),
     Field("eval_every", "Measure collapse every (steps)",
           "Steps between mode-collapse measures (modes or classes covered; see the Diagnostics "

@@ -3,6 +3,7 @@ and the page says, per loss, what differs from the common settings."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -79,6 +80,12 @@ def test_the_run_it_starts_has_each_losss_settings_and_is_drawn(diagnostics):
     words = " ".join(c.value for c in at.caption)
     assert all(f"**{name}**" in words for name in LOSSES) and "Blue: the real data" in words
     assert words.count("modes held,") == len(LOSSES) and "covered" in words
+    # Its progress says how fast it goes and how long is left (a 3,000-step view takes minutes).
+    wait_for(lambda: slot.run.snapshot().steps_per_sec > 0, "a measured speed", timeout=120)
+    at.run()
+    (bar,) = at.get("progress")
+    assert re.search(r"running · step [\d,]+ / 3,000 · [\d.,]+ steps/s · about .+ left",
+                     bar.proto.text), bar.proto.text
 
 
 def test_measuring_the_view_gives_modes_held_and_covered(monkeypatch):

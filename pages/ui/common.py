@@ -315,3 +315,21 @@ def status_message(snap: Snapshot) -> None:
         st.success(f"Finished {snap.total_steps:,} steps in {snap.elapsed:.0f} s.")
     elif snap.status == "stopped":
         st.info(f"Stopped at step {snap.step:,}.")
+
+
+def duration(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+
+
+def progress_bar(snap) -> None:
+    """A run's progress (a Snapshot or a MultiSnapshot): its status, step of all steps and,
+    while it trains, its speed and the time left at that speed."""
+    fraction = min(1.0, snap.step / max(snap.total_steps, 1))
+    text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
+    rate = snap.steps_per_sec
+    if rate and snap.status == "running":  # paused: the last speed is stale
+        text += f" · {rate:,.1f} steps/s" if rate < 10 else f" · {rate:,.0f} steps/s"
+    if snap.eta_seconds is not None:
+        text += f" · about {duration(snap.eta_seconds)} left"
+    st.progress(fraction, text=text)

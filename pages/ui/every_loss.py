@@ -87,10 +87,7 @@ def every_loss_live(runner) -> None:
     @st.fragment(run_every=ui.REFRESH_SECONDS if active else None)
     def view() -> None:
         snap = runner.snapshot()
-        st.progress(
-            min(1.0, snap.step / max(snap.total_steps, 1)),
-            text=f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}",
-        )
+        ui.progress_bar(snap)
         if snap.error:
             st.error(snap.error)
         members = snap.members

@@ -327,7 +327,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
         snap = run.snapshot()
         if active and snap.status not in train_ui.POLLING:
             st.rerun()
-        progress(snap)
+        ui.progress_bar(snap)
         ui.status_message(snap)
         if view.shows("controls"):
             run_controls(run, snap)
@@ -412,12 +412,6 @@ def live_images(snap: Snapshot, frame: Frame) -> None:
         )
 
 
-def progress(snap: Snapshot) -> None:
-    fraction = min(1.0, snap.step / max(snap.total_steps, 1))
-    text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
-    if snap.steps_per_sec:
-        text += f" · {snap.steps_per_sec:,.0f} steps/s"
-    st.progress(fraction, text=text)
 
 
 # ---------------------------------------------------------------------- teacher link

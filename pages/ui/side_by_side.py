@@ -23,10 +23,7 @@ def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
         snap = runner.snapshot()
         if active and not snap.active:
             st.rerun()
-        st.progress(
-            min(1.0, snap.step / max(snap.total_steps, 1)),
-            text=f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}",
-        )
+        ui.progress_bar(snap)
         if snap.error:
             st.error(snap.error)
         if view.shows("controls"):

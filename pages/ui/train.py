@@ -225,7 +225,7 @@ def live_view(slot: ui.RunSlot, cfg: GANConfig | None) -> None:
 
 
 def draw(run: Run, snap: Snapshot) -> None:
-    _progress(snap)
+    ui.progress_bar(snap)
     ui.status_message(snap)
     for note in snap.notes:
         st.caption(note)
@@ -238,21 +238,6 @@ def draw(run: Run, snap: Snapshot) -> None:
     _charts(snap)
     layers = _samples(run, snap)
     _downloads(run, snap, layers)
-
-
-def _progress(snap: Snapshot) -> None:
-    fraction = min(1.0, snap.step / max(snap.total_steps, 1))
-    text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
-    if snap.steps_per_sec and snap.status == "running":  # paused: the last speed is stale
-        text += f" · {snap.steps_per_sec:,.0f} steps/s"
-    if snap.eta_seconds is not None:
-        text += f" · ETA {_duration(snap.eta_seconds)}"
-    st.progress(fraction, text=text)
-
-
-def _duration(seconds: float) -> str:
-    seconds = int(seconds)
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
 
 
 def _metrics(snap: Snapshot) -> None:

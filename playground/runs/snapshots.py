@@ -35,6 +35,13 @@ class QueuePlace:
     length: int  # how many runs this server has waiting
 
 
+def remaining_seconds(snap) -> float | None:
+    """Seconds left at the current speed, for a running (multi-)snapshot; None otherwise."""
+    if snap.steps_per_sec <= 0 or snap.status != "running":
+        return None
+    return (snap.total_steps - snap.step) / snap.steps_per_sec
+
+
 @dataclass(frozen=True)
 class Snapshot:
     status: str  # starting, running, paused, finished, stopped, diverged, error
@@ -67,9 +74,7 @@ class Snapshot:
 
     @property
     def eta_seconds(self) -> float | None:
-        if self.steps_per_sec <= 0 or self.status != "running":
-            return None
-        return (self.total_steps - self.step) / self.steps_per_sec
+        return remaining_seconds(self)
 
 
 @dataclass(frozen=True)
@@ -87,3 +92,7 @@ class MultiSnapshot:
     @property
     def active(self) -> bool:
         return self.status not in FINAL
+
+    @property
+    def eta_seconds(self) -> float | None:
+        return remaining_seconds(self)

@@ -302,3 +302,14 @@ def test_start_scrolls_the_live_run_into_view_once(slots):
     wait_for(lambda: not slot.run.snapshot().active, "the run to finish")
     at.run()
     assert not scripts(at)
+
+
+def test_a_lessons_settings_are_listed_by_their_labels():
+    """The lesson's settings table names each setting as the Train page does ("Generator
+    learning rate"), not by its code name (lr_g)."""
+    at = _pick(_page().run(), lessons_data.lesson("collapse"))
+    (table,) = at.dataframe
+    names = list(table.value["setting"])
+    assert "Generator learning rate" in names and "Batch size" in names
+    assert not any(name in lessons_data.lesson("collapse").configs()[0].to_query()
+                   for name in names)

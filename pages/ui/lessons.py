@@ -28,6 +28,7 @@ from playground.lessons.catalogue import lesson as find_lesson
 from playground.runs import backends
 from playground.runs.runner import Run
 from playground.runs.snapshots import Frame, Snapshot
+from playground.settings.fields import FIELDS
 from playground.views import figures, images
 
 ACTIVE = "lessons.active"  # (lesson key, variant index) of the run this session started here
@@ -168,7 +169,10 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
     # One pair of rate widgets per variant: a variant's run must not get another's rates.
     variant = f".{index}" if index else ""
     with st.expander("Settings of this lesson", expanded=False):
-        rows = [{"setting": k, "value": v} for k, v in cfg.to_query().items()]
+        rows = [
+            {"setting": FIELDS[k].label if k in FIELDS else k, "value": v}
+            for k, v in cfg.to_query().items()
+        ]
         st.dataframe(rows, hide_index=True, width="content")
         live = run is not None and active_index(lesson) is not None and run.snapshot().active
         cols = st.columns(2)

@@ -105,3 +105,15 @@ def test_ds_map_in_the_picture_is_red_where_d_says_fake_and_blue_where_real():
     top[0] = 1.0
     picture = images.layered_image(Frame(0, frame.samples, top), None, EXTENT, {"decision"}, 160)
     assert picture[2, 80, 2] > picture[2, 80, 0] and picture[-3, 80, 0] > picture[-3, 80, 2]
+
+
+def test_ds_map_has_a_legend_that_says_which_colour_is_real():
+    decision = np.tile(np.linspace(0.1, 0.9, 16, dtype=np.float32), (16, 1))
+    fig = figures.layered_figure(Frame(0, np.zeros((0, 2), np.float32), decision), None,
+                                 EXTENT, {"decision"})
+    (heat,) = [t for t in fig.data if t.name == "D's decision map"]
+    assert heat.showscale and heat.colorscale[-1][1] == "rgb(5,48,97)"  # RdBu's top is blue
+    assert heat.colorbar.ticktext[0].startswith("fake") and heat.colorbar.ticktext[-1].startswith(
+        "real")
+    assert heat.colorbar.tickvals[0] == pytest.approx(0.1) and heat.colorbar.tickvals[-1] == (
+        pytest.approx(0.9))

@@ -286,9 +286,7 @@ def view_figure(
     height: int = 520,
 ) -> go.Figure:
     """Real and generated points over D's map, with G's manifold and the gradient arrows."""
-    return figures.layered_figure(
-        frame, real, extent, set(layers) | POINTS, title, height, colorbar=False
-    )
+    return figures.layered_figure(frame, real, extent, set(layers) | POINTS, title, height)
 
 
 @st.cache_data(show_spinner=False)

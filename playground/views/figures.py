@@ -71,8 +71,7 @@ def points_figure(samples: np.ndarray | None, real: np.ndarray | None,
         fig.add_trace(go.Heatmap(z=decision[::-1].astype(np.float32), x=np.linspace(x0, x1, res),
                                  y=np.linspace(y0, y1, res), colorscale="RdBu",
                                  showscale=colorbar, opacity=0.55, hoverinfo="skip",
-                                 name="D's decision map",
-                                 colorbar=dict(title="D", thickness=10)))
+                                 name="D's decision map", colorbar=decision_legend(decision)))
     if real is not None:
         add_points(fig, real, "real", REAL_COLOUR)
     if samples is not None:
@@ -82,6 +81,20 @@ def points_figure(samples: np.ndarray | None, real: np.ndarray | None,
                       yaxis=dict(range=[y0, y1], scaleanchor="x", constrain="domain"),
                       legend=dict(orientation="h", y=-0.12))
     return fig
+
+
+def decision_legend(decision: np.ndarray) -> dict:
+    """The colour bar of D's map: its lowest score reads "fake", its highest "real" (D's own
+    numbers beside them), so the colours explain themselves."""
+    lo, hi = float(np.nanmin(decision)), float(np.nanmax(decision))
+    if not hi > lo:
+        return dict(title=dict(text="D's score"), thickness=10)
+    return dict(
+        title=dict(text="D says"),
+        thickness=10,
+        tickvals=[lo, (lo + hi) / 2, hi],
+        ticktext=[f"fake ({lo:.2g})", f"{(lo + hi) / 2:.2g}", f"real ({hi:.2g})"],
+    )
 
 
 SVG_POINTS = 3000  # see add_points

@@ -13,6 +13,7 @@ from streamlit.testing.v1 import AppTest
 from pages.ui import common as ui
 from pages.ui import diagnostics as diagnostics_ui
 from pages.ui import every_loss as every_loss_ui
+from pages.ui.gauges import verdict_text
 from playground.runs.runner import Run
 from playground.settings.fields import LOSSES
 
@@ -156,3 +157,20 @@ def test_every_loss_button_starts_a_batched_run(monkeypatch, tmp_path, fresh_slo
         assert losses == list(LOSSES), "every loss in the registry, once each"
     finally:
         slot.replace(None)
+
+
+@pytest.mark.parametrize(
+    "held, covered, good, kind, opening",
+    [
+        (1, 2, 0.97, "error", "**Mode collapse:** only 1 of 8 modes held"),
+        (0, 0, 0.0, "error", "**Off the data:** only 0% of the samples are near a mode"),
+        (6, 8, 0.9, "warning", "**Partial coverage:** 6 of 8 modes held"),
+        (8, 8, 0.95, "success", "**All 8 modes held.**"),
+    ],
+)
+def test_the_verdict_calls_collapse_only_what_sits_on_few_modes(held, covered, good, kind,
+                                                                  opening):
+    """Samples mostly off every mode (lesson 4's circling run: 0% near a mode) are not called
+    a mode collapse; few modes held by samples on the data are."""
+    found_kind, text = verdict_text("modes", 8, held, covered, good)
+    assert found_kind == kind and text.startswith(opening), text

@@ -112,27 +112,42 @@ def gauges(measures: dict, keys, previous: dict | None = None) -> None:
 
 
 def verdict(measures: dict) -> None:
-    """One coloured sentence: collapsed, partial or healthy."""
+    """One coloured sentence: collapsed, off the data, partial or healthy."""
     for unit, total_key, held_key, covered_key, good_key in (
         ("modes", "modes_total", "modes_held", "modes_covered", "high_quality_fraction"),
         ("classes", "classes_total", "classes_held", "classes_covered", "confident_fraction"),
     ):
         if total_key in measures:
-            total, held = measures[total_key], measures[held_key]
-            covered, good = measures[covered_key], measures.get(good_key, 1.0)
-            if held <= total // 2:
-                poor = f"; only {good:.0%} of the samples look like real data" if good < 0.5 else ""
-                st.error(
-                    f"**Mode collapse:** only {held} of {total} {unit} held "
-                    f"({covered} visited at all{poor})."
-                )
-            elif held < total:
-                st.warning(
-                    f"**Partial coverage:** {held} of {total} {unit} held, {covered} covered."
-                )
-            else:
-                st.success(f"**All {total} {unit} held.**")
+            kind, text = verdict_text(
+                unit,
+                measures[total_key],
+                measures[held_key],
+                measures[covered_key],
+                measures.get(good_key, 1.0),
+            )
+            getattr(st, kind)(text)
             return
+
+
+def verdict_text(unit: str, total: int, held: int, covered: int, good: float) -> tuple[str, str]:
+    """(st function, sentence). Few held with most samples on the data is mode collapse; with
+    most samples off every mode it is not a collapse onto modes: G has not settled on the
+    data (early, stuck between modes, or circling without converging, as lesson 4 shows)."""
+    near = "near a mode" if unit == "modes" else "recognisable as a class"
+    if held <= total // 2 and good < 0.5:
+        return "error", (
+            f"**Off the data:** only {good:.0%} of the samples are {near} ({held} of {total} "
+            f"{unit} held, {covered} visited). G has not settled on the data: it may be early, "
+            "stuck in one spot between them, or circling without converging; watch whether "
+            "the samples stay put or keep moving."
+        )
+    if held <= total // 2:
+        return "error", (
+            f"**Mode collapse:** only {held} of {total} {unit} held ({covered} visited at all)."
+        )
+    if held < total:
+        return "warning", f"**Partial coverage:** {held} of {total} {unit} held, {covered} covered."
+    return "success", f"**All {total} {unit} held.**"
 
 
 def explain(keys) -> None:

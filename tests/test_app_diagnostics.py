@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import cli_train, install_checkpoints
+from helpers import cli_train, install_checkpoints, wait_for
 from streamlit.testing.v1 import AppTest
 
 from pages.ui import common as ui
@@ -174,3 +174,25 @@ def test_the_verdict_calls_collapse_only_what_sits_on_few_modes(held, covered, g
     a mode collapse; few modes held by samples on the data are."""
     found_kind, text = verdict_text("modes", 8, held, covered, good)
     assert found_kind == kind and text.startswith(opening), text
+
+
+def test_a_live_change_shows_on_the_diagnostics_page(tiny_cfg, fresh_slot, tmp_path, monkeypatch):
+    """The session's run is described with the settings it trains with now: a learning rate
+    changed live shows, on the page opened before the change and on a fresh one."""
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "nothing")
+    run = Run(tiny_cfg(steps=10**6, eval_every=10, lr_g=2e-4))
+    fresh_slot.replace(run)
+    run.start()
+    wait_for(lambda: run.snapshot().step > 20, "some steps")
+    def captions(at) -> list[str]:  # as read: without the escapes that keep it plain text
+        return [c.value.replace("\u2060", "").replace("\\", "") for c in at.caption]
+
+    at = page("diagnostics.py").run()
+    assert any("lr 0.0002/" in c for c in captions(at)), captions(at)
+    run.set_hyper(lr_g=7e-4)
+    wait_for(lambda: run.snapshot().config.lr_g == 7e-4, "the change to apply")
+    for shown in (at.run(), page("diagnostics.py").run()):
+        assert not shown.exception
+        now = captions(shown)
+        assert any("lr 0.0007/" in c for c in now), now
+        assert not any("lr 0.0002/" in c for c in now), now

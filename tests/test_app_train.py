@@ -157,3 +157,45 @@ def test_url_settings_fill_the_widgets(fresh_slot):
     at.run()
     assert at.session_state["cfg.loss"] == "hinge"
     assert at.session_state["cfg.lr_g"] == 0.0005
+
+
+def _handed_over(fresh_slot, lesson_key: str = "vanishing"):
+    """The Train page after a lesson's Start: the lesson's run in the slot and its settings
+    handed to the sidebar (as pages/ui/lessons.py does), the sidebar having held a preset."""
+    from pages.ui import train as train_ui
+    from playground.lessons.catalogue import BY_KEY
+    from playground.runs.runner import Run
+
+    cfg = BY_KEY[lesson_key].variants[0].config().replace(steps=5, hidden=16, device="cpu")
+    at = _page("train.py").run()
+    at.sidebar.selectbox(key="preset").set_value("ring8-stable").run()
+    fresh_slot.replace(Run(cfg))
+    at.session_state[train_ui.PENDING_CONFIG] = (cfg.to_dict(), "lesson 3")
+    at.run()
+    assert at.sidebar.number_input(key="cfg.d_steps").value == cfg.d_steps == 5
+    return at, cfg
+
+
+def _reset(at):
+    next(b for b in at.button if b.label == "Reset").click().run()
+    return at
+
+
+def test_reset_gives_back_the_settings_from_before_a_lesson(fresh_slot):
+    from playground.settings.presets import preset
+
+    at, _ = _handed_over(fresh_slot)
+    _reset(at)
+    assert not at.exception and fresh_slot.run is None
+    assert at.sidebar.selectbox(key="preset").value == "ring8-stable"
+    stable = preset("ring8-stable")
+    assert at.sidebar.number_input(key="cfg.d_steps").value == stable.d_steps
+    assert at.sidebar.number_input(key="cfg.batch_size").value == stable.batch_size
+
+
+def test_reset_keeps_settings_the_person_changed_after_the_hand_over(fresh_slot):
+    at, _ = _handed_over(fresh_slot)
+    at.sidebar.number_input(key="cfg.d_steps").set_value(3).run()
+    _reset(at)
+    assert not at.exception and fresh_slot.run is None
+    assert at.sidebar.number_input(key="cfg.d_steps").value == 3

@@ -177,7 +177,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
         live = run is not None and active_index(lesson) is not None and run.snapshot().active
         cols = st.columns(2)
         lr_g = cols[0].number_input(
-            "lr_g (live)",
+            f"{FIELDS['lr_g'].label} (changes live)",
             value=cfg.lr_g,
             format="%g",
             step=None,
@@ -186,7 +186,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             help=settings_ui.help_for("lr_g"),
         )
         lr_d = cols[1].number_input(
-            "lr_d (live)",
+            f"{FIELDS['lr_d'].label} (changes live)",
             value=cfg.lr_d,
             format="%g",
             step=None,

@@ -35,6 +35,8 @@ def apply_pending_preset() -> None:
 
 PENDING_CONFIG = "train.pending_config"  # a run's own settings, left by the Runs page's Resume
 LOADED_NOTE = "train.loaded_note"
+# (the sidebar's settings before a run's were handed over, its preset, the handed-over settings)
+HANDED_OVER = "train.handed_over"
 
 
 def apply_pending_config() -> None:
@@ -44,10 +46,29 @@ def apply_pending_config() -> None:
     if pending is None:
         return
     config, name = pending
+    before, _ = settings_ui.config_from_state()
+    if before is not None:  # what Reset puts back, unless the person edits the settings since
+        st.session_state[HANDED_OVER] = (before.to_dict(), st.session_state.get("preset"), config)
     settings_ui.load_into_widgets(GANConfig.from_dict(config))
     st.session_state["preset"] = "(custom)"
     st.session_state.pop(settings_ui.LIVE_CHANGED, None)
     st.session_state[LOADED_NOTE] = name
+
+
+def _reset(slot) -> None:
+    """Discard the run; if its settings were handed to the sidebar (a lesson's Start, the Runs
+    page's Resume) and are unchanged, give the sidebar back the settings it had before."""
+    slot.replace(None)
+    handed = st.session_state.pop(HANDED_OVER, None)
+    if handed is None:
+        return
+    before, preset_name, given = handed
+    now, _ = settings_ui.config_from_state()
+    if now is not None and now.to_dict() == GANConfig.from_dict(given).to_dict():
+        settings_ui.load_into_widgets(before)
+        st.session_state["preset"] = preset_name
+        st.session_state[settings_ui.SETTLED_PRESET] = preset_name  # its values are in place
+        st.session_state.pop(LOADED_NOTE, None)
 
 
 def _shown(value) -> str:
@@ -186,10 +207,11 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
     cols[7].button(
         "Reset",
         icon=":material/restart_alt:",
-        on_click=slot.replace,
-        args=(None,),
+        on_click=_reset,
+        args=(slot,),
         disabled=run is None,
-        help="Stop and discard the current run.",
+        help="Stop and discard the current run. Settings that came with it (from a lesson or "
+        "a resumed run) go back to what they were, unless you have changed them since.",
     )
     if problem:
         st.error(f"Fix this setting to start: {ui.plain(str(problem))}")

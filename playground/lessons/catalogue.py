@@ -3,8 +3,8 @@
 Each lesson says what it shows, the formula at stake, what to watch and a claim ("what you
 should see") that its set-up reliably produces; its variants are the runs it starts (the first
 on the lesson's one click, the others one click each). `playground.lessons.claims` measures every
-claim over seeds that were not used to tune the set-ups: `python -m playground.lessons.catalogue
---seeds 10`.
+claim over seeds that were not used to tune the set-ups: `python -m playground.lessons --seeds
+10`.
 
 A teacher link (`?lesson=3&hide=settings,formula&lock=1`) opens one lesson with chosen parts of
 the page hidden and its settings locked; `parse_teacher_link` reads one, `teacher_query`
@@ -137,13 +137,18 @@ LESSONS: tuple[Lesson, ...] = (
         "collapse",
         "Mode collapse and its fix",
         "The same data with the original GAN's usual settings: G finds one region D likes, D "
-        "learns to reject it, G hops to another. Then the fix: Adam without momentum, a large "
-        "batch and an average of G's weights.",
+        "learns to reject it, G hops to another. Then the fix, lesson 1's set-up: Adam without "
+        "momentum, a large batch and an average of G's weights, with a 2D noise and a deeper G "
+        "(the optimiser's changes alone stop the hopping run's jumps but leave modes unheld).",
         r"L_G = -\mathbb{E}_z[\log D(G(z))]",
-        "In the collapsing run the orange points sit on one or two modes and jump; the mesh is "
-        "squeezed onto them. Press the second button for the fixed run: the mesh spreads over "
-        "the whole ring.",
-        "The collapsing run holds at most 4 of 8 modes at step 3,000; the fixed run holds all 8.",
+        "In the collapsing run the orange points form one blob that sits between modes, not "
+        "on them (0 of 8 held), and keeps jumping round the ring; the mesh is squeezed into "
+        "it. Press the second button for the fixed run: the mesh spreads over the whole ring.",
+        "In its second half the collapsing run's samples gather in one clump (their spread "
+        "about their centre is under half the ring's radius; over the whole ring it would be 1) "
+        "that lies between modes (under 10% of its samples within 3 standard deviations of "
+        "one) and jumps: its centre moves at least half the ring's radius every 100 steps on "
+        "average. The fixed run holds all 8 modes at step 3,000.",
         (
             Variant("See the collapse", None, _HOPPING),
             Variant("See it fixed", None, _STABLE),

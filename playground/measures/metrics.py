@@ -396,3 +396,36 @@ def point_measures_against(
         raise ValueError("point measures need at least 2 real and 2 generated points")
     pick = torch.randperm(len(r), generator=torch.Generator().manual_seed(seed))[:n]
     return precision_recall_density_coverage(r[pick], f[:n]) | grid_divergences(r, f)
+
+
+def duplicate_clusters(
+    x: torch.Tensor | np.ndarray, threshold: float, chunk: int = 2048
+) -> list[np.ndarray]:
+    """Groups of near-duplicate samples, largest first: the connected groups of the graph
+    joining two rows of x (N, ...) closer than `threshold` (the near-duplicate distance of
+    `duplicate_threshold`). Rows with no near-copy form no group. Each group is its sorted
+    indices (int64). A set that is 40% one image gives a first group of 0.4·N indices."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import connected_components
+
+    t = _as_tensor(x, flatten=True)
+    n = t.shape[0]
+    if n < 2:
+        return []
+    rows, cols = [], []
+    limit = torch.tensor(threshold, dtype=t.dtype)
+    for start in range(0, n, chunk):
+        d = pairwise_distances(t[start : start + chunk], t)
+        i, j = torch.nonzero(_within(d, limit), as_tuple=True)
+        i = i + start
+        keep = i != j
+        rows.append(i[keep].numpy())
+        cols.append(j[keep].numpy())
+    r, c = np.concatenate(rows), np.concatenate(cols)
+    if len(r) == 0:
+        return []
+    graph = coo_matrix((np.ones(len(r), dtype=np.int8), (r, c)), shape=(n, n))
+    _, label = connected_components(graph, directed=False)
+    sizes = np.bincount(label)
+    groups = [np.flatnonzero(label == g) for g in np.argsort(-sizes, kind="stable") if sizes[g] > 1]
+    return groups

@@ -82,7 +82,7 @@ def interpolation(
     model: latent.LatentModel, psi: float, label: int | None, codes: tuple | None
 ) -> None:
     """From seed A to seed B; a fragment, so its own controls rerun only this section."""
-    st.subheader("Interpolation")
+    st.header("Interpolation")
     a_col, b_col = st.columns(2)
     with a_col:
         seed_a = xui.seed_input("explore.seed_a", "Seed A", "Where the walk starts.")
@@ -118,6 +118,7 @@ def interpolation(
             xui.frames_strip(images.to_uint8(outputs)),
             caption=f"seed {seed_a} → seed {seed_b}, {method}, {frames} frames",
             output_format="PNG",
+            alt=f"{frames} images along the path from seed {seed_a} to seed {seed_b}",
         )
     else:
         st.columns([3, 2])[0].plotly_chart(xui.path_figure(model, outputs.numpy()))

@@ -55,7 +55,7 @@ if cols[3].button("Explore a trained generator", key="home.explore", width="stre
     st.switch_page("pages/explore.py")
 cols[3].caption("Move through the latent space of a shipped model.")
 
-st.subheader("This machine")
+st.header("This machine")
 st.write(f"Training runs on: **{ui.device_description()}**")
 # A static table: the interactive data grid drew as an empty grey box until its canvas loaded
 # (and in some browsers never did), and ten rows need no scrolling or sorting.

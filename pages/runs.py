@@ -38,7 +38,8 @@ def run_card(folder: Path, meta: dict, own: bool = False) -> None:
         if preview is None:
             picture.caption("no preview")
         else:
-            picture.image(preview, caption="fixed-noise samples")
+            picture.image(preview, caption="fixed-noise samples",
+                          alt=f"Samples of {xui.checkpoint_name(folder)}")
         info.markdown(f"**{xui.checkpoint_name(folder)}**")
         info.caption(ui.describe_config(cfg))
         info.write(f"step {meta['step']:,} of {cfg.steps:,}")
@@ -147,6 +148,6 @@ for folder, meta in checkpoints:
         groups["Saved by others"].append((folder, meta))
 for title, group in groups.items():
     if group:
-        st.subheader(f"{title} ({len(group)})")
+        st.header(f"{title} ({len(group)})")
         for folder, meta in group:
             run_card(folder, meta, own=title == "Your runs")

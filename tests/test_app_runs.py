@@ -81,7 +81,7 @@ def test_lists_every_checkpoint_with_preview_and_metrics(checkpoints, app):
     assert "my-digits" in text and "ring8-demo" in text
     assert "modes held" in text  # the ring's metrics from its metadata
     assert len(at.image) == 2  # one thumbnail each
-    assert [s.value for s in at.subheader] == ["Your runs (1)", "Examples (1)"]
+    assert [s.value for s in at.header] == ["Your runs (1)", "Examples (1)"]
     assert len(buttons(at, "runs.explore.")) == 2
     assert len(buttons(at, "runs.resume.")) == 2
     assert len(at.get("download_button")) == 2

@@ -106,7 +106,7 @@ def test_two_sessions_each_delete_only_their_own_run(server, tiny_cfg, monkeypat
 
     page = _runs_page(tokens[0])
     assert not page.exception
-    headings = [s.value for s in page.subheader]
+    headings = [s.value for s in page.header]
     assert headings == ["Your runs (1)", "Saved by others (1)"]
     deletes = [b.key for b in page.button if b.key and b.key.startswith("runs.delete.")]
     assert deletes == [f"runs.delete.{first_run}"], "a delete button for its own run only"
@@ -118,7 +118,7 @@ def test_two_sessions_each_delete_only_their_own_run(server, tiny_cfg, monkeypat
     assert not first_run.exists() and (second_run / META).is_file()
 
     other = _runs_page(tokens[1])
-    assert [s.value for s in other.subheader] == ["Your runs (1)"]
+    assert [s.value for s in other.header] == ["Your runs (1)"]
     with pytest.raises(ValueError):  # the engine refuses too, whatever a page shows
         store.delete_user_run(second_run, server, owner=tokens[0])
     assert (second_run / META).is_file()

@@ -242,7 +242,8 @@ def pictures(report, real, extent, cfg: GANConfig) -> None:
         return
     if report.predicted is None:
         st.image(
-            images.make_grid(report.samples[:64]), caption="Generated samples", output_format="PNG"
+            images.make_grid(report.samples[:64]), caption="Generated samples", output_format="PNG",
+            alt="A grid of 64 images the generator made",
         )
         return
     left, right = st.columns([2, 3])
@@ -257,6 +258,7 @@ def pictures(report, real, extent, cfg: GANConfig) -> None:
         caption="Generated samples sorted by the class the classifier sees, most "
         "confident first; the percentage is each class's share of all samples.",
         output_format="PNG",
+        alt="Generated images in rows by the class the classifier sees",
     )
 
 
@@ -326,7 +328,7 @@ def compare_view(sources: dict[str, Source]) -> None:
         if picture is None and s.key != CURRENT:
             picture = explore_ui.thumbnail(s.key, explore_ui.checkpoint_mtime(Path(s.key)))
         if picture is not None:
-            col.image(picture, output_format="PNG")
+            col.image(picture, output_format="PNG", alt=f"Samples of {s.label}")
         col.caption(
             f"**{s.label}**  \n{s.cfg.loss} · step {s.step:,}"
             + (f"  \n{_summary(s.measures[-1])}" if s.measures else "")

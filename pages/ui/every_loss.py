@@ -124,7 +124,8 @@ def every_loss_live(runner) -> None:
         for col, m in zip(st.columns(len(members)), members, strict=True):
             frame = m.latest
             col.image(
-                images.scatter_image(frame.samples, real, m.extent, size=200), output_format="PNG"
+                images.scatter_image(frame.samples, real, m.extent, size=200), output_format="PNG",
+                alt=f"{m.config.loss}: its samples (orange) over the real data (blue)",
             )
             measures = coverage_2d(frame.samples, centres, sigma)
             col.caption(

@@ -303,7 +303,8 @@ def upscale(image: np.ndarray, target: int = IMAGE_PX) -> np.ndarray:
 
 
 def show_image(sample: Vector, caption: str) -> None:
-    st.image(upscale(images.to_uint8(sample)[0]), caption=caption, output_format="PNG")
+    st.image(upscale(images.to_uint8(sample)[0]), caption=caption, output_format="PNG",
+             alt=f"The generated image: {caption}")
 
 
 def show_point(model: LatentModel, point: Vector, cloud: Vector) -> None:

@@ -391,7 +391,8 @@ def live_images(snap: Snapshot, frame: Frame) -> None:
     left, right = st.columns([3, 2])
     with left:
         grid = images.upscale(images.make_grid(frame.samples, pad=1), GRID_PX)
-        st.image(grid, caption=f"Fixed noise at step {frame.step:,}", output_format="PNG")
+        st.image(grid, caption=f"Fixed noise at step {frame.step:,}", output_format="PNG",
+                 alt=f"The generator's images of its fixed noise at step {frame.step:,}")
     with right:
         last = snap.measures[-1] if snap.measures else {}
         if "classes_covered" in last:

@@ -342,6 +342,7 @@ def _samples(run: Run, snap: Snapshot) -> set[str]:
         images.make_grid(frame.samples, upscale=max(1, 32 // side)),
         caption=f"Fixed noise at step {frame.step:,}",
         width=min(512, 16 * max(32, side)),
+        alt=f"The generator's images of its fixed noise at step {frame.step:,}",
     )
     return set()
 

@@ -1,0 +1,55 @@
+"""Accessibility, measured with axe-core in a real browser: no serious or critical violation on
+any page at rest, nor on the Lessons and Train pages while a run trains (moderate and minor
+findings are printed, not failed)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from helpers import IDLE, require_chromium, step_count, wait_until
+
+pytestmark = pytest.mark.browser
+
+require_chromium()
+axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
+
+PAGES = ("", "lessons", "train", "explore", "diagnostics", "runs")
+FAILING = ("serious", "critical")
+
+
+def violations(page) -> list[dict]:
+    return axe_sync.Axe().run(page).response["violations"]
+
+
+def _check(page, where: str) -> None:
+    found = violations(page)
+    counts = Counter(v["impact"] for v in found)
+    print(f"{where}: {dict(counts) or 'no violations'}")
+    bad = [(v["impact"], v["id"], v["help"], [n["target"] for n in v["nodes"][:3]])
+           for v in found if v["impact"] in FAILING]
+    assert not bad, f"{where}: {bad}"
+
+
+@pytest.mark.parametrize("path", PAGES)
+def test_every_page_at_rest_has_no_serious_violation(server, page, path):
+    page.goto(f"{server}/{path}")
+    page.wait_for_selector(IDLE)
+    _check(page, path or "home")
+
+
+def test_a_lesson_and_the_train_page_in_a_run_have_no_serious_violation(server, page):
+    page.goto(server + "/lessons")
+    page.wait_for_selector(IDLE)
+    page.get_by_role("button", name="Start lesson 1").click()
+    page.locator("[data-testid='stPlotlyChart'] .legendtext").filter(
+        has_text="G's manifold").first.wait_for()
+    first = step_count(page)
+    wait_until(lambda: step_count(page) > first, "the run to train")
+    _check(page, "lessons, in a run")
+    # The sidebar's link keeps the browser's session (and so its run); a new URL would not.
+    page.get_by_test_id("stSidebarNav").get_by_text("Train", exact=True).click()
+    page.wait_for_url("**/train")
+    wait_until(lambda: step_count(page) > 0, "the Train page to show the run")
+    _check(page, "train, in a run")
+    page.get_by_role("button", name="Stop").click()

@@ -448,7 +448,7 @@ def test_measure_claims_measures_a_seedless_part_once_and_counts_a_seed_only_wit
     assert calls == ["once"]
     assert [r.seed for r in results["game"]] == [None, 0, 1, 2]
     table = claims.claims_table(results)
-    assert "| 0 of 3 (its seedless part fails) |" in table
+    assert "| 0 of 3; its seedless part fails |" in table
     assert "once (no seed): never FAILS" in table and "fails on seed 1: s1" in table
 
 
@@ -460,5 +460,5 @@ def test_claims_table_counts_seeds_when_the_seedless_part_holds():
             + [result(s, s < 4, "m") for s in range(5)]
         }
     )
-    assert "| 4 of 5 |" in table
+    assert "| 4 of 5; its seedless part holds |" in table
     assert "once (no seed): Dirac ok — seeds 0–4: m; m; m … — fails on seed 4: m" in table

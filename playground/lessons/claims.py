@@ -363,8 +363,8 @@ def claims_table(results: dict[str, list[ClaimResult]], shown: int = 3) -> str:
             parts.append(
                 "fails on " + "; ".join(f"seed {r.seed}: {r.detail}" for r in failed)
             )
-        if once and not once_holds:
-            holds_on += " (its seedless part fails)"
+        if once:  # measured once, so not counted as holding on every seed
+            holds_on += "; its seedless part " + ("holds" if once_holds else "fails")
         rows.append(
             f"| {entry.number}. {entry.title} | {entry.claim} | {holds_on} | "
             f"{' — '.join(parts)} |"

@@ -139,7 +139,7 @@ LESSONS: tuple[Lesson, ...] = (
         "The same data with the original GAN's usual settings: G finds one region D likes, D "
         "learns to reject it, G hops to another. Then the fix, lesson 1's set-up: Adam without "
         "momentum, a large batch and an average of G's weights, with a 2D noise and a deeper G "
-        "(the optimiser's changes alone stop the hopping run's jumps but leave modes unheld).",
+        "(the optimiser's changes alone stop the hopping run's jumps but leave some modes unheld).",
         r"L_G = -\mathbb{E}_z[\log D(G(z))]",
         "In the collapsing run the orange points form one blob that sits between modes, not "
         "on them (0 of 8 held), and keeps jumping round the ring; the mesh is squeezed into "

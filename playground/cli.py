@@ -13,13 +13,15 @@ import sys
 from pathlib import Path
 
 from playground import bench
+from playground.data.brought import BroughtError
 from playground.data.registry import DATASETS, names_where
 from playground.data.source import DatasetUnavailable
 from playground.errors import JSON_ERRORS, ConfigError, UsageError, json_problem
 from playground.latent import load_latent_model
 from playground.lessons import reproduce
 from playground.lessons.reproduce import add_parser as add_reproduce
-from playground.measures.evaluation import diagnose
+from playground.measures.brought import diagnose_path
+from playground.measures.evaluation import DIAGNOSE_SAMPLES, diagnose
 from playground.measures.fid import INCEPTION_HINT, describe, inception_weights
 from playground.measures.metrics import EXPLANATIONS
 from playground.runs import backends
@@ -80,9 +82,22 @@ def _parser() -> argparse.ArgumentParser:
     sub.add_parser("presets", help="list the presets")
     sub.add_parser("settings", help="list every setting --set takes: its range and if it is live")
 
-    diagnose = sub.add_parser("diagnose", help="mode-coverage measures of a checkpoint")
-    diagnose.add_argument("checkpoint", type=Path)
-    diagnose.add_argument("--samples", type=int, default=2500)
+    diagnose = sub.add_parser(
+        "diagnose",
+        help="mode-coverage measures of a checkpoint, or of samples brought from elsewhere",
+    )
+    diagnose.add_argument("checkpoint", type=Path, nargs="?")
+    diagnose.add_argument(
+        "--samples",
+        metavar="N|PATH",
+        help="with a CHECKPOINT: how many samples to draw (default 2500); without one: a folder "
+        "or .zip of images, an .npy/.npz image array, or a .csv/.npy of 2D points",
+    )
+    diagnose.add_argument(
+        "--real",
+        metavar="DATASET|FOLDER",
+        help="what brought --samples are compared with: a dataset name or a folder of images",
+    )
     diagnose.add_argument("--seed", type=int, default=0)
     diagnose.add_argument("--json", action="store_true")
     diagnose.add_argument("--device", default="cpu")
@@ -334,7 +349,25 @@ def _inception_wanted(trainer, args: argparse.Namespace) -> bool:
     return True
 
 
+def _sample_count(text: str | None) -> int | None:
+    """--samples as a count, or None when it is not a whole number."""
+    if text is None:
+        return DIAGNOSE_SAMPLES
+    try:
+        return int(text)
+    except ValueError:
+        return None
+
+
 def cmd_diagnose(args: argparse.Namespace) -> int:
+    if args.checkpoint is None:
+        return _diagnose_brought(args)
+    if args.real is not None:
+        raise UsageError("--real goes with --samples PATH and no CHECKPOINT: a checkpoint is "
+                         "compared with its own dataset")
+    args.samples = _sample_count(args.samples)
+    if args.samples is None:
+        raise UsageError("--samples with a CHECKPOINT is a sample count from 10 to 100000")
     if not 10 <= args.samples <= 100_000:
         raise UsageError("--samples must be from 10 to 100000")
     trainer = load_checkpoint(args.checkpoint, device=args.device, with_optimizers=False)
@@ -354,6 +387,37 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
             f"{args.samples} samples)"
         )
         print("\n".join(_measure_lines(result, trainer.cfg.dataset)))
+    return 0
+
+
+def _diagnose_brought(args: argparse.Namespace) -> int:
+    """`diagnose --samples PATH --real DATASET|FOLDER`: samples made elsewhere, measured."""
+    if args.samples is None:
+        raise UsageError("diagnose needs a CHECKPOINT, or --samples PATH with --real DATASET")
+    if _sample_count(args.samples) is not None and not Path(args.samples).exists():
+        raise UsageError("--samples N (a count) needs a CHECKPOINT; without one --samples is a "
+                         "folder or file of samples")
+    if args.real is None:
+        raise UsageError("--samples PATH needs --real DATASET or --real FOLDER to compare with")
+    try:
+        found = diagnose_path(args.samples, args.real, seed=args.seed, device=args.device)
+    except BroughtError as exc:
+        raise UsageError(str(exc)) from None
+    result = found.measures
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    print(f"{args.samples} against {found.reference} ({result['samples']:,} samples)")
+    for note in found.notes:
+        print(f"  {note}")
+    print(f"verdict: {found.verdict}: {found.reason}")
+    print("\n".join(_measure_lines(result, found.reference if found.reference in DATASETS
+                                    else "")))
+    for cluster in result["duplicate_clusters"]:
+        shown = ", ".join(str(i) for i in cluster["indices"][:12])
+        more = ", …" if cluster["size"] > 12 else ""
+        print(f"  near-copies of one image: {cluster['size']:,} samples ({cluster['share']:.1%}): "
+              f"{shown}{more}")
     return 0
 
 

@@ -24,8 +24,8 @@ EXIT_WAIT_S = 30.0  # at exit, how long in all to wait for the runs still traini
 # Live pictures follow the run in time, not only every `sample_every` steps: one at least every
 # FRAME_SECONDS (the pages redraw once a second, so each redraw finds a fresh one), but never
 # so often that drawing takes more than FRAME_SHARE of the training thread's time.
-FRAME_SECONDS = 0.4
-FRAME_SHARE = 0.1
+FRAME_SECONDS = 0.5
+FRAME_SHARE = 0.02
 
 _started: weakref.WeakSet = weakref.WeakSet()  # runs whose thread was started (weak: never kept)
 

@@ -120,6 +120,7 @@ def conform(images: torch.Tensor, shape: tuple[int, ...]) -> tuple[torch.Tensor,
 
 
 # ---------------------------------------------------------------------- the real side
+FOLDER = next(d.name for d in datasets.DATASETS.values() if d.user_folder)  # the user's images
 def _image_reference(
     brought: Brought, real: str, device: torch.device
 ) -> tuple[DataSource, str, list[str]]:
@@ -129,9 +130,9 @@ def _image_reference(
     if entry is None or entry.user_folder:
         folder = Path(real).expanduser()
         size = side if side in datasets.IMAGE_SIZES else DEFAULT_SIDE
-        spec = DataSpec("folder", image_size=size, grayscale=grey, data_folder=str(folder))
+        spec = DataSpec(FOLDER, image_size=size, grayscale=grey, data_folder=str(folder))
         data = load_dataset(spec, device)
-        return data, "folder", [f"reference: {len(data):,} real images of {folder}"]
+        return data, FOLDER, [f"reference: {len(data):,} real images of {folder}"]
     if entry.kind != "images" or _user_data(real):
         raise BroughtError(f"--real: {real} is a 2D set; these samples are images")
     size = side if side in entry.image_sizes else DEFAULT_SIDE

@@ -39,11 +39,13 @@ def test_every_page_at_rest_has_no_serious_violation(server, page, path):
 
 
 def _stop(page) -> None:
-    """Stop the page's run unless it has ended already (a disabled button is never clicked)."""
-    stop = page.get_by_role("button", name="Stop")
-    if stop.is_enabled():
-        stop.click()
-        wait_until(lambda: not stop.is_enabled(), "the run to stop")
+    """Stop the page's run unless it has ended already (a disabled button is never clicked).
+    While the page redraws, the old button and its replacement can both be on the page, so
+    the wait is for no enabled Stop at all, never for one element."""
+    enabled = page.get_by_role("button", name="Stop", exact=True, disabled=False)
+    if enabled.count():
+        enabled.first.click()
+        wait_until(lambda: enabled.count() == 0, "the run to stop")
 
 
 def test_a_lesson_and_the_train_page_in_a_run_have_no_serious_violation(server, page):

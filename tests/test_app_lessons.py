@@ -144,6 +144,28 @@ def _chart(at: AppTest, key: str) -> dict | None:
     return json.loads(found[0].proto.spec) if found else None
 
 
+def test_lesson_two_shows_the_collapse_beside_its_fix_with_meshes_and_modes_held(slots):
+    """Both runs at once (the fix's G has another shape: it trains beside, not batched), each
+    drawn with its G manifold and a line of words, and one chart of the modes each holds."""
+    _, multi = slots
+    lesson = lessons_data.lesson("collapse")
+    at = _pick(_page().run(), lesson)
+    _button(at, "lessons.start.collapse").click()
+    at.run()
+    wait_for(lambda: not multi.run.snapshot().active, "the side-by-side run to finish")
+    at.run()
+    assert not at.exception
+    held = _chart(at, "lessons.side.chart")
+    assert held is not None and held["layout"]["title"]["text"].startswith("Modes held")
+    assert [t["name"] for t in held["data"]] == ["Collapsing run", "Fixed run"]
+    for label in ("Collapsing run", "Fixed run"):
+        figure = _chart(at, f"lessons.side.{label}")
+        assert "G's manifold" in [t.get("name") for t in figure["data"]], label
+    summaries = [c.value for c in at.caption if "modes held" in c.value]
+    assert any(s.startswith("**Collapsing run**, step 6: ") for s in summaries), summaries
+    assert any(s.startswith("**Fixed run**, step 6: ") for s in summaries), summaries
+
+
 def test_before_start_the_page_draws_the_data_the_run_will_show(slots):
     """The lesson's data is drawn where its live picture will be (so the browser has its
     charting code loaded before the click): the very points the run's real layer shows."""

@@ -13,6 +13,7 @@ from playground.runs.multirunner import MultiRunner
 from playground.training.history import SERIES
 from playground.training.multigroups import GroupedRun, check_grouped, member_groups
 from playground.training.trainer import Trainer
+from playground.views.view2d import layers_for
 
 
 def assert_same_history(ours: dict, theirs: dict) -> None:
@@ -125,15 +126,43 @@ def test_a_lone_member_that_diverges_is_marked_and_the_rest_go_on(tiny_cfg):
     assert len(run.history_copies()[2]["step"]) == 1 and len(run.history_copies()[0]["step"]) == 3
 
 
-def test_members_still_share_everything_else(tiny_cfg, tiny_image_cfg):
+def test_members_still_share_the_data_and_the_runs_length(tiny_cfg, tiny_image_cfg):
     with pytest.raises(ConfigError) as err:
-        check_grouped([tiny_cfg(), tiny_cfg(optimizer="rmsprop", batch_size=64)])
-    assert err.value.setting == "batch_size" and "member 1" in str(err.value)
+        check_grouped([tiny_cfg(), tiny_cfg(optimizer="rmsprop", steps=99)])
+    assert err.value.setting == "steps" and "member 1" in str(err.value)
+    with pytest.raises(ConfigError) as err:
+        check_grouped([tiny_cfg(), tiny_cfg(log_every=7)])
+    assert err.value.setting == "log_every"
     with pytest.raises(ConfigError) as err:
         check_grouped([tiny_image_cfg()])
     assert err.value.setting == "dataset"
     with pytest.raises(ConfigError, match="1 to"):
         check_grouped([])
+    with pytest.raises(ConfigError, match="InfoGAN"):
+        check_grouped([tiny_cfg(), tiny_cfg(info_cat=4)])
+
+
+def test_members_of_other_shapes_train_beside_each_other_as_their_lone_trainers(tiny_cfg):
+    """Lesson 2 sets a collapsing run beside its fix, whose G has another latent size, depth
+    and batch: each shape is its own group, and each member still equals its lone Trainer."""
+    configs = [
+        tiny_cfg(seed=0),
+        tiny_cfg(seed=1, latent_dim=3, layers=1, batch_size=48, ema=0.9),
+        tiny_cfg(seed=2, lr_g=2e-3),  # batched with member 0
+    ]
+    assert member_groups(configs) == [[0, 2], [1]]
+    run = GroupedRun(configs)
+    trainers = [Trainer(c.replace(eval_every=0)) for c in configs]
+    for _ in range(8):
+        run.train_step()
+        for t in trainers:
+            t.train_step()
+    for i, t in enumerate(trainers):
+        np.testing.assert_allclose(run.fixed_samples()[i], t.fixed_samples(), atol=1e-5)
+        assert_same_history(run.history_copies()[i], t.history.copy())
+    meshes = run.manifolds()
+    for i, t in enumerate(trainers):
+        np.testing.assert_allclose(meshes[i].points, layers_for(t)[0].points, atol=1e-5)
 
 
 def test_the_runner_trains_members_that_cannot_be_batched_beside_the_others(tiny_cfg):
@@ -147,6 +176,18 @@ def test_the_runner_trains_members_that_cannot_be_batched_beside_the_others(tiny
         assert member.config == cfg and member.error is None
         assert member.history["step"][-1] == 12.0 and member.latest.step == 12
         assert member.latest.samples.shape == (512, 2) and member.latest.decision.shape == (64, 64)
+        assert member.latest.manifold is None  # only asked for, as a lesson asks
+
+
+def test_a_runner_asked_for_the_mesh_draws_each_members_g_manifold(tiny_cfg):
+    configs = [tiny_cfg(seed=0, steps=4), tiny_cfg(seed=1, steps=4, latent_dim=3, layers=1)]
+    runner = MultiRunner(configs, mesh=True)
+    runner.start()
+    assert runner.join(120)
+    meshes = [m.latest.manifold for m in runner.snapshot().members]
+    assert all(mesh is not None and mesh.points.shape[-1] == 2 for mesh in meshes)
+    assert meshes[0].plane == "latent" and meshes[1].plane == "random"
+    assert not np.allclose(meshes[0].points, meshes[1].points[: len(meshes[0].points)])
 
 
 def test_stop_ends_a_multi_runs_long_step_between_two_updates(tiny_cfg, monkeypatch):

@@ -16,6 +16,7 @@ import streamlit as st
 from playground.data import registry as datasets
 from playground.data import uploads
 from playground.data.registry import points_source
+from playground.measures.metrics import coverage_2d
 from playground.objectives.losses import LOSSES as LOSS_REGISTRY
 from playground.runs import backends
 from playground.runs.interface import RunControls
@@ -333,3 +334,11 @@ def progress_bar(snap) -> None:
     if snap.eta_seconds is not None:
         text += f" · about {duration(snap.eta_seconds)} left"
     st.progress(fraction, text=text)
+
+
+def held_series(frames, centres: np.ndarray, sigma: float) -> tuple[list[int], list[int]]:
+    """(steps, modes held) of a run's frames, each measured on its fixed-noise samples."""
+    return (
+        [f.step for f in frames],
+        [coverage_2d(f.samples, centres, sigma)["modes_held"] for f in frames],
+    )

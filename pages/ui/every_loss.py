@@ -16,7 +16,7 @@ from playground.errors import ConfigError
 from playground.measures.metrics import HELD_SHARE, coverage_2d
 from playground.objectives.losses import LOSSES
 from playground.runs import backends, capacity, everyloss
-from playground.views import images
+from playground.views import figures, images
 
 
 @st.cache_resource(scope="session", on_release=lambda slot: slot.release(), show_spinner=False)
@@ -96,21 +96,18 @@ def every_loss_live(runner) -> None:
         centres, sigma = mixture_spec(members[0].config.dataset)
         # The same real points under every member's samples, so the modes they miss show.
         real = points_source(members[0].config.dataset).numpy_sample(512, seed=0)
-        fig_loss, fig_held = go.Figure(), go.Figure()
+        fig_loss = go.Figure()
         for m in members:
-            name = m.config.loss
             fig_loss.add_trace(
-                go.Scatter(x=m.history.get("step", []), y=m.history.get("g_loss", []), name=name)
-            )
-            held = [coverage_2d(f.samples, centres, sigma)["modes_held"] for f in m.frames]
-            fig_held.add_trace(
-                go.Scatter(x=[f.step for f in m.frames], y=held, name=name, mode="lines+markers")
+                go.Scatter(
+                    x=m.history.get("step", []), y=m.history.get("g_loss", []), name=m.config.loss
+                )
             )
         fig_loss.update_layout(title="G loss", height=260, margin=dict(l=10, r=10, t=40, b=10))
-        fig_held.update_layout(
-            title=f"Modes held (of {len(centres)}, on the 512 fixed-noise samples)",
-            height=260,
-            margin=dict(l=10, r=10, t=40, b=10),
+        fig_held = figures.modes_held_figure(
+            [(m.config.loss, *ui.held_series(m.frames, centres, sigma)) for m in members],
+            len(centres),
+            f"Modes held (of {len(centres)}, on the 512 fixed-noise samples)",
         )
         left, right = st.columns(2)
         left.plotly_chart(fig_loss, key="diag.multi.loss")

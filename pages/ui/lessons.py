@@ -91,7 +91,9 @@ def start(lesson: Lesson, index: int = 0) -> None:
         slot.replace(None)
         multi.replace(None)
         try:  # the same factory as every other run: here, or an actor on the Ray cluster
-            runner = backends.make_multi_run(lesson.configs())
+            runner = backends.make_multi_run(
+                lesson.configs(), mesh="manifold" in lesson.layers
+            )
         except (backends.ClusterUnavailable, ConfigError) as exc:
             st.session_state[starting_ui.BACKEND_ERROR] = str(exc)
             return
@@ -133,7 +135,7 @@ def start_buttons(lesson: Lesson) -> None:
         cols[1].caption(
             "Trains "
             + " and ".join(v.label for v in lesson.variants)
-            + " side by side, as one batched computation."
+            + " side by side, stepped together (batched where their settings allow)."
         )
         return
     for i, variant in enumerate(lesson.variants[1:], start=1):

@@ -22,6 +22,8 @@ from playground.settings.presets import preset
 
 # The kinds of lesson the page knows how to draw.
 KINDS = ("run", "side-by-side", "dirac")
+# What a side-by-side lesson's chart compares: G's gradient norm, or the modes each member holds.
+COMPARISONS = ("g_grad_norm", "modes_held")
 TUNING_SEEDS = (100, 101)  # the set-ups were tuned on these; claims are measured on 0, 1, …
 LIPSCHITZ_AT = 500  # lesson 5's claim looks at the critics after this many steps
 INFOGAN_AT = 1500  # lesson 7's InfoGAN run: its claim reads the codes after this many steps
@@ -65,6 +67,7 @@ class Lesson:
     variants: tuple[Variant, ...]
     kind: str = "run"  # see KINDS
     layers: tuple[str, ...] = ("decision", "manifold", "arrows")  # 2D layers on at the start
+    compare: str = "g_grad_norm"  # side by side: the members' chart (see COMPARISONS)
     switch: LiveSwitch | None = None
     dirac: DiracSetup | None = None
     links: tuple[tuple[str, str], ...] = ()  # (page path, label) to go further
@@ -137,23 +140,27 @@ LESSONS: tuple[Lesson, ...] = (
         "collapse",
         "Mode collapse and its fix",
         "The same data with the original GAN's usual settings: G finds one region D likes, D "
-        "learns to reject it, G hops to another. Then the fix, lesson 1's set-up: Adam without "
-        "momentum, a large batch and an average of G's weights, with a 2D noise and a deeper G "
-        "(the optimiser's changes alone stop the hopping run's jumps but leave some modes unheld).",
+        "learns to reject it, G hops to another. Beside it, the fix (lesson 1's set-up): Adam "
+        "without momentum, a large batch and an average of G's weights, with a 2D noise and a "
+        "deeper G (the optimiser's changes alone stop the hopping run's jumps but leave some "
+        "modes unheld). Both train at once, side by side, on the same data.",
         r"L_G = -\mathbb{E}_z[\log D(G(z))]",
-        "In the collapsing run the orange points form one blob that sits between modes, not "
-        "on them (0 of 8 held), and keeps jumping round the ring; the mesh is squeezed into "
-        "it. Press the second button for the fixed run: the mesh spreads over the whole ring.",
+        "On the left, the collapsing run: the orange points form one blob that sits between "
+        "modes, not on them (0 of 8 held), and keeps jumping round the ring; the mesh is "
+        "squeezed into it. On the right, the fixed run: the mesh spreads over the whole ring "
+        "and the modes-held chart climbs to 8.",
         "In its second half the collapsing run's samples gather in one clump (their spread "
         "about their centre is under half the ring's radius; over the whole ring it would be 1) "
         "that lies between modes (under 10% of its samples within 3 standard deviations of "
         "one) and jumps: its centre moves at least half the ring's radius every 100 steps on "
         "average. The fixed run holds all 8 modes at step 3,000.",
         (
-            Variant("See the collapse", None, _HOPPING),
-            Variant("See it fixed", None, _STABLE),
+            Variant("Collapsing run", None, _HOPPING),
+            Variant("Fixed run", None, _STABLE),
         ),
+        kind="side-by-side",
         layers=("decision", "manifold"),
+        compare="modes_held",
     ),
     Lesson(
         3,
@@ -175,6 +182,7 @@ LESSONS: tuple[Lesson, ...] = (
             Variant("Non-saturating", None, dict(_VANISHING, loss="nonsaturating")),
         ),
         kind="side-by-side",
+        layers=("decision",),
     ),
     Lesson(
         4,

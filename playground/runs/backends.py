@@ -183,12 +183,15 @@ def make_run(
     return Run(config, pictures=pictures)
 
 
-def make_multi_run(configs: list[GANConfig], *, backend: str | None = None) -> BatchedRun:
-    """The batched every-loss run (multirun.MultiRunner) on the configured backend."""
+def make_multi_run(
+    configs: list[GANConfig], *, backend: str | None = None, mesh: bool = False
+) -> BatchedRun:
+    """A multi-run (multirunner.MultiRunner: the every-loss view, a side-by-side lesson) on the
+    configured backend; `mesh`: its frames carry each member's G manifold."""
     if _use_ray(backend):
-        return RemoteMultiRun(configs, resources=ray_resources())
+        return RemoteMultiRun(configs, resources=ray_resources(), mesh=mesh)
 
-    return MultiRunner(configs)
+    return MultiRunner(configs, mesh=mesh)
 
 
 def try_start(run: RunControls, paused: bool = False) -> bool:

@@ -24,9 +24,12 @@ class MultiRunner(ThreadControls):
     _kind = "multi-run"
     _thread_name = "gan-multirun"
 
-    def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
+    def __init__(
+        self, configs: list[GANConfig], data: DataSource | None = None, mesh: bool = False
+    ):
         self.configs = check_grouped(list(configs))
         self._data = data
+        self._mesh = mesh  # frames carry each member's G manifold (a lesson draws it)
         self.multi: GroupedRun | MultiRun | None = None
         super().__init__()
         self._pending_lr: dict[int, dict[str, float]] = {}
@@ -114,7 +117,10 @@ class MultiRunner(ThreadControls):
         multi = self.multi
         with self._step_lock:
             samples, decisions = multi.fixed_samples(), multi.decision_maps()
-        group = tuple(Frame(multi.step, samples[i], decisions[i]) for i in range(multi.n))
+            meshes = multi.manifolds() if self._mesh else [None] * multi.n
+        group = tuple(
+            Frame(multi.step, samples[i], decisions[i], meshes[i]) for i in range(multi.n)
+        )
         with self._cond:
             if self._frames and self._frames[-1][0].step == multi.step:
                 self._frames[-1] = group

@@ -4,8 +4,10 @@ MultiRun batches members that share every setting but a few (multirun.PER_MEMBER
 the settings their papers recommend, the losses of the every-loss view also differ in their D
 updates per step, their optimiser (RMSprop, say) and spectral norm. `GroupedRun`
 trains such members in lock-step as groups: the members that can be batched together (Adam, no
-spectral norm, the same D updates per step) as one MultiRun, and each member that cannot be
-batched (another optimiser, spectral norm) as a lone Trainer beside them. A member follows the
+spectral norm, the same settings but those of multirun.PER_MEMBER) as one MultiRun, and each
+member that cannot be batched (another optimiser, spectral norm) as a lone Trainer beside them.
+Members share only the data and the run's length and rhythm (SHARED), so a G of another shape
+(lesson 2's fix beside its collapsing run) trains beside the others too. A member follows the
 trajectory of a lone Trainer of its config either way (a MultiRun member up to float rounding).
 
 It offers what MultiRunner reads of a MultiRun (step, cfg, configs, errors, train_step,
@@ -16,6 +18,7 @@ cannot tell the two apart.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import time
 
 import numpy as np
@@ -29,39 +32,72 @@ from playground.measures.metrics import coverage_2d
 from playground.settings.config import GANConfig
 from playground.settings.live import member_changes
 from playground.training.devices import resolve_device
-from playground.training.multirun import PER_MEMBER, MultiRun, check_shared
+from playground.training.multirun import PER_MEMBER, MultiRun, check_members, check_shared
 from playground.training.stepcore import Divergence
 from playground.training.trainer import Trainer
-from playground.views.view2d import plot_window
+from playground.views.view2d import Manifold, manifold, plot_window
 
-# Settings that may differ between groups (they decide a member's group) besides PER_MEMBER.
-GROUP_SETTINGS = ("d_steps", "optimizer", "spectral_norm", "grad_clip")
+# Settings every member shares: the data, the length of the run and its rhythm (when records,
+# pictures and measures are taken), and where it runs. Every other setting may differ: members
+# that differ only in multirun.PER_MEMBER train batched together, the others in groups of their
+# own or as lone Trainers (lesson 2 sets a collapsing run beside its fix, whose G has another
+# shape).
+SHARED = (
+    "dataset",
+    "data_folder",
+    "points_file",
+    "image_size",
+    "grayscale",
+    "train_images",
+    "steps",
+    "log_every",
+    "sample_every",
+    "eval_every",
+    "device",
+    "fast_paths",
+)
 
 
 def batchable(cfg: GANConfig) -> bool:
-    """Whether a member can train in a batched MultiRun: Adam, no spectral norm on D, no
-    gradient clipping."""
-    return cfg.optimizer == "adam" and not cfg.spectral_norm and not cfg.grad_clip
+    """Whether a member can train in a batched MultiRun (multirun.check_members: Adam, no
+    spectral norm on D, no gradient clipping, no InfoGAN codes, batched regularisers only)."""
+    try:
+        check_members([cfg])
+    except ConfigError:
+        return False
+    return True
+
+
+def _free(configs: list[GANConfig]) -> tuple[str, ...]:
+    return tuple(f.name for f in dataclasses.fields(configs[0]) if f.name not in SHARED)
 
 
 def check_grouped(configs: list[GANConfig]) -> list[GANConfig]:
     """Validate every member and that they can train side by side; raise ConfigError naming
-    the setting. Members share every setting except PER_MEMBER and GROUP_SETTINGS."""
-    configs = check_shared(configs, PER_MEMBER + GROUP_SETTINGS)
-    first = configs[0]
-    if first.info_cat or first.info_cont:
-        raise ConfigError("info_cat", "a multi-run does not train InfoGAN codes; train it alone")
+    the setting. Members share the settings in SHARED."""
+    configs = check_shared(list(configs), _free(list(configs)) if configs else ())
+    for cfg in configs:
+        if cfg.info_cat or cfg.info_cont:
+            raise ConfigError(
+                "info_cat", "a multi-run does not train InfoGAN codes; train it alone"
+            )
     return configs
 
 
+def _batch_key(cfg: GANConfig) -> tuple:
+    """What members must share to be batched together: every setting but PER_MEMBER."""
+    return tuple(getattr(cfg, f.name) for f in dataclasses.fields(cfg) if f.name not in PER_MEMBER)
+
+
 def member_groups(configs: list[GANConfig]) -> list[list[int]]:
-    """The members' indices by group: one batched group per number of D updates per step (in
-    order of first appearance), then each member that cannot be batched on its own."""
-    batched: dict[int, list[int]] = {}
+    """The members' indices by group: one batched group per set of shared settings (in order of
+    first appearance; members differing in D updates per step, say, are two groups), then
+    each member that cannot be batched on its own."""
+    batched: dict[tuple, list[int]] = {}
     lone = []
     for i, cfg in enumerate(configs):
         if batchable(cfg):
-            batched.setdefault(cfg.d_steps, []).append(i)
+            batched.setdefault(_batch_key(cfg), []).append(i)
         else:
             lone.append([i])
     return list(batched.values()) + lone
@@ -73,7 +109,7 @@ class GroupedRun:
 
     def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
         self.configs = check_grouped(list(configs))
-        self.cfg = self.configs[0]  # the shared settings (steps, batch, logging…)
+        self.cfg = self.configs[0]  # its SHARED settings are every member's (steps, logging…)
         self.n = len(self.configs)
         self.device = resolve_device(self.cfg.device)
         self.data = data if data is not None else load_dataset(self.cfg, self.device)
@@ -188,6 +224,14 @@ class GroupedRun:
             lambda multi: multi.decision_maps(resolution),
             lambda trainer: trainer.decision_map(resolution),
         )
+
+    def manifolds(self) -> list[Manifold]:
+        """Each member's G manifold on its fixed random latent plane (view2d.manifold), as a
+        lone Run's frames carry it."""
+        return [
+            manifold(self.generator_module(i), cfg.latent_dim, "random", seed=cfg.seed)
+            for i, cfg in enumerate(self.configs)
+        ]
 
     def _gather(self, batched, lone) -> np.ndarray:
         """One array per member in member order: batched(MultiRun) gives a group's stack,

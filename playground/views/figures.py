@@ -130,6 +130,12 @@ LAYERS = {
 }
 MESH_COLOUR, ARROW_COLOUR = "rgba(60, 60, 60, 0.55)", "#2ca02c"
 REAL_COLOUR, FAKE_COLOUR = "#1f77b4", "#ff7f0e"
+# Lines that must be told apart: the Okabe–Ito colours (distinct under the common colour-vision
+# deficiencies), each with its own marker shape as a second cue.
+SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",
+                  "#000000")
+SERIES_SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross",
+                  "triangle-down")
 
 
 def layered_figure(frame, real: np.ndarray | None, extent: tuple[float, float, float, float],
@@ -220,4 +226,30 @@ def change_figure(change: np.ndarray, extent: tuple[float, float, float, float],
                       xaxis=dict(range=[x0, x1], constrain="domain"),
                       yaxis=dict(range=[y0, y1], scaleanchor="x", constrain="domain"),
                       legend=dict(orientation="h", y=-0.12))
+    return fig
+
+
+
+def modes_held_figure(series, total: int, title: str, height: int = 260) -> go.Figure:
+    """Modes held over time: one line per (name, steps, held) in `series` (the every-loss view,
+    a side-by-side lesson), on an axis from 0 to all `total` modes."""
+    fig = go.Figure()
+    for i, (name, steps, held) in enumerate(series):
+        fig.add_trace(
+            go.Scatter(
+                x=list(steps),
+                y=list(held),
+                name=name,
+                mode="lines+markers",
+                line=dict(color=SERIES_COLOURS[i % len(SERIES_COLOURS)]),
+                marker=dict(symbol=SERIES_SYMBOLS[i % len(SERIES_SYMBOLS)], size=7),
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=height,
+        margin=dict(l=10, r=10, t=40, b=10),
+        xaxis_title="step",
+        yaxis=dict(title="modes held", range=[-0.3, total + 0.3]),
+    )
     return fig

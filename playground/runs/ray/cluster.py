@@ -206,10 +206,18 @@ class RemoteMultiRun(RemoteRunner):
     _kind = "multi"
     host_actor = staticmethod(rayhost.host_actor)
 
-    def __init__(self, configs: list[GANConfig], *, resources: dict[str, float] | None = None):
+    def __init__(
+        self,
+        configs: list[GANConfig],
+        *,
+        resources: dict[str, float] | None = None,
+        mesh: bool = False,
+    ):
         self.configs = check_grouped(list(configs))
         super().__init__(
-            {"configs": self.configs}, self.configs[0].steps, resources or {"num_cpus": 1.0}
+            {"configs": self.configs, "mesh": mesh},
+            self.configs[0].steps,
+            resources or {"num_cpus": 1.0},
         )
 
     def set_hyper(self, member: int | None = None, **changes) -> None:

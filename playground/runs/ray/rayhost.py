@@ -97,7 +97,7 @@ class RunHost:
 def _local_run(kind: str, spec: dict):
     """The local run an actor hosts: a MultiRunner, a Run resuming a checkpoint, or a new Run."""
     if kind == "multi":
-        return MultiRunner(spec["configs"])
+        return MultiRunner(spec["configs"], mesh=spec.get("mesh", False))
 
     if spec.get("resume_from"):
         return Run(trainer=load_for_training(spec["resume_from"]))

@@ -11,15 +11,18 @@ from pages.ui import dirac as dirac_ui
 from pages.ui import lessons as lui
 from pages.ui import side_by_side as side_ui
 from pages.ui import starting as starting_ui
+from pages.ui.i18n import _
 
 ui.require_router()
 
 view = lui.teacher_view()
 if view.shows("picker") and not view.locked:
-    st.title("Lessons")
+    st.title(_("Lessons"))
     st.caption(
-        "A GAN lecture in eight steps, in teaching order. Each lesson starts with one click; "
-        "each says what to watch and what you should see (measured: see the README)."
+        _(
+            "A GAN lecture in eight steps, in teaching order. Each lesson starts with one "
+            "click; each says what to watch and what you should see (measured: see the README)."
+        )
     )
 lesson = lui.pick_lesson(view)
 lui.header(lesson, view)
@@ -28,7 +31,7 @@ starting_ui.capacity_notice()
 
 if lesson.kind == "dirac" and view.shows("dirac"):
     dirac_ui.dirac_panel(lesson, view)
-    st.subheader("A 2D run that does not settle")
+    st.subheader(_("A 2D run that does not settle"))
 
 run = ui.run_slot().run
 runner = lui.multi_slot().run
@@ -47,7 +50,7 @@ else:
     lui.preview(lesson)
 
 for page, label in lesson.links:
-    if st.button(label, key=f"lessons.link.{page}", icon=":material/arrow_forward:"):
+    if st.button(_(label), key=f"lessons.link.{page}", icon=":material/arrow_forward:"):
         st.switch_page(page)
 if not view.locked:
     lui.teacher_link_builder(lesson)

@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
+from pages.ui.i18n import _
 from playground.data import registry as datasets
 from playground.data import uploads
 from playground.data.registry import points_source
@@ -259,7 +260,7 @@ def data_preview_chart(dataset: str, key: str, title: str, caption: str) -> bool
     if shown is None:
         return False
     real, extent = shown
-    left, _ = st.columns([3, 2])
+    left, _right = st.columns([3, 2])
     with left:
         st.plotly_chart(points_figure(None, real, extent, title=title, height=520), key=key)
         st.caption(caption)
@@ -304,35 +305,56 @@ def status_message(snap: Snapshot) -> None:
     """A readable banner for how a run ended (or why it has not started yet)."""
     if snap.status == "queued":
         queue = snap.queue
-        line = (f" It is {queue.position} of {queue.length} waiting from this server."
-                if queue and queue.position else "")
-        st.info(f"**Queued on the Ray cluster** for {queue.waited if queue else 0:.0f} s: "
-                f"it starts by itself when the cluster has room.{line}")
+        line = (
+            " " + _("It is {position} of {length} waiting from this server.").format(
+                position=queue.position, length=queue.length
+            )
+            if queue and queue.position
+            else ""
+        )
+        st.info(
+            _(
+                "**Queued on the Ray cluster** for {seconds} s: it starts by itself when the "
+                "cluster has room."
+            ).format(seconds=f"{queue.waited if queue else 0:.0f}")
+            + line
+        )
     elif snap.status == "diverged":
-        st.error(f"**The run diverged and stopped.** {plain(snap.error or '')}")
+        st.error(_("**The run diverged and stopped.**") + f" {plain(snap.error or '')}")
     elif snap.status == "error":
-        st.error(f"**The run stopped with an error.** {plain(snap.error or '')}")
+        st.error(_("**The run stopped with an error.**") + f" {plain(snap.error or '')}")
     elif snap.status == "finished":
-        st.success(f"Finished {snap.total_steps:,} steps in {snap.elapsed:.0f} s.")
+        st.success(
+            _("Finished {steps} steps in {seconds} s.").format(
+                steps=f"{snap.total_steps:,}", seconds=f"{snap.elapsed:.0f}"
+            )
+        )
     elif snap.status == "stopped":
-        st.info(f"Stopped at step {snap.step:,}.")
+        st.info(_("Stopped at step {step}.").format(step=f"{snap.step:,}"))
 
 
 def duration(seconds: float) -> str:
     seconds = int(seconds)
-    return f"{seconds // 60} min {seconds % 60:02d} s" if seconds >= 60 else f"{seconds} s"
+    if seconds >= 60:
+        return _("{minutes} min {seconds} s").format(
+            minutes=seconds // 60, seconds=f"{seconds % 60:02d}"
+        )
+    return _("{seconds} s").format(seconds=seconds)
 
 
 def progress_bar(snap) -> None:
     """A run's progress (a Snapshot or a MultiSnapshot): its status, step of all steps and,
     while it trains, its speed and the time left at that speed."""
     fraction = min(1.0, snap.step / max(snap.total_steps, 1))
-    text = f"{snap.status} · step {snap.step:,} / {snap.total_steps:,}"
+    text = _("{status} · step {step} / {total}").format(
+        status=_(snap.status), step=f"{snap.step:,}", total=f"{snap.total_steps:,}"
+    )
     rate = snap.steps_per_sec
     if rate and snap.status == "running":  # paused: the last speed is stale
-        text += f" · {rate:,.1f} steps/s" if rate < 10 else f" · {rate:,.0f} steps/s"
+        shown = f"{rate:,.1f}" if rate < 10 else f"{rate:,.0f}"
+        text += " · " + _("{rate} steps/s").format(rate=shown)
     if snap.eta_seconds is not None:
-        text += f" · about {duration(snap.eta_seconds)} left"
+        text += " · " + _("about {time} left").format(time=duration(snap.eta_seconds))
     st.progress(fraction, text=text)
 
 
@@ -342,3 +364,11 @@ def held_series(frames, centres: np.ndarray, sigma: float) -> tuple[list[int], l
         [f.step for f in frames],
         [coverage_2d(f.samples, centres, sigma)["modes_held"] for f in frames],
     )
+
+
+def dataset_status_text(status: str) -> str:
+    """A dataset's status (loading.dataset_status) in the page's language: "offline (how it
+    is obtained)" is translated in its two parts."""
+    if status.startswith("offline (") and status.endswith(")"):
+        return _("offline ({how})").format(how=_(status[len("offline (") : -1]))
+    return _(status)

@@ -9,6 +9,7 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages.ui.i18n import _
 from playground.lessons import dirac
 from playground.lessons.catalogue import (
     Lesson,
@@ -30,38 +31,50 @@ def _dirac_paths(setup: dirac.DiracSetup) -> dict[str, np.ndarray]:
 
 def dirac_panel(lesson: Lesson, view: TeacherView) -> None:
     """The Dirac-GAN's vector field and three trajectories (drawn at once: no training)."""
-    st.subheader("The Dirac-GAN")
+    st.subheader(_("The Dirac-GAN"))
     base = lesson.dirac or dirac.DiracSetup()
     locked = view.locked
     cols = st.columns(4)
     loss = cols[0].selectbox(
-        "Loss",
+        _("Loss"),
         dirac.DIRAC_LOSSES,
         index=dirac.DIRAC_LOSSES.index(base.loss),
         key="lessons.dirac.loss",
         disabled=locked,
-        help=dirac.loss_help(),
+        help=_(dirac.loss_help()),
     )
     reg = cols[1].selectbox(
-        "Regulariser",
+        _("Regulariser"),
         dirac.REGULARISERS[1:],
         key="lessons.dirac.reg",
         disabled=locked,
-        help="r1: γ/2·ψ² on D. gp: WGAN-GP's λ(|ψ| − 1)². "
-        "noise: instance noise of std σ on D's inputs.",
+        help=_(
+            "r1: γ/2·ψ² on D. gp: WGAN-GP's λ(|ψ| − 1)². "
+            "noise: instance noise of std σ on D's inputs."
+        ),
     )
     strength = cols[2].number_input(
-        "Strength (γ, λ or σ)", 0.0, 100.0, 1.0, 0.1, key="lessons.dirac.strength", disabled=locked
+        _("Strength (γ, λ or σ)"),
+        0.0,
+        100.0,
+        1.0,
+        0.1,
+        key="lessons.dirac.strength",
+        disabled=locked,
     )
     lr = cols[3].number_input(
-        "Learning rate h", 0.01, 1.0, base.lr, 0.01, key="lessons.dirac.lr", disabled=locked
+        _("Learning rate h"), 0.01, 1.0, base.lr, 0.01, key="lessons.dirac.lr", disabled=locked
     )
     setup = replace(base, loss=loss, regulariser=reg, strength=float(strength), lr=float(lr))
     paths = _dirac_paths(setup)
     st.plotly_chart(dirac_figure(setup, paths), key="lessons.dirac.figure")
     verdicts = [
-        f"**{name}**: {dirac.verdict(path)} (distance {dirac.distances(path)[0]:.2f} → "
-        f"{dirac.distances(path)[-1]:.3g})"
+        _("**{name}**: {verdict} (distance {start} → {end})").format(
+            name=_(name),
+            verdict=_(dirac.verdict(path)),
+            start=f"{dirac.distances(path)[0]:.2f}",
+            end=f"{dirac.distances(path)[-1]:.3g}",
+        )
         for name, path in paths.items()
     ]
     st.markdown(" · ".join(verdicts))
@@ -81,17 +94,21 @@ def dirac_figure(setup: dirac.DiracSetup, paths: dict[str, np.ndarray]) -> go.Fi
             x=xs,
             y=ys,
             mode="lines+markers",
-            name="gradient field",
+            name=_("gradient field"),
             line=dict(color="#999", width=1),
             hoverinfo="skip",
             marker=dict(symbol="arrow", angleref="previous", size=sizes, color="#999"),
         )
     )
-    colours = {"simultaneous": "#d62728", "alternating": "#ff7f0e", "regularised": "#2ca02c"}
+    # Okabe–Ito colours, told apart by their dash too (not by red against green).
+    colours = {"simultaneous": "#D55E00", "alternating": "#0072B2", "regularised": "#009E73"}
+    dashes = {"simultaneous": "solid", "alternating": "dash", "regularised": "dot"}
     names = {
-        "simultaneous": "simultaneous steps",
-        "alternating": "alternating steps",
-        "regularised": f"simultaneous, {setup.regulariser} {setup.strength:g}",
+        "simultaneous": _("simultaneous steps"),
+        "alternating": _("alternating steps"),
+        "regularised": _("simultaneous, {regulariser} {strength}").format(
+            regulariser=setup.regulariser, strength=f"{setup.strength:g}"
+        ),
     }
     for key, path in paths.items():
         fig.add_trace(
@@ -100,7 +117,7 @@ def dirac_figure(setup: dirac.DiracSetup, paths: dict[str, np.ndarray]) -> go.Fi
                 y=path[:, 1],
                 mode="lines",
                 name=names[key],
-                line=dict(color=colours[key], width=2),
+                line=dict(color=colours[key], width=2.5, dash=dashes[key]),
             )
         )
     fig.add_trace(
@@ -108,15 +125,17 @@ def dirac_figure(setup: dirac.DiracSetup, paths: dict[str, np.ndarray]) -> go.Fi
             x=[0],
             y=[0],
             mode="markers",
-            name="equilibrium",
+            name=_("equilibrium"),
             marker=dict(symbol="x", size=12, color="black"),
         )
     )
     fig.update_layout(
         height=480,
         margin=dict(l=10, r=10, t=30, b=10),
-        xaxis=dict(title="θ (G's point)", range=[-2.2, 2.2], constrain="domain"),
-        yaxis=dict(title="ψ (D's slope)", range=[-2.2, 2.2], scaleanchor="x", constrain="domain"),
+        xaxis=dict(title=_("θ (G's point)"), range=[-2.2, 2.2], constrain="domain"),
+        yaxis=dict(
+            title=_("ψ (D's slope)"), range=[-2.2, 2.2], scaleanchor="x", constrain="domain"
+        ),
         legend=dict(orientation="h", y=-0.15),
     )
     return fig

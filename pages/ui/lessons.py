@@ -14,6 +14,7 @@ from pages.ui import settings as settings_ui
 from pages.ui import slowmo as slowmo_ui
 from pages.ui import starting as starting_ui
 from pages.ui import train as train_ui
+from pages.ui.i18n import _
 from playground.data.registry import mixture_spec
 from playground.errors import ConfigError
 from playground.lessons.catalogue import (
@@ -46,7 +47,7 @@ def teacher_view() -> TeacherView:
     try:
         return parse_teacher_link(st.query_params.to_dict())
     except ValueError as exc:
-        st.warning(f"The link's lesson settings were not used: {ui.plain(str(exc))}")
+        st.warning(_("The link's lesson settings were not used:") + f" {ui.plain(str(exc))}")
         return TeacherView()
 
 
@@ -54,24 +55,28 @@ def pick_lesson(view: TeacherView) -> Lesson:
     """The link's lesson when locked (or its picker hidden); else a picker in the sidebar."""
     if view.lesson is not None and (view.locked or not view.shows("picker")):
         return view.lesson
-    names = [f"{x.number}. {x.title}" for x in LESSONS]
+    names = [f"{x.number}. {_(x.title)}" for x in LESSONS]
     start = view.lesson.number - 1 if view.lesson is not None else 0
     chosen = st.sidebar.radio(
-        "Lesson", names, index=start, key="lessons.pick", help="The lessons in teaching order."
+        _("Lesson"),
+        names,
+        index=start,
+        key="lessons.pick",
+        help=_("The lessons in teaching order."),
     )
     return LESSONS[names.index(chosen)]
 
 
 # ---------------------------------------------------------------------- the lesson's text
 def header(lesson: Lesson, view: TeacherView) -> None:
-    st.header(f"Lesson {lesson.number}: {lesson.title}")
-    st.markdown(lesson.shows)
+    st.header(_("Lesson {number}: {title}").format(number=lesson.number, title=_(lesson.title)))
+    st.markdown(_(lesson.shows))
     if view.shows("formula"):
         st.latex(lesson.formula)
     if view.shows("watch"):
-        st.markdown(f"**What to watch.** {lesson.watch}")
+        st.markdown(_("**What to watch.**") + " " + _(lesson.watch))
     if view.shows("claim"):
-        st.info(f"**What you should see.** {lesson.claim}", icon=":material/visibility:")
+        st.info(_("**What you should see.**") + " " + _(lesson.claim), icon=":material/visibility:")
 
 
 # ---------------------------------------------------------------------- starting
@@ -91,9 +96,7 @@ def start(lesson: Lesson, index: int = 0) -> None:
         slot.replace(None)
         multi.replace(None)
         try:  # the same factory as every other run: here, or an actor on the Ray cluster
-            runner = backends.make_multi_run(
-                lesson.configs(), mesh="manifold" in lesson.layers
-            )
+            runner = backends.make_multi_run(lesson.configs(), mesh="manifold" in lesson.layers)
         except (backends.ClusterUnavailable, ConfigError) as exc:
             st.session_state[starting_ui.BACKEND_ERROR] = str(exc)
             return
@@ -119,9 +122,9 @@ def start_buttons(lesson: Lesson) -> None:
     """The lesson's one click, and one click for each further variant."""
     first = lesson.variants[0]
     cols = st.columns(max(2, len(lesson.variants)))
-    label = f"Start lesson {lesson.number}"
+    label = _("Start lesson {number}").format(number=lesson.number)
     if len(lesson.variants) > 1 and lesson.kind != "side-by-side":
-        label += f": {first.label}"
+        label += f": {_(first.label)}"
     cols[0].button(
         label,
         key=f"lessons.start.{lesson.key}",
@@ -133,14 +136,14 @@ def start_buttons(lesson: Lesson) -> None:
     )
     if lesson.kind == "side-by-side":
         cols[1].caption(
-            "Trains "
-            + " and ".join(v.label for v in lesson.variants)
-            + " side by side, stepped together (batched where their settings allow)."
+            _(
+                "Trains {runs} side by side, stepped together (batched where their settings allow)."
+            ).format(runs=_(" and ").join(_(v.label) for v in lesson.variants))
         )
         return
     for i, variant in enumerate(lesson.variants[1:], start=1):
         cols[i].button(
-            variant.label,
+            _(variant.label),
             key=f"lessons.start.{lesson.key}.{i}",
             on_click=start,
             args=(lesson, i),
@@ -170,16 +173,16 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
     cfg = lesson.variants[index].config()
     # One pair of rate widgets per variant: a variant's run must not get another's rates.
     variant = f".{index}" if index else ""
-    with st.expander("Settings of this lesson", expanded=False):
+    with st.expander(_("Settings of this lesson"), expanded=False):
         rows = [
-            {"setting": FIELDS[k].label if k in FIELDS else k, "value": v}
+            {_("setting"): _(FIELDS[k].label) if k in FIELDS else k, _("value"): v}
             for k, v in cfg.to_query().items()
         ]
         st.dataframe(rows, hide_index=True, width="content")
         live = run is not None and active_index(lesson) is not None and run.snapshot().active
         cols = st.columns(2)
         lr_g = cols[0].number_input(
-            f"{FIELDS['lr_g'].label} (changes live)",
+            _("{setting} (changes live)").format(setting=_(FIELDS["lr_g"].label)),
             value=cfg.lr_g,
             format="%g",
             step=None,
@@ -188,7 +191,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             help=settings_ui.help_for("lr_g"),
         )
         lr_d = cols[1].number_input(
-            f"{FIELDS['lr_d'].label} (changes live)",
+            _("{setting} (changes live)").format(setting=_(FIELDS["lr_d"].label)),
             value=cfg.lr_d,
             format="%g",
             step=None,
@@ -197,7 +200,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
             help=settings_ui.help_for("lr_d"),
         )
         if view.locked:
-            st.caption("Settings are locked by this link.")
+            st.caption(_("Settings are locked by this link."))
         if live and not view.locked:
             current = run.snapshot().config
             changes = {
@@ -207,7 +210,9 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
                 try:
                     run.set_hyper(**changes)
                     st.toast(
-                        "Changed live: " + ", ".join(f"{k} = {v:g}" for k, v in changes.items())
+                        _("Changed live:")
+                        + " "
+                        + ", ".join(f"{k} = {v:g}" for k, v in changes.items())
                     )
                 except ValueError as exc:
                     st.error(ui.plain(str(exc)))
@@ -218,18 +223,18 @@ def run_controls(run, snap) -> None:
     cols = st.columns(6)
     if snap.status == "paused":
         cols[0].button(
-            "Resume", icon=":material/resume:", on_click=run.resume, key="lessons.resume"
+            _("Resume"), icon=":material/resume:", on_click=run.resume, key="lessons.resume"
         )
     else:
         cols[0].button(
-            "Pause",
+            _("Pause"),
             icon=":material/pause:",
             on_click=run.pause,
             disabled=not snap.active,
             key="lessons.pause",
         )
     cols[1].button(
-        "Stop",
+        _("Stop"),
         icon=":material/stop:",
         on_click=run.stop,
         disabled=not snap.active,
@@ -250,7 +255,7 @@ def switch_button(lesson: Lesson, run: Run, snap: Snapshot) -> None:
             st.session_state["lessons.switch_error"] = str(exc)
 
     st.button(
-        switch.label,
+        _(switch.label),
         key="lessons.switch",
         type="primary",
         on_click=apply,
@@ -259,7 +264,9 @@ def switch_button(lesson: Lesson, run: Run, snap: Snapshot) -> None:
     )
     if done is not None:
         changed = ", ".join(f"{k} = {v}" for k, v in switch.changes.items())
-        st.caption(f"Switched at step {done:,}: {changed}.")
+        st.caption(
+            _("Switched at step {step}: {changes}.").format(step=f"{done:,}", changes=changed)
+        )
     if "lessons.switch_error" in st.session_state:
         st.error(st.session_state.pop("lessons.switch_error"))
 
@@ -273,7 +280,10 @@ def layer_toggles(lesson: Lesson, view: TeacherView) -> set[str]:
     on = set()
     for col, (name, (label, text)) in zip(cols, LAYERS.items(), strict=True):
         if col.toggle(
-            label, value=name in lesson.layers, key=f"lessons.layer.{lesson.key}.{name}", help=text
+            _(label),
+            value=name in lesson.layers,
+            key=f"lessons.layer.{lesson.key}.{name}",
+            help=_(text),
         ):
             on.add(name)
     return on
@@ -307,11 +317,12 @@ def plane_caption(frame: Frame, cfg) -> str:
 def preview(lesson: Lesson) -> None:
     """Before Start: the data the lesson trains on, drawn where its live picture will be (which
     also has the browser load its charting code now rather than after the click)."""
-    title = "The data this lesson trains on (real, blue)"
-    caption = "Press the start button above: the generator learns to draw these, live."
-    if not ui.data_preview_chart(lesson.variants[0].config().dataset, "lessons.preview", title,
-                                 caption):
-        st.caption("Press the start button above: the run trains here, live.")
+    title = _("The data this lesson trains on (real, blue)")
+    caption = _("Press the start button above: the generator learns to draw these, live.")
+    if not ui.data_preview_chart(
+        lesson.variants[0].config().dataset, "lessons.preview", title, caption
+    ):
+        st.caption(_("Press the start button above: the run trains here, live."))
 
 
 def held_text(snap: Snapshot) -> str:
@@ -319,7 +330,9 @@ def held_text(snap: Snapshot) -> str:
     if not records:
         return ""
     last = records[-1]
-    return f"{last['modes_held']} of {last['modes_total']} modes held (step {last['step']:,})"
+    return _("{held} of {total} modes held (step {step})").format(
+        held=last["modes_held"], total=last["modes_total"], step=f"{last['step']:,}"
+    )
 
 
 def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
@@ -343,7 +356,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
             return
         layers = layer_toggles(lesson, view)
         if frame is None or snap.kind != "points":
-            st.caption("Building the models and loading the data…")
+            st.caption(_("Building the models and loading the data…"))
             return
         left, right = st.columns([3, 2])
         with left:
@@ -352,7 +365,9 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                 ui.shown_real_points(run),
                 snap.extent,
                 layers,
-                title=f"Step {frame.step:,}: real (blue), generated (orange)",
+                title=_("Step {step}: real (blue), generated (orange)").format(
+                    step=f"{frame.step:,}"
+                ),
             )
             st.plotly_chart(fig, key="lessons.view")
             if "manifold" in layers:
@@ -360,21 +375,28 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
         with right:
             text = held_text(snap)
             if text:
-                st.metric("Mode coverage", text.split(" (")[0], help=text)
+                st.metric(_("Mode coverage"), text.split(" (")[0], help=text)
             if frame.arrows is not None:
-                st.caption(f"Arrows: median ‖∂L_G/∂x‖ = {frame.arrows.median_norm:.3g}.")
+                st.caption(
+                    _("Arrows: median ‖∂L_G/∂x‖ = {norm}.").format(
+                        norm=f"{frame.arrows.median_norm:.3g}"
+                    )
+                )
             st.plotly_chart(
                 figures.line_figure(
                     snap.history,
                     {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
-                    "Gradient norms",
+                    _("Gradient norms"),
                     log_y=True,
                 ),
                 key="lessons.grads",
             )
             st.plotly_chart(
                 figures.line_figure(
-                    snap.history, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", 0.6
+                    snap.history,
+                    {"d_loss": _("D loss"), "g_loss": _("G loss")},
+                    _("Losses"),
+                    0.6,
                 ),
                 key="lessons.losses",
             )
@@ -393,49 +415,59 @@ def live_images(snap: Snapshot, frame: Frame) -> None:
     left, right = st.columns([3, 2])
     with left:
         grid = images.upscale(images.make_grid(frame.samples, pad=1), GRID_PX)
-        st.image(grid, caption=f"Fixed noise at step {frame.step:,}", output_format="PNG",
-                 alt=f"The generator's images of its fixed noise at step {frame.step:,}")
+        step = f"{frame.step:,}"
+        st.image(
+            grid,
+            caption=_("Fixed noise at step {step}").format(step=step),
+            output_format="PNG",
+            alt=_("The generator's images of its fixed noise at step {step}").format(step=step),
+        )
     with right:
         last = snap.measures[-1] if snap.measures else {}
         if "classes_covered" in last:
             st.metric(
-                "Classes covered",
-                f"{last['classes_covered']} of {last.get('classes_total', 10)}",
-                help=f"by the project's classifier, step {last['step']:,}",
+                _("Classes covered"),
+                _("{covered} of {total}").format(
+                    covered=last["classes_covered"], total=last.get("classes_total", 10)
+                ),
+                help=_("by the project's classifier, step {step}").format(step=f"{last['step']:,}"),
             )
         st.plotly_chart(
             figures.line_figure(
-                snap.history, {"d_real": "D(real)", "d_fake": "D(fake)"}, "D's output"
+                snap.history, {"d_real": "D(real)", "d_fake": "D(fake)"}, _("D's output")
             ),
             key="lessons.d_outputs",
         )
         st.plotly_chart(
             figures.line_figure(
-                snap.history, {"d_loss": "D loss", "g_loss": "G loss"}, "Losses", 0.6
+                snap.history, {"d_loss": _("D loss"), "g_loss": _("G loss")}, _("Losses"), 0.6
             ),
             key="lessons.losses",
         )
 
 
-
-
 # ---------------------------------------------------------------------- teacher link
 def teacher_link_builder(lesson: Lesson) -> None:
     """Make a link that opens this lesson for a class: chosen parts hidden, settings locked."""
-    with st.expander("Teacher link", icon=":material/link:"):
+    with st.expander(_("Teacher link"), icon=":material/link:"):
         hide = st.multiselect(
-            "Hide",
+            _("Hide"),
             HIDEABLE,
             default=["picker", "settings"],
             key=f"lessons.hide.{lesson.key}",
-            help="Parts of the page the class does not see.",
+            help=_("Parts of the page the class does not see."),
+            format_func=_,
         )
-        lock = st.checkbox("Lock the settings", value=True, key=f"lessons.lock.{lesson.key}")
+        lock = st.checkbox(_("Lock the settings"), value=True, key=f"lessons.lock.{lesson.key}")
 
         query = teacher_query(lesson, tuple(hide), lock)
         text = "&".join(f"{k}={v}" for k, v in query.items())
         st.code(f"/lessons?{text}", language=None)
-        st.caption("Append this to the app's address (for example http://localhost:8501).")
+        st.caption(
+            _("Append this to the app's address (for example {address}).").format(
+                address="http://localhost:8501"
+            )
+        )
 
 
 __all__ = ["find_lesson"]

@@ -8,6 +8,7 @@ import streamlit as st
 
 from pages.ui import common as ui
 from pages.ui import lessons as lessons_ui
+from pages.ui.i18n import _
 from playground.data.registry import mixture_spec
 from playground.lessons.catalogue import (
     Lesson,
@@ -25,16 +26,16 @@ def _grad_figure(lesson: Lesson, members) -> go.Figure:
             go.Scatter(
                 x=h.get("step", []),
                 y=h.get("g_grad_norm", []),
-                name=f"{variant.label}: ‖∇G‖",
+                name=f"{_(variant.label)}: ‖∇G‖",
                 mode="lines",
             )
         )
     grads.update_layout(
-        title="G's gradient norm, side by side",
+        title=_("G's gradient norm, side by side"),
         height=300,
         yaxis_type="log",
         margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="step",
+        xaxis_title=_("step"),
         legend=dict(orientation="h", y=-0.3),
     )
     return grads
@@ -42,10 +43,12 @@ def _grad_figure(lesson: Lesson, members) -> go.Figure:
 
 def _held_figure(lesson: Lesson, members, centres, sigma) -> go.Figure:
     fig = figures.modes_held_figure(
-        [(v.label, *ui.held_series(m.frames, centres, sigma))
-         for v, m in zip(lesson.variants, members, strict=True)],
+        [
+            (_(v.label), *ui.held_series(m.frames, centres, sigma))
+            for v, m in zip(lesson.variants, members, strict=True)
+        ],
         len(centres),
-        f"Modes held (of {len(centres)}), side by side",
+        _("Modes held (of {total}), side by side").format(total=len(centres)),
         height=300,
     )
     fig.update_layout(legend=dict(orientation="h", y=-0.3))
@@ -55,10 +58,12 @@ def _held_figure(lesson: Lesson, members, centres, sigma) -> go.Figure:
 def member_summary(label: str, member, centres, sigma) -> str:
     """A member's picture in one line of words (its text alternative)."""
     frame = member.latest
-    text = f"**{label}**, step {frame.step:,}"
+    text = _("**{run}**, step {step}").format(run=_(label), step=f"{frame.step:,}")
     if centres is not None:
         m = coverage_2d(frame.samples, centres, sigma)
-        text += f": {m['modes_held']} of {m['modes_total']} modes held"
+        text += ": " + _("{held} of {total} modes held").format(
+            held=m["modes_held"], total=m["modes_total"]
+        )
     return text
 
 
@@ -78,7 +83,7 @@ def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
             lessons_ui.run_controls(runner, snap)
         members = snap.members
         if not members:  # a run on the Ray cluster has none until an actor takes it
-            st.caption("Waiting for the cluster to start the runs…")
+            st.caption(_("Waiting for the cluster to start the runs…"))
             return
         spec = mixture_spec(members[0].config.dataset)
         centres, sigma = spec if spec is not None else (None, None)
@@ -90,14 +95,14 @@ def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
         cols = st.columns(len(members))
         for col, variant, member in zip(cols, lesson.variants, members, strict=True):
             if member.latest is None:
-                col.caption("Building the models…")
+                col.caption(_("Building the models…"))
                 continue
             fig = lessons_ui.view_figure(
                 member.latest,
                 lessons_ui.mode_centres(member.config.dataset),
                 member.extent,
                 set(lesson.layers) & {"decision", "manifold"},
-                title=variant.label,
+                title=_(variant.label),
                 height=400,
             )
             col.plotly_chart(fig, key=f"lessons.side.{variant.label}")

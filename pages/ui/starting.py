@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui.i18n import _
 from playground.errors import ConfigError
 from playground.runs import backends, capacity
 from playground.runs.runner import Run
@@ -61,14 +62,16 @@ def memory_check(cfg: GANConfig | None, problem: str | None) -> str | None:
         cost = capacity.check_budget(cfg, budget)
     except ConfigError as exc:
         return str(exc)
-    st.caption(f"Memory this run needs: about {gib(cost.peak_bytes)}, of the "
-               f"{gib(budget)} each run may use on this server. Work per step: "
-               f"{gflop(cost.step_flops)} GFLOP.",
-               help="Estimated before the run starts from its models and batch size. Memory: "
-               "weights, gradients, optimiser state and the activations of one training step. "
-               "Work: the arithmetic of one step (its D updates and its G update), in GFLOP, "
-               "billions of multiplications and additions; a CPU core does a few tens of them "
-               "a second, a GPU thousands.")
+    st.caption(
+        f"Memory this run needs: about {gib(cost.peak_bytes)}, of the "
+        f"{gib(budget)} each run may use on this server. Work per step: "
+        f"{gflop(cost.step_flops)} GFLOP.",
+        help="Estimated before the run starts from its models and batch size. Memory: "
+        "weights, gradients, optimiser state and the activations of one training step. "
+        "Work: the arithmetic of one step (its D updates and its G update), in GFLOP, "
+        "billions of multiplications and additions; a CPU core does a few tens of them "
+        "a second, a GPU thousands.",
+    )
     return None
 
 
@@ -76,7 +79,9 @@ def capacity_notice() -> None:
     """How many of the server's training slots are in use; after a refused Start, a warning
     that watches for a free slot by itself."""
     if BACKEND_ERROR in st.session_state:
-        st.error(f"**The run could not start.** {ui.plain(str(st.session_state[BACKEND_ERROR]))}")
+        st.error(
+            _("**The run could not start.**") + f" {ui.plain(str(st.session_state[BACKEND_ERROR]))}"
+        )
     try:
         on_ray = backends.backend_name() == "ray"
     except ConfigError as exc:  # a bad GAN_PLAYGROUND_BACKEND: say so, keep the page
@@ -97,14 +102,23 @@ def capacity_notice() -> None:
             st.rerun()  # redraw the page: the warning goes and polling stops
         if waiting:
             st.warning(
-                f"**All {status.limit} training slots on this server are in use** "
-                f"({status.active} runs active), so your run did not start. A run frees its "
-                "slot when it finishes, is stopped or reset, or its browser tab is closed; "
-                "this message changes by itself when a slot is free."
+                _(
+                    "**All {limit} training slots on this server are in use** ({active} runs "
+                    "active), so your run did not start. A run frees its slot when it "
+                    "finishes, is stopped or reset, or its browser tab is closed; this message "
+                    "changes by itself when a slot is free."
+                ).format(limit=status.limit, active=status.active)
             )
         elif st.session_state.get(SLOT_FREED):
-            st.success(f"A training slot is free ({status.active} of {status.limit} in use): "
-                       "press **▶ Start**.")
-        st.caption(f"Training slots on this server: {status.active} of {status.limit} in use.")
+            st.success(
+                _(
+                    "A training slot is free ({active} of {limit} in use): press **▶ Start**."
+                ).format(active=status.active, limit=status.limit)
+            )
+        st.caption(
+            _("Training slots on this server: {active} of {limit} in use.").format(
+                active=status.active, limit=status.limit
+            )
+        )
 
     notice()

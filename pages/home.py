@@ -8,6 +8,7 @@ from pages.ui import common as ui
 from pages.ui.i18n import _
 from playground.data.loading import dataset_status
 from playground.data.registry import DATASETS
+from playground.texts.catalogue import N_
 
 ui.require_router()
 
@@ -39,9 +40,9 @@ def go_train(preset: str) -> None:
 
 cols = st.columns(4)
 starts = [  # (button, preset, caption): translated where shown
-    ("See mode collapse", "ring8-collapse", "The original GAN on a ring of 8 Gaussians."),
-    ("See it fixed", "ring8-stable", "The same data with settings that learn all 8 modes."),
-    ("Train digits", "digits-dcgan", "A DCGAN on handwritten digits, offline, on a CPU."),
+    (N_("See mode collapse"), "ring8-collapse", N_("The original GAN on a ring of 8 Gaussians.")),
+    (N_("See it fixed"), "ring8-stable", N_("The same data with settings that learn all 8 modes.")),
+    (N_("Train digits"), "digits-dcgan", N_("A DCGAN on handwritten digits, offline, on a CPU.")),
 ]
 
 

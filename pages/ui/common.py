@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pages.ui.i18n import _
+from pages.ui.i18n import _, translated
 from playground.data import registry as datasets
 from playground.data import uploads
 from playground.data.registry import points_source
@@ -262,7 +262,8 @@ def data_preview_chart(dataset: str, key: str, title: str, caption: str) -> bool
     real, extent = shown
     left, _right = st.columns([3, 2])
     with left:
-        st.plotly_chart(points_figure(None, real, extent, title=title, height=520), key=key)
+        figure = translated(points_figure(None, real, extent, title=title, height=520))
+        st.plotly_chart(figure, key=key)
         st.caption(caption)
     return True
 

@@ -4,9 +4,13 @@ teacher's link opens in the class's language, and otherwise the browser's (st.co
 
 from __future__ import annotations
 
+import re
+
+import plotly.graph_objects as go
 import streamlit as st
 
 from playground.texts.catalogue import DEFAULT, LANGUAGES, language_of, translate
+from playground.views import figures
 
 KEY = "ui.lang"
 
@@ -55,3 +59,43 @@ def language_switch() -> None:
         on_change=_chosen,
         help="The app's language; it is kept in the page's address (?lang=zh) for a link.",
     )
+
+
+_SCORE = re.compile(r"^(fake|real) \((.*)\)$")
+
+
+def _tick(text: str) -> str:
+    """A colour bar's tick ("fake (0.047)", figures.decision_legend) or a plain label."""
+    found = _SCORE.match(text)
+    if found:
+        shown = _("fake ({score})") if found.group(1) == "fake" else _("real ({score})")
+        return shown.format(score=found.group(2))
+    return _(text)
+
+
+def translated(fig: go.Figure) -> go.Figure:
+    """A figure built by playground.views (in English) with its words in this page's
+    language: the title, the axes' titles, the traces' names and colour bars."""
+    if current() == DEFAULT:
+        return fig
+    if fig.layout.title.text:
+        fig.layout.title.text = _(fig.layout.title.text)
+    for axis in ("xaxis", "yaxis"):
+        title = fig.layout[axis].title
+        if title.text:
+            title.text = _(title.text)
+    for trace in fig.data:
+        if getattr(trace, "name", None):
+            trace.name = _(trace.name)
+        bar = getattr(trace, "colorbar", None)
+        if bar is not None:
+            if bar.title.text:
+                bar.title.text = _(bar.title.text)
+            if bar.ticktext:
+                bar.ticktext = [_tick(t) for t in bar.ticktext]
+    return fig
+
+
+def translated_line_figure(*args, **kwargs) -> go.Figure:
+    """figures.line_figure with its words in this page's language."""
+    return translated(figures.line_figure(*args, **kwargs))

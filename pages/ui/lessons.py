@@ -10,6 +10,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui import i18n
 from pages.ui import settings as settings_ui
 from pages.ui import slowmo as slowmo_ui
 from pages.ui import starting as starting_ui
@@ -298,7 +299,9 @@ def view_figure(
     height: int = 520,
 ) -> go.Figure:
     """Real and generated points over D's map, with G's manifold and the gradient arrows."""
-    return figures.layered_figure(frame, real, extent, set(layers) | POINTS, title, height)
+    return i18n.translated(
+        figures.layered_figure(frame, real, extent, set(layers) | POINTS, title, height)
+    )
 
 
 @st.cache_data(show_spinner=False)
@@ -311,7 +314,7 @@ def mode_centres(dataset: str) -> np.ndarray | None:
 def plane_caption(frame: Frame, cfg) -> str:
     if frame.manifold is None:
         return ""
-    return figures.plane_caption(frame.manifold.plane, cfg.latent_dim)
+    return figures.plane_caption(frame.manifold.plane, cfg.latent_dim, _)
 
 
 def preview(lesson: Lesson) -> None:
@@ -383,7 +386,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                     )
                 )
             st.plotly_chart(
-                figures.line_figure(
+                i18n.translated_line_figure(
                     snap.history,
                     {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
                     _("Gradient norms"),
@@ -392,7 +395,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                 key="lessons.grads",
             )
             st.plotly_chart(
-                figures.line_figure(
+                i18n.translated_line_figure(
                     snap.history,
                     {"d_loss": _("D loss"), "g_loss": _("G loss")},
                     _("Losses"),
@@ -433,13 +436,13 @@ def live_images(snap: Snapshot, frame: Frame) -> None:
                 help=_("by the project's classifier, step {step}").format(step=f"{last['step']:,}"),
             )
         st.plotly_chart(
-            figures.line_figure(
+            i18n.translated_line_figure(
                 snap.history, {"d_real": "D(real)", "d_fake": "D(fake)"}, _("D's output")
             ),
             key="lessons.d_outputs",
         )
         st.plotly_chart(
-            figures.line_figure(
+            i18n.translated_line_figure(
                 snap.history, {"d_loss": _("D loss"), "g_loss": _("G loss")}, _("Losses"), 0.6
             ),
             key="lessons.losses",

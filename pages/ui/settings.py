@@ -9,6 +9,7 @@ from typing import Any
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui.i18n import _
 from playground.data import registry as datasets
 from playground.errors import ConfigError
 from playground.settings.config import GANConfig
@@ -38,8 +39,9 @@ def _note_live_change(name: str) -> None:
 
 def help_for(name: str) -> str:
     row = FIELDS.get(name)
-    text = row.help if row is not None else ""
-    return f"{text} (Setting `{name}` in the page's URL and on the command line.)".lstrip()
+    text = _(row.help) if row is not None else ""
+    where = _("(Setting `{name}` in the page's URL and on the command line.)").format(name=name)
+    return f"{text} {where}".lstrip()
 
 
 def _widget(name: str, field: dataclasses.Field, device_text: str):

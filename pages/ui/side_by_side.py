@@ -7,6 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui import i18n
 from pages.ui import lessons as lessons_ui
 from pages.ui.i18n import _
 from playground.data.registry import mixture_spec
@@ -91,7 +92,7 @@ def live_side_by_side(lesson: Lesson, runner, view: TeacherView) -> None:
             chart = _held_figure(lesson, members, centres, sigma)
         else:
             chart = _grad_figure(lesson, members)
-        st.plotly_chart(chart, key="lessons.side.chart")
+        st.plotly_chart(i18n.translated(chart), key="lessons.side.chart")
         cols = st.columns(len(members))
         for col, variant, member in zip(cols, lesson.variants, members, strict=True):
             if member.latest is None:

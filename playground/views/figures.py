@@ -192,18 +192,24 @@ def arrow_segments(starts: np.ndarray,
     return flat[:, 0], flat[:, 1], np.tile(np.array([0, 7, 0], dtype=np.float32), n)
 
 
-def plane_caption(plane: str, latent_dim: int) -> str:
-    """Which latent plane G's manifold shows (view2d.Manifold.plane), in words."""
-    if plane == "latent":
-        return (f"The mesh is G's image of a regular {latent_dim}D grid over its whole "
-                "latent space (±2.5 standard deviations).")
-    if plane == "principal":
-        return (f"The latent has {latent_dim} dimensions: the mesh is G's image of a grid on the "
-                "plane of G's two principal directions (where its output moves most).")
-    return (f"The latent has {latent_dim} dimensions: the mesh is G's image of a grid on a "
-            "fixed random plane through the latent's origin (the same plane all run long), "
-            f"spanning ±{2.5 * (latent_dim / 2) ** 0.5:.0f} so that it reaches the sizes of "
-            "the noise vectors G is fed.")
+PLANE_CAPTIONS = {  # which latent plane G's manifold shows, in words ({dims}, {span} filled in)
+    "latent": "The mesh is G's image of a regular {dims}D grid over its whole latent space "
+    "(±2.5 standard deviations).",
+    "principal": "The latent has {dims} dimensions: the mesh is G's image of a grid on the plane "
+    "of G's two principal directions (where its output moves most).",
+    "random": "The latent has {dims} dimensions: the mesh is G's image of a grid on a fixed "
+    "random plane through the latent's origin (the same plane all run long), spanning ±{span} "
+    "so that it reaches the sizes of the noise vectors G is fed.",
+}
+
+
+def plane_caption(plane: str, latent_dim: int, translate=str) -> str:
+    """Which latent plane G's manifold shows (view2d.Manifold.plane), in words; `translate`
+    gives the words in a page's language before the numbers are filled in."""
+    key = plane if plane in ("latent", "principal") else "random"
+    return translate(PLANE_CAPTIONS[key]).format(
+        dims=latent_dim, span=f"{2.5 * (latent_dim / 2) ** 0.5:.0f}"
+    )
 
 
 def change_figure(change: np.ndarray, extent: tuple[float, float, float, float],

@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 require_chromium()
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
-PAGES = ("", "lessons", "train", "explore", "diagnostics", "runs")
+PAGES = ("", "lessons", "train", "explore", "diagnostics", "runs", "?lang=zh", "lessons?lang=zh")
 FAILING = ("serious", "critical")
 
 

@@ -26,7 +26,8 @@ pages = [
     ),
     st.Page("pages/runs.py", title=_("Runs"), icon=":material/folder_open:", url_path="runs"),
 ]
-language_switch()
 warm_up_in_background()
 keep_owner_cookie()  # a reload keeps the runs this browser saved
 st.navigation(pages).run()
+# Last in the sidebar, under the page's own controls (whose order the pages rely on).
+language_switch()

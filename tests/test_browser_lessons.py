@@ -51,6 +51,6 @@ def test_a_teacher_link_hides_the_picker_and_locks_settings(server, page):
     assert page.get_by_text("Settings of this lesson").count() == 0
     # The Dirac-GAN draws at once, with its controls locked.
     page.get_by_text("The Dirac-GAN").first.wait_for(timeout=WAIT_MS)
-    loss = page.locator("[data-testid='stSelectbox']").first
+    loss = page.locator("[data-testid='stMain'] [data-testid='stSelectbox']").first
     assert loss.locator("input").first.is_disabled()
     assert page.locator("[data-testid='stException']").count() == 0

@@ -176,3 +176,26 @@ def step_count(page) -> int:
         return -1
     match = re.search(r"step ([\d,]+)", text)
     return int(match.group(1).replace(",", "")) if match else -1
+
+
+@contextlib.contextmanager
+def lesson_slots(monkeypatch, sizes: dict) -> Iterator[tuple]:
+    """Fresh run slots for the Lessons page (the cached session resources are per real
+    session), with every lesson's settings changed by `sizes` (tiny models, few or many
+    steps); the slots' runs are stopped afterwards."""
+    from pages.ui import common as ui
+    from pages.ui import lessons as lessons_ui
+    from playground.lessons import catalogue
+
+    slot, multi = ui.RunSlot(), ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
+    original = catalogue.Variant.config
+    monkeypatch.setattr(
+        catalogue.Variant, "config", lambda self, seed=None: original(self, seed).replace(**sizes)
+    )
+    try:
+        yield slot, multi
+    finally:
+        slot.stop()
+        multi.replace(None)

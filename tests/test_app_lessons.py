@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import shown, wait_for
+from helpers import lesson_slots, shown, wait_for
 from streamlit.testing.v1 import AppTest
 
 from playground.lessons import catalogue as lessons_data
@@ -19,23 +19,10 @@ SHORT = dict(steps=6, log_every=1, sample_every=3, eval_every=0, hidden=16, batc
 
 @pytest.fixture
 def slots(monkeypatch):
-    """Fresh run slots per test (the cached session resources are per real session), and every
-    lesson shrunk to a few tiny steps so a click trains in well under a second."""
-    from pages.ui import common as ui
-    from pages.ui import lessons as lessons_ui
-
-    slot, multi = ui.RunSlot(), ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
-    original = lessons_data.Variant.config
-
-    def small(self, seed=None):
-        return original(self, seed).replace(**SHORT)
-
-    monkeypatch.setattr(lessons_data.Variant, "config", small)
-    yield slot, multi
-    slot.stop()
-    multi.replace(None)
+    """Fresh run slots per test, and every lesson shrunk to a few tiny steps so a click trains
+    in well under a second."""
+    with lesson_slots(monkeypatch, SHORT) as pair:
+        yield pair
 
 
 def _page(query: dict | None = None) -> AppTest:

@@ -6,10 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import wait_for
+from helpers import lesson_slots, wait_for
 from streamlit.testing.v1 import AppTest
-
-from playground.lessons import catalogue as lessons_data
 
 ROOT = Path(__file__).resolve().parent.parent
 LONG = dict(steps=100_000, log_every=1, sample_every=50, eval_every=0, hidden=16, batch_size=32)
@@ -18,18 +16,8 @@ LONG = dict(steps=100_000, log_every=1, sample_every=50, eval_every=0, hidden=16
 @pytest.fixture
 def slot(monkeypatch):
     """A fresh run slot, and lessons shrunk to tiny models that train until stopped."""
-    from pages.ui import common as ui
-    from pages.ui import lessons as lessons_ui
-
-    slot, multi = ui.RunSlot(), ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
-    original = lessons_data.Variant.config
-    monkeypatch.setattr(lessons_data.Variant, "config",
-                        lambda self, seed=None: original(self, seed).replace(**LONG))
-    yield slot
-    slot.stop()
-    multi.replace(None)
+    with lesson_slots(monkeypatch, LONG) as (slot, _multi):
+        yield slot
 
 
 def _button(at: AppTest, key: str):

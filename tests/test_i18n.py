@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_file
-from helpers import wait_for
+from helpers import lesson_slots, wait_for
 from streamlit.testing.v1 import AppTest
 
 from playground.data import registry as datasets
@@ -301,21 +301,8 @@ def _english_left(at: AppTest) -> dict[str, list[str]]:
 def slots(monkeypatch):
     from test_app_lessons import SHORT
 
-    from pages.ui import common as ui
-    from pages.ui import lessons as lessons_ui
-
-    slot, multi = ui.RunSlot(), ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    monkeypatch.setattr(lessons_ui, "multi_slot", lambda: multi)
-    original = lessons_data.Variant.config
-    monkeypatch.setattr(
-        lessons_data.Variant,
-        "config",
-        lambda self, seed=None: original(self, seed).replace(**SHORT),
-    )
-    yield slot, multi
-    slot.stop()
-    multi.replace(None)
+    with lesson_slots(monkeypatch, SHORT) as pair:
+        yield pair
 
 
 def _page(name: str, lang: str | None) -> AppTest:

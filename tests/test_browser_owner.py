@@ -44,7 +44,8 @@ def test_a_reload_keeps_the_runs_this_browser_saved(tmp_path):
                 store.claim_run(folder, token)
                 page.reload()  # a new session of the same browser
                 page.get_by_role("heading", name="Your runs (1)").wait_for()
-                assert page.get_by_text("mine-ring8").count() >= 1
+                # The heading is drawn before its cards: wait for the card, not a count.
+                page.get_by_text("mine-ring8").first.wait_for()
                 other = browser.new_context().new_page()
                 other.set_default_timeout(BROWSER_BUDGET_S * 1000)
                 other.goto(server.url + "/runs")

@@ -117,3 +117,27 @@ def test_ds_map_has_a_legend_that_says_which_colour_is_real():
         "real")
     assert heat.colorbar.tickvals[0] == pytest.approx(0.1) and heat.colorbar.tickvals[-1] == (
         pytest.approx(0.9))
+
+
+def test_real_and_generated_points_differ_by_shape_as_well_as_colour():
+    """A second cue beside blue and orange: in the live view real points are circles and
+    generated ones crosses, whatever the number of points (SVG or WebGL trace)."""
+    real = np.zeros((10, 2), np.float32)
+    for n in (64, figures.SVG_POINTS + 1):
+        frame = Frame(0, np.zeros((n, 2), np.float32))
+        fig = figures.layered_figure(frame, real, EXTENT, {"real", "generated"})
+        symbols = {trace.name: trace.marker.symbol for trace in fig.data}
+        assert symbols == {"real": "circle", "generated": "x"}, n
+    fig = figures.points_figure(np.ones((4, 2)), real, EXTENT)
+    assert [t.marker.symbol for t in fig.data] == ["circle", "x"]
+
+
+def test_the_downloaded_picture_draws_real_points_as_dots_and_generated_ones_as_crosses():
+    from playground.views import images
+
+    centre = np.zeros((1, 2), np.float32)  # the middle pixel of a 101-pixel picture
+    dot = images.scatter_image(np.zeros((0, 2), np.float32), centre, EXTENT, size=101)
+    cross = images.scatter_image(centre, None, EXTENT, size=101)
+    # A dot fills its edge's middle and leaves its corners; a cross the other way round.
+    assert tuple(dot[50, 52]) == images.REAL_RGB and tuple(dot[52, 52]) == (255, 255, 255)
+    assert tuple(cross[52, 52]) == images.FAKE_RGB and tuple(cross[50, 52]) == (255, 255, 255)

@@ -102,19 +102,22 @@ SVG_POINTS = 3000  # see add_points
 
 def add_points(fig: go.Figure, points: np.ndarray, name: str, colour: str,
                size: int = 4) -> None:
+    """A cloud of points; real ones are circles and generated ones crosses (POINT_SYMBOLS), so
+    the two differ by shape as well as by colour."""
     # SVG up to a few thousand points: a WebGL trace (Scattergl) costs each chart a GL context,
     # slow to set up in a browser without a GPU (measured: the first live picture came about
     # 0.15 s later in software-rendered chromium); past that WebGL draws faster.
     trace = go.Scatter if len(points) <= SVG_POINTS else go.Scattergl
     fig.add_trace(trace(x=points[:, 0], y=points[:, 1], mode="markers", name=name,
-                        marker=dict(size=size, color=colour)))
+                        marker=dict(size=size, color=colour,
+                                    symbol=POINT_SYMBOLS.get(name, "circle"))))
 
 
 # ---------------------------------------------------------------------- the 2D view's layers
 # The layers a person can switch on the 2D view (Train and Lessons pages): name -> (label, help).
 LAYERS = {
-    "real": ("Real samples", "Blue dots: 1,000 points of the training data."),
-    "generated": ("Generated samples", "Orange dots: G's output on the same fixed noise."),
+    "real": ("Real samples", "Blue circles: 1,000 points of the training data."),
+    "generated": ("Generated samples", "Orange crosses: G's output on the same fixed noise."),
     "decision": (
         "D's decision map",
         "Background: D's output over the plane; blue where D says real, red where it says fake.",
@@ -129,7 +132,8 @@ LAYERS = {
     ),
 }
 MESH_COLOUR, ARROW_COLOUR = "rgba(60, 60, 60, 0.55)", "#2ca02c"
-REAL_COLOUR, FAKE_COLOUR = "#1f77b4", "#ff7f0e"
+REAL_COLOUR, FAKE_COLOUR = "#1f77b4", "#ff7f0e"  # blue and orange: apart in every colour vision
+POINT_SYMBOLS = {"real": "circle", "generated": "x"}  # the second cue, for grey or a weak eye
 # Lines that must be told apart: the Okabe–Ito colours (distinct under the common colour-vision
 # deficiencies), each with its own marker shape as a second cue.
 SERIES_COLOURS = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442",

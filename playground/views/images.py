@@ -65,7 +65,8 @@ def scatter_image(
     extent: tuple[float, float, float, float] | None = None,
     size: int = 512,
 ) -> np.ndarray:
-    """Generated `points` (orange) over `real` ones (blue) as a (size, size, 3) uint8 image."""
+    """Generated `points` (orange crosses) over `real` ones (blue dots) as a (size, size, 3)
+    uint8 image."""
     clouds = [p for p in (real, points) if p is not None and len(p)]
     if extent is None:
         allp = np.concatenate(clouds)
@@ -75,7 +76,7 @@ def scatter_image(
     plane = _Plane(extent, size)
     if real is not None:
         plane.dots(real, REAL_RGB)
-    plane.dots(points, FAKE_RGB)
+    plane.crosses(points, FAKE_RGB)
     return plane.pixels()
 
 
@@ -108,7 +109,7 @@ def layered_image(frame, real: np.ndarray | None, extent: tuple[float, float, fl
         for line in [*mesh, *mesh.transpose(1, 0, 2)]:
             plane.line(line, MESH_RGB)
     if "generated" in layers:
-        plane.dots(frame.samples, FAKE_RGB)
+        plane.crosses(frame.samples, FAKE_RGB)
     if "arrows" in layers and frame.arrows is not None:
         plane.arrows(frame.arrows.starts, frame.arrows.vectors, ARROW_RGB)
     return plane.pixels()
@@ -153,6 +154,13 @@ class _Plane:
         for u, v in zip(*self.to_px(points), strict=True):
             if np.isfinite(u) and np.isfinite(v):
                 self.draw.ellipse((u - r, v - r, u + r, v + r), fill=colour)
+
+    def crosses(self, points: np.ndarray, colour: tuple[int, int, int], r: int = 2) -> None:
+        """Generated points as small crosses (real ones are dots), as the live view marks them."""
+        for u, v in zip(*self.to_px(points), strict=True):
+            if np.isfinite(u) and np.isfinite(v):
+                self.draw.line((u - r, v - r, u + r, v + r), fill=colour, width=1)
+                self.draw.line((u - r, v + r, u + r, v - r), fill=colour, width=1)
 
     def line(self, points: np.ndarray, colour: tuple[int, int, int]) -> None:
         px, py = self.to_px(points)

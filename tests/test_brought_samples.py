@@ -200,6 +200,47 @@ def test_digits_that_are_90_percent_one_image_read_as_collapsed(digits8):
     assert measures["duplicate_clusters"][0]["indices"] == repeated[:50].tolist()
 
 
+def test_the_cluster_pictures_are_the_clusters_members(digits8):
+    rng = np.random.default_rng(5)
+    samples = np.concatenate([np.repeat(digits8[7:8], 40, 0), np.repeat(digits8[9:10], 20, 0),
+                              digits8[200:240]])[rng.permutation(100)]
+    found = diagnose_samples(from_array(samples), "digits")
+    assert [len(c) for c in found.clusters[:2]] == [40, 20]
+    assert len(found.cluster_images) == 2
+    for members, shown in zip(found.clusters, found.cluster_images, strict=True):
+        assert shown.shape == (16, 8, 8, 1) and shown.dtype == np.uint8
+        np.testing.assert_array_equal(shown[..., 0], samples[members[:16]])
+    np.testing.assert_array_equal(found.cluster_images[0][..., 0], np.repeat(digits8[7:8], 16, 0))
+
+
+def test_a_sample_copied_from_a_real_image_is_its_own_nearest_neighbour(digits8):
+    rng = np.random.default_rng(6)
+    # Real digits with heavy noise (no copy of anything), and one untouched real digit.
+    noisy = digits8[rng.integers(0, len(digits8), 120)].astype(np.float64)
+    noisy = np.clip(noisy + rng.normal(0, 60, noisy.shape), 0, 255).astype(np.uint8)
+    copied, at = 1234, 57
+    noisy[at] = digits8[copied]
+    progress: list[tuple[float, str]] = []
+    found = diagnose_samples(from_array(noisy), "digits",
+                             progress=lambda done, words: progress.append((done, words)))
+    pairs = found.neighbours
+    assert pairs.sample_index[0] == at and pairs.real_index[0] == copied
+    # Near 0: the 8 px digits are measured enlarged to 32 px, the real ones rounded to 8 bits.
+    assert pairs.distance[0] < 0.02 * pairs.real_median
+    assert pairs.distance[1] > 0.3 * pairs.real_median  # the noisy ones are no copies
+    assert list(pairs.distance) == sorted(pairs.distance) and len(pairs.distance) == 8
+    np.testing.assert_array_equal(pairs.samples[0], pairs.real[0])
+    np.testing.assert_array_equal(pairs.real[0][..., 0], digits8[copied])
+    assert pairs.searched == len(digits8) and pairs.median > pairs.distance[0]
+    measures = json.loads(json.dumps(found.measures))  # JSON-able: indices and distances
+    assert measures["nearest_pairs"][0] == {"sample": at, "real": copied,
+                                            "distance": pytest.approx(pairs.distance[0])}
+    assert measures["nearest_median_real"] == pytest.approx(pairs.real_median)
+    fractions = [done for done, _ in progress]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0 and len(fractions) >= 4
+    assert all(isinstance(words, str) and words for _, words in progress)
+
+
 def test_a_held_out_real_split_of_the_digits_reads_as_healthy(digits8):
     order = np.random.default_rng(1).permutation(len(digits8))
     found = diagnose_samples(from_array(digits8[order[:300]]), "digits")
@@ -216,6 +257,10 @@ def test_points_on_a_ring_held_and_collapsed(tmp_path):
     assert healthy.verdict == "healthy" and healthy.measures["modes_held"] == 8
     one = diagnose_samples(from_array(ring[angles == 0]), "ring8")
     assert one.verdict == "collapsed" and "only 1 of 8 modes" in one.reason
+    # What a picture of them needs: real points under them, a window holding both.
+    assert one.kind == "points" and one.real_points.shape == (1000, 2)
+    x0, x1, y0, y1 = one.extent
+    assert x0 < -2 < 2 < x1 and y0 < -2 < 2 < y1 and one.neighbours is None
 
 
 # ---------------------------------------------------------------------- the command line

@@ -368,7 +368,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                 ui.shown_real_points(run),
                 snap.extent,
                 layers,
-                title=_("Step {step}: real (blue), generated (orange)").format(
+                title=_("Step {step}: real (blue dots), generated (orange crosses)").format(
                     step=f"{frame.step:,}"
                 ),
             )

@@ -131,7 +131,7 @@ LAYERS = {
         "For each of 128 fixed-noise fakes, −∂L_G/∂x: where G's next update pushes it (scaled).",
     ),
 }
-MESH_COLOUR, ARROW_COLOUR = "rgba(60, 60, 60, 0.55)", "#2ca02c"
+MESH_COLOUR, ARROW_COLOUR = "rgba(60, 60, 60, 0.55)", "#009E73"  # Okabe–Ito bluish green
 REAL_COLOUR, FAKE_COLOUR = "#1f77b4", "#ff7f0e"  # blue and orange: apart in every colour vision
 POINT_SYMBOLS = {"real": "circle", "generated": "x"}  # the second cue, for grey or a weak eye
 # Lines that must be told apart: the Okabe–Ito colours (distinct under the common colour-vision

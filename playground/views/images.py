@@ -82,7 +82,7 @@ def scatter_image(
 
 # The live 2D view's colours (figures.py), as RGB for the pictures drawn here.
 REAL_RGB, FAKE_RGB = (31, 119, 180), (255, 127, 14)
-MESH_RGB, ARROW_RGB = (150, 150, 150), (44, 160, 44)
+MESH_RGB, ARROW_RGB = (150, 150, 150), (0, 158, 115)
 # D's map as the live view draws it: plotly's "RdBu" over D's range (red: fake, blue: real),
 # at opacity 0.55 over white.
 _RDBU = np.array(

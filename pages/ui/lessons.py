@@ -368,7 +368,7 @@ def live_single(lesson: Lesson, run: Run, view: TeacherView) -> None:
                 ui.shown_real_points(run),
                 snap.extent,
                 layers,
-                title=_("Step {step}: real (blue dots), generated (orange crosses)").format(
+                title=_("Step {step}: real and generated points").format(
                     step=f"{frame.step:,}"
                 ),
             )

@@ -9,21 +9,27 @@ import streamlit as st
 
 from pages.ui import common as ui
 from pages.ui import explore as xui
+from pages.ui import gauges as gauges_ui
+from pages.ui import i18n
 from pages.ui import train as train_ui
 from pages.ui import userdata as userdata_ui
+from pages.ui.i18n import _
 from playground.data import registry as datasets
 from playground.data import roots
 from playground.runs import backends, capacity
 from playground.storage import store
 from playground.storage.checkpoints import read_meta
+from playground.texts.catalogue import DEFAULT, N_
 
 ui.require_router()
 
-st.title("Runs")
+st.title(_("Runs"))
 st.caption(
-    f"Checkpoints saved under `{ui.CHECKPOINTS.name}/`: the runs you saved in this session "
-    "(which you may delete), runs saved by others (read-only to you), then the examples that "
-    "ship with the app."
+    _(
+        "Checkpoints saved under `{folder}/`: the runs you saved in this session "
+        "(which you may delete), runs saved by others (read-only to you), then the examples that "
+        "ship with the app."
+    ).format(folder=ui.CHECKPOINTS.name)
 )
 
 if flash := st.session_state.pop("runs.flash", None):
@@ -36,35 +42,36 @@ def run_card(folder: Path, meta: dict, own: bool = False) -> None:
         picture, info, actions = st.columns([1, 3, 2], vertical_alignment="center")
         preview = xui.thumbnail(key, xui.checkpoint_mtime(folder))
         if preview is None:
-            picture.caption("no preview")
+            picture.caption(_("no preview"))
         else:
-            picture.image(preview, caption="fixed-noise samples",
-                          alt=f"Samples of {xui.checkpoint_name(folder)}")
+            picture.image(preview, caption=_("fixed-noise samples"),
+                          alt=_("Samples of {name}").format(name=xui.checkpoint_name(folder)))
         info.markdown(f"**{xui.checkpoint_name(folder)}**")
         info.caption(ui.describe_config(cfg))
-        info.write(f"step {meta['step']:,} of {cfg.steps:,}")
-        if metrics := xui.metrics_text(meta.get("metrics")):
+        info.write(_("step {step} of {steps}").format(step=f"{meta['step']:,}",
+                                                      steps=f"{cfg.steps:,}"))
+        if metrics := metrics_line(meta.get("metrics")):
             info.write(metrics)
 
         if actions.button(
-            "Explore",
+            _("Explore"),
             key=f"runs.explore.{key}",
             width="stretch",
-            help="Open this generator in the Latent explorer.",
+            help=_("Open this generator in the Latent explorer."),
         ):
             st.session_state["explore_source"] = key
             st.switch_page("pages/explore.py")
         if actions.button(
-            "Resume training",
+            _("Resume training"),
             key=f"runs.resume.{key}",
             width="stretch",
-            help="Load this checkpoint (models, optimisers, history) as this "
-            "session's run, paused, and open the Train page. It replaces the "
-            "run you have there now.",
+            help=_("Load this checkpoint (models, optimisers, history) as this "
+                   "session's run, paused, and open the Train page. It replaces the "
+                   "run you have there now."),
         ):
             resume(folder)
         actions.download_button(
-            "Download .zip",
+            _("Download .zip"),
             icon=":material/download:",
             data=lambda: store.zip_checkpoint(folder),
             file_name=f"{folder.name}.zip",
@@ -72,10 +79,37 @@ def run_card(folder: Path, meta: dict, own: bool = False) -> None:
             key=f"runs.zip.{key}",
             on_click="ignore",
             width="stretch",
-            help="checkpoint.json and its safetensors files; the Latent explorer can open it.",
+            help=_("checkpoint.json and its safetensors files; the Latent explorer can open "
+                   "it."),
         )
         if own:
             delete_controls(folder, actions)
+
+
+METRIC_NAMES = {"reverse_kl": N_("reverse KL"), "samples": N_("samples")}
+
+
+def metrics_line(metrics) -> str:
+    """A saved run's metrics as one line: the Latent explorer's (xui.metrics_text) in English,
+    the same parts in the page's language otherwise."""
+    english = xui.metrics_text(metrics)
+    if not english or i18n.current() == DEFAULT:
+        return english
+    parts, total = [], metrics.get("modes_total")
+    if isinstance(metrics.get("modes_held"), int) and isinstance(total, int):
+        parts.append(_("modes held {held}/{total}").format(held=metrics["modes_held"], total=total))
+    if isinstance(metrics.get("modes_covered"), int) and isinstance(total, int):
+        parts.append(_("covered {covered}/{total}").format(covered=metrics["modes_covered"],
+                                                            total=total))
+    if isinstance(metrics.get("high_quality_fraction"), (int, float)):
+        share = f"{metrics['high_quality_fraction']:.0%}"
+        parts.append(_("high quality {share}").format(share=share))
+    shown = {"modes_held", "modes_covered", "modes_total", "high_quality_fraction"}
+    for name, value in metrics.items():
+        if name not in shown and isinstance(value, (int, float)) and not isinstance(value, bool):
+            label = METRIC_NAMES.get(name) or gauges_ui.LABELS.get(name, name)
+            parts.append(f"{_(label)} {value:.4g}")
+    return " · ".join(parts[:8])
 
 
 def resume(folder: Path) -> None:
@@ -85,14 +119,16 @@ def resume(folder: Path) -> None:
             roots.check_app_data_folder(cfg.data_folder)
         run = backends.make_run(resume_from=folder)  # here, or in an actor on the Ray cluster
     except Exception as exc:  # shown to the person, never a traceback
-        st.error(f"Cannot resume {ui.plain(folder.name)}: {ui.plain(str(exc))}")
+        st.error(_("Cannot resume {name}: {reason}").format(name=ui.plain(folder.name),
+                                                           reason=ui.plain(str(exc))))
         return
     slot = ui.run_slot()
     slot.stop()  # this session's current run frees its training slot first
     if not backends.try_start(run, paused=True):  # on Ray it always starts (or queues)
         busy = capacity.SLOTS.status()
-        st.error(f"All {busy.limit} training slots on this server are in use ({busy.active} runs "
-                 "active): try again when one finishes or is stopped.")
+        st.error(_("All {limit} training slots on this server are in use ({active} runs "
+                   "active): try again when one finishes or is stopped.").format(
+                       limit=busy.limit, active=busy.active))
         return
     slot.replace(run)
     # The Train page shows the run's own settings, so nothing of the sidebar's is pushed into it.
@@ -104,50 +140,53 @@ def resume(folder: Path) -> None:
 def delete_controls(folder: Path, where) -> None:
     key = str(folder)
     sure = where.checkbox(
-        "Yes, delete it",
+        _("Yes, delete it"),
         key=f"runs.sure.{key}",
-        help="Tick to enable the Delete button: deleting cannot be undone.",
+        help=_("Tick to enable the Delete button: deleting cannot be undone."),
     )
     if where.button(
-        "Delete",
+        _("Delete"),
         icon=":material/delete:",
         key=f"runs.delete.{key}",
         disabled=not sure,
         width="stretch",
-        help="Remove this checkpoint folder from disk.",
+        help=_("Remove this checkpoint folder from disk."),
     ):
         try:
             store.delete_user_run(folder, ui.USER_RUNS, owner=ui.owner_token())
         except (ValueError, OSError) as exc:
             st.error(ui.plain(str(exc)))
             return
-        st.session_state["runs.flash"] = f"Deleted {ui.plain(folder.name)}."
+        st.session_state["runs.flash"] = _("Deleted {name}.").format(name=ui.plain(folder.name))
         st.rerun()
 
 
 listing = ui.checkpoint_listing()
 checkpoints = listing.runs
 if listing.skipped:
-    with st.expander(f"{len(listing.skipped)} folder(s) skipped: their checkpoint cannot be read"):
+    skipped = _("{count} folder(s) skipped: their checkpoint cannot be read")
+    with st.expander(skipped.format(count=len(listing.skipped))):
         for folder, why in listing.skipped:
             st.text(f"{ui.shown_path(folder)}: {why}")  # as text: a file's words are not markup
 if not checkpoints:
     st.info(
-        "No checkpoints yet. Train a model on the **Train** page and save it: it will be "
-        "listed here, ready to explore, resume or download."
+        _("No checkpoints yet. Train a model on the **Train** page and save it: it will be "
+          "listed here, ready to explore, resume or download.")
     )
-    st.page_link("pages/train.py", label="Go to the Train page", icon=":material/model_training:")
+    st.page_link("pages/train.py", label=_("Go to the Train page"),
+                 icon=":material/model_training:")
 token = ui.owner_token()
-groups: dict[str, list] = {"Your runs": [], "Saved by others": [], "Examples": []}
+OWN, OTHERS, EXAMPLES = N_("Your runs"), N_("Saved by others"), N_("Examples")
+groups: dict[str, list] = {OWN: [], OTHERS: [], EXAMPLES: []}
 for folder, meta in checkpoints:
     if not store.is_user_run(folder, ui.USER_RUNS):
-        groups["Examples"].append((folder, meta))
+        groups[EXAMPLES].append((folder, meta))
     elif store.owns_run(folder, token):
-        groups["Your runs"].append((folder, meta))
+        groups[OWN].append((folder, meta))
     else:
-        groups["Saved by others"].append((folder, meta))
+        groups[OTHERS].append((folder, meta))
 for title, group in groups.items():
     if group:
-        st.header(f"{title} ({len(group)})")
+        st.header(f"{_(title)} ({len(group)})")
         for folder, meta in group:
-            run_card(folder, meta, own=title == "Your runs")
+            run_card(folder, meta, own=title == OWN)

@@ -7,10 +7,11 @@ from pages.ui import imagefolder as imagefolder_ui
 from pages.ui import settings as settings_ui
 from pages.ui import starting as starting_ui
 from pages.ui import train as train_ui
+from pages.ui.i18n import _
 
 ui.require_router()
 
-st.title("Train a GAN")
+st.title(_("Train a GAN"))
 slot = ui.run_slot()
 settings_ui.apply_query_params()
 train_ui.apply_pending_preset()
@@ -35,7 +36,7 @@ if cfg is not None:
 
 
 def start() -> None:
-    current, _ = imagefolder_ui.check_data_folder(*settings_ui.config_from_state())
+    current, _problem = imagefolder_ui.check_data_folder(*settings_ui.config_from_state())
     if current is None:  # the page shows the reason under the offending control
         return
     # A second Start stops the first run; the new one starts only if the server has a free
@@ -49,7 +50,7 @@ def start() -> None:
 train_ui.controls(slot, start, problem)
 if cfg is not None:
     train_ui.differences_note(snap, cfg)
-ui.loss_formula(st.session_state[settings_ui.key_of("loss")])
+train_ui.loss_formula(st.session_state[settings_ui.key_of("loss")])
 starting_ui.capacity_notice()
 if st.session_state.pop("autostart", False) and cfg is not None:
     start()

@@ -18,8 +18,11 @@ from playground.data import registry as datasets
 from playground.data.loading import dataset_status
 from playground.lessons import catalogue as lessons_data
 from playground.lessons import dirac
+from playground.measures import fid
+from playground.measures.metrics import EXPLANATIONS
 from playground.models.architectures import ARCHITECTURES
 from playground.objectives.losses import LOSSES
+from playground.runs import slowmo
 from playground.runs.snapshots import FINAL
 from playground.settings.fields import FIELDS
 from playground.settings.presets import PRESETS
@@ -40,6 +43,14 @@ TRANSLATED = (
     "pages/ui/common.py",
     "pages/ui/i18n.py",
     "pages/ui/settings.py",
+    "pages/train.py",
+    "pages/ui/train.py",
+    "pages/ui/gauges.py",
+    "pages/ui/charts.py",
+    "pages/ui/slowmo.py",
+    "pages/ui/userdata.py",
+    "pages/ui/imagefolder.py",
+    "pages/runs.py",
 )
 STATUSES = ("created", "starting", "running", "paused", "queued", *FINAL)
 
@@ -73,6 +84,13 @@ def engine_texts() -> set[str]:
     }
     found |= {*dirac.MODES, "regularised", "converges", "spirals out", "circles"}
     found.add(dirac.loss_help())
+    # the Train and Runs pages: presets, losses' sentences and slow-motion words, measures
+    found |= {p.description for p in PRESETS.values()}
+    found |= {e.sentence for e in LOSSES.values()}
+    found |= {t for e in LOSSES.values() for t in (e.d_aim, e.g_note) if t}
+    found |= set(slowmo.PHASE_NAMES.values())
+    found |= set(EXPLANATIONS.values()) | {fid.EXPLANATION, fid.INCEPTION_HINT}
+    found |= {d.title for d in datasets.DATASETS.values() if d.user_points or d.user_folder}
     found |= {t for pair in figures.LAYERS.values() for t in pair}
     found |= set(figures.PLANE_CAPTIONS.values())
     found |= {
@@ -193,6 +211,12 @@ NAMES = (
         "cutout",
         "color",
         "translation",
+        "Radford",
+        "ngf",
+        "ndf",
+        "GFLOP",
+        "PNG",
+        "GIF",
     }
     | set(datasets.DATASETS)
     | set(LOSSES)
@@ -200,6 +224,7 @@ NAMES = (
     | set(PRESETS)
     | set(FIELDS)
     | set(dirac.REGULARISERS)
+    | {str(c) for f in FIELDS.values() for c in (f.choices or ())}  # the settings' values
     | {"mathbb", "text", "sigma", "nabla", "tfrac", "quad", "qquad", "mid"}
 )
 SKIPPED_FIELDS = {
@@ -218,6 +243,8 @@ SKIPPED_FIELDS = {
     "font",
     "cache_key",
     "hash",
+    "deferred_file_id",
+    "page",  # a page link's address
 }
 
 
@@ -359,3 +386,101 @@ def test_the_scan_finds_english_left_in_a_chinese_page():
     assert english_words("第 1 课：The game itself") == ["The", "game", "itself"]
     assert english_words("用 Adam 训练 DCGAN，数据集 ring8") == []
     assert english_words("链接 ?lang=zh 与 http://localhost:8501") == []
+
+
+# ---------------------------------------------------------------------- the Train and Runs pages
+@pytest.fixture
+def fresh_slot(monkeypatch):
+    """A run slot of the test's own (the cached session resource is per real session)."""
+    from pages.ui import common as ui
+
+    slot = ui.RunSlot()
+    monkeypatch.setattr(ui, "run_slot", lambda: slot)
+    yield slot
+    slot.stop()
+
+
+def test_the_train_page_at_rest_in_chinese_has_no_english_left(fresh_slot):
+    at = _page("train.py", "zh").run()
+    assert not at.exception
+    assert at.title[0].value == "训练一个 GAN"
+    assert [b.label for b in at.button][:1] == ["开始"]
+    assert _english_left(at) == {}
+
+
+def test_the_train_page_after_a_short_run_in_chinese_has_no_english_left(fresh_slot):
+    at = _page("train.py", "zh").run()
+    at.sidebar.selectbox(key="preset").set_value("ring8-collapse").run()
+    at.sidebar.number_input(key="cfg.batch_size").set_value(64).run()
+    at.sidebar.number_input(key="cfg.steps").set_value(60).run()
+    at.sidebar.number_input(key="cfg.eval_every").set_value(20).run()
+    next(b for b in at.button if b.key is None and b.label == "开始").click().run()
+    run = fresh_slot.run
+    wait_for(lambda: not run.snapshot().active, "the short run to finish")
+    at.run()
+    assert not at.exception
+    assert run.snapshot().status == "finished"
+    assert any("已完成" in p.proto.text for p in at.get("progress")), "the status in Chinese"
+    assert any(m.label == "保住的模式数" for m in at.metric), "the live gauges in Chinese"
+    assert len(at.get("plotly_chart")) >= 4
+    assert _english_left(at) == {}
+
+
+@pytest.fixture(scope="module")
+def saved_run(tmp_path_factory):
+    from helpers import small_checkpoints
+
+    return small_checkpoints(tmp_path_factory.mktemp("i18n-runs"))
+
+
+RUNS_NAMES = {"examples", "runs"}  # the checkpoints' folders, shown in each run's name
+
+
+def _runs_page(tmp_path) -> AppTest:
+    """The Runs page in Chinese inside a small router (its buttons switch pages), as in
+    test_app_runs."""
+    from test_app_runs import PAGES, ROUTER, TOKEN, TRAIN_STUB
+
+    from pages.ui import common as ui
+
+    site = tmp_path / "site"
+    (site / "pages").mkdir(parents=True)
+    (site / "router.py").write_text(ROUTER)
+    (site / "pages" / "train.py").write_text(TRAIN_STUB)
+    for name in ("runs.py", "explore.py"):
+        (site / "pages" / name).symlink_to(PAGES / name)
+    at = AppTest.from_file(str(site / "router.py"), default_timeout=60)
+    at.session_state[ui.OWNER_KEY] = TOKEN
+    at.query_params["lang"] = "zh"
+    return at
+
+
+def test_the_runs_page_with_a_saved_run_in_chinese_has_no_english_left(
+    saved_run, tmp_path, monkeypatch
+):
+    from helpers import install_checkpoints
+    from test_app_runs import TOKEN
+
+    from playground.storage import store
+
+    layout = {"ring": "runs/ring8-stable", "digits": "examples/digits-dcgan"}
+    paths = install_checkpoints(saved_run, tmp_path / "checkpoints", layout, monkeypatch)
+    store.claim_run(paths["ring"], TOKEN)
+    at = _runs_page(tmp_path).run()
+    assert not at.exception
+    assert [h.value for h in at.header] == ["你的训练 (1)", "示例 (1)"]
+    assert any("保住的模式数" in m.value for m in at.markdown), "the run's metrics in Chinese"
+    left = {t: [w for w in words if w not in RUNS_NAMES] for t, words in _english_left(at).items()}
+    assert {t: words for t, words in left.items() if words} == {}
+
+
+def test_the_runs_page_with_no_run_in_chinese_has_no_english_left(tmp_path, monkeypatch):
+    from pages.ui import common as ui
+
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "checkpoints")
+    monkeypatch.setattr(ui, "USER_RUNS", tmp_path / "checkpoints" / "runs")
+    at = _runs_page(tmp_path).run()
+    assert not at.exception
+    assert at.title[0].value == "训练记录"
+    assert any("还没有检查点" in i.value for i in at.info)
+    assert _english_left(at) == {}

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
+from pages.ui.i18n import _
 from playground.data import registry as datasets
 
 PER_CLASS = 8  # images per row of the grid sorted by class
@@ -19,7 +20,7 @@ PER_CLASS = 8  # images per row of the grid sorted by class
 def bin_labels(measures: dict, dataset: str) -> list[str]:
     """Names of the modes or classes of a histogram."""
     if "modes_total" in measures:
-        return [f"mode {k}" for k in range(measures["modes_total"])]
+        return [_("mode {k}").format(k=k) for k in range(measures["modes_total"])]
     names = datasets.class_names(dataset)
     k = measures.get("classes_total") or len(names)
     return list(names) if names and len(names) == k else [str(c) for c in range(k)]
@@ -46,15 +47,15 @@ def timeline_figure(records: list[dict], labels: list[str]) -> go.Figure | None:
             y=labels,
             colorscale="Viridis",
             zmin=0,
-            colorbar=dict(title="share", thickness=10),
-            hovertemplate="step %{x}<br>%{y}: %{z:.1%} of samples<extra></extra>",
+            colorbar=dict(title=_("share"), thickness=10),
+            hovertemplate=_("step %{x}<br>%{y}: %{z:.1%} of samples") + "<extra></extra>",
         )
     )
     fig.update_layout(
-        title="Mode timeline: share of samples in each mode over training",
+        title=_("Mode timeline: share of samples in each mode over training"),
         height=140 + 18 * len(labels),
         margin=dict(l=10, r=10, t=40, b=10),
-        xaxis_title="step",
+        xaxis_title=_("step"),
         yaxis=dict(type="category", autorange="reversed"),  # every label, first mode on top
     )
     return fig
@@ -68,7 +69,7 @@ def density_figure(
     stays visible next to the eight sharp real modes."""
     x0, x1, y0, y1 = extent
     edges = (np.linspace(x0, x1, bins + 1), np.linspace(y0, y1, bins + 1))
-    fig = make_subplots(1, 2, subplot_titles=("generated", "real"), horizontal_spacing=0.04)
+    fig = make_subplots(1, 2, subplot_titles=(_("generated"), _("real")), horizontal_spacing=0.04)
     centres = [(e[:-1] + e[1:]) / 2 for e in edges]
     for i, (points, colour) in enumerate(((samples, "#ff7f0e"), (real, "#1f77b4")), start=1):
         points = points[np.isfinite(points).all(axis=1)]
@@ -89,7 +90,7 @@ def density_figure(
         )
         fig.update_yaxes(scaleanchor=f"x{i if i > 1 else ''}", row=1, col=i)
     fig.update_layout(
-        title="Density: generated against true",
+        title=_("Density: generated against true"),
         height=380,
         margin=dict(l=10, r=10, t=60, b=10),
     )
@@ -104,14 +105,15 @@ def share_figure(
     fig = go.Figure(
         [
             go.Bar(
-                x=labels, y=[c / total for c in counts], name="generated", marker_color="#ff7f0e"
+                x=labels, y=[c / total for c in counts], name=_("generated"),
+                marker_color="#ff7f0e",
             ),
-            go.Bar(x=labels, y=reference, name="real data", marker_color="#1f77b4"),
+            go.Bar(x=labels, y=reference, name=_("real data"), marker_color="#1f77b4"),
         ]
     )
     fig.update_xaxes(type="category")  # every label, digits included
     fig.update_layout(
-        title=f"Share of {unit}: generated vs real",
+        title=_("Share of {unit}: generated vs real").format(unit=_(unit)),
         barmode="group",
         height=300,
         yaxis_tickformat=".0%",

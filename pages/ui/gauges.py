@@ -9,43 +9,45 @@ from __future__ import annotations
 import plotly.graph_objects as go
 import streamlit as st
 
+from pages.ui.i18n import _
 from playground.data import registry as datasets
-from playground.measures.fid import INCEPTION_HINT, describe
+from playground.measures.fid import EXPLANATION, INCEPTION_HINT, describe
 from playground.measures.metrics import EXPLANATIONS
+from playground.texts.catalogue import N_
 from playground.views import figures
 
 # (key, label) of the gauges, by what was measured.
 MODE_GAUGES = (
-    ("modes_held", "Modes held"),
-    ("modes_covered", "Modes covered"),
-    ("high_quality_fraction", "High quality"),
-    ("reverse_kl", "Reverse KL"),
+    ("modes_held", N_("Modes held")),
+    ("modes_covered", N_("Modes covered")),
+    ("high_quality_fraction", N_("High quality")),
+    ("reverse_kl", N_("Reverse KL")),
 )
 CLASS_GAUGES = (
-    ("classes_covered", "Classes covered"),
-    ("classes_held", "Classes held"),
-    ("confident_fraction", "Recognisable"),
-    ("reverse_kl", "Reverse KL"),
+    ("classes_covered", N_("Classes covered")),
+    ("classes_held", N_("Classes held")),
+    ("confident_fraction", N_("Recognisable")),
+    ("reverse_kl", N_("Reverse KL")),
 )
 MANIFOLD_GAUGES = (
-    ("precision", "Precision"),
-    ("recall", "Recall"),
-    ("density", "Density"),
-    ("coverage", "Coverage"),
+    ("precision", N_("Precision")),
+    ("recall", N_("Recall")),
+    ("density", N_("Density")),
+    ("coverage", N_("Coverage")),
 )
 # The user's own 2D points (no known modes): precision/recall on the points, GAN Lab's grid
 # divergences (playground.measures.metrics.point_measures).
 POINT_GAUGES = (
-    ("precision", "Precision"),
-    ("recall", "Recall"),
-    ("kl_grid", "KL (grid)"),
-    ("js_grid", "JS (grid)"),
+    ("precision", N_("Precision")),
+    ("recall", N_("Recall")),
+    ("kl_grid", N_("KL (grid)")),
+    ("js_grid", N_("JS (grid)")),
 )
 IMAGE_GAUGES = (
-    ("diversity_ratio", "Diversity"),
-    ("duplicate_rate", "Near-duplicates"),
-    ("nearest_train_distance", "Nearest training image"),
-    ("nearest_train_ratio", "… relative to real"),
+    ("diversity_ratio", N_("Diversity")),
+    ("duplicate_rate", N_("Near-duplicates")),
+    ("nearest_train_distance", N_("Nearest training image")),
+    ("nearest_train_ratio", N_("… relative to real")),
 )
 PERCENT = ("high_quality_fraction", "confident_fraction", "duplicate_rate")
 # Measures offered in the over-time charts, in this order when present.
@@ -73,10 +75,16 @@ SERIES_ORDER = (
 LABELS = dict(MODE_GAUGES + CLASS_GAUGES + MANIFOLD_GAUGES + POINT_GAUGES + IMAGE_GAUGES)
 # Where the dataset is not known (comparing runs); elsewhere fid.describe(dataset) names them.
 LABELS |= {
-    "fid": "FID (classifier features)",
-    "kid": "KID (classifier features)",
-    "inception_score": "IS (classifier)",
-    "fid_floor": "FID of real data",
+    "fid": N_("FID (classifier features)"),
+    "kid": N_("KID (classifier features)"),
+    "inception_score": N_("IS (classifier)"),
+    "fid_floor": N_("FID of real data"),
+}
+# fid.describe's names as templates of the dataset, so that they can be translated.
+NAME_TEMPLATES = {
+    "fid": N_("FID ({dataset} classifier features)"),
+    "kid": N_("KID ({dataset} classifier features)"),
+    "inception_score": N_("IS ({dataset} classifier)"),
 }
 
 
@@ -103,19 +111,19 @@ def gauges(measures: dict, keys, previous: dict | None = None) -> None:
             delta = f"{change:+.0%}" if key in PERCENT else f"{change:+.3g}"
         lower_better = key in ("reverse_kl", "duplicate_rate", "kl_grid", "js_grid")
         col.metric(
-            label,
+            _(label),
             format_value(key, measures[key], measures),
             delta=delta if delta not in ("+0", "+0%") else None,
             delta_color="inverse" if lower_better else "normal",
-            help=EXPLANATIONS[key],
+            help=_(EXPLANATIONS[key]),
         )
 
 
 def verdict(measures: dict) -> None:
     """One coloured sentence: collapsed, off the data, partial or healthy."""
     for unit, total_key, held_key, covered_key, good_key in (
-        ("modes", "modes_total", "modes_held", "modes_covered", "high_quality_fraction"),
-        ("classes", "classes_total", "classes_held", "classes_covered", "confident_fraction"),
+        (N_("modes"), "modes_total", "modes_held", "modes_covered", "high_quality_fraction"),
+        (N_("classes"), "classes_total", "classes_held", "classes_covered", "confident_fraction"),
     ):
         if total_key in measures:
             kind, text = verdict_text(
@@ -133,26 +141,31 @@ def verdict_text(unit: str, total: int, held: int, covered: int, good: float) ->
     """(st function, sentence). Few held with most samples on the data is mode collapse; with
     most samples off every mode it is not a collapse onto modes: G has not settled on the
     data (early, stuck between modes, or circling without converging, as lesson 4 shows)."""
-    near = "near a mode" if unit == "modes" else "recognisable as a class"
+    near = _("near a mode") if unit == "modes" else _("recognisable as a class")
+    counts = dict(held=held, total=total, covered=covered, unit=_(unit))
     if held <= total // 2 and good < 0.5:
-        return "error", (
-            f"**Off the data:** only {good:.0%} of the samples are {near} ({held} of {total} "
-            f"{unit} held, {covered} visited). G has not settled on the data: it may be early, "
+        return "error", _(
+            "**Off the data:** only {good} of the samples are {near} ({held} of {total} "
+            "{unit} held, {covered} visited). G has not settled on the data: it may be early, "
             "stuck in one spot between them, or circling without converging; watch whether "
             "the samples stay put or keep moving."
-        )
+        ).format(good=f"{good:.0%}", near=near, **counts)
     if held <= total // 2:
-        return "error", (
-            f"**Mode collapse:** only {held} of {total} {unit} held ({covered} visited at all)."
-        )
+        return "error", _(
+            "**Mode collapse:** only {held} of {total} {unit} held ({covered} visited at all)."
+        ).format(**counts)
     if held < total:
-        return "warning", f"**Partial coverage:** {held} of {total} {unit} held, {covered} covered."
-    return "success", f"**All {total} {unit} held.**"
+        return "warning", _(
+            "**Partial coverage:** {held} of {total} {unit} held, {covered} covered."
+        ).format(**counts)
+    return "success", _("**All {total} {unit} held.**").format(**counts)
 
 
 def explain(keys) -> None:
-    with st.expander("What do these numbers mean?"):
-        st.markdown("\n".join(f"- **{LABELS.get(k, k)}**: {EXPLANATIONS[k]}" for k, _ in keys))
+    with st.expander(_("What do these numbers mean?")):
+        st.markdown(
+            "\n".join(f"- **{_(LABELS.get(k, k))}**: {_(EXPLANATIONS[k])}" for k, _label in keys)
+        )
 
 
 def all_gauges(measures: dict, previous: dict | None = None) -> None:
@@ -173,13 +186,13 @@ def series_figure(records: list[dict], keys: list[str], title: str) -> go.Figure
         values = [r.get(key) for r in records]
         if any(v is not None for v in values):
             fig.add_trace(
-                go.Scatter(x=steps, y=values, name=LABELS.get(key, key), mode="lines+markers")
+                go.Scatter(x=steps, y=values, name=_(LABELS.get(key, key)), mode="lines+markers")
             )
     fig.update_layout(
-        title=dict(text=title, x=0.0, xanchor="left", y=0.97, yanchor="top"),
+        title=dict(text=_(title), x=0.0, xanchor="left", y=0.97, yanchor="top"),
         height=280,
         margin=dict(l=10, r=10, t=64, b=10),
-        xaxis_title="step",
+        xaxis_title=_("step"),
         legend=figures.LEGEND_ABOVE,
     )
     return fig
@@ -222,8 +235,10 @@ def live_gauges(snap) -> None:
             and (datasets.DATASETS[cfg.dataset].is_mixture or not cfg.is_points or own_points(cfg))
         ):
             st.caption(
-                f"Mode-collapse measures appear every {cfg.eval_every:,} steps "
-                "(setting eval_every); the Diagnostics page explains them."
+                _(
+                    "Mode-collapse measures appear every {every} steps "
+                    "(setting eval_every); the Diagnostics page explains them."
+                ).format(every=f"{cfg.eval_every:,}")
             )
         return
     last = records[-1]
@@ -233,13 +248,15 @@ def live_gauges(snap) -> None:
         measures_note(snap)
         return
     keys = MODE_GAUGES if "modes_total" in last else CLASS_GAUGES
-    if not any(k in last for k, _ in keys):
+    if not any(k in last for k, _label in keys):
         keys = IMAGE_GAUGES
     left, right = st.columns([3, 2])
     with left:
         st.markdown(
-            f"**Mode collapse** (measured at step {last['step']:,} on "
-            f"{last.get('samples', 0):,} samples; details on the Diagnostics page)"
+            _(
+                "**Mode collapse** (measured at step {step} on {samples} samples; details on "
+                "the Diagnostics page)"
+            ).format(step=f"{last['step']:,}", samples=f"{last.get('samples', 0):,}")
         )
         gauges(last, keys, previous)
         verdict(last)
@@ -248,7 +265,7 @@ def live_gauges(snap) -> None:
     counts, rest = over_time_keys(records)
     with right:
         st.plotly_chart(
-            series_figure(records, counts or rest, "Over training"), key="diag.live_chart"
+            series_figure(records, counts or rest, N_("Over training")), key="diag.live_chart"
         )
 
 
@@ -262,29 +279,32 @@ def point_gauges(records: list[dict], last: dict, previous: dict | None) -> None
     left, right = st.columns([3, 2])
     with left:
         st.markdown(
-            f"**How well it matches your points** (measured at step {last['step']:,} on "
-            f"{last.get('samples', 0):,} samples; there are no modes to count)"
+            _(
+                "**How well it matches your points** (measured at step {step} on {samples} "
+                "samples; there are no modes to count)"
+            ).format(step=f"{last['step']:,}", samples=f"{last.get('samples', 0):,}")
         )
         gauges(last, POINT_GAUGES, previous)
         st.caption(point_reading(last))
         explain(POINT_GAUGES)
     with right:
         keys = [k for k in ("precision", "recall", "js_grid") if any(k in r for r in records)]
-        st.plotly_chart(series_figure(records, keys, "Over training"), key="diag.live_chart")
+        st.plotly_chart(series_figure(records, keys, N_("Over training")), key="diag.live_chart")
 
 
 def point_reading(measures: dict) -> str:
     """One sentence on what precision, recall and JS say together."""
     precision, recall = measures.get("precision", 0.0), measures.get("recall", 0.0)
     if precision >= 0.7 and recall >= 0.7:
-        return "Samples lie on your points and reach most of them: a good match."
+        return _("Samples lie on your points and reach most of them: a good match.")
     if precision >= 0.7:
-        return ("Samples lie on your points but miss parts of them (low recall): the generator "
-                "covers only some of the shape, the 2D picture of mode collapse.")
+        return _("Samples lie on your points but miss parts of them (low recall): the generator "
+                 "covers only some of the shape, the 2D picture of mode collapse.")
     if recall >= 0.7:
-        return ("Samples reach most of your points but many fall off them (low precision): a "
-                "blurry, too-wide cloud.")
-    return "Samples neither lie on your points nor reach them yet: early training or a failure."
+        return _("Samples reach most of your points but many fall off them (low precision): a "
+                 "blurry, too-wide cloud.")
+    return _("Samples neither lie on your points nor reach them yet: early training or a "
+             "failure.")
 
 
 DISTRIBUTION_KEYS = ("fid", "kid", "inception_score", "fid_inception", "kid_inception")
@@ -297,7 +317,7 @@ def distribution_gauges(measures: dict, dataset: str, previous: dict | None = No
     shown = [k for k in DISTRIBUTION_KEYS if k in measures]
     if not shown:
         return
-    names = describe(dataset or "dataset")
+    names = measure_names(dataset or "dataset")
     for col, key in zip(st.columns(len(shown)), shown, strict=True):
         delta = None
         if previous is not None and isinstance(previous.get(key), (int, float)):
@@ -307,31 +327,50 @@ def distribution_gauges(measures: dict, dataset: str, previous: dict | None = No
             f"{measures[key]:.3g}",
             delta=delta,
             delta_color="inverse" if key in LOWER_BETTER else "normal",
-            help=EXPLANATIONS[key],
+            help=_(EXPLANATIONS[key]),
         )
     if "fid" in measures:
         good = good_values(measures, dataset)
-        st.caption(f"FID, KID and IS here are {names['explanation']}. " + good)
+        st.caption(
+            _("FID, KID and IS here are {explanation}.").format(explanation=names["explanation"])
+            + " "
+            + good
+        )
     if "fid_inception" not in measures:
-        st.caption(INCEPTION_HINT + ".")
+        st.caption(_(INCEPTION_HINT) + ".")
+
+
+def measure_names(dataset: str) -> dict[str, str]:
+    """fid.describe's names and explanation in the page's language (the same words in
+    English)."""
+    names = describe(dataset)
+    shown = {key: _(name) for key, name in names.items()}
+    for key, template in NAME_TEMPLATES.items():
+        if template.format(dataset=dataset) == names[key]:
+            shown[key] = _(template).format(dataset=dataset)
+    if EXPLANATION.format(dataset=dataset) == names["explanation"]:
+        shown["explanation"] = _(EXPLANATION).format(dataset=dataset)
+    return shown
 
 
 def good_values(measures: dict, dataset: str = "") -> str:
     """What a good FID/KID/IS is, in the terms of these samples (and the dataset's classes)."""
     floor = measures.get("fid_floor")
-    text = "Lower FID and KID are better; "
+    text = _("Lower FID and KID are better; ")
     if floor is not None:
-        text += (
-            f"real data scores FID {floor:.3g} with as many samples (the noise floor), a "
+        text += _(
+            "real data scores FID {floor} with as many samples (the noise floor), a "
             "generator stuck on one class scores hundreds. "
-        )
+        ).format(floor=f"{floor:.3g}")
     else:
-        text += (
+        text += _(
             "real data against other real data scores low (about 6 for 800 digits a side; more "
             "with fewer samples), a generator stuck on one class scores hundreds. "
         )
-    classes = len(datasets.class_names(dataset)) or "the number of classes"
-    return text + f"IS runs from 1 (one class) to {classes} (every class, each sample clear)."
+    classes = len(datasets.class_names(dataset)) or _("the number of classes")
+    return text + _(
+        "IS runs from 1 (one class) to {classes} (every class, each sample clear)."
+    ).format(classes=classes)
 
 
 def measures_note(snap) -> None:

@@ -11,6 +11,7 @@ import streamlit as st
 from pages.ui import common as ui
 from pages.ui import settings as settings_ui
 from pages.ui import userdata as userdata_ui
+from pages.ui.i18n import _
 from playground.data import registry as datasets
 from playground.data import roots, uploads
 from playground.errors import ConfigError
@@ -66,10 +67,12 @@ def _unpack_upload() -> None:
     try:
         report = uploads.extract_image_zip(upload.getvalue(), target)
     except uploads.UploadError as exc:
-        st.session_state[UPLOAD_NOTE] = ("error", f"This zip cannot be used: {exc}")
+        st.session_state[UPLOAD_NOTE] = ("error", _("This zip cannot be used: {reason}").format(
+            reason=exc))
         return
     except OSError as exc:  # disk full: say so
-        st.session_state[UPLOAD_NOTE] = ("error", f"Could not unpack the zip: {exc}")
+        st.session_state[UPLOAD_NOTE] = ("error", _("Could not unpack the zip: {reason}").format(
+            reason=exc))
         return
     st.session_state[settings_ui.key_of("data_folder")] = str(target)
     st.session_state[UPLOAD_NOTE] = ("success", report.message().capitalize() + ".")
@@ -82,10 +85,11 @@ def image_upload() -> None:
     if entry is None or not entry.user_folder:
         return
     st.sidebar.file_uploader(
-        "Your images (.zip)", type=["zip"], key=UPLOAD_KEY, on_change=_unpack_upload,
-        help="A zip of your own pictures (PNG, JPEG, BMP, GIF, WebP; any folders inside). It is "
-        "unpacked into a private temporary folder for this session, which becomes data_folder. "
-        "Unsafe entries are refused and files that are not images skipped, each counted.")
+        _("Your images (.zip)"), type=["zip"], key=UPLOAD_KEY, on_change=_unpack_upload,
+        help=_("A zip of your own pictures (PNG, JPEG, BMP, GIF, WebP; any folders inside). It "
+               "is unpacked into a private temporary folder for this session, which becomes "
+               "data_folder. Unsafe entries are refused and files that are not images skipped, "
+               "each counted."))
     kind, text = st.session_state.get(UPLOAD_NOTE, (None, None))
     if kind == "error":
         st.sidebar.error(text)

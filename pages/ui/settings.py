@@ -15,6 +15,7 @@ from playground.errors import ConfigError
 from playground.settings.config import GANConfig
 from playground.settings.fields import ADVANCED_SETTINGS, FIELDS, MAIN_SETTINGS
 from playground.settings.presets import PRESETS
+from playground.texts.catalogue import N_
 
 # ---------------------------------------------------------------------- settings widgets
 # Each setting's label, help, bounds, step and liveness are rows of one table, settings.FIELDS.
@@ -52,10 +53,11 @@ def _widget(name: str, field: dataclasses.Field, device_text: str):
     common = dict(key=key_of(name), help=help_for(name), persist_state="session",
                   on_change=_note_live_change if row.live else None,
                   args=(name,) if row.live else None)
-    label = row.label
+    label = _(row.label)
     if row.choices:
         options = list(row.choices)
-        fmt = (lambda v: f"auto ({device_text})" if v == "auto" else v) if name == "device" else str
+        auto = _("auto ({device})").format(device=device_text)
+        fmt = (lambda v: auto if v == "auto" else v) if name == "device" else str
         if name == "dataset":  # the user's own data is named in words: its name is jargon
             fmt = dataset_label
         return st.selectbox(label, options, format_func=fmt, **common)
@@ -76,7 +78,7 @@ def _widget(name: str, field: dataclasses.Field, device_text: str):
 def dataset_label(name: str) -> str:
     """A dataset as the picker shows it: the user's own points in plain words."""
     entry = datasets.DATASETS.get(name)
-    return entry.title if entry is not None and entry.user_points else name
+    return _(entry.title) if entry is not None and entry.user_points else name
 
 
 def live_changes() -> list[str]:
@@ -98,8 +100,8 @@ def settings_sidebar() -> tuple[GANConfig | None, str | None]:
         for name in MAIN_SETTINGS:
             values[name] = _widget(name, fields[name], device_text)
             slots[name] = st.empty()
-        st.caption("The loss's formula is shown beside the run's controls.")
-        with st.expander("Advanced"):
+        st.caption(_("The loss's formula is shown beside the run's controls."))
+        with st.expander(_("Advanced")):
             for name in ADVANCED_SETTINGS:
                 values[name] = _widget(name, fields[name], device_text)
                 slots[name] = st.empty()
@@ -150,18 +152,22 @@ def settle_preset() -> None:
     st.session_state[SETTLED_PRESET] = name
 
 
+CUSTOM = N_("(custom)")  # the preset picker's entry for settings set by hand (a key: kept)
+
+
 def preset_picker() -> None:
     """One click sets every setting from a preset."""
 
-    names = ["(custom)"] + list(PRESETS)
-    st.sidebar.selectbox("Preset", names, key="preset", on_change=settle_preset,
+    names = [CUSTOM] + list(PRESETS)
+    st.sidebar.selectbox(_("Preset"), names, key="preset", on_change=settle_preset,
                          persist_state="session",
-                         help="A named setup that reliably shows something; picking one sets "
-                         "every control below.")
+                         format_func=lambda v: _(v) if v == CUSTOM else v,
+                         help=_("A named setup that reliably shows something; picking one sets "
+                                "every control below."))
     chosen = st.session_state.get("preset")
     st.session_state[SETTLED_PRESET] = chosen  # the controls below now hold what it set
     if chosen in PRESETS:
-        st.sidebar.caption(PRESETS[chosen].description)
+        st.sidebar.caption(_(PRESETS[chosen].description))
 
 
 def apply_query_params() -> None:
@@ -175,11 +181,13 @@ def apply_query_params() -> None:
     try:
         load_into_widgets(link_settings(params))
     except ConfigError as exc:
-        st.warning(f"The link's settings were not used: {ui.plain(str(exc))}")
+        st.warning(_("The link's settings were not used: {reason}").format(
+            reason=ui.plain(str(exc))))
 
 
 # A dataset of your own needs one of these; a link cannot carry the data itself.
-OWN_DATA = {"points_file": "draw your points or upload a CSV", "data_folder": "give a folder"}
+OWN_DATA = {"points_file": N_("draw your points or upload a CSV"),
+            "data_folder": N_("give a folder")}
 
 
 def link_settings(params: dict[str, str]) -> dict[str, Any]:
@@ -193,11 +201,14 @@ def link_settings(params: dict[str, str]) -> dict[str, Any]:
         if exc.setting not in OWN_DATA or params.get(exc.setting, "").strip():
             raise
         checked = GANConfig().with_strings({**params, exc.setting: "given later"})  # the rest
-        st.info(f"This link trains on your own data: {OWN_DATA[exc.setting]}.")
+        st.info(_("This link trains on your own data: {what}.").format(
+            what=_(OWN_DATA[exc.setting])))
         return {**checked.to_dict(), exc.setting: ""}
 
 
 def write_query_params(cfg: GANConfig) -> None:
     wanted = cfg.to_query()
+    if lang := st.query_params.get("lang"):  # the page's language stays in the address
+        wanted["lang"] = lang
     if st.query_params.to_dict() != wanted:
         st.query_params.from_dict(wanted)

@@ -11,6 +11,7 @@ from playground.errors import ConfigError
 from playground.runs import backends, capacity
 from playground.runs.runner import Run
 from playground.settings.config import GANConfig
+from playground.texts.catalogue import N_
 from playground.training.cost import gflop, gib
 
 # ---------------------------------------------------------------------- training slots
@@ -63,16 +64,28 @@ def memory_check(cfg: GANConfig | None, problem: str | None) -> str | None:
     except ConfigError as exc:
         return str(exc)
     st.caption(
-        f"Memory this run needs: about {gib(cost.peak_bytes)}, of the "
-        f"{gib(budget)} each run may use on this server. Work per step: "
-        f"{gflop(cost.step_flops)} GFLOP.",
-        help="Estimated before the run starts from its models and batch size. Memory: "
-        "weights, gradients, optimiser state and the activations of one training step. "
-        "Work: the arithmetic of one step (its D updates and its G update), in GFLOP, "
-        "billions of multiplications and additions; a CPU core does a few tens of them "
-        "a second, a GPU thousands.",
+        _(
+            "Memory this run needs: about {needed}, of the {budget} each run may use on this "
+            "server. Work per step: {work} GFLOP."
+        ).format(needed=gib(cost.peak_bytes), budget=gib(budget), work=_work(cost.step_flops)),
+        help=_(
+            "Estimated before the run starts from its models and batch size. Memory: "
+            "weights, gradients, optimiser state and the activations of one training step. "
+            "Work: the arithmetic of one step (its D updates and its G update), in GFLOP, "
+            "billions of multiplications and additions; a CPU core does a few tens of them "
+            "a second, a GPU thousands."
+        ),
     )
     return None
+
+
+def _work(flops: int) -> str:
+    """cost.gflop's words ("about 0.22", "under 0.01") in the page's language."""
+    text = gflop(flops)
+    for word, template in (("about ", N_("about {value}")), ("under ", N_("under {value}"))):
+        if text.startswith(word):
+            return _(template).format(value=text[len(word):])
+    return text
 
 
 def capacity_notice() -> None:

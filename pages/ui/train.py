@@ -13,6 +13,7 @@ from pages.ui import common as ui
 from pages.ui import gauges as gauges_ui
 from pages.ui import settings as settings_ui
 from pages.ui import slowmo as slowmo_ui
+from pages.ui.i18n import _, translated
 from playground.errors import ConfigError
 from playground.objectives.losses import LOSSES
 from playground.runs.runner import Run
@@ -20,6 +21,7 @@ from playground.runs.snapshots import Frame, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.fields import FIELDS
 from playground.settings.presets import PRESETS
+from playground.texts.catalogue import N_
 from playground.views import figures, images
 
 POLLING = ("queued", "starting", "running")  # statuses during which the live view redraws itself
@@ -46,7 +48,7 @@ def apply_pending_config() -> None:
     if pending is None:
         return
     config, name = pending
-    before, _ = settings_ui.config_from_state()
+    before, _problem = settings_ui.config_from_state()
     if before is not None:  # what Reset puts back, unless the person edits the settings since
         st.session_state[HANDED_OVER] = (before.to_dict(), st.session_state.get("preset"), config)
     settings_ui.load_into_widgets(GANConfig.from_dict(config))
@@ -63,7 +65,7 @@ def _reset(slot) -> None:
     if handed is None:
         return
     before, preset_name, given = handed
-    now, _ = settings_ui.config_from_state()
+    now, _problem = settings_ui.config_from_state()
     if now is not None and now.to_dict() == GANConfig.from_dict(given).to_dict():
         settings_ui.load_into_widgets(before)
         st.session_state["preset"] = preset_name
@@ -83,26 +85,30 @@ def push_live_changes(run: Run, snap: Snapshot, cfg: GANConfig, names: list[str]
     try:
         run.set_hyper(**changes)
     except ConfigError as exc:  # e.g. a loss that would change D's layers
-        st.warning(f"Not changed on the running run: {ui.plain(str(exc))}")
+        st.warning(_("Not changed on the running run: {reason}").format(reason=ui.plain(str(exc))))
         return
-    st.toast("Changed live: " + ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items()))
+    shown = ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items())
+    st.toast(_("Changed live: {changes}").format(changes=shown))
 
 
 def differences_note(snap: Snapshot | None, cfg: GANConfig) -> None:
     """Where the sidebar and the session's run differ, say so: live settings reach the run when
     their control changes; the others only with a new Start."""
     if name := st.session_state.pop(LOADED_NOTE, None):
-        st.info(f"The sidebar shows **{name}**'s own settings. Change a live setting (learning "
-                "rates, D/G steps, the loss, …) and it reaches the run at its next step.")
+        st.info(_("The sidebar shows **{name}**'s own settings. Change a live setting (learning "
+                  "rates, D/G steps, the loss, …) and it reaches the run at its next step.")
+                .format(name=name))
     if snap is None or snap.config is None or not snap.active:
         return
     differ = [k for k, v in cfg.to_dict().items()
               if not FIELDS[k].live and v != getattr(snap.config, k)]
     if differ:
-        st.caption("The sidebar differs from the running run in "
-                   + "; ".join(f"{FIELDS[k].label} (`{k}`: {_shown(getattr(cfg, k))} here, "
-                               f"{_shown(getattr(snap.config, k))} in the run)" for k in differ)
-                   + ". These take effect with a new **Start**.")
+        each = _("{label} (`{name}`: {here} here, {there} in the run)")
+        items = "; ".join(each.format(label=_(FIELDS[k].label), name=k,
+                                      here=_shown(getattr(cfg, k)),
+                                      there=_shown(getattr(snap.config, k))) for k in differ)
+        st.caption(_("The sidebar differs from the running run in {items}. These take effect "
+                     "with a new **Start**.").format(items=items))
 
 
 # ---------------------------------------------------------------------- controls
@@ -126,7 +132,8 @@ def _save(run: Run) -> None:
     while not run.has_models and run.snapshot().active and time.monotonic() < deadline:
         time.sleep(0.05)
     if not run.has_models:
-        st.session_state["save_error"] = "Nothing to save yet: the run has not built its models."
+        st.session_state["save_error"] = _("Nothing to save yet: the run has not built its "
+                                           "models.")
         return
     folder = None
     try:
@@ -135,7 +142,7 @@ def _save(run: Run) -> None:
         ui.claim_run(folder)  # this session's to delete; read-only to other sessions
         st.session_state["saved_to"] = ui.shown_path(folder)
     except Exception as exc:  # disk full, permissions: say so, keep the run
-        st.session_state["save_error"] = f"Could not save: {exc}"
+        st.session_state["save_error"] = _("Could not save: {reason}").format(reason=exc)
         if folder is not None and folder.is_dir() and not any(folder.iterdir()):
             folder.rmdir()
 
@@ -148,75 +155,77 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
     can_save = run is not None  # Run.save is safe while training: no Pause needed
     cols = st.columns(8)
     cols[0].button(
-        "Start",
+        _("Start"),
         icon=":material/play_arrow:",
         on_click=start,
         type="primary",
         disabled=problem is not None,
-        help="Start a new run with the settings in the sidebar (stops any current one).",
+        help=_("Start a new run with the settings in the sidebar (stops any current one)."),
     )
     if paused:
         cols[1].button(
-            "Resume", icon=":material/resume:", on_click=run.resume, help="Continue training."
+            _("Resume"), icon=":material/resume:", on_click=run.resume,
+            help=_("Continue training."),
         )
     else:
         cols[1].button(
-            "Pause",
+            _("Pause"),
             icon=":material/pause:",
             on_click=run.pause if run else None,
             disabled=not active,
-            help="Pause; then step by hand.",
+            help=_("Pause; then step by hand."),
         )
-    step_help = "One step while paused: {}."
+    step_help = _("One step while paused: {what}.")
     cols[2].button(
-        "Step",
+        _("Step"),
         on_click=_step,
         args=(run, True, True),
         disabled=not paused,
-        help=step_help.format("d_steps D updates, then a G update"),
+        help=step_help.format(what=_("d_steps D updates, then a G update")),
     )
     cols[3].button(
-        "D only",
+        _("D only"),
         on_click=_step,
         args=(run, True, False),
         disabled=not paused,
-        help=step_help.format("only the discriminator learns"),
+        help=step_help.format(what=_("only the discriminator learns")),
     )
     cols[4].button(
-        "G only",
+        _("G only"),
         on_click=_step,
         args=(run, False, True),
         disabled=not paused,
-        help=step_help.format("only the generator learns"),
+        help=step_help.format(what=_("only the generator learns")),
     )
     cols[5].button(
-        "Stop",
+        _("Stop"),
         icon=":material/stop:",
         on_click=run.stop if run else None,
         disabled=not active,
-        help="End the run; its state stays on screen and can be saved.",
+        help=_("End the run; its state stays on screen and can be saved."),
     )
     cols[6].button(
-        "Save",
+        _("Save"),
         icon=":material/save:",
         on_click=_save,
         args=(run,),
         disabled=not can_save,
-        help="Save a checkpoint to checkpoints/runs/ (see the Runs page).",
+        help=_("Save a checkpoint to checkpoints/runs/ (see the Runs page)."),
     )
     cols[7].button(
-        "Reset",
+        _("Reset"),
         icon=":material/restart_alt:",
         on_click=_reset,
         args=(slot,),
         disabled=run is None,
-        help="Stop and discard the current run. Settings that came with it (from a lesson or "
-        "a resumed run) go back to what they were, unless you have changed them since.",
+        help=_("Stop and discard the current run. Settings that came with it (from a lesson or "
+               "a resumed run) go back to what they were, unless you have changed them since."),
     )
     if problem:
-        st.error(f"Fix this setting to start: {ui.plain(str(problem))}")
+        st.error(_("Fix this setting to start: {problem}").format(problem=ui.plain(str(problem))))
     if "saved_to" in st.session_state:
-        st.success(f"Saved to {ui.plain(str(st.session_state.pop('saved_to')))}.")
+        where = ui.plain(str(st.session_state.pop("saved_to")))
+        st.success(_("Saved to {path}.").format(path=where))
     if "save_error" in st.session_state:
         st.error(st.session_state.pop("save_error"))
 
@@ -226,12 +235,12 @@ def live_view(slot: ui.RunSlot, cfg: GANConfig | None) -> None:
     run = slot.run
     if run is None:
         st.info(
-            "Pick a preset in the sidebar (or set things by hand) and press **Start**. "
-            "Curves and samples appear here while it trains."
+            _("Pick a preset in the sidebar (or set things by hand) and press **Start**. "
+              "Curves and samples appear here while it trains.")
         )
         if cfg is not None:
-            ui.data_preview_chart(cfg.dataset, "train.preview", "The data (real, blue)",
-                                  "The generator learns to draw these.")
+            ui.data_preview_chart(cfg.dataset, "train.preview", _("The data (real, blue)"),
+                                  _("The generator learns to draw these."))
         return
     polling = ui.await_first_picture(run).status in POLLING
     every = ui.REFRESH_SECONDS if polling else None
@@ -250,10 +259,10 @@ def draw(run: Run, snap: Snapshot) -> None:
     ui.progress_bar(snap)
     ui.status_message(snap)
     for note in snap.notes:
-        st.caption(note)
+        st.caption(_(note))
     if not snap.history.get("step") and snap.latest is None:
         if snap.status != "queued":  # a queued run has not begun (status_message says so)
-            st.caption("Building the models and loading the data…")
+            st.caption(_("Building the models and loading the data…"))
         return
     _metrics(snap)
     gauges_ui.live_gauges(snap)
@@ -266,50 +275,55 @@ def _metrics(snap: Snapshot) -> None:
     h = snap.history
     last = {k: v[-1] for k, v in h.items() if v}
     cols = st.columns(4)
-    cols[0].metric("Step", f"{snap.step:,}")
-    cols[1].metric("D loss", f"{last['d_loss']:.3f}" if "d_loss" in last else "–")
-    cols[2].metric("G loss", f"{last['g_loss']:.3f}" if "g_loss" in last else "–")
+    cols[0].metric(_("Step"), f"{snap.step:,}")
+    cols[1].metric(_("D loss"), f"{last['d_loss']:.3f}" if "d_loss" in last else "–")
+    cols[2].metric(_("G loss"), f"{last['g_loss']:.3f}" if "g_loss" in last else "–")
     fast = snap.fast_paths
     cols[3].metric(
-        "Device",
+        _("Device"),
         snap.device or "–",
-        help=f"GPU fast paths in use: {fast}." if fast else "Plain fp32, one kernel at a time.",
+        help=_("GPU fast paths in use: {paths}.").format(paths=fast) if fast
+        else _("Plain fp32, one kernel at a time."),
     )
 
 
 # The losses chart's series; InfoGAN runs also log L_I (absent otherwise, so not drawn).
-LOSS_SERIES = {"d_loss": "D loss", "g_loss": "G loss", "info_loss": "InfoGAN L_I (Q's error)"}
+LOSS_SERIES = {"d_loss": N_("D loss"), "g_loss": N_("G loss"),
+               "info_loss": N_("InfoGAN L_I (Q's error)")}
+D_SERIES = {"d_real": N_("D(real)"), "d_fake": N_("D(fake)")}
 
 
 def _charts(snap: Snapshot) -> None:
     smoothing = st.slider(
-        "Curve smoothing",
+        _("Curve smoothing"),
         0.0,
         0.99,
         0.6,
         0.01,
         key="smoothing",
-        help="Exponential moving average over logged points; 0 shows raw values.",
+        help=_("Exponential moving average over logged points; 0 shows raw values."),
     )
     h = snap.history
     c1, c2, c3 = st.columns(3)
     c1.plotly_chart(
-        figures.line_figure(h, LOSS_SERIES, "Losses", smoothing),
+        translated(figures.line_figure(h, LOSS_SERIES, N_("Losses"), smoothing)),
         key="chart_loss",
     )
     probability = snap.config is not None and LOSSES[snap.config.loss].probability
-    title = "D's output (probability real)" if probability else "D's score"
+    title = N_("D's output (probability real)") if probability else N_("D's score")
     c2.plotly_chart(
-        figures.line_figure(h, {"d_real": "D(real)", "d_fake": "D(fake)"}, title, smoothing),
+        translated(figures.line_figure(h, D_SERIES, title, smoothing)),
         key="chart_d",
     )
     c3.plotly_chart(
-        figures.line_figure(
-            h,
-            {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
-            "Gradient norms",
-            smoothing,
-            log_y=True,
+        translated(
+            figures.line_figure(
+                h,
+                {"g_grad_norm": "‖∇G‖", "d_grad_norm": "‖∇D‖"},
+                N_("Gradient norms"),
+                smoothing,
+                log_y=True,
+            )
         ),
         key="chart_grad",
     )
@@ -318,15 +332,16 @@ def _charts(snap: Snapshot) -> None:
 def _pick_frame(snap: Snapshot) -> Frame:
     frames = snap.frames
     follow = st.toggle(
-        "Follow the latest samples",
+        _("Follow the latest samples"),
         value=True,
         key="follow_latest",
-        help="Off: scrub back through earlier samples of the same noise.",
+        help=_("Off: scrub back through earlier samples of the same noise."),
     )
     if follow or len(frames) < 2:
         return frames[-1]
     steps = [f.step for f in frames]
-    chosen = st.select_slider("Samples at step", options=steps, value=steps[-1], key="frame_step")
+    chosen = st.select_slider(_("Samples at step"), options=steps, value=steps[-1],
+                              key="frame_step")
     return frames[steps.index(chosen)]
 
 
@@ -340,9 +355,11 @@ def _samples(run: Run, snap: Snapshot) -> set[str]:
     side = frame.samples.shape[2]  # small images (digits at 8 or 16 px) are enlarged crisply
     st.image(
         images.make_grid(frame.samples, upscale=max(1, 32 // side)),
-        caption=f"Fixed noise at step {frame.step:,}",
+        caption=_("Fixed noise at step {step}").format(step=f"{frame.step:,}"),
         width=min(512, 16 * max(32, side)),
-        alt=f"The generator's images of its fixed noise at step {frame.step:,}",
+        alt=_("The generator's images of its fixed noise at step {step}").format(
+            step=f"{frame.step:,}"
+        ),
     )
     return set()
 
@@ -356,7 +373,7 @@ def _layer_toggles() -> set[str]:
     for col, (name, (label, text)) in zip(
         st.columns(len(figures.LAYERS)), figures.LAYERS.items(), strict=True
     ):
-        if col.toggle(label, value=name in LAYERS_ON, key=f"train.layer.{name}", help=text,
+        if col.toggle(_(label), value=name in LAYERS_ON, key=f"train.layer.{name}", help=_(text),
                       persist_state="session"):
             on.add(name)
     return on
@@ -366,17 +383,16 @@ def _points_view(run: Run, snap: Snapshot, frame: Frame) -> set[str]:
     """The 2D picture with the layers a person chose (returned), then slow motion."""
     layers = _layer_toggles()
     real = ui.shown_real_points(run)
-    fig = figures.layered_figure(
-        frame, real, snap.extent, layers,
-        title=f"Real (blue) vs generated (orange) at step {frame.step:,}; "
-        "background: D's score",
-    )
+    title = _("Real (blue) vs generated (orange) at step {step}; background: D's score")
+    fig = translated(figures.layered_figure(
+        frame, real, snap.extent, layers, title=title.format(step=f"{frame.step:,}"),
+    ))
     st.plotly_chart(fig, key="chart_points")
     if "manifold" in layers and frame.manifold is not None:
-        st.caption(figures.plane_caption(frame.manifold.plane, snap.config.latent_dim))
+        st.caption(figures.plane_caption(frame.manifold.plane, snap.config.latent_dim, _))
     if "arrows" in layers and frame.arrows is not None:
-        st.caption(f"Arrows: −∂L_G/∂x at 128 fixed-noise fakes, scaled (median length "
-                   f"{frame.arrows.median_norm:.3g} before scaling).")
+        st.caption(_("Arrows: −∂L_G/∂x at 128 fixed-noise fakes, scaled (median length "
+                     "{length} before scaling).").format(length=f"{frame.arrows.median_norm:.3g}"))
     slowmo_ui.panel(run, snap, real, "train")
     return layers
 
@@ -394,21 +410,21 @@ def _downloads(run: Run, snap: Snapshot, layers: set[str]) -> None:
     if latest is None:
         return
     cols[0].download_button(
-        "Samples (PNG)",
+        _("Samples (PNG)"),
         data=lambda: images.png_bytes(frame_picture(run, snap, latest, layers)),
         file_name=f"samples-step{latest.step}.png",
         mime="image/png",
         key="dl_png",
     )
     cols[1].download_button(
-        "Loss history (CSV)",
+        _("Loss history (CSV)"),
         data=lambda: history_csv(snap.history),
         file_name="history.csv",
         mime="text/csv",
         key="dl_csv",
     )
     cols[2].download_button(
-        "Timelapse (GIF)",
+        _("Timelapse (GIF)"),
         data=lambda: images.gif_bytes([frame_picture(run, snap, f, layers) for f in snap.frames]),
         file_name="timelapse.gif",
         mime="image/gif",
@@ -426,3 +442,11 @@ def history_csv(history: dict[str, list[float]]) -> str:
     return out.getvalue()
 
 
+
+
+def loss_formula(loss: str) -> None:
+    """The chosen loss's formula and its sentence, in the main area where it has room (the
+    sidebar cut it); the sentence in the page's language."""
+    entry = LOSSES[loss]
+    st.latex(entry.formula)
+    st.caption(f"**{loss}**: {_(entry.sentence)}")

@@ -11,11 +11,13 @@ import streamlit as st
 
 from pages.ui import common as ui
 from pages.ui import settings as settings_ui
+from pages.ui.i18n import _, translated
 from playground.data import registry as datasets
 from playground.data import userpoints
 from playground.errors import ConfigError
 from playground.settings.config import GANConfig
 from playground.storage.checkpoints import read_meta, saved_points
+from playground.texts.catalogue import N_
 from playground.views import figures
 
 CHART_KEY = "userdata.canvas"
@@ -60,7 +62,7 @@ def with_saved_points(config: dict, folder) -> dict:
     points = saved_points(folder, read_meta(folder))
     if points is None:
         return config
-    st.session_state[SOURCE] = "saved run"
+    st.session_state[SOURCE] = N_("saved run")
     return config | {"points_file": points_space().save(points.double().numpy())}
 
 
@@ -74,8 +76,8 @@ def points_panel() -> None:
     """With the dataset "your own points": draw or upload them (main area, above the run)."""
     if not selected():
         return
-    with st.expander("Your own points", expanded=ui.run_slot().run is None):
-        draw_tab, csv_tab = st.tabs(["Draw", "Upload a CSV"])
+    with st.expander(_("Your own points"), expanded=ui.run_slot().run is None):
+        draw_tab, csv_tab = st.tabs([_("Draw"), _("Upload a CSV")])
         with draw_tab:
             drawing()
         with csv_tab:
@@ -90,27 +92,29 @@ def points_panel() -> None:
 def drawing() -> None:
     left, right = st.columns([3, 2])
     with right:
-        st.slider("Points per click", 1, 40, 10, key="userdata.per_click",
-                  help="How many points one click lays around the clicked spot; a box or lasso "
-                  "lays a quarter of this around each spot of the faint grid it encloses.")
-        st.slider("Brush spread", 0.02, 0.5, 0.1, 0.01, key="userdata.spread",
-                  help="Standard deviation of the brush: how far from the chosen spot its points "
-                  "fall, in the canvas's units (it spans −2 to 2).")
+        st.slider(_("Points per click"), 1, 40, 10, key="userdata.per_click",
+                  help=_("How many points one click lays around the clicked spot; a box or "
+                         "lasso lays a quarter of this around each spot of the faint grid it "
+                         "encloses."))
+        st.slider(_("Brush spread"), 0.02, 0.5, 0.1, 0.01, key="userdata.spread",
+                  help=_("Standard deviation of the brush: how far from the chosen spot its "
+                         "points fall, in the canvas's units (it spans −2 to 2)."))
         cols = st.columns(3)
         strokes = st.session_state.get(STROKES, [])
-        cols[0].button("Undo", on_click=_undo, disabled=not strokes, key="userdata.undo",
-                       help="Remove the last click or selection's points.")
-        cols[1].button("Clear", on_click=_clear, disabled=not strokes, key="userdata.clear",
-                       help="Remove every drawn point.")
-        cols[2].button("Example", on_click=_example, key="userdata.example",
-                       help="Start from an example drawing (a smiley), then add or undo.")
+        cols[0].button(_("Undo"), on_click=_undo, disabled=not strokes, key="userdata.undo",
+                       help=_("Remove the last click or selection's points."))
+        cols[1].button(_("Clear"), on_click=_clear, disabled=not strokes, key="userdata.clear",
+                       help=_("Remove every drawn point."))
+        cols[2].button(_("Example"), on_click=_example, key="userdata.example",
+                       help=_("Start from an example drawing (a smiley), then add or undo."))
         count = sum(len(s) for s in strokes)
         need = max(0, userpoints.MIN_POINTS - count)
-        st.markdown(f"**{count:,} points drawn**" + (f" (draw {need} more)" if need else ""))
-        st.caption("Click the canvas to spray points. To fill an area, pick the box or lasso "
-                   "tool on the chart's toolbar and drag; the canvas then goes back to clicks. "
-                   "Points are centred and scaled to fill −2 to 2 for training: the preview "
-                   "shows exactly what trains.")
+        more = " " + _("(draw {need} more)").format(need=need) if need else ""
+        st.markdown(_("**{count} points drawn**").format(count=f"{count:,}") + more)
+        st.caption(_("Click the canvas to spray points. To fill an area, pick the box or lasso "
+                     "tool on the chart's toolbar and drag; the canvas then goes back to clicks. "
+                     "Points are centred and scaled to fill −2 to 2 for training: the preview "
+                     "shows exactly what trains."))
         preview("draw")
     with left:
         st.plotly_chart(canvas_figure(_drawn()), key=CHART_KEY, on_select=_add_selection,
@@ -146,19 +150,26 @@ def preview(where: str) -> None:
     """What trains now: the active points file's points, normalised, and where they came from."""
     path = st.session_state.get(settings_ui.key_of("points_file"), "")
     if not path:
-        st.caption("No points yet: draw at least "
-                   f"{userpoints.MIN_POINTS} or upload a CSV file.")
+        st.caption(_("No points yet: draw at least {least} or upload a CSV file.").format(
+            least=userpoints.MIN_POINTS))
         return
     try:
         userpoints.check_app_points_file(path, own=[points_space().root])
         found = userpoints.read_points_file(path)
     except (ConfigError, userpoints.DatasetUnavailable) as exc:
-        st.warning(f"The points file cannot be used: {ui.plain(str(exc))}")
+        st.warning(_("The points file cannot be used: {reason}").format(
+            reason=ui.plain(str(exc))))
         return
     fig = figures.points_figure(None, found.points, (-2.5, 2.5, -2.5, 2.5), height=280,
-                                title=f"What trains: {len(found):,} points")
-    st.plotly_chart(fig, key=f"userdata.preview.{where}")
-    st.caption(f"From the {st.session_state.get(SOURCE, 'points file')}.")
+                                title=_("What trains: {count} points").format(
+                                    count=f"{len(found):,}"))
+    st.plotly_chart(translated(fig), key=f"userdata.preview.{where}")
+    source = st.session_state.get(SOURCE, N_("points file"))
+    if isinstance(source, tuple):  # a CSV file: ("CSV file {name}", its name)
+        source = _(source[0]).format(name=source[1])
+    else:
+        source = _(source)
+    st.caption(_("From the {source}.").format(source=source))
 
 
 # ---------------------------------------------------------------------- drawing callbacks
@@ -211,10 +222,11 @@ def _use_drawing() -> None:
     try:
         found = userpoints.finish(points, what="drawn points")
     except userpoints.PointsError as exc:
-        st.session_state[NOTE] = ("error", f"The drawing cannot be used: {exc}.")
+        st.session_state[NOTE] = ("error", _("The drawing cannot be used: {reason}.").format(
+            reason=exc))
         return
     st.session_state[settings_ui.key_of("points_file")] = points_space().save(found.points)
-    st.session_state[SOURCE] = "drawing"
+    st.session_state[SOURCE] = N_("drawing")
     st.session_state.pop(NOTE, None)
 
 
@@ -228,17 +240,19 @@ def csv_upload() -> None:
 
 
 def csv_form() -> None:
-    st.file_uploader("Your points (.csv)", type=["csv", "txt"], key=CSV_KEY, on_change=_read_csv,
-                     help="Read here, never run: a file that is not plain numbers is refused "
-                     "with the line at fault.")
+    st.file_uploader(_("Your points (.csv)"), type=["csv", "txt"], key=CSV_KEY,
+                     on_change=_read_csv,
+                     help=_("Read here, never run: a file that is not plain numbers is refused "
+                            "with the line at fault."))
     st.caption(
-        f"Format: one point a line, **x then y**, separated by a comma (or a semicolon, tab or "
-        f"space). A header line is optional; name columns `x` and `y` to pick them among more. "
-        f"At least {userpoints.MIN_POINTS} points; above {userpoints.MAX_POINTS:,} a fixed "
-        f"random {userpoints.MAX_POINTS:,} are used; {userpoints.MAX_FILE_BYTES // 2**20} MB at "
-        "most. Any units: the points are centred and scaled to fit −2 to 2."
+        _("Format: one point a line, **x then y**, separated by a comma (or a semicolon, tab or "
+          "space). A header line is optional; name columns `x` and `y` to pick them among more. "
+          "At least {least} points; above {most} a fixed random {most} are used; {megabytes} MB "
+          "at most. Any units: the points are centred and scaled to fit −2 to 2.").format(
+              least=userpoints.MIN_POINTS, most=f"{userpoints.MAX_POINTS:,}",
+              megabytes=userpoints.MAX_FILE_BYTES // 2**20)
     )
-    st.download_button("Example CSV", data=userpoints.example_csv(), file_name="points.csv",
+    st.download_button(_("Example CSV"), data=userpoints.example_csv(), file_name="points.csv",
                        mime="text/csv", key="userdata.example_csv", icon=":material/download:")
 
 
@@ -253,11 +267,13 @@ def _read_csv() -> None:
         found = userpoints.parse_csv(upload.getvalue())
         path = points_space().save(found.points)
     except userpoints.PointsError as exc:
-        st.session_state[NOTE] = ("error", f"This file cannot be used: {ui.plain(str(exc))}.")
+        st.session_state[NOTE] = ("error", _("This file cannot be used: {reason}.").format(
+            reason=ui.plain(str(exc))))
         return
     except OSError as exc:  # disk full: say so
-        st.session_state[NOTE] = ("error", f"Could not store the points: {ui.plain(str(exc))}")
+        st.session_state[NOTE] = ("error", _("Could not store the points: {reason}").format(
+            reason=ui.plain(str(exc))))
         return
     st.session_state[settings_ui.key_of("points_file")] = path
-    st.session_state[SOURCE] = f"CSV file {ui.plain(repr(upload.name))}"
-    st.session_state[NOTE] = ("success", f"Read {'; '.join(found.notes)}.")
+    st.session_state[SOURCE] = (N_("CSV file {name}"), ui.plain(repr(upload.name)))
+    st.session_state[NOTE] = ("success", _("Read {notes}.").format(notes="; ".join(found.notes)))

@@ -13,17 +13,18 @@ import sys
 from pathlib import Path
 
 from playground import bench
-from playground.data.brought import BroughtError
+from playground.data.brought import MAX_SAMPLES, BroughtError
 from playground.data.registry import DATASETS, names_where
 from playground.data.source import DatasetUnavailable
 from playground.errors import JSON_ERRORS, ConfigError, UsageError, json_problem
 from playground.latent import load_latent_model
 from playground.lessons import reproduce
 from playground.lessons.reproduce import add_parser as add_reproduce
-from playground.measures.brought import diagnose_path
+from playground.measures.brought import Diagnosis, diagnose_path, diagnose_samples
 from playground.measures.evaluation import DIAGNOSE_SAMPLES, diagnose
 from playground.measures.fid import INCEPTION_HINT, describe, inception_weights
 from playground.measures.metrics import EXPLANATIONS
+from playground.onnxmodel import OnnxError, generator_samples, load_onnx_model
 from playground.runs import backends
 from playground.settings.config import GANConfig
 from playground.settings.fields import settings_table
@@ -91,7 +92,14 @@ def _parser() -> argparse.ArgumentParser:
         "--samples",
         metavar="N|PATH",
         help="with a CHECKPOINT: how many samples to draw (default 2500); without one: a folder "
-        "or .zip of images, an .npy/.npz image array, or a .csv/.npy of 2D points",
+        "or .zip of images, an .npy/.npz image array, a .csv/.npy of 2D points, or an .onnx "
+        "generator that draws them",
+    )
+    diagnose.add_argument(
+        "--n",
+        type=int,
+        help=f"with --samples GENERATOR.onnx: how many samples it draws (default "
+        f"{DIAGNOSE_SAMPLES}), from noise seeded by --seed",
     )
     diagnose.add_argument(
         "--real",
@@ -365,6 +373,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.real is not None:
         raise UsageError("--real goes with --samples PATH and no CHECKPOINT: a checkpoint is "
                          "compared with its own dataset")
+    if args.n is not None:
+        raise UsageError("--n goes with --samples GENERATOR.onnx; with a CHECKPOINT the count "
+                         "is --samples N")
     args.samples = _sample_count(args.samples)
     if args.samples is None:
         raise UsageError("--samples with a CHECKPOINT is a sample count from 10 to 100000")
@@ -397,11 +408,18 @@ def _diagnose_brought(args: argparse.Namespace) -> int:
     if _sample_count(args.samples) is not None and not Path(args.samples).exists():
         raise UsageError("--samples N (a count) needs a CHECKPOINT; without one --samples is a "
                          "folder or file of samples")
-    if args.real is None:
-        raise UsageError("--samples PATH needs --real DATASET or --real FOLDER to compare with")
+    onnx = args.samples.lower().endswith(".onnx")
+    if args.n is not None and not onnx:
+        raise UsageError("--n goes with --samples GENERATOR.onnx (a generator that draws them)")
     try:
-        found = diagnose_path(args.samples, args.real, seed=args.seed, device=args.device)
-    except BroughtError as exc:
+        if onnx:
+            found = _diagnose_onnx(args)
+        elif args.real is None:
+            raise UsageError("--samples PATH needs --real DATASET or --real FOLDER to compare "
+                             "with")
+        else:
+            found = diagnose_path(args.samples, args.real, seed=args.seed, device=args.device)
+    except (BroughtError, OnnxError) as exc:
         raise UsageError(str(exc)) from None
     result = found.measures
     if args.json:
@@ -419,6 +437,22 @@ def _diagnose_brought(args: argparse.Namespace) -> int:
         print(f"  near-copies of one image: {cluster['size']:,} samples ({cluster['share']:.1%}): "
               f"{shown}{more}")
     return 0
+
+
+def _diagnose_onnx(args: argparse.Namespace) -> Diagnosis:
+    """`diagnose --samples GENERATOR.onnx --real DATASET|FOLDER`: the generator draws --n
+    samples from noise seeded by --seed; they are diagnosed as brought samples. --real may be
+    left out when the graph's metadata names a dataset the playground knows."""
+    n = DIAGNOSE_SAMPLES if args.n is None else args.n
+    if not 10 <= n <= MAX_SAMPLES:
+        raise UsageError(f"--n must be from 10 to {MAX_SAMPLES}")
+    model = load_onnx_model(args.samples)
+    real = args.real or model.dataset
+    if not real:
+        raise UsageError("--samples GENERATOR.onnx needs --real DATASET or --real FOLDER to "
+                         "compare with (its metadata names no dataset)")
+    brought = generator_samples(model, n, args.seed)
+    return diagnose_samples(brought, real, seed=args.seed, device=args.device)
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -261,7 +261,7 @@ LAYERS = (
     ("__main__", "cli", "everyloss", "classifier", "bench"),  # commands and the benchmark
     ("lessons",),
     ("runs",),
-    ("latent",),
+    ("latent", "onnxmodel"),
     ("storage",),
     ("training",),
     ("measures",),

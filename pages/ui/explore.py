@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.ui import common as ui
-from playground import latent
+from playground import latent, onnxmodel
 from playground.data import registry as datasets
 from playground.latent import LatentModel, Vector
 from playground.storage import store
@@ -22,6 +22,7 @@ from playground.storage.checkpoints import META, CheckpointError, read_meta
 from playground.views import images
 
 CURRENT_RUN, UPLOAD = "run", "upload"  # source choices besides checkpoint folders
+ONNX_UPLOAD = "onnx"
 SLIDER_RANGE = 3.0  # latent sliders span ±3 standard deviations of the N(0, 1) prior
 N_DIRECTIONS = 4
 N_CLOUD = 1000  # model samples drawn under the highlighted point of a 2D model
@@ -86,6 +87,7 @@ def source_picker() -> tuple[LatentModel, str] | None:
         labels[str(folder)] = checkpoint_label(folder, meta)
     _apply_requested_source(labels)
     labels[UPLOAD] = "Upload a checkpoint (.zip)"
+    labels[ONNX_UPLOAD] = "Upload an ONNX generator (.onnx)"
     if st.session_state.get("explore.source") not in labels:
         st.session_state.pop("explore.source", None)
     choice = st.selectbox(
@@ -94,12 +96,15 @@ def source_picker() -> tuple[LatentModel, str] | None:
         format_func=labels.get,
         key="explore.source",
         help="What to explore: the run training in this session (a snapshot of its generator), "
-        "a saved checkpoint under checkpoints/, or a checkpoint zip from the Runs page.",
+        "a saved checkpoint under checkpoints/, a checkpoint zip from the Runs page, or a "
+        "generator trained elsewhere and exported to ONNX.",
     )
     if choice == CURRENT_RUN:
         return _current_run_source(run)
     if choice == UPLOAD:
         return _upload_source()
+    if choice == ONNX_UPLOAD:
+        return _onnx_source()
     try:
         mtime = checkpoint_mtime(choice)
         # The key names this version of the folder: a re-saved run gets fresh directions.
@@ -107,6 +112,39 @@ def source_picker() -> tuple[LatentModel, str] | None:
     except Exception as exc:  # a page shows why a checkpoint cannot be used, never a traceback
         st.error(f"This checkpoint cannot be loaded: {ui.plain(str(exc))}")
         return None
+
+
+@st.cache_resource(max_entries=4, show_spinner="Reading the ONNX generator…")
+def load_onnx_upload(digest: str, _data: bytes) -> LatentModel:
+    """An uploaded ONNX generator, keyed by the file's SHA-256."""
+    return onnxmodel.load_onnx_model(_data)
+
+
+def _onnx_source() -> tuple[LatentModel, str] | None:
+    upload = st.file_uploader(
+        "ONNX generator",
+        type=["onnx"],
+        key="explore.onnx",
+        help="A generator exported with torch.onnx.export: z (and the class labels, if it is "
+        "conditional) in, samples out. The README shows how to export one.",
+    )
+    st.caption(
+        "Only the graph's standard ONNX operators and the weights stored in the file are read; "
+        "onnxruntime evaluates them. No code from the file runs."
+    )
+    if upload is None:
+        st.info("Upload an .onnx generator to explore it.")
+        return None
+    data = upload.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    try:
+        model = load_onnx_upload(digest, data)
+    except Exception as exc:  # a refused file is reported, never raised
+        st.error(f"This ONNX file cannot be used: {ui.plain(str(exc))}")
+        return None
+    for note in onnxmodel.onnx_notes(model):
+        st.caption(f"Note: {ui.plain(note)}.")
+    return model, f"onnx:{digest}"
 
 
 def _apply_requested_source(labels: dict[str, str]) -> None:

@@ -86,7 +86,7 @@ def run_card(folder: Path, meta: dict, own: bool = False) -> None:
             delete_controls(folder, actions)
 
 
-METRIC_NAMES = {"reverse_kl": N_("reverse KL"), "samples": N_("samples")}
+METRIC_NAMES = {"reverse_kl": N_("reverse KL"), "samples": N_("number of samples")}
 
 
 def metrics_line(metrics) -> str:

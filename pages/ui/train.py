@@ -11,6 +11,7 @@ import streamlit as st
 
 from pages.ui import common as ui
 from pages.ui import gauges as gauges_ui
+from pages.ui import i18n
 from pages.ui import settings as settings_ui
 from pages.ui import slowmo as slowmo_ui
 from pages.ui.i18n import _, translated
@@ -21,7 +22,7 @@ from playground.runs.snapshots import Frame, Snapshot
 from playground.settings.config import GANConfig
 from playground.settings.fields import FIELDS
 from playground.settings.presets import PRESETS
-from playground.texts.catalogue import N_
+from playground.texts.catalogue import DEFAULT, N_
 from playground.views import figures, images
 
 POLLING = ("queued", "starting", "running")  # statuses during which the live view redraws itself
@@ -275,7 +276,9 @@ def _metrics(snap: Snapshot) -> None:
     h = snap.history
     last = {k: v[-1] for k, v in h.items() if v}
     cols = st.columns(4)
-    cols[0].metric(_("Step"), f"{snap.step:,}")
+    # "Step" is also the single-step button's label; the counter has its own word elsewhere.
+    counter = _("Step") if i18n.current() == DEFAULT else _("Step count")
+    cols[0].metric(counter, f"{snap.step:,}")
     cols[1].metric(_("D loss"), f"{last['d_loss']:.3f}" if "d_loss" in last else "–")
     cols[2].metric(_("G loss"), f"{last['g_loss']:.3f}" if "g_loss" in last else "–")
     fast = snap.fast_paths

@@ -110,7 +110,7 @@ def settings_sidebar() -> tuple[GANConfig | None, str | None]:
     except ConfigError as exc:
         target = slots.get(exc.setting)
         if target is not None:
-            target.error(str(exc))
+            target.error(_(str(exc)))  # the common ones (your own data not given) translated
         return None, str(exc)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 import time
 from collections.abc import Callable
 
@@ -223,7 +224,8 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
                "a resumed run) go back to what they were, unless you have changed them since."),
     )
     if problem:
-        st.error(_("Fix this setting to start: {problem}").format(problem=ui.plain(str(problem))))
+        shown = ui.plain(_(str(problem)))  # the common ones (your own data not given) translated
+        st.error(_("Fix this setting to start: {problem}").format(problem=shown))
     if "saved_to" in st.session_state:
         where = ui.plain(str(st.session_state.pop("saved_to")))
         st.success(_("Saved to {path}.").format(path=where))
@@ -260,7 +262,7 @@ def draw(run: Run, snap: Snapshot) -> None:
     ui.progress_bar(snap)
     ui.status_message(snap)
     for note in snap.notes:
-        st.caption(_(note))
+        st.caption(data_note(note))
     if not snap.history.get("step") and snap.latest is None:
         if snap.status != "queued":  # a queued run has not begun (status_message says so)
             st.caption(_("Building the models and loading the data…"))
@@ -270,6 +272,25 @@ def draw(run: Run, snap: Snapshot) -> None:
     _charts(snap)
     layers = _samples(run, snap)
     _downloads(run, snap, layers)
+
+
+# The bundled digits' loading note (playground.data.loading) as templates, so it can be shown in
+# the page's language; any other note is looked up whole.
+DIGITS_NOTES = (
+    (re.compile(r"^([\d,]+) scikit-learn digits, upscaled from (\d+)x\2 to (\d+)x\3$"),
+     N_("{count} scikit-learn digits, upscaled from {side}x{side} to {size}x{size}")),
+    (re.compile(r"^([\d,]+) scikit-learn digits, at their own (\d+)x\2$"),
+     N_("{count} scikit-learn digits, at their own {side}x{side}")),
+)
+
+
+def data_note(note: str) -> str:
+    """A sentence about loading the data, in the page's language where it has a translation."""
+    for pattern, template in DIGITS_NOTES:
+        if found := pattern.match(note):
+            count, side, *size = found.groups()
+            return _(template).format(count=count, side=side, size=size[0] if size else "")
+    return _(note)
 
 
 def _metrics(snap: Snapshot) -> None:

@@ -126,12 +126,12 @@ def canvas_figure(points: np.ndarray) -> go.Figure:
     points drawn so far."""
     ticks = np.linspace(-SPAN, SPAN, GRID)
     gx, gy = np.meshgrid(ticks, ticks)
-    fig = go.Figure(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name="canvas",
+    fig = go.Figure(go.Scatter(x=gx.ravel(), y=gy.ravel(), mode="markers", name=_("canvas"),
                                marker=dict(size=5, color="rgba(120,120,120,0.15)"),
                                hovertemplate="(%{x:.1f}, %{y:.1f})<extra></extra>",
                                showlegend=False))
     if len(points):
-        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name="drawn",
+        fig.add_trace(go.Scatter(x=points[:, 0], y=points[:, 1], mode="markers", name=_("drawn"),
                                  marker=dict(size=4, color=figures.REAL_COLOUR),
                                  hoverinfo="none", showlegend=False))
     margin = 0.15

@@ -32,6 +32,7 @@ from playground.measures.evaluation import (
     Report,
     measured_source,
 )
+from playground.measures.fid import describe
 from playground.views import images as pictures
 from playground.views.view2d import plot_window
 
@@ -68,6 +69,8 @@ class Neighbours:
     median: float  # median distance of all samples to their nearest real image
     real_median: float  # the same for real images held out from the others: the yardstick
     searched: int  # real images searched
+    copy_distance: float = 0.0  # the near-duplicate distance the clusters use
+    copies: int = 0  # samples within it of a real image: near-copies of the data
 
     def measures(self) -> dict:
         return {
@@ -78,6 +81,7 @@ class Neighbours:
             "nearest_median": self.median,
             "nearest_median_real": self.real_median,
             "nearest_searched": self.searched,
+            "real_copies": self.copies,
         }
 
 
@@ -116,6 +120,7 @@ class Diagnosis:
         if self.neighbours is not None:
             out |= self.neighbours.measures()
         out["verdict"], out["verdict_reason"] = self.verdict, self.reason
+        out["reference"] = self.reference
         out["notes"] = list(self.notes)
         return out
 
@@ -173,7 +178,7 @@ def diagnose_samples(
     threshold = _threshold(measured, len(fake), seed)
     clusters = metrics.duplicate_clusters(flat, threshold)
     tell(0.8, "finding each sample's nearest real image")
-    neighbours = nearest_real(flat, fake, measured, data, seed)
+    neighbours = nearest_real(flat, fake, measured, data, seed, copy_distance=threshold)
     verdict, reason = image_verdict(report.measures, clusters)
     shown = [pictures.to_uint8(fake[torch.as_tensor(c[:CLUSTER_PICTURES])])
              for c in clusters[:SHOWN_CLUSTERS]]
@@ -256,13 +261,15 @@ def nearest_real(
     data: DataSource,
     seed: int = 0,
     shown: int = SHOWN_PAIRS,
+    copy_distance: float = 0.0,
 ) -> Neighbours:
     """Each sample's nearest real image among up to MAX_TRAIN_REFERENCE of them (a fixed random
     choice when there are more), and the `shown` samples closest to theirs. `flat` (N, D) are
     the samples in the measured pixel space of `measured` (the reference as measured), `fake`
     the same samples at the side of `data` (the reference as loaded), for the pictures. The
     yardstick is the same distance for up to HELD_OUT real images, each measured against the
-    other real ones (itself left out)."""
+    other real ones (itself left out). Samples within `copy_distance` of a real image are
+    counted as near-copies of the data."""
     order = _reference_order(measured, seed)[:MAX_TRAIN_REFERENCE]
     real = measured.images.cpu().index_select(0, order).float().div_(127.5).sub_(1.0)
     real = real.reshape(len(real), -1)
@@ -288,6 +295,8 @@ def nearest_real(
         median=float(distance.median()) if len(distance) else 0.0,
         real_median=float(held_distance.median()) if len(held_distance) else 0.0,
         searched=len(real),
+        copy_distance=copy_distance,
+        copies=int((distance <= copy_distance * (1 + 1e-6)).sum()) if copy_distance > 0 else 0,
     )
 
 
@@ -351,6 +360,70 @@ def _window(
     half = max(x1 - x0, y1 - y0) / 2
     mx, my = (x0 + x1) / 2, (y0 + y1) / 2
     return (float(mx - half), float(mx + half), float(my - half), float(my + half))
+
+
+# ---------------------------------------------------------------------- the measures, in words
+MEASURE_LABELS = (  # (key, label) in the order shown; absent keys are skipped
+    ("modes_held", "modes held"),
+    ("modes_covered", "modes covered"),
+    ("high_quality_fraction", "high quality"),
+    ("classes_covered", "classes covered"),
+    ("classes_held", "classes held"),
+    ("confident_fraction", "recognisable"),
+    ("reverse_kl", "reverse KL"),
+    ("precision", "precision"),
+    ("recall", "recall"),
+    ("density", "density"),
+    ("coverage", "coverage"),
+    ("kl_grid", "KL (grid)"),
+    ("js_grid", "JS (grid)"),
+    ("fid", "FID"),
+    ("fid_floor", "FID of real images"),
+    ("kid", "KID"),
+    ("inception_score", "IS"),
+    ("diversity_ratio", "diversity ratio"),
+    ("duplicate_rate", "near-duplicates"),
+    ("biggest_cluster_share", "biggest group of near-copies"),
+    ("nearest_median", "median distance to the nearest real image"),
+    ("nearest_median_real", "the same, real images among themselves"),
+    ("real_copies", "near-copies of real images"),
+    ("nearest_train_ratio", "nearest training image ratio"),
+)
+PERCENT = ("high_quality_fraction", "confident_fraction", "duplicate_rate",
+           "biggest_cluster_share")
+EXPLANATIONS = {
+    **metrics.EXPLANATIONS,
+    "biggest_cluster_share": "Share of the samples in the largest group of near-copies of one "
+    "another (closer than all but 1% of real images are to their nearest real neighbour): "
+    "about 0 for real data; a collapsed generator puts a large share in one group.",
+    "nearest_median": "Median distance from a sample to its nearest real image, in pixels "
+    "scaled to [-1, 1]: compare it with the next line.",
+    "nearest_median_real": "Median distance from a real image to its nearest other real image: "
+    "samples much closer to the data than this are copying it.",
+    "real_copies": "Samples as close to some real image as the near-copies among the samples "
+    "are to one another: copies of the data (memorised).",
+}
+
+
+def measure_rows(m: dict) -> list[tuple[str, str, str]]:
+    """(label, value, explanation) of each measure in a diagnosis's `measures`, in order."""
+    names = describe(m.get("reference", "")) if m.get("classes_total") else {}
+    rows = []
+    for key, label in MEASURE_LABELS:
+        if key not in m:
+            continue
+        value = m[key]
+        if key.startswith(("modes_", "classes_")):
+            total = m.get("modes_total" if key.startswith("modes_") else "classes_total")
+            text = f"{value} of {total}"
+        elif key in PERCENT:
+            text = f"{value:.1%}"
+        elif isinstance(value, int):
+            text = f"{value:,}"
+        else:
+            text = f"{value:.3f}"
+        rows.append((names.get(key, label), text, EXPLANATIONS.get(key, "")))
+    return rows
 
 
 # ---------------------------------------------------------------------- verdicts

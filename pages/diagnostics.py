@@ -1,11 +1,13 @@
 """Diagnostics: is the generator collapsing? Mode and class coverage measured now and over
-training, the pictures that show it, and runs compared side by side.
+training, the pictures that show it, runs compared side by side, and samples brought from a GAN
+trained elsewhere.
 
 Widgets → `playground.measures.evaluation` (through cached helpers in diagnostics_ui) → draw.
 """
 
 import streamlit as st
 
+from pages.ui import brought as brought_ui
 from pages.ui import common as ui
 from pages.ui import diagnostics as dui
 from pages.ui import every_loss as every_loss_ui
@@ -21,7 +23,7 @@ st.caption(
 
 run = ui.run_slot().run
 sources = dui.all_sources(run)
-one, compare = st.tabs(["One model", "Compare models"])
+one, compare, own = st.tabs(["One model", "Compare models", "Your own samples"])
 
 with one:
     source = dui.source_picker(sources)
@@ -50,3 +52,6 @@ with compare:
         st.info("Nothing to compare yet: train and save a few runs first.")
     st.divider()
     every_loss_ui.every_loss_section()
+
+with own:
+    brought_ui.brought_tab()

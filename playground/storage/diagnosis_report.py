@@ -78,19 +78,42 @@ def write_html(diagnosis: Diagnosis, path: str | Path, samples_name: str = "your
 
 # ---------------------------------------------------------------------- sections
 def _image_sections(d: Diagnosis, figures: _Figures) -> list[str]:
-    m = d.measures
     parts = []
-    counts, reference = m.get("class_histogram"), d.report.reference
-    if counts and reference and len(counts) == len(reference):
-        parts += ["<h2>Classes: your samples against the real data</h2>",
+    for heading, fig in diagnosis_charts(d):
+        parts += [f"<h2>{html.escape(heading)}</h2>",
                   "<p>Each sample's class as the dataset's classifier recognises it (only "
                   "samples it is at least 90% sure of are counted).</p>",
-                  figures.html(pictures.share_figure(counts, reference,
-                                                     _class_labels(d.reference, len(counts))),
-                               "the share of each class")]
+                  figures.html(fig, heading)]
     parts += _neighbour_section(d)
     parts += _cluster_section(d)
     return parts
+
+
+def diagnosis_charts(d: Diagnosis) -> list[tuple[str, go.Figure]]:
+    """(heading, figure) of each chart of a diagnosis: for images the samples' class shares
+    against the real data's (labelled references); for points the samples over the real points
+    and the share of each mode. The report and the Diagnostics page draw these."""
+    m = d.measures
+    if d.kind == "points":
+        charts = []
+        if d.real_points is not None and d.extent is not None:
+            charts.append(("Your samples over the real points",
+                           points_figure(d.report.samples, d.real_points, d.extent,
+                                         title="Your samples (orange) over the real points "
+                                         "(blue)")))
+        counts = m.get("mode_counts")
+        if counts:
+            k = len(counts)
+            charts.append((f"Modes held: {m.get('modes_held', 0)} of {k}",
+                           pictures.share_figure(counts, [1 / k] * k,
+                                                 [f"mode {i}" for i in range(k)], "modes")))
+        return charts
+    counts, reference = m.get("class_histogram"), d.report.reference
+    if not (counts and reference and len(counts) == len(reference)):
+        return []
+    labels = _class_labels(d.reference, len(counts))
+    return [("Classes: your samples against the real data",
+             pictures.share_figure(counts, reference, labels))]
 
 
 def _neighbour_section(d: Diagnosis) -> list[str]:
@@ -132,21 +155,9 @@ def _cluster_section(d: Diagnosis) -> list[str]:
 
 
 def _points_sections(d: Diagnosis, figures: _Figures) -> list[str]:
-    m = d.measures
     parts = []
-    if d.real_points is not None and d.extent is not None:
-        fig = points_figure(d.report.samples, d.real_points, d.extent,
-                            title="Your samples (orange) over the real points (blue)")
-        parts += ["<h2>Your samples over the real points</h2>",
-                  figures.html(fig, "your samples over the real points")]
-    counts = m.get("mode_counts")
-    if counts:
-        total = len(counts)
-        parts += [f"<h2>Modes held: {m.get('modes_held', 0)} of {total}</h2>",
-                  figures.html(pictures.share_figure(counts, [1 / total] * total,
-                                                     [f"mode {k}" for k in range(total)],
-                                                     "modes"),
-                               "the share of each mode")]
+    for heading, fig in diagnosis_charts(d):
+        parts += [f"<h2>{html.escape(heading)}</h2>", figures.html(fig, heading)]
     return parts
 
 

@@ -83,6 +83,8 @@ def _upload_and_diagnose(server, page, upload: Path) -> None:
         ".every(i => i.complete && i.naturalWidth > 0)"), "the pictures to decode")
     assert page.get_by_role("button", name="Download the report (HTML)").count() == 1
     page.screenshot(path=str(page.shots / "brought-samples.png"), full_page=True)
+    page.get_by_text("The samples nearest to a real image").first.scroll_into_view_if_needed()
+    page.screenshot(path=str(page.shots / "brought-pictures.png"))
 
     # A pickled array is refused in one line, with no traceback.
     pickled = upload.with_name("objects.npy")

@@ -123,10 +123,10 @@ def _show(result: dict) -> None:
         f"**Verdict: {d.verdict}.** {ui.plain(d.reason)}"
     )
     st.subheader("Measures")
-    st.dataframe(
+    st.table(  # a table, not a dataframe: the explanations wrap instead of being cut
         [{"measure": label, "value": value, "what it says": why}
          for label, value, why in measure_rows(d.measures)],
-        hide_index=True, width="stretch",
+        hide_index=True,
     )
     for k, (heading, fig) in enumerate(diagnosis_charts(d)):
         st.subheader(heading)

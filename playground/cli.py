@@ -30,6 +30,7 @@ from playground.settings.config import GANConfig
 from playground.settings.fields import settings_table
 from playground.settings.presets import PRESETS, preset
 from playground.storage.checkpoints import CheckpointError, load_checkpoint
+from playground.storage.diagnosis_report import write_html
 from playground.training.devices import resolve_device
 from playground.training.stepcore import Divergence
 from playground.views import images
@@ -108,6 +109,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     diagnose.add_argument("--seed", type=int, default=0)
     diagnose.add_argument("--json", action="store_true")
+    diagnose.add_argument(
+        "--html",
+        type=Path,
+        metavar="FILE",
+        help="with --samples: also write the diagnosis as one standalone HTML file (charts and "
+        "pictures inside, no network needed to view it)",
+    )
     diagnose.add_argument("--device", default="cpu")
     diagnose.add_argument(
         "--no-inception",
@@ -373,6 +381,9 @@ def cmd_diagnose(args: argparse.Namespace) -> int:
     if args.real is not None:
         raise UsageError("--real goes with --samples PATH and no CHECKPOINT: a checkpoint is "
                          "compared with its own dataset")
+    if args.html is not None:
+        raise UsageError("--html goes with --samples PATH (samples or a generator made "
+                         "elsewhere); a checkpoint's pictures are on the Diagnostics page")
     if args.n is not None:
         raise UsageError("--n goes with --samples GENERATOR.onnx; with a CHECKPOINT the count "
                          "is --samples N")
@@ -422,9 +433,16 @@ def _diagnose_brought(args: argparse.Namespace) -> int:
     except (BroughtError, OnnxError) as exc:
         raise UsageError(str(exc)) from None
     result = found.measures
+    if args.html is not None:
+        try:
+            written = write_html(found, args.html, samples_name=Path(args.samples).name)
+        except OSError as exc:
+            raise UsageError(f"--html: cannot write {args.html}: {exc.strerror or exc}") from None
     if args.json:
         print(json.dumps(result))
         return 0
+    if args.html is not None:
+        print(f"report written to {written}")
     print(f"{args.samples} against {found.reference} ({result['samples']:,} samples)")
     for note in found.notes:
         print(f"  {note}")

@@ -4,6 +4,7 @@ checkpoint reading as the checkpoint itself."""
 
 from __future__ import annotations
 
+import html
 import json
 import zipfile
 from pathlib import Path
@@ -308,10 +309,28 @@ def test_the_text_report_states_the_verdict_and_the_cluster(tmp_path, digits8, c
     assert "100 images, 8×8 grey, uint8 0-255" in out and "classes held" in out
 
 
+def test_html_writes_the_report_beside_the_text_one(tmp_path, digits8, capsys):
+    samples = np.concatenate([np.repeat(digits8[:1], 90, 0), digits8[100:110]])
+    path = _npy(tmp_path, samples)
+    report = tmp_path / "out" / "report.html"
+    report.parent.mkdir()
+    capsys.readouterr()
+    argv = ["diagnose", "--samples", str(path), "--real", "digits", "--html", str(report)]
+    assert main(argv) == 0
+    out = capsys.readouterr().out
+    assert f"report written to {report}" in out and "verdict: collapsed" in out
+    page = report.read_text(encoding="utf-8")
+    assert page.startswith("<!DOCTYPE html>") and "Verdict: collapsed." in page
+    assert "data:image/png;base64," in page and html.escape(path.name) in page
+    assert main([*argv[:-1], str(tmp_path / "no-such-folder" / "r.html")]) == 2
+    assert "--html: cannot write" in capsys.readouterr().err
+
+
 @pytest.mark.parametrize(
     ("argv", "words"),
     [
         (["diagnose"], "needs a CHECKPOINT"),
+        (["diagnose", str(DIGITS_CHECKPOINT), "--html", "r.html"], "--html goes with --samples"),
         (["diagnose", "--samples", "200"], "--samples N (a count) needs a CHECKPOINT"),
         (["diagnose", "--samples", "{folder}"], "needs --real"),
         (["diagnose", str(DIGITS_CHECKPOINT), "--real", "digits"], "--real goes with"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import IDLE, ROOT, require_chromium, wait_until
+from helpers import IDLE, require_chromium, wait_until
 
 from playground.data.brought import from_array
 from playground.data.loading import DataSpec, load_dataset
@@ -19,9 +19,6 @@ from playground.storage.diagnosis_report import write_html
 pytestmark = pytest.mark.browser
 
 require_chromium()
-
-SCREENSHOTS = ROOT / "docs" / "screenshots"
-
 
 def _collapsed_digits() -> np.ndarray:
     """300 digits at 8×8, uint8: 270 copies of one image and 30 others, shuffled."""
@@ -46,8 +43,7 @@ def test_the_report_file_draws_its_charts_and_pictures(page, tmp_path):
     wait_until(lambda: _pictures_decoded(page), "the report's pictures to decode")
     assert page.locator("img").count() == 9
     assert "Verdict: collapsed." in page.locator(".verdict").inner_text()
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / "diagnosis-report.png"), full_page=True)
+    page.screenshot(path=str(page.shots / "diagnosis-report.png"), full_page=True)
 
 
 def test_diagnosing_an_uploaded_file_on_the_diagnostics_page(server, page, tmp_path):

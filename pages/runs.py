@@ -120,7 +120,7 @@ def resume(folder: Path) -> None:
         run = backends.make_run(resume_from=folder)  # here, or in an actor on the Ray cluster
     except Exception as exc:  # shown to the person, never a traceback
         st.error(_("Cannot resume {name}: {reason}").format(name=ui.plain(folder.name),
-                                                           reason=ui.plain(str(exc))))
+                                                           reason=ui.reason(exc)))
         return
     slot = ui.run_slot()
     slot.stop()  # this session's current run frees its training slot first
@@ -155,7 +155,7 @@ def delete_controls(folder: Path, where) -> None:
         try:
             store.delete_user_run(folder, ui.USER_RUNS, owner=ui.owner_token())
         except (ValueError, OSError) as exc:
-            st.error(ui.plain(str(exc)))
+            st.error(ui.reason(exc))
             return
         st.session_state["runs.flash"] = _("Deleted {name}.").format(name=ui.plain(folder.name))
         st.rerun()

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from pages.ui.i18n import _, translated
+from pages.ui.i18n import _, message, translated
 from playground.data import registry as datasets
 from playground.data import uploads
 from playground.data.registry import points_source
@@ -135,6 +135,12 @@ def claim_run(folder: Path) -> None:
 
 _MARKUP = set("\\`*_{}[]()#+-.!|<>~:=\"'&$%;/")
 _LINKY = set(":.@")  # the marks a web address or an e-mail is guessed from
+
+
+def reason(problem: BaseException | str) -> str:
+    """An engine's message (an error, a refusal) as a page shows it: in the page's language
+    where the catalogue knows it, and escaped as `plain` escapes it."""
+    return plain(message(str(problem)))
 
 
 def plain(text: str) -> str:
@@ -321,9 +327,9 @@ def status_message(snap: Snapshot) -> None:
             + line
         )
     elif snap.status == "diverged":
-        st.error(_("**The run diverged and stopped.**") + f" {plain(snap.error or '')}")
+        st.error(_("**The run diverged and stopped.**") + f" {reason(snap.error or '')}")
     elif snap.status == "error":
-        st.error(_("**The run stopped with an error.**") + f" {plain(snap.error or '')}")
+        st.error(_("**The run stopped with an error.**") + f" {reason(snap.error or '')}")
     elif snap.status == "finished":
         st.success(
             _("Finished {steps} steps in {seconds} s.").format(

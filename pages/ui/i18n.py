@@ -9,7 +9,13 @@ import re
 import plotly.graph_objects as go
 import streamlit as st
 
-from playground.texts.catalogue import DEFAULT, LANGUAGES, language_of, translate
+from playground.texts.catalogue import (
+    DEFAULT,
+    LANGUAGES,
+    language_of,
+    translate,
+    translate_message,
+)
 from playground.views import figures
 
 KEY = "ui.lang"
@@ -33,6 +39,12 @@ def current() -> str:
 def _(text: str) -> str:
     """`text` in this page's language."""
     return translate(text, current())
+
+
+def message(text: str) -> str:
+    """A message the engine built (an error naming a setting and its values) in this page's
+    language, its values kept (playground.texts.catalogue.translate_message)."""
+    return translate_message(text, current())
 
 
 def _chosen() -> None:

@@ -48,7 +48,7 @@ def teacher_view() -> TeacherView:
     try:
         return parse_teacher_link(st.query_params.to_dict())
     except ValueError as exc:
-        st.warning(_("The link's lesson settings were not used:") + f" {ui.plain(str(exc))}")
+        st.warning(_("The link's lesson settings were not used:") + f" {ui.reason(exc)}")
         return TeacherView()
 
 
@@ -216,7 +216,7 @@ def settings_panel(lesson: Lesson, run: Run | None, view: TeacherView) -> None:
                         + ", ".join(f"{k} = {v:g}" for k, v in changes.items())
                     )
                 except ValueError as exc:
-                    st.error(ui.plain(str(exc)))
+                    st.error(ui.reason(exc))
 
 
 def run_controls(run, snap) -> None:

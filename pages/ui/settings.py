@@ -182,7 +182,7 @@ def apply_query_params() -> None:
         load_into_widgets(link_settings(params))
     except ConfigError as exc:
         st.warning(_("The link's settings were not used: {reason}").format(
-            reason=ui.plain(str(exc))))
+            reason=ui.reason(exc)))
 
 
 # A dataset of your own needs one of these; a link cannot carry the data itself.

@@ -54,7 +54,7 @@ def panel(run: Run, snap: Snapshot, real: np.ndarray | None, prefix: str) -> Non
               icon=":material/slow_motion_video:",
               help=_("Run one phase of one training step and show what it changed."))
     if state["error"]:
-        st.error(_("Slow motion: {reason}").format(reason=ui.plain(str(state["error"]))))
+        st.error(_("Slow motion: {reason}").format(reason=ui.reason(state["error"])))
     result = state["result"]
     if result is None:
         st.caption(_("Each press runs one phase of a training step: first D learns with G "

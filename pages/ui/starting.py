@@ -93,12 +93,12 @@ def capacity_notice() -> None:
     that watches for a free slot by itself."""
     if BACKEND_ERROR in st.session_state:
         st.error(
-            _("**The run could not start.**") + f" {ui.plain(str(st.session_state[BACKEND_ERROR]))}"
+            _("**The run could not start.**") + f" {ui.reason(st.session_state[BACKEND_ERROR])}"
         )
     try:
         on_ray = backends.backend_name() == "ray"
     except ConfigError as exc:  # a bad GAN_PLAYGROUND_BACKEND: say so, keep the page
-        st.error(ui.plain(str(exc)))
+        st.error(ui.reason(exc))
         on_ray = False
     if on_ray:
         st.caption(backends.describe())

@@ -87,7 +87,7 @@ def push_live_changes(run: Run, snap: Snapshot, cfg: GANConfig, names: list[str]
     try:
         run.set_hyper(**changes)
     except ConfigError as exc:  # e.g. a loss that would change D's layers
-        st.warning(_("Not changed on the running run: {reason}").format(reason=ui.plain(str(exc))))
+        st.warning(_("Not changed on the running run: {reason}").format(reason=ui.reason(exc)))
         return
     shown = ", ".join(f"{k} = {_shown(v)}" for k, v in changes.items())
     st.toast(_("Changed live: {changes}").format(changes=shown))
@@ -224,7 +224,7 @@ def controls(slot: ui.RunSlot, start: Callable[[], None], problem: str | None) -
                "a resumed run) go back to what they were, unless you have changed them since."),
     )
     if problem:
-        shown = ui.plain(_(str(problem)))  # the common ones (your own data not given) translated
+        shown = ui.reason(_(str(problem)))  # the common ones (your own data not given) translated
         st.error(_("Fix this setting to start: {problem}").format(problem=shown))
     if "saved_to" in st.session_state:
         where = ui.plain(str(st.session_state.pop("saved_to")))

@@ -158,7 +158,7 @@ def preview(where: str) -> None:
         found = userpoints.read_points_file(path)
     except (ConfigError, userpoints.DatasetUnavailable) as exc:
         st.warning(_("The points file cannot be used: {reason}").format(
-            reason=ui.plain(str(exc))))
+            reason=ui.reason(exc)))
         return
     fig = figures.points_figure(None, found.points, (-2.5, 2.5, -2.5, 2.5), height=280,
                                 title=_("What trains: {count} points").format(
@@ -268,11 +268,11 @@ def _read_csv() -> None:
         path = points_space().save(found.points)
     except userpoints.PointsError as exc:
         st.session_state[NOTE] = ("error", _("This file cannot be used: {reason}.").format(
-            reason=ui.plain(str(exc))))
+            reason=ui.reason(exc)))
         return
     except OSError as exc:  # disk full: say so
         st.session_state[NOTE] = ("error", _("Could not store the points: {reason}").format(
-            reason=ui.plain(str(exc))))
+            reason=ui.reason(exc)))
         return
     st.session_state[settings_ui.key_of("points_file")] = path
     st.session_state[SOURCE] = (N_("CSV file {name}"), ui.plain(repr(upload.name)))

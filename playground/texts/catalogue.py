@@ -53,6 +53,55 @@ def translate(text: str, lang: str) -> str:
     return catalogue(lang).get(text, text)
 
 
+@cache
+def _patterns(lang: str) -> list[tuple[re.Pattern, str]]:
+    """The catalogue's texts with placeholders as patterns that match a filled-in message:
+    "{setting}: must be an integer from {low} to {high}; got {value}" matches the engine's
+    "hidden: must be an integer from 4 to 4096; got 99999". Longest texts first, so the most
+    specific one wins."""
+    found = []
+    for english in catalogue(lang):
+        parts = PLACEHOLDER.split(english)
+        names = [p.strip("{}").split(":")[0] for p in PLACEHOLDER.findall(english)]
+        if not names or len(set(names)) != len(names) or any(not n for n in names):
+            continue
+        pattern = "".join(
+            re.escape(part) + (f"(?P<{names[i]}>.+?)" if i < len(names) else "")
+            for i, part in enumerate(parts)
+        )
+        found.append((re.compile(f"^{pattern}$", re.DOTALL), english))
+    return sorted(found, key=lambda f: -len(f[1]))
+
+
+def template_of(text: str, lang: str) -> tuple[str, dict[str, str]] | None:
+    """The catalogue's text with placeholders that `text` was filled in from, and the values
+    it was filled with; None when there is none."""
+    for pattern, english in _patterns(lang):
+        found = pattern.match(text)
+        if found:
+            return english, found.groupdict()
+    return None
+
+
+def translate_message(text: str, lang: str) -> str:
+    """A message built by the engine (an error naming a setting and its values) in `lang`: the
+    catalogue's text it was filled in from, filled in with the same values. Values stay as
+    written (a setting's name, a number, a file's name), except a `{message}`, which holds
+    another message and is translated in turn; a message the catalogue does not know stays in
+    English."""
+    if lang == DEFAULT or not text:
+        return text
+    if text in catalogue(lang):
+        return catalogue(lang)[text]
+    found = template_of(text, lang)
+    if found is None:
+        return text
+    english, values = found
+    values = {k: translate_message(v, lang) if k == "message" else v for k, v in values.items()}
+    return PLACEHOLDER.sub(lambda m: values[m.group(0).strip("{}").split(":")[0]],
+                           catalogue(lang)[english])
+
+
 def placeholders(text: str) -> set[str]:
     """The `{name}` fields of a text, which its translation must keep."""
     return set(PLACEHOLDER.findall(text))

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 from colorspacious import cspace_convert, deltaE
 
+from pages.ui import slowmo
 from playground.views import figures, images
 
 DEFICIENCIES = ("deuteranomaly", "protanomaly", "tritanomaly")
@@ -42,6 +43,8 @@ PAIRS = {
     "generated points and gradient arrows": (figures.FAKE_COLOUR, figures.ARROW_COLOUR),
     "real points and gradient arrows": (figures.REAL_COLOUR, figures.ARROW_COLOUR),
     "the pictures' real and generated points": (images.REAL_RGB, images.FAKE_RGB),
+    "slow motion's movement and the real points": (slowmo.MOVE_COLOUR, figures.REAL_COLOUR),
+    "slow motion's movement and the generated points": (slowmo.MOVE_COLOUR, figures.FAKE_COLOUR),
     "the pictures' arrows and generated points": (images.ARROW_RGB, images.FAKE_RGB),
     # D's map: the two ends of its colour scale, "fake" and "real".
     "D says fake and D says real": (tuple(images._RDBU[0].astype(int)),
@@ -63,7 +66,9 @@ def test_the_lines_of_a_comparison_stay_apart_pairwise():
 
 def test_the_check_fails_for_red_against_green():
     """The check can fail: the classic red/green pair (matplotlib's) merges for a deuteranope,
-    and so did the old green arrows against the orange points for a protanope."""
+    and so did the old green arrows against the orange points for a protanope, and slow
+    motion's old purple against the blue points."""
     assert closest("#d62728", "#2ca02c") < MIN_DELTA_E
+    assert closest("#9467bd", figures.REAL_COLOUR) < MIN_DELTA_E
     assert closest("#2ca02c", figures.FAKE_COLOUR) < MIN_DELTA_E
     assert float(deltaE(seen("#d62728", None), seen("#2ca02c", None), input_space="sRGB1")) > 50

@@ -16,7 +16,7 @@ from playground.runs.snapshots import Snapshot
 from playground.texts.catalogue import N_
 from playground.views import figures
 
-MOVE_COLOUR = "#9467bd"
+MOVE_COLOUR = "#000000"  # black: apart from the blue and orange points in every colour vision
 HEIGHT = 380
 
 

@@ -132,7 +132,7 @@ def _show_g(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> No
         "With EMA on, the pictures show G's moving average (decay {decay}): each step it "
         "moves {share} of the way to G's new weights, so its samples follow the arrows only "
         "loosely.").format(decay=f"{ema:g}", share=f"{1 - ema:.2g}") if ema else ""
-    st.caption(_("One step moves a fake by at most {longest}: the purple arrows draw each "
+    st.caption(_("One step moves a fake by at most {longest}: the black arrows draw each "
                  "movement {drawn}. D's map did not change.").format(
                      longest=f"{longest:.2g}", drawn=drawn) + agreement + averaged)
 

@@ -8,17 +8,19 @@ import streamlit as st
 
 from pages.ui import common as ui
 from pages.ui import explore as xui
+from pages.ui.i18n import _
 from playground import latent
+from playground.texts.catalogue import N_
 from playground.views import images
 
 ui.require_router()
 
-DIMS, DIRECTIONS = "Latent dimensions", "Principal directions"
+DIMS, DIRECTIONS = N_("Latent dimensions"), N_("Principal directions")
 
-st.title("Latent explorer")
+st.title(_("Latent explorer"))
 st.caption(
-    "Every sample a generator makes is a point z in its latent space. Pick a point with "
-    "a seed, move it with the sliders, and walk from one seed to another."
+    _("Every sample a generator makes is a point z in its latent space. Pick a point with "
+      "a seed, move it with the sliders, and walk from one seed to another.")
 )
 
 source = xui.source_picker()
@@ -30,31 +32,32 @@ controls, output = st.columns([2, 3], gap="large")
 with controls:
     seed = xui.seed_input(
         "explore.seed",
-        "Seed",
-        "Which random z to start from: the same seed always gives the same z, on any machine.",
+        _("Seed"),
+        _("Which random z to start from: the same seed always gives the same z, on any machine."),
     )
     label = xui.class_picker(model)
     codes = xui.code_controls(model, f"explore.{key}")  # InfoGAN's codes, None without
     psi = st.slider(
-        "Truncation ψ",
+        _("Truncation ψ"),
         0.1,
         1.5,
         1.0,
         0.05,
         key="explore.psi",
-        help="Scales z towards the centre of the latent space (z → ψ·z, the truncation trick). "
-        "ψ < 1 gives more typical, cleaner samples with less variety; ψ > 1 reaches rarely "
-        "sampled regions, where samples get stranger.",
+        help=_("Scales z towards the centre of the latent space (z → ψ·z, the truncation "
+               "trick). ψ < 1 gives more typical, cleaner samples with less variety; ψ > 1 "
+               "reaches rarely sampled regions, where samples get stranger."),
     )
     mode = st.radio(
-        "Move along",
+        _("Move along"),
         (DIMS, DIRECTIONS),
         horizontal=True,
         key="explore.mode",
-        help="Latent dimensions: edit coordinates of z one by one (often entangled: one "
-        "coordinate changes many things). Principal directions: move along the few latent "
-        "directions that change the output most (GANSpace). With InfoGAN codes, both move "
-        "the noise only: the codes stay as their controls set them.",
+        format_func=_,
+        help=_("Latent dimensions: edit coordinates of z one by one (often entangled: one "
+               "coordinate changes many things). Principal directions: move along the few "
+               "latent directions that change the output most (GANSpace). With InfoGAN codes, "
+               "both move the noise only: the codes stay as their controls set them."),
     )
     base = latent.z_from_seed(seed, model.latent_dim)
     n_noise = model.latent_dim - model.codes.size  # InfoGAN's codes have their own controls
@@ -62,7 +65,8 @@ with controls:
         noise = xui.dimension_sliders(base[:n_noise], f"explore.{key}", seed)
         z = latent.with_noise(base, noise)
     else:
-        found, explained = xui.directions(model, key)
+        with st.spinner(_("Finding principal directions…")):
+            found, explained = xui.directions(model, key)
         z = base + xui.direction_sliders(found, explained, f"explore.{key}")
 z = latent.truncate(z, psi)
 if codes is not None:
@@ -71,7 +75,12 @@ if codes is not None:
 with output:
     sample = model.generate(z[None], label)
     if model.kind == "images":
-        xui.show_image(sample, f"G(z) · seed {seed} · ψ {psi:g} · step {model.step:,}")
+        xui.show_image(
+            sample,
+            _("G(z) · seed {seed} · ψ {psi} · step {step}").format(
+                seed=seed, psi=f"{psi:g}", step=f"{model.step:,}"
+            ),
+        )
     else:
         cloud = model.sample(xui.N_CLOUD, seed=0, psi=psi)  # the model as a whole, for context
         xui.show_point(model, sample[0], cloud)
@@ -82,31 +91,32 @@ def interpolation(
     model: latent.LatentModel, psi: float, label: int | None, codes: tuple | None
 ) -> None:
     """From seed A to seed B; a fragment, so its own controls rerun only this section."""
-    st.header("Interpolation")
+    st.header(_("Interpolation"))
     a_col, b_col = st.columns(2)
     with a_col:
-        seed_a = xui.seed_input("explore.seed_a", "Seed A", "Where the walk starts.")
+        seed_a = xui.seed_input("explore.seed_a", _("Seed A"), _("Where the walk starts."))
     with b_col:
         st.session_state.setdefault("explore.seed_b", 1)
-        seed_b = xui.seed_input("explore.seed_b", "Seed B", "Where the walk ends.")
+        seed_b = xui.seed_input("explore.seed_b", _("Seed B"), _("Where the walk ends."))
     n_col, m_col = st.columns(2)
     frames = n_col.slider(
-        "Frames",
+        _("Frames"),
         4,
         32,
         8,
         key="explore.frames",
-        help="How many evenly spaced steps from A to B, both included.",
+        help=_("How many evenly spaced steps from A to B, both included."),
     )
     method = m_col.radio(
-        "Path",
+        _("Path"),
         latent.METHODS,
         index=1,
         horizontal=True,
         key="explore.method",
-        help="linear: the straight line between the two z. spherical (slerp): along the great "
-        "circle, keeping ‖z‖ near the values seen in training; a straight line between two "
-        "random z passes near the origin, where samples are often washed out.",
+        format_func=_,
+        help=_("linear: the straight line between the two z. spherical (slerp): along the great "
+               "circle, keeping ‖z‖ near the values seen in training; a straight line between "
+               "two random z passes near the origin, where samples are often washed out."),
     )
     ends = [latent.truncate(latent.z_from_seed(s, model.latent_dim), psi) for s in (seed_a, seed_b)]
     zs = latent.interpolate(*ends, frames, method)
@@ -116,19 +126,23 @@ def interpolation(
     if model.kind == "images":
         st.image(
             xui.frames_strip(images.to_uint8(outputs)),
-            caption=f"seed {seed_a} → seed {seed_b}, {method}, {frames} frames",
+            caption=_("seed {seed_a} → seed {seed_b}, {method}, {frames} frames").format(
+                seed_a=seed_a, seed_b=seed_b, method=_(method), frames=frames
+            ),
             output_format="PNG",
-            alt=f"{frames} images along the path from seed {seed_a} to seed {seed_b}",
+            alt=_("{frames} images along the path from seed {seed_a} to seed {seed_b}").format(
+                frames=frames, seed_a=seed_a, seed_b=seed_b
+            ),
         )
     else:
         st.columns([3, 2])[0].plotly_chart(xui.path_figure(model, outputs.numpy()))
     st.download_button(
-        "Download GIF",
+        _("Download GIF"),
         icon=":material/download:",
         data=xui.gif_maker(model, outputs),
         file_name="interpolation.gif",
         mime="image/gif",
-        help="An animated GIF of this walk, A → B and back, looping.",
+        help=_("An animated GIF of this walk, A → B and back, looping."),
     )
 
 

@@ -53,6 +53,8 @@ TRANSLATED = (
     "pages/ui/userdata.py",
     "pages/ui/imagefolder.py",
     "pages/runs.py",
+    "pages/explore.py",
+    "pages/ui/explore.py",
 )
 STATUSES = ("created", "starting", "running", "paused", "queued", *FINAL)
 
@@ -237,6 +239,10 @@ NAMES = (
         "Inception",
         "torchmetrics",
         "MMD",
+        "ONNX",
+        "onnxruntime",
+        "GANSpace",
+        "slerp",
     }
     | set(datasets.DATASETS)
     | set(LOSSES)
@@ -534,4 +540,54 @@ def test_the_runs_page_with_no_run_in_chinese_has_no_english_left(tmp_path, monk
     assert not at.exception
     assert at.title[0].value == "训练记录"
     assert any("还没有检查点" in i.value for i in at.info)
+    assert _english_left(at) == {}
+
+
+# ---------------------------------------------------------------------- the Latent explorer
+def _explorer(saved_run, tmp_path, monkeypatch, which: str) -> AppTest:
+    """The Latent explorer in Chinese on a small checkpoint (the digits DCGAN or the 2D ring)."""
+    from helpers import install_checkpoints
+
+    layout = {"ring": "examples/ring8-stable", "digits": "runs/digits-dcgan"}
+    paths = install_checkpoints(saved_run, tmp_path / "checkpoints", layout, monkeypatch)
+    at = _page("explore.py", "zh")
+    at.session_state["explore_source"] = str(paths[which])
+    return at.run()
+
+
+def _explorer_left(at: AppTest) -> dict[str, list[str]]:
+    left = {t: [w for w in words if w not in RUNS_NAMES] for t, words in _english_left(at).items()}
+    return {t: words for t, words in left.items() if words}
+
+
+def test_the_explorer_on_a_digits_checkpoint_in_chinese_has_no_english_left(
+    saved_run, tmp_path, monkeypatch
+):
+    at = _explorer(saved_run, tmp_path, monkeypatch, "digits")
+    assert not at.exception
+    assert at.title[0].value == "潜在空间探索"
+    assert at.header[0].value == "插值"
+    assert len(at.image) == 2
+    assert _explorer_left(at) == {}
+
+
+def test_the_explorer_on_a_2d_checkpoint_in_chinese_has_no_english_left(
+    saved_run, tmp_path, monkeypatch
+):
+    at = _explorer(saved_run, tmp_path, monkeypatch, "ring")
+    assert not at.exception
+    assert len(at.get("plotly_chart")) == 2
+    assert _explorer_left(at) == {}
+
+
+def test_the_explorer_with_nothing_to_explore_in_chinese_has_no_english_left(
+    tmp_path, monkeypatch
+):
+    from pages.ui import common as ui
+
+    monkeypatch.setattr(ui, "CHECKPOINTS", tmp_path / "checkpoints")
+    monkeypatch.setattr(ui, "USER_RUNS", tmp_path / "checkpoints" / "runs")
+    at = _page("explore.py", "zh").run()
+    assert not at.exception
+    assert any("检查点压缩包" in i.value for i in at.info)
     assert _english_left(at) == {}

@@ -14,6 +14,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from pages.ui import common as ui
+from pages.ui import i18n
+from pages.ui.i18n import _
 from playground import latent, onnxmodel
 from playground.data import registry as datasets
 from playground.latent import LatentModel, Vector
@@ -34,13 +36,13 @@ def checkpoint_mtime(folder: str | Path) -> int:
     return (Path(folder) / META).stat().st_mtime_ns
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the generator…")
+@st.cache_resource(max_entries=8, show_spinner=False)
 def load_model(path: str, mtime_ns: int) -> LatentModel:
     """A checkpoint's generator, cached per (folder, modification time): a re-saved run reloads."""
     return latent.load_latent_model(path, device="cpu")
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading the uploaded checkpoint…")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def load_uploaded(digest: str, _data: bytes) -> LatentModel:
     """An uploaded zip's generator, keyed by the zip's SHA-256. The tensors are read into
     memory, so the temporary folder is gone as soon as this returns."""
@@ -72,7 +74,9 @@ def checkpoint_name(folder: Path) -> str:
 
 def checkpoint_label(folder: Path, meta: dict) -> str:
     config = ui.describe_config(meta["config_obj"])
-    return f"{checkpoint_name(folder)} — {config} · step {meta['step']:,}"
+    return _("{name} — {config} · step {step}").format(
+        name=checkpoint_name(folder), config=config, step=f"{meta['step']:,}"
+    )
 
 
 def source_picker() -> tuple[LatentModel, str] | None:
@@ -82,22 +86,24 @@ def source_picker() -> tuple[LatentModel, str] | None:
     has_run = run is not None and run.has_models
     labels: dict[str, str] = {}
     if has_run:
-        labels[CURRENT_RUN] = f"Current run ({ui.describe_config(run.snapshot().config)})"
+        labels[CURRENT_RUN] = _("Current run ({config})").format(
+            config=ui.describe_config(run.snapshot().config)
+        )
     for folder, meta in ui.list_checkpoints():
         labels[str(folder)] = checkpoint_label(folder, meta)
     _apply_requested_source(labels)
-    labels[UPLOAD] = "Upload a checkpoint (.zip)"
-    labels[ONNX_UPLOAD] = "Upload an ONNX generator (.onnx)"
+    labels[UPLOAD] = _("Upload a checkpoint (.zip)")
+    labels[ONNX_UPLOAD] = _("Upload an ONNX generator (.onnx)")
     if st.session_state.get("explore.source") not in labels:
         st.session_state.pop("explore.source", None)
     choice = st.selectbox(
-        "Model",
+        _("Model"),
         list(labels),
         format_func=labels.get,
         key="explore.source",
-        help="What to explore: the run training in this session (a snapshot of its generator), "
-        "a saved checkpoint under checkpoints/, a checkpoint zip from the Runs page, or a "
-        "generator trained elsewhere and exported to ONNX.",
+        help=_("What to explore: the run training in this session (a snapshot of its "
+               "generator), a saved checkpoint under checkpoints/, a checkpoint zip from the Runs "
+               "page, or a generator trained elsewhere and exported to ONNX."),
     )
     if choice == CURRENT_RUN:
         return _current_run_source(run)
@@ -108,13 +114,15 @@ def source_picker() -> tuple[LatentModel, str] | None:
     try:
         mtime = checkpoint_mtime(choice)
         # The key names this version of the folder: a re-saved run gets fresh directions.
-        return load_model(choice, mtime), f"ckpt:{choice}@{mtime}"
+        with st.spinner(_("Loading the generator…")):
+            model = load_model(choice, mtime)
+        return model, f"ckpt:{choice}@{mtime}"
     except Exception as exc:  # a page shows why a checkpoint cannot be used, never a traceback
-        st.error(f"This checkpoint cannot be loaded: {ui.plain(str(exc))}")
+        st.error(_("This checkpoint cannot be loaded: {reason}").format(reason=ui.plain(str(exc))))
         return None
 
 
-@st.cache_resource(max_entries=4, show_spinner="Reading the ONNX generator…")
+@st.cache_resource(max_entries=4, show_spinner=False)
 def load_onnx_upload(digest: str, _data: bytes) -> LatentModel:
     """An uploaded ONNX generator, keyed by the file's SHA-256."""
     return onnxmodel.load_onnx_model(_data)
@@ -122,28 +130,29 @@ def load_onnx_upload(digest: str, _data: bytes) -> LatentModel:
 
 def _onnx_source() -> tuple[LatentModel, str] | None:
     upload = st.file_uploader(
-        "ONNX generator",
+        _("ONNX generator"),
         type=["onnx"],
         key="explore.onnx",
-        help="A generator exported with torch.onnx.export: z (and the class labels, if it is "
-        "conditional) in, samples out. The README shows how to export one.",
+        help=_("A generator exported with torch.onnx.export: z (and the class labels, if it is "
+               "conditional) in, samples out. The README shows how to export one."),
     )
     st.caption(
-        "Only the graph's standard ONNX operators and the weights stored in the file are read; "
-        "onnxruntime evaluates them. No code from the file runs."
+        _("Only the graph's standard ONNX operators and the weights stored in the file are "
+          "read; onnxruntime evaluates them. No code from the file runs.")
     )
     if upload is None:
-        st.info("Upload an .onnx generator to explore it.")
+        st.info(_("Upload an .onnx generator to explore it."))
         return None
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     try:
-        model = load_onnx_upload(digest, data)
+        with st.spinner(_("Reading the ONNX generator…")):
+            model = load_onnx_upload(digest, data)
     except Exception as exc:  # a refused file is reported, never raised
-        st.error(f"This ONNX file cannot be used: {ui.plain(str(exc))}")
+        st.error(_("This ONNX file cannot be used: {reason}").format(reason=ui.plain(str(exc))))
         return None
     for note in onnxmodel.onnx_notes(model):
-        st.caption(f"Note: {ui.plain(note)}.")
+        st.caption(_("Note: {note}.").format(note=ui.plain(note)))
     return model, f"onnx:{digest}"
 
 
@@ -160,7 +169,9 @@ def _apply_requested_source(labels: dict[str, str]) -> None:
         try:
             meta = read_meta(wanted)
         except CheckpointError as exc:
-            st.error(f"{ui.plain(str(requested))} cannot be explored: {ui.plain(str(exc))}")
+            st.error(_("{name} cannot be explored: {reason}").format(
+                name=ui.plain(str(requested)), reason=ui.plain(str(exc))
+            ))
             return
         match = str(wanted)
         labels[match] = checkpoint_label(wanted, meta)
@@ -170,35 +181,38 @@ def _apply_requested_source(labels: dict[str, str]) -> None:
 def _current_run_source(run) -> tuple[LatentModel, str]:
     col, button = st.columns([4, 1], vertical_alignment="bottom")
     refresh = button.button(
-        "Refresh from run",
-        help="Take a new snapshot of the run's "
-        "generator; the explorer does not follow training by itself.",
+        _("Refresh from run"),
+        help=_("Take a new snapshot of the run's "
+               "generator; the explorer does not follow training by itself."),
     )
     model = run_model(run, refresh=refresh)
     col.caption(
-        f"Snapshot of the generator at step {model.step:,} "
-        f"(the run is at step {run.snapshot().step:,})."
+        _("Snapshot of the generator at step {step} (the run is at step {run_step}).").format(
+            step=f"{model.step:,}", run_step=f"{run.snapshot().step:,}"
+        )
     )
     return model, f"run:{run.uid}:{model.step}"
 
 
 def _upload_source() -> tuple[LatentModel, str] | None:
     upload = st.file_uploader(
-        "Checkpoint zip",
+        _("Checkpoint zip"),
         type=["zip"],
         key="explore.upload",
-        help="A zip of a checkpoint folder (checkpoint.json and its .safetensors files), as the "
-        "Runs page's Download button makes. Nothing in it is executed.",
+        help=_("A zip of a checkpoint folder (checkpoint.json and its .safetensors files), as "
+               "the Runs page's Download button makes. Nothing in it is executed."),
     )
     if upload is None:
-        st.info("Upload a checkpoint zip to explore it.")
+        st.info(_("Upload a checkpoint zip to explore it."))
         return None
     data = upload.getvalue()
     digest = hashlib.sha256(data).hexdigest()
     try:
-        return load_uploaded(digest, data), f"upload:{digest}"
+        with st.spinner(_("Reading the uploaded checkpoint…")):
+            model = load_uploaded(digest, data)
+        return model, f"upload:{digest}"
     except Exception as exc:  # a bad upload is reported, never raised
-        st.error(f"This zip cannot be used: {ui.plain(str(exc))}")
+        st.error(_("This zip cannot be used: {reason}").format(reason=ui.plain(str(exc))))
         return None
 
 
@@ -215,8 +229,8 @@ def seed_input(key: str, label: str, help_text: str) -> int:
         label, min_value=0, max_value=2**31 - 1, step=1, key=key, help=help_text
     )
     right.button(
-        "Random", icon=":material/casino:", key=f"{key}.random", on_click=reroll,
-        help="Draw a new random seed.",
+        _("Random"), icon=":material/casino:", key=f"{key}.random", on_click=reroll,
+        help=_("Draw a new random seed."),
     )
     return int(seed)
 
@@ -227,12 +241,12 @@ def class_picker(model: LatentModel, key: str = "explore.class") -> int | None:
         return None
     entry = datasets.DATASETS.get(model.dataset)  # class names come from the dataset registry
     label = st.selectbox(
-        "Class",
+        _("Class"),
         range(model.num_classes),
         key=key,
         format_func=lambda c: entry.class_label(c) if entry else str(c),
-        help="This generator is conditional: it takes a class label with z. The same z with "
-        "another class often keeps the style (slant, thickness) and changes the content.",
+        help=_("This generator is conditional: it takes a class label with z. The same z with "
+               "another class often keeps the style (slant, thickness) and changes the content."),
     )
     return int(label)
 
@@ -243,29 +257,30 @@ def code_controls(model: LatentModel, key: str) -> tuple[int, list[float]] | Non
     codes = model.codes
     if not codes:
         return None
-    st.markdown("**InfoGAN codes**")
+    st.markdown(_("**InfoGAN codes**"))
     category = 0
     if codes.categories:
         category = st.selectbox(
-            "Category",
+            _("Category"),
             range(codes.categories),
             key=f"{key}.info_cat",
-            format_func=lambda c: f"category {c}",
-            help="The categorical code, one of the values G's latent holds as a one-hot part. "
-            "Nothing told G what the values mean: training only made them recoverable from "
-            "the image, so each tends to settle on one kind of sample (often one digit).",
+            format_func=lambda c: _("category {number}").format(number=c),
+            help=_("The categorical code, one of the values G's latent holds as a one-hot part. "
+                   "Nothing told G what the values mean: training only made them recoverable "
+                   "from the image, so each tends to settle on one kind of sample (often one "
+                   "digit)."),
         )
     values = [
         st.slider(
-            f"code {j + 1}",
+            _("code {number}").format(number=j + 1),
             -1.0,
             1.0,
             0.0,
             0.05,
             key=f"{key}.info_cont{j}",
-            help="A continuous code, drawn uniformly from [-1, 1] in training. InfoGAN makes it "
-            "recoverable from the image, so it tends to control one smooth property "
-            "(slant, stroke width). Beyond ±1 is outside what G saw.",
+            help=_("A continuous code, drawn uniformly from [-1, 1] in training. InfoGAN makes "
+                   "it recoverable from the image, so it tends to control one smooth property "
+                   "(slant, stroke width). Beyond ±1 is outside what G saw."),
         )
         for j in range(codes.continuous)
     ]
@@ -278,12 +293,12 @@ def dimension_sliders(base: Vector, key: str, seed: int) -> Vector:
     dim = base.shape[0]
     default = list(range(dim)) if dim <= 8 else list(range(4))
     chosen = st.multiselect(
-        "Dimensions to edit",
+        _("Dimensions to edit"),
         list(range(dim)),
         default=default,
         key=f"{key}.dims",
         format_func=lambda i: f"z[{i}]",
-        help="Which coordinates of z get a slider. The rest keep the values the seed drew.",
+        help=_("Which coordinates of z get a slider. The rest keep the values the seed drew."),
     )
     z = base.clone()
     for i in sorted(chosen):
@@ -295,8 +310,8 @@ def dimension_sliders(base: Vector, key: str, seed: int) -> Vector:
             round(start, 2),
             0.05,
             key=f"{key}.{seed}.z{i}",
-            help="One coordinate of the noise vector, in standard deviations of its N(0, 1) "
-            "prior. It starts at the seed's value; most training samples lie within ±2.",
+            help=_("One coordinate of the noise vector, in standard deviations of its N(0, 1) "
+                   "prior. It starts at the seed's value; most training samples lie within ±2."),
         )
     return z
 
@@ -304,18 +319,22 @@ def dimension_sliders(base: Vector, key: str, seed: int) -> Vector:
 def direction_sliders(directions: Vector, explained: Vector, key: str) -> Vector:
     """Offsets along the principal directions; returns the latent shift (latent_dim,)."""
     if directions.shape[0] == 0:
-        st.info("This model has no principal directions to show.")
+        st.info(_("This model has no principal directions to show."))
     amounts = [
         st.slider(
-            f"Direction {j + 1} ({float(explained[j]):.1%} of output variance)",
+            _("Direction {number} ({share} of output variance)").format(
+                number=j + 1, share=f"{float(explained[j]):.1%}"
+            ),
             -SLIDER_RANGE,
             SLIDER_RANGE,
             0.0,
             0.05,
             key=f"{key}.pc{j}",
-            help="Move z along the latent direction that best explains the generator's "
-            f"{_ordinal(j + 1)} largest way of varying its output (PCA of many samples, "
-            "regressed back onto z: GANSpace). 0 is the seed's own sample.",
+            help=_("Move z along the latent direction that best explains the generator's "
+                   "{ordinal} largest way of varying its output (PCA of many samples, "
+                   "regressed back onto z: GANSpace). 0 is the seed's own sample.").format(
+                ordinal=_ordinal(j + 1)
+            ),
         )
         for j in range(directions.shape[0])
     ]
@@ -323,10 +342,12 @@ def direction_sliders(directions: Vector, explained: Vector, key: str) -> Vector
 
 
 def _ordinal(n: int) -> str:
+    if i18n.current() != "en":  # the translations say "the nth" in their own words
+        return str(n)
     return {1: "1st", 2: "2nd", 3: "3rd"}.get(n, f"{n}th")
 
 
-@st.cache_resource(max_entries=16, show_spinner="Finding principal directions…")
+@st.cache_resource(max_entries=16, show_spinner=False)
 def directions(_model: LatentModel, key: str, k: int = N_DIRECTIONS):
     """Principal directions per model (cached by the model's key): computed once, not per move."""
     return latent.principal_directions(_model, k)
@@ -342,7 +363,7 @@ def upscale(image: np.ndarray, target: int = IMAGE_PX) -> np.ndarray:
 
 def show_image(sample: Vector, caption: str) -> None:
     st.image(upscale(images.to_uint8(sample)[0]), caption=caption, output_format="PNG",
-             alt=f"The generated image: {caption}")
+             alt=_("The generated image: {caption}").format(caption=caption))
 
 
 def show_point(model: LatentModel, point: Vector, cloud: Vector) -> None:
@@ -354,11 +375,14 @@ def show_point(model: LatentModel, point: Vector, cloud: Vector) -> None:
             x=[x],
             y=[y],
             mode="markers",
-            name="this z",
+            name=_("this z"),
             marker=dict(size=18, symbol="star", color="#d62728", line=dict(width=1, color="black")),
         )
     )
-    fig.update_layout(title="G(z) over 1,000 samples of the model (orange) and real data (blue)")
+    i18n.translated(fig)
+    fig.update_layout(
+        title=_("G(z) over 1,000 samples of the model (orange) and real data (blue)")
+    )
     st.plotly_chart(fig, width="stretch")
 
 
@@ -378,7 +402,7 @@ def path_figure(model: LatentModel, path: np.ndarray) -> go.Figure:
                 x=model.real[:, 0],
                 y=model.real[:, 1],
                 mode="markers",
-                name="real",
+                name=_("real"),
                 marker=dict(size=4, color="#1f77b4"),
             )
         )
@@ -387,7 +411,7 @@ def path_figure(model: LatentModel, path: np.ndarray) -> go.Figure:
             x=path[:, 0],
             y=path[:, 1],
             mode="lines+markers",
-            name="G(z) path",
+            name=_("G(z) path"),
             line=dict(color="#ff7f0e"),
             marker=dict(size=7),
         )

@@ -45,14 +45,6 @@ def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
     return install_checkpoints(made, tmp_path / "checkpoints", layout, monkeypatch)
 
 
-@pytest.fixture
-def fresh_slot(monkeypatch):
-    slot = ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    yield slot
-    slot.stop()
-
-
 def metric_labels(at: AppTest) -> list[str]:
     return [m.label for m in at.metric]
 

@@ -10,7 +10,6 @@ import pytest
 from helpers import cli_train, install_checkpoints
 from streamlit.testing.v1 import AppTest
 
-from pages.ui import common as ui
 from playground.measures import fid
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -32,14 +31,6 @@ def checkpoints(made, tmp_path, monkeypatch) -> dict[str, Path]:
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))  # no Inception weights there
     monkeypatch.delenv(fid.INCEPTION_ENV, raising=False)
     return install_checkpoints(made, tmp_path / "checkpoints", {"digits": "runs/d"}, monkeypatch)
-
-
-@pytest.fixture
-def fresh_slot(monkeypatch):
-    slot = ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    yield slot
-    slot.stop()
 
 
 def opened(checkpoint: Path) -> AppTest:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -13,17 +12,6 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _page(name: str) -> AppTest:
     return AppTest.from_file(str(ROOT / "pages" / name), default_timeout=60)
-
-
-@pytest.fixture
-def fresh_slot(monkeypatch):
-    """Give each test its own run slot (the cached session resource is per real session)."""
-    from pages.ui import common as ui
-
-    slot = ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    yield slot
-    slot.stop()
 
 
 def test_home_renders_with_starts_and_device():

@@ -17,16 +17,6 @@ from playground.data import userpoints
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture
-def fresh_slot(monkeypatch):
-    from pages.ui import common as ui
-
-    slot = ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    yield slot
-    slot.stop()
-
-
 def own_points_page() -> AppTest:
     at = AppTest.from_file(str(ROOT / "pages" / "train.py"), default_timeout=60).run()
     at.sidebar.selectbox(key="cfg.dataset").set_value("own-points").run()

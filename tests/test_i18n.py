@@ -417,17 +417,6 @@ def test_the_scan_finds_english_left_in_a_chinese_page():
 
 
 # ---------------------------------------------------------------------- the Train and Runs pages
-@pytest.fixture
-def fresh_slot(monkeypatch):
-    """A run slot of the test's own (the cached session resource is per real session)."""
-    from pages.ui import common as ui
-
-    slot = ui.RunSlot()
-    monkeypatch.setattr(ui, "run_slot", lambda: slot)
-    yield slot
-    slot.stop()
-
-
 def test_the_train_page_at_rest_in_chinese_has_no_english_left(fresh_slot):
     at = _page("train.py", "zh").run()
     assert not at.exception

@@ -60,8 +60,10 @@ def brought_tab() -> None:
         "never run: pickled arrays are refused.",
     )
     choices = reference_choices()
+    offline = [n for n in choices if datasets.DATASETS[n].kind == "images"
+               and datasets.DATASETS[n].offline]  # the bundled images: no download to wait for
     real = right.selectbox(
-        "Real data to compare with", choices, index=choices.index("digits"), key=REAL_KEY,
+        "Real data to compare with", choices, index=choices.index(offline[0]), key=REAL_KEY,
         format_func=_choice_label,
         help="The dataset your GAN was trained on. Your samples are resized and converted to "
         "its size and colours before they are measured, and a note says so.",

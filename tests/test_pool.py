@@ -1,0 +1,117 @@
+"""The shared stepping pool (runs.pool): runs started apart train as one stacked step in one
+thread, and each member follows its lone run's trajectory."""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+import pytest
+import torch
+from helpers import wait_for
+
+from playground.runs.interface import SingleRun
+from playground.runs.pool import Pool, poolable
+from playground.training.history import SERIES
+from playground.training.trainer import Trainer
+
+WAIT = 120.0  # generous: the machine may be loaded; the tests wait for conditions, not clocks
+
+
+def lone(cfg, plan):
+    """A lone Trainer of `cfg` taken through `plan`: ("steps", n) plain steps, ("manual",)
+    one manual step while paused, ("set", changes) a live change between two steps."""
+    trainer = Trainer(cfg)
+    for item in plan:
+        if item[0] == "steps":
+            for _ in range(item[1]):
+                trainer.train_step()
+        elif item[0] == "manual":
+            trainer.train_step(True, True, log_now=True)
+        else:
+            trainer.apply(item[1])
+    return trainer
+
+
+def assert_same_run(ours: Trainer, theirs: Trainer) -> None:
+    assert ours.step == theirs.step
+    pairs = [(ours.G, theirs.G), (ours.D, theirs.D)]
+    if theirs.G_ema is not None:
+        pairs.append((ours.G_ema, theirs.G_ema))
+    for a, b in pairs:
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            torch.testing.assert_close(p.detach(), q.detach(), atol=1e-5, rtol=1e-4)
+    mine, lone_history = ours.history.copy(), theirs.history.copy()
+    assert mine["step"] == lone_history["step"]
+    for key in SERIES:
+        np.testing.assert_allclose(mine[key], lone_history[key], rtol=1e-4, atol=1e-5,
+                                   err_msg=key)
+
+
+def step_of(run) -> int:
+    return run.snapshot().step
+
+
+@pytest.mark.parametrize(
+    "shared", [{}, dict(ema=0.9, d_steps=2, beta1=0.0)], ids=["plain", "ema-dsteps"]
+)
+def test_members_joining_leaving_and_pausing_follow_their_lone_runs(tiny_cfg, shared):
+    steps = 40
+    base = dict(steps=steps, log_every=3, sample_every=7, **shared)
+    cfg_a = tiny_cfg(seed=1, loss="nonsaturating", **base)
+    cfg_b = tiny_cfg(seed=2, loss="hinge", lr_g=2e-3, **base)
+    cfg_c = tiny_cfg(seed=3, loss="lsgan", lr_d=5e-4, **base)
+    pool = Pool()
+    a, c = pool.member(cfg_a), pool.member(cfg_c, pictures=False)
+    a.start()
+    c.start()
+    wait_for(lambda: step_of(a) >= 10, "a to pass step 10", WAIT)
+    b = pool.member(cfg_b)  # joins late
+    b.start()
+    wait_for(lambda: step_of(b) >= 5, "b to pass step 5", WAIT)
+    b.pause()
+    wait_for(lambda: b.status == "paused", "b to pause", WAIT)
+    paused_at = step_of(b)
+    assert b.step()  # one manual step while paused, taken alone
+    wait_for(lambda: b.snapshot().manual_steps == 1, "b's manual step", WAIT)
+    b.set_hyper(lr_g=5e-4)  # a live change while paused
+    b.resume()
+    wait_for(lambda: step_of(c) >= 15, "c to pass step 15", WAIT)
+    c.stop(wait=WAIT)  # leaves early
+    for run in (a, b, c):
+        assert run.join(WAIT)
+    assert (a.status, b.status, c.status) == ("finished", "finished", "stopped")
+    stopped_at = c.trainer.step
+    assert 15 <= stopped_at < steps
+    assert_same_run(a.trainer, lone(cfg_a, [("steps", steps)]))
+    rest = steps - paused_at - 1
+    plan_b = [("steps", paused_at), ("manual",), ("set", {"lr_g": 5e-4}), ("steps", rest)]
+    assert_same_run(b.trainer, lone(cfg_b, plan_b))
+    assert_same_run(c.trainer, lone(cfg_c, [("steps", stopped_at)]))
+    assert pool.rounds > 0
+
+
+def test_a_pooled_member_is_a_single_run_and_all_share_one_thread(tiny_cfg):
+    pool = Pool(name="gan-pool-test")
+    runs = [pool.member(tiny_cfg(seed=i, steps=10_000, log_every=5)) for i in range(4)]
+    for run in runs:
+        assert isinstance(run, SingleRun)
+        run.start()
+    wait_for(lambda: all(step_of(r) >= 20 for r in runs), "every member to step", WAIT)
+    names = [t.name for t in threading.enumerate() if t.is_alive()]
+    assert names.count("gan-pool-test") == 1
+    snap = runs[0].snapshot()
+    assert snap.status == "running" and snap.history["step"] and snap.frames
+    assert runs[0].generator_state() is not None and runs[0].frame_now() is not None
+    for run in runs:
+        run.stop(wait=WAIT)
+    assert all(run.join(WAIT) and run.status == "stopped" for run in runs)
+    assert not any(t.name == "gan-pool-test" and t.is_alive() for t in threading.enumerate())
+
+
+def test_runs_the_pool_cannot_stack_are_refused(tiny_cfg, tiny_image_cfg):
+    assert poolable(tiny_cfg())
+    for cfg in (tiny_cfg(spectral_norm=True), tiny_cfg(instance_noise=0.1), tiny_image_cfg()):
+        assert not poolable(cfg)
+        with pytest.raises(ValueError):
+            Pool().member(cfg)

@@ -20,11 +20,11 @@ from playground.errors import JSON_ERRORS, ConfigError, UsageError, json_problem
 from playground.latent import load_latent_model
 from playground.lessons import reproduce
 from playground.lessons.reproduce import add_parser as add_reproduce
-from playground.measures.brought import Diagnosis, diagnose_path, diagnose_samples
+from playground.measures.brought import Diagnosis, diagnose_path
 from playground.measures.evaluation import DIAGNOSE_SAMPLES, diagnose
 from playground.measures.fid import INCEPTION_HINT, describe, inception_weights
 from playground.measures.metrics import EXPLANATIONS
-from playground.onnxmodel import OnnxError, generator_samples, load_onnx_model
+from playground.onnxmodel import OnnxError, diagnose_generator
 from playground.runs import backends
 from playground.settings.config import GANConfig
 from playground.settings.fields import settings_table
@@ -464,13 +464,13 @@ def _diagnose_onnx(args: argparse.Namespace) -> Diagnosis:
     n = DIAGNOSE_SAMPLES if args.n is None else args.n
     if not 10 <= n <= MAX_SAMPLES:
         raise UsageError(f"--n must be from 10 to {MAX_SAMPLES}")
-    model = load_onnx_model(args.samples)
-    real = args.real or model.dataset
-    if not real:
-        raise UsageError("--samples GENERATOR.onnx needs --real DATASET or --real FOLDER to "
-                         "compare with (its metadata names no dataset)")
-    brought = generator_samples(model, n, args.seed)
-    return diagnose_samples(brought, real, seed=args.seed, device=args.device)
+    try:
+        return diagnose_generator(args.samples, args.real, n, seed=args.seed, device=args.device)
+    except OnnxError as exc:
+        if args.real is None and "names no dataset" in str(exc):
+            raise UsageError("--samples GENERATOR.onnx needs --real DATASET or --real FOLDER "
+                             "to compare with (its metadata names no dataset)") from None
+        raise
 
 
 def cmd_bench(args: argparse.Namespace) -> int:

@@ -29,6 +29,8 @@ from playground.data import registry as datasets
 from playground.data.brought import MAX_SAMPLES, Brought
 from playground.data.source import DataSource
 from playground.latent import LatentModel
+from playground.measures.brought import Diagnosis, Progress, diagnose_samples
+from playground.measures.evaluation import DIAGNOSE_SAMPLES
 from playground.training.generator_state import N_REAL
 from playground.views.view2d import plot_window
 
@@ -479,3 +481,27 @@ def generator_samples(model: LatentModel, n: int, seed: int = 0) -> Brought:
     if model.kind == "points":
         return Brought("points", points=out.double().numpy(), notes=notes)
     return Brought("images", images=out.contiguous(), notes=notes)
+
+
+def diagnose_generator(
+    source: str | os.PathLike | bytes,
+    real: str | None = None,
+    n: int = DIAGNOSE_SAMPLES,
+    seed: int = 0,
+    device: str | torch.device = "cpu",
+    progress: Progress | None = None,
+) -> Diagnosis:
+    """Load the ONNX generator in `source`, draw n samples from noise seeded by `seed` and
+    diagnose them against `real` (a dataset name or a folder of real images; left out, the
+    dataset the graph's metadata names). Raises OnnxError (or BroughtError from the diagnosis)."""
+    if not 10 <= n <= MAX_SAMPLES:
+        raise OnnxError(f"a diagnosis draws from 10 to {MAX_SAMPLES:,} samples, not {n}")
+    if progress is not None:
+        progress(0.0, "running the generator")
+    model = load_onnx_model(source)
+    real = real or model.dataset
+    if not real:
+        raise OnnxError("the generator's metadata names no dataset: say which real data to "
+                        "compare with")
+    return diagnose_samples(generator_samples(model, n, seed), real, seed=seed, device=device,
+                            progress=progress)

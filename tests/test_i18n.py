@@ -55,6 +55,10 @@ TRANSLATED = (
     "pages/runs.py",
     "pages/explore.py",
     "pages/ui/explore.py",
+    "pages/diagnostics.py",
+    "pages/ui/diagnostics.py",
+    "pages/ui/every_loss.py",
+    "pages/ui/brought.py",
 )
 STATUSES = ("created", "starting", "running", "paused", "queued", *FINAL)
 
@@ -94,7 +98,7 @@ def engine_texts() -> set[str]:
     found |= {t for e in LOSSES.values() for t in (e.d_aim, e.g_note) if t}
     found |= set(slowmo.PHASE_NAMES.values())
     found |= set(EXPLANATIONS.values()) | {fid.EXPLANATION, fid.INCEPTION_HINT}
-    found |= {d.title for d in datasets.DATASETS.values() if d.user_points or d.user_folder}
+    found |= {d.title for d in datasets.DATASETS.values() if english_words(d.title)}
     found |= {t for pair in figures.LAYERS.values() for t in pair}
     found |= set(figures.PLANE_CAPTIONS.values())
     found |= {
@@ -243,6 +247,29 @@ NAMES = (
         "onnxruntime",
         "GANSpace",
         "slerp",
+        "Lim",
+        "Ye",
+        "ResNet",
+        "RaSGAN",
+        "gan_toy",  # the file of Gulrajani et al.'s toy experiments
+        "uint8",  # array types and layouts, as NumPy and PyTorch name them
+        "float32",
+        "float64",
+        "NHW",
+        "NHWC",
+        "NCHW",
+        "NumPy",  # file kinds, named by their extensions
+        "npy",
+        "npz",
+        "csv",
+        "onnx",
+        "HTML",
+        "torch",  # torch.onnx.export, named in the export recipe
+        "export",
+        "pickle",
+        "Khetan",
+        "Fanti",
+        "NeurIPS",
     }
     | set(datasets.DATASETS)
     | set(LOSSES)
@@ -333,6 +360,7 @@ def english_words(text: str) -> list[str]:
     text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!'])", r"\1", text)  # markdown's escapes (ui.plain)
     text = re.sub(r"\$[^$]*\$", " ", text)  # inline formulas
     text = re.sub(r"`[^`]*`", " ", text)  # code
+    text = re.sub(r"\{[a-z_]+(:[^{}]*)?\}", " ", text)  # placeholders ({title}, {seconds:.0f})
     text = re.sub(r"\?[a-z]+=[^\s)]*", " ", text)  # an address's query (?lang=zh)
     text = re.sub(r"https?://\S+", " ", text)
     left = []

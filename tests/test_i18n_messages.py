@@ -144,3 +144,12 @@ def test_the_train_page_refuses_a_links_setting_in_chinese():
     assert not at.exception
     shown = [w.proto.body for w in at.warning]
     assert any("hidden：必须是 4 到 4096 之间的整数；现在是 99999" in s for s in shown), shown
+
+
+def test_a_short_template_is_no_pattern_for_any_message_with_its_words():
+    """'{covered} of {total}' has too few letters to tell a message by: a text with ' of ' in it
+    that the catalogue does not know stays as it is, and one it knows is its own entry, rather
+    than being cut at its ' of '."""
+    assert "{covered} of {total}" in texts.catalogue("zh")
+    assert texts.translate_message("3 of the spare parts", "zh") == "3 of the spare parts"
+    assert texts.translate_message("RMSprop instead of Adam", "zh") == "用 RMSprop 代替 Adam"

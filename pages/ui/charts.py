@@ -11,8 +11,9 @@ import plotly.graph_objects as go
 from PIL import Image, ImageDraw, ImageFont
 from plotly.subplots import make_subplots
 
-from pages.ui.i18n import _
+from pages.ui.i18n import _, translated
 from playground.data import registry as datasets
+from playground.views import diagnosis
 
 PER_CLASS = 8  # images per row of the grid sorted by class
 
@@ -100,27 +101,12 @@ def density_figure(
 def share_figure(
     counts: list[int], reference: list[float], labels: list[str], unit: str
 ) -> go.Figure:
-    """Generated share of each mode or class beside the true share."""
-    total = max(sum(counts), 1)
-    fig = go.Figure(
-        [
-            go.Bar(
-                x=labels, y=[c / total for c in counts], name=_("generated"),
-                marker_color="#ff7f0e",
-            ),
-            go.Bar(x=labels, y=reference, name=_("real data"), marker_color="#1f77b4"),
-        ]
-    )
-    fig.update_xaxes(type="category")  # every label, digits included
-    fig.update_layout(
+    """Generated share of each mode or class beside the true share (views.diagnosis's bars,
+    in the page's language)."""
+    return translated(diagnosis.share_figure(
+        counts, reference, labels, _(unit), names=(_("generated"), _("real data")),
         title=_("Share of {unit}: generated vs real").format(unit=_(unit)),
-        barmode="group",
-        height=300,
-        yaxis_tickformat=".0%",
-        margin=dict(l=10, r=10, t=40, b=10),
-        legend=dict(orientation="h", y=-0.2),
-    )
-    return fig
+    ))
 
 
 def sorted_grid(

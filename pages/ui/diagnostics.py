@@ -25,14 +25,16 @@ from pages.ui.gauges import (
     SERIES_ORDER,
     all_gauges,
     distribution_gauges,
+    measure_names,
     over_time_keys,
     series_figure,
     verdict,
 )
+from pages.ui.i18n import _
 from playground.data import registry as datasets
 from playground.data import roots
 from playground.lessons import pacgan
-from playground.measures.fid import describe, inception_weights
+from playground.measures.fid import inception_weights
 from playground.measures.metrics import EXPLANATIONS
 from playground.settings.config import GANConfig
 from playground.storage import reports
@@ -82,7 +84,8 @@ def run_source(run) -> Source | None:
             picture = explore_ui.upscale(grid, 160)
     return Source(
         CURRENT,
-        f"this session's run (step {snap.step:,}, {snap.status})",
+        _("this session's run (step {step}, {status})").format(step=f"{snap.step:,}",
+                                                                 status=_(snap.status)),
         snap.config,
         snap.step,
         snap.history,
@@ -103,10 +106,10 @@ def all_sources(run) -> dict[str, Source]:
 
 def source_picker(sources: dict[str, Source]) -> Source | None:
     if not sources:
-        st.info(
+        st.info(_(
             "Nothing to diagnose yet: train a model on the **Train** page (and save it, "
             "or keep it running), or add checkpoints to `checkpoints/`."
-        )
+        ))
         return None
     keys = list(sources)
     wanted = st.session_state.pop("diagnose_source", None)  # another page's "diagnose this"
@@ -115,16 +118,16 @@ def source_picker(sources: dict[str, Source]) -> Source | None:
     if st.session_state.get("diag.source") not in sources:
         st.session_state["diag.source"] = keys[0]
     key = st.selectbox(
-        "Model",
+        _("Model"),
         keys,
         key="diag.source",
         format_func=lambda k: sources[k].label,
-        help="The session's run (live) or a saved checkpoint.",
+        help=_("The session's run (live) or a saved checkpoint."),
     )
     return sources[key]
 
 
-@st.cache_resource(max_entries=6, show_spinner="Measuring the generator…")
+@st.cache_resource(max_entries=6, show_spinner=False)
 def checkpoint_report(path: str, mtime_ns: int, n: int):
     """(Report, real points or None, 2D window or None) of a checkpoint, cached per file
     version and sample count."""
@@ -138,7 +141,7 @@ def run_report(run, n: int):
     cache = st.session_state.setdefault("diag.run_reports", {})
     key = (run.uid, snap.step, n)
     if key not in cache:
-        with st.spinner("Measuring the generator…"):
+        with st.spinner(_("Measuring the generator…")):
             report = run.measure(n, seed=0)
         points = snap.kind == "points"
         result = (report, run.real_sample(n, seed=0) if points else None,
@@ -150,13 +153,14 @@ def run_report(run, n: int):
 
 def show_source(source: Source, run, n: int) -> None:
     cfg = source.cfg
-    st.caption(f"{ui.plain(ui.describe_config(cfg))} · step {source.step:,}")
+    st.caption(_("{config} · step {step}").format(config=ui.plain(ui.describe_config(cfg)),
+                                                    step=f"{source.step:,}"))
     entry = datasets.DATASETS[cfg.dataset]
     if cfg.is_points and not entry.is_mixture and not entry.user_points:
-        st.info(
-            f"'{cfg.dataset}' has no separate modes to count: the measures need a Gaussian "
-            f"mixture ({', '.join(datasets.names_where(mixture=True))}) or images."
-        )
+        st.info(_(
+            "'{dataset}' has no separate modes to count: the measures need a Gaussian "
+            "mixture ({mixtures}) or images."
+        ).format(dataset=cfg.dataset, mixtures=", ".join(datasets.names_where(mixture=True))))
         return
     try:
         if source.key == CURRENT:
@@ -166,14 +170,17 @@ def show_source(source: Source, run, n: int) -> None:
             if entry.user_folder:  # a saved run names its folder: the Train page's rule holds
                 own = [imagefolder_ui.upload_space().root]
                 roots.check_app_data_folder(cfg.data_folder, own=own)
-            report, real, extent = checkpoint_report(
-                source.key, explore_ui.checkpoint_mtime(folder), n
-            )
+            with st.spinner(_("Measuring the generator…")):
+                report, real, extent = checkpoint_report(
+                    source.key, explore_ui.checkpoint_mtime(folder), n
+                )
     except Exception as exc:  # e.g. MNIST not downloaded here: say so, show what was saved
-        st.warning(f"Cannot measure this generator now: {ui.plain(str(exc))}")
+        st.warning(_("Cannot measure this generator now: {reason}").format(
+            reason=ui.plain(ui.reason(exc))))
         report = real = extent = None
     if report is not None:
-        st.markdown(f"**Now** ({report.measures.get('samples', n):,} samples)")
+        st.markdown(_("**Now** ({samples} samples)").format(
+            samples=f"{report.measures.get('samples', n):,}"))
         verdict(report.measures)
         all_gauges(report.measures)
         distribution_gauges(report.measures, cfg.dataset)
@@ -189,19 +196,19 @@ def no_timeline_text(source: Source) -> str:
     every = source.cfg.eval_every
     if source.key == CURRENT:
         if not every:
-            return "This run takes no measures while it trains (setting eval_every is 0)."
-        return (
-            f"No timeline yet: this run takes a measure every {every:,} steps (setting "
-            f"eval_every), and its first measure comes at step {every:,}; it is at step "
-            f"{source.step:,}. Press ↻ Measure again to measure it now."
-        )
+            return _("This run takes no measures while it trains (setting eval_every is 0).")
+        return _(
+            "No timeline yet: this run takes a measure every {every} steps (setting "
+            "eval_every), and its first measure comes at step {every}; it is at step "
+            "{step}. Press ↻ Measure again to measure it now."
+        ).format(every=f"{every:,}", step=f"{source.step:,}")
     if not every:
-        return "This model holds no measures from its training: eval_every was 0."
-    return (
+        return _("This model holds no measures from its training: eval_every was 0.")
+    return _(
         "This model holds no measures from its training, so there is no timeline: they are "
-        f"taken every {every:,} steps (setting eval_every), and it was saved before the "
+        "taken every {every} steps (setting eval_every), and it was saved before the "
         "first, or by a version without them."
-    )
+    ).format(every=f"{every:,}")
 
 
 def timeline(source: Source) -> None:
@@ -217,11 +224,11 @@ def timeline(source: Source) -> None:
     left, right = st.columns(2)
     if counts:
         left.plotly_chart(
-            series_figure(records, counts, "Coverage over training"), key="diag.counts"
+            series_figure(records, counts, _("Coverage over training")), key="diag.counts"
         )
     if rest:
         right.plotly_chart(
-            series_figure(records, rest, "Quality and spread over training"), key="diag.rest"
+            series_figure(records, rest, _("Quality and spread over training")), key="diag.rest"
         )
     distribution_over_time(records, source.cfg.dataset)
 
@@ -242,30 +249,30 @@ def pictures(report, real, extent, cfg: GANConfig) -> None:
         return
     if report.predicted is None:
         st.image(
-            images.make_grid(report.samples[:64]), caption="Generated samples", output_format="PNG",
-            alt="A grid of 64 images the generator made",
+            images.make_grid(report.samples[:64]), caption=_("Generated samples"),
+            output_format="PNG", alt=_("A grid of 64 images the generator made"),
         )
         return
     left, right = st.columns([2, 3])
     left.plotly_chart(share_figure(counts, report.reference, labels, "classes"), key="diag.shares")
-    left.caption(
+    left.caption(_(
         "Only images the classifier recognises with at least 90% confidence are "
         "counted; the rest are neither here nor in any class."
-    )
+    ))
     grid = sorted_grid(report.samples, report.predicted, report.confidence, labels)
     right.image(
         grid,
-        caption="Generated samples sorted by the class the classifier sees, most "
-        "confident first; the percentage is each class's share of all samples.",
+        caption=_("Generated samples sorted by the class the classifier sees, most "
+                  "confident first; the percentage is each class's share of all samples."),
         output_format="PNG",
-        alt="Generated images in rows by the class the classifier sees",
+        alt=_("Generated images in rows by the class the classifier sees"),
     )
 
 
 def compare_view(sources: dict[str, Source]) -> None:
-    st.caption("Pick up to six models: their curves and measures are drawn on shared axes.")
+    st.caption(_("Pick up to six models: their curves and measures are drawn on shared axes."))
     chosen = st.multiselect(
-        "Models",
+        _("Models"),
         list(sources),
         key="diag.compare",
         max_selections=MAX_COMPARE,
@@ -283,12 +290,12 @@ def compare_view(sources: dict[str, Source]) -> None:
         d_loss.add_trace(
             go.Scatter(x=steps, y=s.history.get("d_loss", []), name=s.label, mode="lines")
         )
-    for fig, title in ((g_loss, "G loss"), (d_loss, "D loss")):
+    for fig, title in ((g_loss, _("G loss")), (d_loss, _("D loss"))):
         fig.update_layout(
             title=title,
             height=280,
             margin=dict(l=10, r=10, t=40, b=10),
-            xaxis_title="step",  # the runs' legend beside the plot, clear of this title
+            xaxis_title=_("step"),  # the runs' legend beside the plot, clear of this title
         )
     left, right = st.columns(2)
     left.plotly_chart(g_loss, key="diag.cmp.g")
@@ -297,13 +304,13 @@ def compare_view(sources: dict[str, Source]) -> None:
     options = [k for k in SERIES_ORDER if k in present]
     if options:
         key = st.selectbox(
-            "Measure over time",
+            _("Measure over time"),
             options,
             key="diag.cmp.measure",
-            format_func=lambda k: LABELS.get(k, k),
+            format_func=lambda k: _(LABELS.get(k, k)),
             help=None,
         )
-        st.caption(EXPLANATIONS[key])
+        st.caption(_(EXPLANATIONS[key]))
         fig = go.Figure()
         for s in picked:
             fig.add_trace(
@@ -315,22 +322,24 @@ def compare_view(sources: dict[str, Source]) -> None:
                 )
             )
         fig.update_layout(
-            title=LABELS.get(key, key),
+            title=_(LABELS.get(key, key)),
             height=300,
-            xaxis_title="step",  # the runs' legend beside the plot, clear of this title
+            xaxis_title=_("step"),  # the runs' legend beside the plot, clear of this title
             margin=dict(l=10, r=10, t=40, b=10),
         )
         st.plotly_chart(fig, key="diag.cmp.measure_chart")
     else:
-        st.caption("None of these recorded measures during training.")
+        st.caption(_("None of these recorded measures during training."))
     for col, s in zip(st.columns(len(picked)), picked, strict=True):
         picture = s.picture
         if picture is None and s.key != CURRENT:
             picture = explore_ui.thumbnail(s.key, explore_ui.checkpoint_mtime(Path(s.key)))
         if picture is not None:
-            col.image(picture, output_format="PNG", alt=f"Samples of {s.label}")
+            col.image(picture, output_format="PNG",
+                      alt=_("Samples of {name}").format(name=s.label))
         col.caption(
-            f"**{s.label}**  \n{s.cfg.loss} · step {s.step:,}"
+            f"**{s.label}**  \n"
+            + _("{loss} · step {step}").format(loss=s.cfg.loss, step=f"{s.step:,}")
             + (f"  \n{_summary(s.measures[-1])}" if s.measures else "")
         )
 
@@ -339,11 +348,13 @@ def _summary(record: dict) -> str:
     for held, total in (("modes_held", "modes_total"), ("classes_held", "classes_total")):
         if held in record:
             fid = f" · FID {record['fid']:.3g}" if "fid" in record else ""
-            return f"{record[held]}/{record[total]} {held.split('_')[0]} held{fid}"
+            unit = _("modes") if held == "modes_held" else _("classes")
+            return _("{held}/{total} {unit} held").format(
+                held=record[held], total=record[total], unit=unit) + fid
     return ""
 
 
-@st.cache_data(max_entries=64, show_spinner="Measuring with PacGAN's measures…")
+@st.cache_data(max_entries=64, show_spinner=False)
 def pacgan_measures(path: str, mtime_ns: int) -> dict:
     """PacGAN's measures of a saved run, cached per file version."""
     return pacgan.measure_checkpoint(path)
@@ -353,13 +364,14 @@ def pacgan_table(sources: dict[str, Source]) -> None:
     """PacGAN's Table 1 (ring and grid) for chosen saved runs: runs with the same settings but
     the seed form one row (mean ± standard error), beside the published rows."""
     saved = {k: s for k, s in sources.items() if k != CURRENT and s.cfg.dataset in pacgan.PUBLISHED}
-    with st.expander("PacGAN's table for saved runs (ring and grid of Gaussians)"):
+    with st.expander(_("PacGAN's table for saved runs (ring and grid of Gaussians)")):
         if not saved:
-            st.caption("Save runs on ring8 or grid25 to measure them as PacGAN did.")
+            st.caption(_("Save runs on ring8 or grid25 to measure them as PacGAN did."))
             return
         chosen = st.multiselect(
-            "Saved runs", list(saved), key="diag.pacgan", format_func=lambda k: saved[k].label,
-            help="Runs that differ only in their seed are averaged into one row.",
+            _("Saved runs"), list(saved), key="diag.pacgan",
+            format_func=lambda k: saved[k].label,
+            help=_("Runs that differ only in their seed are averaged into one row."),
         )
         rows = pacgan.group_runs({saved[k].label: saved[k].cfg for k in chosen})
         by_label = {saved[k].label: k for k in chosen}
@@ -368,35 +380,45 @@ def pacgan_table(sources: dict[str, Source]) -> None:
             for row, labels in rows.items():
                 if saved[by_label[labels[0]]].cfg.dataset != dataset:
                     continue
-                results = [
-                    pacgan_measures(by_label[lb], explore_ui.checkpoint_mtime(by_label[lb]))
-                    for lb in labels
-                ]
+                with st.spinner(_("Measuring with PacGAN's measures…")):
+                    results = [
+                        pacgan_measures(by_label[lb], explore_ui.checkpoint_mtime(by_label[lb]))
+                        for lb in labels
+                    ]
                 mine[row] = pacgan.summarise(results)
             if mine:
-                st.markdown(f"**{dataset}** (modes of {modes}; mean ± standard error)")
-                st.dataframe(pacgan.table_rows(dataset, mine), hide_index=True)
-        st.caption(
-            f"Published rows: {pacgan.PUBLISHED_SOURCE}. Measured as there: 2,500 samples; high "
+                st.markdown(_("**{dataset}** (modes of {modes}; mean ± standard error)").format(
+                    dataset=dataset, modes=modes))
+                st.dataframe(_table(pacgan.table_rows(dataset, mine)), hide_index=True)
+        st.caption(_(
+            "Published rows: {source}. Measured as there: 2,500 samples; high "
             "quality within 3σ of the nearest mode; a mode is covered by one high-quality "
             "sample; reverse KL of the modes' histogram. `gan-playground reproduce pacgan` "
             "trains the project's recipes over ten seeds for the same table."
-        )
+        ).format(source=_(pacgan.PUBLISHED_SOURCE)))
+
+
+def _table(rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """PacGAN's table with its column names and the published rows' tag in the page's
+    language."""
+    tag = " (published)"
+    return [{_(column): (value[: -len(tag)] + _(tag) if column == "row" and value.endswith(tag)
+                         else value) for column, value in row.items()} for row in rows]
 
 
 def distribution_over_time(records: list[dict], dataset: str) -> None:
     """FID and IS over training, when the records hold them."""
     if not any("fid" in r for r in records):
         return
-    names = describe(dataset or "dataset")
+    names = measure_names(dataset or "dataset")
     left, right = st.columns(2)
     for col, key, floor in ((left, "fid", "fid_floor"), (right, "inception_score", None)):
         keys = [key] + ([floor] if floor else [])
-        fig = series_figure(records, keys, names[key] + " over training")
+        fig = series_figure(records, keys, _("{measure} over training").format(measure=names[key]))
         col.plotly_chart(fig, key=f"diag.over.{key}")
 
 
-@st.cache_data(max_entries=8, show_spinner="Measuring with Inception-v3 (minutes on a CPU)…")
+@st.cache_data(max_entries=8, show_spinner=False)
 def inception_report(path: str, mtime_ns: int, n: int) -> dict:
     """Inception-v3 FID/KID of a checkpoint, cached per file version and sample count."""
     # device="auto": a GPU when there is one
@@ -411,10 +433,11 @@ def inception_section(source: Source, n: int) -> None:
         return
     folder = Path(source.key)
     wanted = st.toggle(
-        "Inception-v3 FID/KID (as in papers)",
+        _("Inception-v3 FID/KID (as in papers)"),
         key=f"diag.inception.{source.key}",
-        help="Runs Inception-v3 on every sample at 299 px: seconds on a GPU, minutes on a CPU.",
+        help=_("Runs Inception-v3 on every sample at 299 px: seconds on a GPU, minutes on a CPU."),
     )
     if wanted:
-        measures = inception_report(source.key, explore_ui.checkpoint_mtime(folder), n)
+        with st.spinner(_("Measuring with Inception-v3 (minutes on a CPU)…")):
+            measures = inception_report(source.key, explore_ui.checkpoint_mtime(folder), n)
         distribution_gauges(measures, source.cfg.dataset)

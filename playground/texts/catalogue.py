@@ -19,6 +19,7 @@ from babel.messages.pofile import read_po
 LANGUAGES = {"en": "English", "zh": "中文"}  # code -> the language's own name
 DEFAULT = "en"
 FOLDER = Path(__file__).resolve().parent
+MIN_PATTERN_LETTERS = 5  # a text with fewer letters around its placeholders is no pattern
 PLACEHOLDER = re.compile(r"\{[a-z_0-9]*(?::[^{}]*)?\}")
 
 
@@ -65,6 +66,8 @@ def _patterns(lang: str) -> list[tuple[re.Pattern, str]]:
         names = [p.strip("{}").split(":")[0] for p in PLACEHOLDER.findall(english)]
         if not names or len(set(names)) != len(names) or any(not n for n in names):
             continue
+        if len(re.sub(r"[^A-Za-z]", "", "".join(parts))) < MIN_PATTERN_LETTERS:
+            continue  # "{covered} of {total}" would match any message with " of " in it
         pattern = "".join(
             re.escape(part) + (f"(?P<{names[i]}>.+?)" if i < len(names) else "")
             for i, part in enumerate(parts)
@@ -87,7 +90,8 @@ def translate_message(text: str, lang: str) -> str:
     """A message built by the engine (an error naming a setting and its values) in `lang`: the
     catalogue's text it was filled in from, filled in with the same values. Values stay as
     written (a setting's name, a number, a file's name), except a `{message}`, which holds
-    another message and is translated in turn; a message the catalogue does not know stays in
+    another message and is translated in turn, and a `{title}` (a dataset's title), which is
+    translated as a text; a message the catalogue does not know stays in
     English."""
     if lang == DEFAULT or not text:
         return text
@@ -97,7 +101,8 @@ def translate_message(text: str, lang: str) -> str:
     if found is None:
         return text
     english, values = found
-    values = {k: translate_message(v, lang) if k == "message" else v for k, v in values.items()}
+    values = {k: translate_message(v, lang) if k == "message"
+              else translate(v, lang) if k == "title" else v for k, v in values.items()}
     return PLACEHOLDER.sub(lambda m: values[m.group(0).strip("{}").split(":")[0]],
                            catalogue(lang)[english])
 

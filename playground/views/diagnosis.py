@@ -15,21 +15,27 @@ PICTURE_SIDE = 96  # pixels a small sample is enlarged towards (whole factors, c
 
 
 def share_figure(
-    counts: list[int], reference: list[float], labels: list[str], unit: str = "classes"
+    counts: list[int],
+    reference: list[float],
+    labels: list[str],
+    unit: str = "classes",
+    names: tuple[str, str] = ("your samples", "real data"),
+    title: str | None = None,
 ) -> go.Figure:
     """The samples' share of each of `labels` (from `counts`) as bars beside the real data's
-    share (`reference`, fractions summing to 1): a collapsed generator leaves bars empty."""
+    share (`reference`, fractions summing to 1): a collapsed generator leaves bars empty.
+    `names` are the two bars' legend entries; the title says what is compared."""
     total = max(sum(counts), 1)
     fig = go.Figure(
         [
-            go.Bar(x=labels, y=[c / total for c in counts], name="your samples",
+            go.Bar(x=labels, y=[c / total for c in counts], name=names[0],
                    marker_color=FAKE_COLOUR),
-            go.Bar(x=labels, y=list(reference), name="real data", marker_color=REAL_COLOUR),
+            go.Bar(x=labels, y=list(reference), name=names[1], marker_color=REAL_COLOUR),
         ]
     )
     fig.update_xaxes(type="category", title=unit)  # every label, digits included
     fig.update_layout(
-        title=f"Share of {unit}: your samples vs the real data",
+        title=title or f"Share of {unit}: your samples vs the real data",
         barmode="group",
         height=320,
         yaxis=dict(tickformat=".0%", title="share"),

@@ -1,3 +1,3 @@
 """What the players optimise: losses, regularisers (R1, R2, gradient penalty) and augmentations
-(DiffAugment), each a registry of small pure-torch entries that carry their facts. May import
+(DiffAugment, ADA), each a registry of small pure-torch entries that carry their facts. May import
 `views` and nothing above it."""

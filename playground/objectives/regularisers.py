@@ -6,7 +6,7 @@ D's inputs, what it adds to D's loss, whether the batched multi-run can apply it
 (one run, batch axis first) and `MultiRun` (N stacked runs, a leading member axis) ask
 `active(configs)` which are on and call the hooks, so the step's pieces exist once: a new
 regulariser is its entry here (and its own module where it is more than a function, as
-diffaugment is) plus its GANConfig field. `batch_dims` says how many leading
+diffaugment and ada are) plus its GANConfig field. `batch_dims` says how many leading
 axes index samples (1 for a lone run, 2 for stacked members).
 
 Random draws come from explicit torch.Generators and nothing here reads a tensor's value on the
@@ -15,12 +15,14 @@ host, so a step built from these pieces can be captured as a CUDA graph (fast.St
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple, Protocol
 
 import torch
 
+from playground.objectives import ada
 from playground.objectives.diffaugment import (
     diff_augment,
     parse_policy,
@@ -46,6 +48,20 @@ class Streams(Protocol):
     def uniform(self, shape: torch.Size, dtype: torch.dtype, rows: Rows) -> Tensor:
         """U[0, 1) draws shaped `shape`; when stacked, one slice per member of `rows` (None:
         every member), each from that member's stream."""
+
+
+class RunState(Protocol):
+    """The state a stateful entry keeps for one run (made by its `state` hook), e.g. ADA's
+    augmentation probability. It lives on the run's device; the host reads it only at a log."""
+
+    def observe(self, real_scores: Tensor) -> None:
+        """D's raw scores on the real batch of one D update (detached)."""
+
+    def logged(self) -> dict[str, float]:
+        """The values of the entry's `series` at a log (the one host read)."""
+
+    def resume(self, record: dict[str, float] | None) -> None:
+        """Go on from a run's last logged point (None: a run that never logged)."""
 
 
 class DTerm(NamedTuple):
@@ -82,7 +98,11 @@ class Regulariser:
     - `d_term(term, members, rows)`: what the step adds to D's loss, times `weight(cfg)`:
       a scalar for a lone run; for stacked members one value per member in `members` (an
       index, also given as the tuple `rows`), or per member when they are None (all);
-    - `real_grad`: its term differentiates D's scores on real w.r.t. D's input.
+    - `real_grad`: its term differentiates D's scores on real w.r.t. D's input;
+    - `state(cfg, device)`: a stateful entry's RunState for a lone run, which its `d_input`
+      then gets as a fifth argument; it observes D's scores on real at every D update, its
+      `series` are logged in the run's history, and a run loaded from a checkpoint resumes it
+      from its last logged point. `uses` names the other settings it reads.
     `batched`: the batched multi-run (MultiRun) can apply it to its stacked members; `live`: a
     running run may change its setting (config.LIVE_SETTINGS lists it); `graphable`: a step
     using it can be captured once as a CUDA graph and replayed (fast.FastPaths), i.e. it bakes
@@ -101,6 +121,9 @@ class Regulariser:
     d_input: Callable[[Tensor, Any, int, Streams], Tensor] | None = None
     d_term: Callable[[DTerm, Members, Rows], Tensor] | None = None
     real_grad: bool = False
+    state: Callable[[Any, torch.device | str], RunState] | None = None
+    series: tuple[str, ...] = ()
+    uses: tuple[str, ...] = ()
     batched: bool = True
     live: bool = True
     graphable: bool = True
@@ -135,6 +158,10 @@ def _noise_input(x: Tensor, cfg, step: int, streams: Streams) -> Tensor:
 
 def _augment_input(x: Tensor, cfg, step: int, streams: Streams) -> Tensor:
     return diff_augment(x, parse_policy(cfg.diffaugment), streams.generator)
+
+
+def _ada_input(x: Tensor, cfg, step: int, streams: Streams, state: ada.AdaState) -> Tensor:
+    return ada.augment(x, state.p, streams.generator)
 
 
 REGULARISERS: dict[str, Regulariser] = {
@@ -195,6 +222,35 @@ REGULARISERS: dict[str, Regulariser] = {
             batched=False,  # per-image draws from one generator; the multi-run is 2D only
         ),
         Regulariser(
+            "ada",
+            "ada_target",
+            "Karras et al. 2020, 'Training Generative Adversarial Networks with Limited Data' "
+            "(StyleGAN2-ADA)",
+            "Random flips, shifts, colour changes and cutouts applied to real and generated "
+            "images before D, each with probability p, differentiably; p rises while D is too "
+            "sure of the real images (r_t = E[sign D(real)] above the target) and falls "
+            "otherwise, so the augmentation is as strong as the data set's size needs.",
+            Widget(
+                "ADA target r_t",
+                "ADA (Karras et al. 2020), images only: every image D sees, real or generated, "
+                "is flipped, shifted, recoloured and cut out, each with probability p, and p "
+                "is tuned as training goes so that r_t = E[sign D(real)], D's certainty about "
+                "the real images, stays at this target (0.6 in the paper). 0 = off. Watch p "
+                "and r_t in the run's history.",
+                (0.05, 0.0, 1.0),
+            ),
+            on=lambda cfg: cfg.ada_target > 0,
+            data=("images",),
+            bounds=(0.0, 1.0),
+            d_input=_ada_input,
+            state=ada.AdaState.of,
+            series=ada.SERIES,
+            uses=("ada_kimg",),
+            live=False,  # a new target is a new run: its p so far was tuned to the old one
+            batched=False,  # per-image draws from one generator; the multi-run is 2D only
+            graphable=False,  # p is adjusted every few D updates, counted on the host
+        ),
+        Regulariser(
             "instance noise",
             "instance_noise",
             "Sønderby et al. 2016",
@@ -224,6 +280,7 @@ class Active:
     members: Tensor | None
     rows: tuple[int, ...] | None
     weight: float | Tensor
+    state: RunState | None = None  # a stateful entry's, in a lone run (see with_states)
 
 
 def active(configs: Sequence[Any], device: torch.device | str = "cpu") -> list[Active]:
@@ -243,12 +300,58 @@ def active(configs: Sequence[Any], device: torch.device | str = "cpu") -> list[A
     return found
 
 
+def with_states(
+    actives: list[Active], cfg, device: torch.device | str, previous: Sequence[Active] = ()
+) -> list[Active]:
+    """A lone run's actives with each stateful entry's state: the one it had in `previous`
+    (a live change of another setting keeps it), else a new one."""
+    kept = {a.entry.name: a.state for a in previous if a.state is not None}
+    return [
+        dataclasses.replace(a, state=kept.get(a.entry.name) or a.entry.state(cfg, device))
+        if a.entry.state is not None
+        else a
+        for a in actives
+    ]
+
+
 def d_input(x: Tensor, actives: list[Active], cfg, step: int, streams: Streams) -> Tensor:
     """What D sees of samples x after the input hooks that are on (before packing)."""
     for a in actives:
-        if a.entry.d_input is not None:
+        if a.entry.d_input is None:
+            continue
+        if a.state is None:
             x = a.entry.d_input(x, cfg, step, streams)
+        else:
+            x = a.entry.d_input(x, cfg, step, streams, a.state)
     return x
+
+
+def observe(actives: list[Active], real_scores: Tensor) -> None:
+    """Show the stateful entries D's raw scores on one D update's real batch."""
+    for a in actives:
+        if a.state is not None:
+            a.state.observe(real_scores.detach())
+
+
+def series(actives: list[Active]) -> tuple[str, ...]:
+    """The series the entries that are on log besides the step's own."""
+    return tuple(k for a in actives for k in a.entry.series)
+
+
+def logged(actives: list[Active]) -> dict[str, float]:
+    """The stateful entries' series at a log."""
+    record: dict[str, float] = {}
+    for a in actives:
+        if a.state is not None:
+            record.update(a.state.logged())
+    return record
+
+
+def resume(actives: list[Active], record: dict[str, float] | None) -> None:
+    """Let the stateful entries go on from a run's last logged point."""
+    for a in actives:
+        if a.state is not None:
+            a.state.resume(record)
 
 
 def needs_real_grad(actives: list[Active]) -> bool:

@@ -63,6 +63,10 @@ class GANConfig:
     instance_noise: float = 0.0  # std of Gaussian noise added to D's inputs, annealed to 0
     r1_gamma: float = 0.0  # R1 (Mescheder et al. 2018): gamma/2 E||grad D(real)||^2; 0 = off
     diffaugment: str = ""  # DiffAugment policy for images, e.g. "color,translation,cutout"
+    # ADA (objectives/ada.py): p is tuned to keep E[sign D(real)] at ada_target (0 = off), and
+    # could go from 0 to 1 in ada_kimg thousand real images.
+    ada_target: float = 0.0
+    ada_kimg: float = 20.0
     # --- optimisation ---
     optimizer: str = "adam"
     lr_g: float = 1e-3

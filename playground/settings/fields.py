@@ -140,6 +140,11 @@ _ROWS = (
             low=r.bounds[0] if r.bounds else None, high=r.bounds[1] if r.bounds else None,
             step=r.widget.step[0] if r.widget.step else None, live=r.live)
       for r in REGULARISERS.values()),
+    Field("ada_kimg", "ADA speed (thousand images)",
+          "How fast ADA tunes its augmentation probability p: p could go from 0 to 1 in this "
+          "many thousand real images shown to D. The paper uses 500 for runs of millions of "
+          "images; 20 suits a run of a few thousand steps. Used only when the ADA target is on.",
+          unit="thousand images", low=0.1, high=100_000.0, step=5.0),
     Field("optimizer", "Optimizer",
           "Adam is the default for GANs; RMSprop is what the original WGAN used.",
           choices=OPTIMIZERS),

@@ -74,10 +74,16 @@ class Trainer(StepCore):
         self._streams = reg.OneStream(self.gen)
         self.graph = StepGraph(self.device, [self.gen]) if self.fast.graphs else None
         self.step = 0
-        # InfoGAN logs its L_I too (a series older checkpoints lack: see BoundedHistory).
+        # InfoGAN logs its L_I too, and a stateful regulariser its own series (ADA: p and
+        # r_t), series older checkpoints lack (see BoundedHistory).
         extra = infogan.SERIES if self.codes else ()
-        self.history = BoundedHistory(("step",) + SERIES + extra, optional=extra)
-        self._player_series = {**PLAYER_SERIES, "g": PLAYER_SERIES["g"] + extra}
+        extra_d = reg.series(self._regs)  # made in D's updates
+        self.history = BoundedHistory(
+            ("step",) + SERIES + extra + extra_d, optional=extra + extra_d
+        )
+        self._player_series = {
+            "d": PLAYER_SERIES["d"] + extra_d, "g": PLAYER_SERIES["g"] + extra
+        }
         self.measures = MeasureSeries()  # mode-collapse measures every eval_every steps
         self.evaluator = None  # what they compare against, built at the first evaluation
         self._d_acc = torch.zeros(_D_STATS, device=self.device)
@@ -145,7 +151,9 @@ class Trainer(StepCore):
         """The loss's functions and facts from the registry (losses.LOSSES), for cfg.loss."""
         self.loss = LOSSES[self.cfg.loss]
         self.d_loss_fn, self.g_loss_fn = self.loss.d_loss, self.loss.g_loss
-        self._regs = reg.active([self.cfg], self.device)  # the regularisers that are on
+        # The regularisers that are on; a stateful one (ADA) keeps its state over live changes.
+        actives = reg.active([self.cfg], self.device)
+        self._regs = reg.with_states(actives, self.cfg, self.device, getattr(self, "_regs", ()))
 
     # ------------------------------------------------------------------ the step
     def _d_input(self, x: torch.Tensor) -> torch.Tensor:
@@ -177,6 +185,7 @@ class Trainer(StepCore):
                 real = real.detach().requires_grad_(True)
             # Scores in fp32 whatever the compute precision: the losses and logs see fp32.
             r, f = self.D(real, labels).float(), self.D(fake, labels).float()
+            reg.observe(self._regs, r)  # e.g. ADA tunes its p from D's certainty on real
             loss = self.d_loss_fn(r, f, cfg.label_smoothing)
             # The terms of the regularisers that are on (gradient penalty, R1, …), weighted.
             critic = lambda x, members: self.D(x, labels).float()  # noqa: E731
@@ -278,6 +287,7 @@ class Trainer(StepCore):
         logging = log_now or (self.step + 1) % self.cfg.log_every == 0
         if self._good is None:
             self.keep_good_state()  # training starts here: the first state to fall back on
+            reg.resume(self._regs, self.history.last())  # a loaded run's ADA p goes on
         for module in (self.G, self.D):
             if not module.training:  # .train() walks every submodule: call it only when needed
                 module.train()
@@ -317,6 +327,7 @@ class Trainer(StepCore):
         )
         if self.codes:
             record["info_loss"] = g_stats[1]
+        record.update(reg.logged(self._regs))
         carried = carry_forward(record, ran, self.history.last(), self._player_series)
         bad = [k for k, v in record.items() if not math.isfinite(v) and k not in carried]
         if bad:

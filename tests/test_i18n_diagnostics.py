@@ -3,6 +3,8 @@ comparison of runs, and in the diagnosis of your own samples (images and points)
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from helpers import install_checkpoints, small_checkpoints
@@ -103,3 +105,18 @@ def test_a_refused_file_in_chinese_says_so_in_chinese(tmp_path, monkeypatch, fre
     at.run()
     assert not at.exception
     assert at.error and at.error[0].value.startswith("无法诊断这个文件")
+
+
+def test_every_pick_list_of_the_translated_pages_asks_in_chinese(
+    saved_run, tmp_path, monkeypatch, fresh_slot
+):
+    """A multiselect left without a placeholder shows the browser's English "Choose options"
+    (which the text walk above cannot see: it is drawn by the page's script)."""
+    layout = {"ring": "examples/ring8-stable", "digits": "runs/digits-dcgan"}
+    at, _ = _diagnostics(tmp_path, monkeypatch, saved_run, layout)
+    at.run()
+    assert not at.exception
+    pick_lists = at.get("multiselect")
+    assert pick_lists, "the comparison's and the PacGAN table's pick lists"
+    for found in pick_lists:
+        assert re.search(r"[\u4e00-\u9fff]", found.proto.placeholder), found.proto.label

@@ -275,6 +275,7 @@ def compare_view(sources: dict[str, Source]) -> None:
         _("Models"),
         list(sources),
         key="diag.compare",
+        placeholder=_("Choose saved runs"),
         max_selections=MAX_COMPARE,
         format_func=lambda k: sources[k].label,
     )
@@ -370,6 +371,7 @@ def pacgan_table(sources: dict[str, Source]) -> None:
             return
         chosen = st.multiselect(
             _("Saved runs"), list(saved), key="diag.pacgan",
+            placeholder=_("Choose saved runs"),
             format_func=lambda k: saved[k].label,
             help=_("Runs that differ only in their seed are averaged into one row."),
         )

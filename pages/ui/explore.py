@@ -297,6 +297,7 @@ def dimension_sliders(base: Vector, key: str, seed: int) -> Vector:
         list(range(dim)),
         default=default,
         key=f"{key}.dims",
+        placeholder=_("Choose dimensions"),
         format_func=lambda i: f"z[{i}]",
         help=_("Which coordinates of z get a slider. The rest keep the values the seed drew."),
     )

@@ -18,6 +18,7 @@ from pages.ui import train as train_ui
 from pages.ui.i18n import _
 from playground.data.registry import mixture_spec
 from playground.errors import ConfigError
+from playground.lessons import ada as ada_lesson
 from playground.lessons.catalogue import (
     HIDEABLE,
     LESSONS,
@@ -326,6 +327,40 @@ def preview(lesson: Lesson) -> None:
         lesson.variants[0].config().dataset, "lessons.preview", title, caption
     ):
         st.caption(_("Press the start button above: the run trains here, live."))
+    if lesson.key == ada_lesson.KEY:
+        measured_ada()
+
+
+@st.cache_data(show_spinner=False)
+def _ada_results() -> list:
+    return ada_lesson.load_results()
+
+
+def measured_ada() -> None:
+    """Lesson 9 before Start: its three runs as measured over seeds (playground/lessons/
+    ada.json): the FIDs, D's real/fake gap over time and ADA's p beside r_t."""
+    per_seed = _ada_results()
+    if not per_seed:
+        return
+    found = ada_lesson.summary(per_seed)
+    seeds = found["seeds"]
+    st.subheader(_("Measured: the three runs on {count} seeds").format(count=len(seeds)))
+    rows = [
+        {
+            _("run"): _(label),
+            _("median FID"): round(found["median_fid"][label], 1),
+            _("median real/fake gap, second half"): round(found["median_late_gap"][label], 2),
+        }
+        for label in found["labels"]
+    ]
+    st.dataframe(rows, hide_index=True, width="content")
+    st.plotly_chart(ada_lesson.figure(per_seed, _), key="lessons.measured")
+    st.caption(
+        _(
+            "Medians over seeds {first} to {last}, each run trained to its end on one CPU "
+            "thread; FID on the project's classifier features against all 1,797 digits."
+        ).format(first=seeds[0], last=seeds[-1])
+    )
 
 
 def held_text(snap: Snapshot) -> str:
@@ -441,6 +476,13 @@ def live_images(snap: Snapshot, frame: Frame) -> None:
             ),
             key="lessons.d_outputs",
         )
+        if snap.history.get("ada_p"):  # an ADA run: p, tuned to keep r_t at its target
+            st.plotly_chart(
+                i18n.translated_line_figure(
+                    snap.history, {"ada_p": "p", "ada_rt": "r_t"}, _("ADA: p beside r_t")
+                ),
+                key="lessons.ada",
+            )
         st.plotly_chart(
             i18n.translated_line_figure(
                 snap.history, {"d_loss": _("D loss"), "g_loss": _("G loss")}, _("Losses"), 0.6
@@ -458,6 +500,7 @@ def teacher_link_builder(lesson: Lesson) -> None:
             HIDEABLE,
             default=["picker", "settings"],
             key=f"lessons.hide.{lesson.key}",
+            placeholder=_("Choose parts to hide"),
             help=_("Parts of the page the class does not see."),
             format_func=_,
         )

@@ -115,3 +115,61 @@ def test_runs_the_pool_cannot_stack_are_refused(tiny_cfg, tiny_image_cfg):
         assert not poolable(cfg)
         with pytest.raises(ValueError):
             Pool().member(cfg)
+
+
+def test_thirty_members_of_one_stack_each_follow_their_lone_run(tiny_cfg):
+    steps, n = 12, 30
+    configs = [tiny_cfg(seed=i, steps=steps, log_every=4, sample_every=5) for i in range(n)]
+    pool = Pool()
+    runs = [pool.member(cfg, pictures=False) for cfg in configs]
+    for run in runs:
+        run.start(paused=True)
+    wait_for(lambda: all(run.status == "paused" for run in runs), "every member built", WAIT)
+    with runs[0].between_steps():  # the pool's lock: the next round finds every member resumed
+        for run in runs:
+            run.resume()
+    assert all(run.join(WAIT) for run in runs)
+    assert all(run.status == "finished" for run in runs)
+    assert pool.largest_stack == n, "all thirty trained in one stack"
+    for run, cfg in zip(runs, configs, strict=True):
+        assert_same_run(run.trainer, lone(cfg, [("steps", steps)]))
+
+
+def test_a_member_alone_in_its_group_steps_by_its_own_trainer(tiny_cfg):
+    """A group of one is no stack: its Trainer steps it, so it is its lone run bit for bit."""
+    cfg = tiny_cfg(seed=5, steps=15, log_every=4)
+    stepped = []
+
+    class Counting(Trainer):
+        def train_step(self, *args, **kwargs):
+            stepped.append(self.step)
+            return super().train_step(*args, **kwargs)
+
+    run = Pool().member(trainer=Counting(cfg))
+    run.start()
+    assert run.join(WAIT) and run.status == "finished"
+    assert stepped == list(range(15))
+    theirs = lone(cfg, [("steps", 15)])
+    for a, b in ((run.trainer.G, theirs.G), (run.trainer.D, theirs.D)):
+        for p, q in zip(a.parameters(), b.parameters(), strict=True):
+            assert torch.equal(p, q)
+    assert run.trainer.history.copy() == theirs.history.copy()
+
+
+def test_a_failed_member_says_what_a_lone_run_says_and_its_thread_is_gone(tiny_cfg):
+    class OutOfMemory(Trainer):
+        def train_step(self, *args, **kwargs):
+            if self.step >= 2:
+                raise RuntimeError("CUDA out of memory. Tried to allocate 8.00 GiB")
+            return super().train_step(*args, **kwargs)
+
+    pool = Pool(name="gan-pool-oom")
+    run = pool.member(trainer=OutOfMemory(tiny_cfg(steps=100)))
+    run.start()
+    assert run.join(WAIT)
+    snap = run.snapshot()
+    assert snap.status == "error" and snap.step == 2
+    assert "ran out of memory" in snap.error and "smaller batch size" in snap.error
+    # join() returned after the pool's thread itself ended (its last member gone), as a lone
+    # run's join returns after its thread: nothing is left training.
+    assert not any(t.name == "gan-pool-oom" and t.is_alive() for t in threading.enumerate())

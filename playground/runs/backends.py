@@ -12,6 +12,11 @@ Settings (environment variables, read when a run is made):
 - GAN_PLAYGROUND_RAY_CPUS / GAN_PLAYGROUND_RAY_GPUS: what each run asks Ray for (default 1 CPU,
   0 GPUs; a fraction of a GPU such as 0.25 lets four runs share one).
 - GAN_PLAYGROUND_RUNS_DIR: the folder saved runs go to (a shared file system on a cluster).
+- GAN_PLAYGROUND_POOL: 1 (default) makes every local 2D run the pool can take (pool.poolable)
+  a member of this process's shared stepping pool (runs.pool.default_pool: same-shaped runs
+  train as one stacked step in one thread, and take slots by their cost, see capacity); 0 runs
+  each in a thread of its own. On Ray every run is an actor of its own either way (a pool as
+  one Ray actor is not built).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from playground.errors import ConfigError
 from playground.runs import capacity
 from playground.runs.interface import BatchedRun, RunControls, SingleRun
 from playground.runs.multirunner import MultiRunner
+from playground.runs.pool import default_pool, poolable
 from playground.runs.ray.cluster import RemoteMultiRun, RemoteRun, RemoteRunner
 from playground.runs.runner import Run
 from playground.settings.config import GANConfig
@@ -38,6 +44,7 @@ FALLBACK_ENV = "GAN_PLAYGROUND_LOCAL_FALLBACK"
 CPUS_ENV = "GAN_PLAYGROUND_RAY_CPUS"
 GPUS_ENV = "GAN_PLAYGROUND_RAY_GPUS"
 RUNS_DIR_ENV = "GAN_PLAYGROUND_RUNS_DIR"
+POOL_ENV = "GAN_PLAYGROUND_POOL"
 RETRY_SECONDS = 60.0  # after a failed connection, how long before the cluster is tried again
 
 log = logging.getLogger(__name__)
@@ -59,6 +66,12 @@ def backend_name(explicit: str | None = None) -> str:
 
 def fallback_allowed() -> bool:
     return os.environ.get(FALLBACK_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def pooling() -> bool:
+    """Whether local 2D runs join the shared pool: $GAN_PLAYGROUND_POOL, on unless it is 0,
+    false, no or off."""
+    return os.environ.get(POOL_ENV, "").strip().lower() not in ("0", "false", "no", "off")
 
 
 def _amount(env: str, default: float, top: float) -> float:
@@ -157,9 +170,10 @@ def make_run(
     pictures: bool = True,
 ) -> SingleRun:
     """A new, unstarted run of `config` (or continuing the checkpoint `resume_from`) on the
-    configured backend: a runner.Run or a cluster.RemoteRun, with the same interface. A
-    `trainer` built in this process (e.g. resumed with changes) runs here. `pictures=False`
-    draws no sample grids or 2D views in a local run (for a run nobody watches).
+    configured backend: a runner.Run (a pool.PooledRun when the shared pool can take it, see
+    `pooling`) or a cluster.RemoteRun, with the same interface. A `trainer` built in this
+    process (e.g. resumed with changes) runs here. `pictures=False` draws no sample grids or 2D
+    views in a local run (for a run nobody watches).
 
     A run whose estimated peak memory is over the per-run budget (capacity.check_budget) is
     refused with ConfigError. With the ray backend and an unreachable cluster:
@@ -168,7 +182,7 @@ def make_run(
     if trainer is not None:  # a trainer already built here (the CLI's resume): this process
         if config is not None or resume_from is not None:
             raise ValueError("make_run takes a trainer alone")
-        return Run(trainer=trainer, pictures=pictures)
+        return _local(trainer=trainer, pictures=pictures, pool=backend_name(backend) == "local")
     if (config is None) == (resume_from is None):
         raise ValueError("make_run needs a config or a checkpoint folder to resume, not both")
     # Over the server's per-run memory budget: ConfigError naming the cost, before anything runs.
@@ -178,9 +192,27 @@ def make_run(
             read_meta(resume_from)  # refuse a bad folder here, with the checkpoint's message
         return RemoteRun(config, resume_from=resume_from, resources=ray_resources())
 
+    # The local backend pools; a run that falls back here from an unreachable cluster
+    # ($GAN_PLAYGROUND_LOCAL_FALLBACK) runs alone, as it did before there was a pool.
+    pool = backend_name(backend) == "local"
     if resume_from is not None:
-        return Run(trainer=load_for_training(resume_from), pictures=pictures)
-    return Run(config, pictures=pictures)
+        return _local(trainer=load_for_training(resume_from), pictures=pictures, pool=pool)
+    return _local(config, pictures=pictures, pool=pool)
+
+
+def _local(
+    config: GANConfig | None = None,
+    trainer: Trainer | None = None,
+    *,
+    pictures: bool,
+    pool: bool,
+) -> Run:
+    """A run in this process: a member of the shared pool when `pool`, pooling is on and the
+    pool can take it; else a run in a thread of its own."""
+    cfg = trainer.cfg if trainer is not None else config
+    if pool and pooling() and poolable(cfg):
+        return default_pool().member(config, trainer, pictures=pictures)
+    return Run(config, trainer, pictures=pictures)
 
 
 def make_multi_run(
@@ -195,9 +227,10 @@ def make_multi_run(
 
 
 def try_start(run: RunControls, paused: bool = False) -> bool:
-    """Start `run`. A local run needs one of this server's slots (playground.runs.capacity) and is
-    left unstarted (False) when all are busy; a run on Ray is always accepted and waits in
-    Ray's queue (its snapshots say "queued") until the cluster has room."""
+    """Start `run`. A local run needs one of this server's slots (playground.runs.capacity; a
+    pooled run its share of one) and is left unstarted (False) when they are full; a run on Ray
+    is always accepted and waits in Ray's queue (its snapshots say "queued") until the cluster
+    has room."""
     if on_cluster(run):
         run.start(paused=paused)
         return True

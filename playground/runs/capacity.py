@@ -7,6 +7,22 @@ thread is alive: finished, stopped, diverged and failed runs free theirs by endi
 has to remember to give a slot back. Paused runs keep their slot (they hold their models and
 memory). The cap is `$GAN_PLAYGROUND_MAX_RUNS`, else 2 on a CPU-only machine and 4 with a GPU.
 
+Pooled runs (runs.pool: same-shaped 2D runs stepped together as one stacked step in one thread)
+count by what they cost, not one slot each. The rule:
+
+- a lone run (a thread of its own, an every-loss run, a run that cannot be pooled) takes 1 slot;
+- pooled members of one kind (pool.group_key: the same architecture, sizes and batch) share
+  slots: n of them take ceil(n / per_slot) slots, where per_slot = POOL_SLOT_FLOPS divided by
+  one member's step work (training.cost: G's and D's updates of one step), at least 1 and at
+  most MAX_MEMBERS (the stack's largest size). A stacked step of many small members costs
+  little more than one member's step (a small 2D run spends its step in per-operation overhead,
+  which the stack pays once), so thirty ring8 students (0.44 GFLOP a step each) fit in one slot
+  where a third lone run is refused; members as big as a lone heavy run take a slot each.
+
+So on a server capped at 2, two lone runs fill it, while one lone run and up to 32 pooled ring8
+members fit together. `status().active` is the slots in use and `.runs` the runs alive.
+GAN_PLAYGROUND_POOL=0 (runs.backends) turns pooling off: every run is then lone and takes 1.
+
 Each run also has a memory budget, `$GAN_PLAYGROUND_RUN_MEMORY` (e.g. "4G"; by default the
 machine's memory shared between the slots and one more share for the server itself): a run whose
 estimated peak (training.cost) is over it is refused before it starts, the message naming what
@@ -16,6 +32,7 @@ drives the cost and the largest batch size that would fit.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import threading
@@ -27,6 +44,7 @@ from playground.errors import ConfigError
 from playground.settings.config import GANConfig
 from playground.training.cost import Cost, gib
 from playground.training.cost import estimate as cost_of
+from playground.training.multirun import MAX_MEMBERS
 
 ENV = "GAN_PLAYGROUND_MAX_RUNS"
 BUDGET_ENV = "GAN_PLAYGROUND_RUN_MEMORY"
@@ -34,11 +52,18 @@ _SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 DEFAULT_CPU = 2  # two runs already share a laptop's cores; more only slows every one
 DEFAULT_GPU = 4  # small GAN runs leave a GPU mostly idle; four fit in memory comfortably
 MAX_LIMIT = 1000
+# The step work that pooled members of one kind may share a slot with: 32 ring8-stable members
+# (0.44 GFLOP a step each, hidden 128, batch 512) fit; members of hidden 512 (about 7 GFLOP) go
+# two to a slot. About a tenth of a second of a laptop's two cores per round.
+POOL_SLOT_FLOPS = 16e9
 
 log = logging.getLogger(__name__)
 
 
 class Startable(Protocol):
+    """A run the slots can start. A pooled member (runs.pool.PooledRun) also has `pool_slot`:
+    (its stack's kind, its settings), which it is counted by."""
+
     @property
     def alive(self) -> bool: ...
 
@@ -47,8 +72,9 @@ class Startable(Protocol):
 
 @dataclass(frozen=True)
 class SlotStatus:
-    active: int  # runs whose thread is alive now
+    active: int  # slots in use now (see the module's docstring for what a run costs)
     limit: int
+    runs: int = 0  # runs alive now (pooled members share slots, so this may exceed `active`)
 
     @property
     def free(self) -> int:
@@ -95,22 +121,49 @@ class RunSlots:
     def limit(self) -> int:
         return self._fixed_limit if self._fixed_limit is not None else configured_limit()
 
-    def _active(self) -> int:
-        return sum(1 for run in list(self._runs) if run.alive)
+    def _alive(self) -> list:
+        return [run for run in list(self._runs) if run.alive]
 
     def status(self) -> SlotStatus:
         with self._lock:
-            return SlotStatus(self._active(), self.limit)
+            alive = self._alive()
+            return SlotStatus(slots_used(alive), self.limit, len(alive))
 
     def try_start(self, run: Startable, paused: bool = False) -> bool:
-        """Start `run` if a slot is free and return True; otherwise leave it unstarted and
-        return False."""
+        """Start `run` if what it costs (1 slot; a pooled member: its share, see the module's
+        docstring) still fits and return True; otherwise leave it unstarted and return False."""
         with self._lock:
-            if self._active() >= self.limit:
+            if slots_used([*self._alive(), run]) > self.limit:
                 return False
             run.start(paused=paused)
             self._runs.add(run)
             return True
+
+
+def slots_used(runs: list) -> int:
+    """The slots `runs` take together: 1 for each lone run, and for each kind of pooled member
+    ceil(members / members_per_slot)."""
+    lone, kinds = 0, {}
+    for run in runs:
+        pooled = getattr(run, "pool_slot", None)
+        if pooled is None:
+            lone += 1
+            continue
+        key, cfg = pooled
+        count, _ = kinds.get(key, (0, cfg))
+        kinds[key] = (count + 1, cfg)
+    return lone + sum(math.ceil(n / members_per_slot(cfg)) for n, cfg in kinds.values())
+
+
+def members_per_slot(cfg: GANConfig) -> int:
+    """How many pooled members of `cfg`'s kind share one slot: POOL_SLOT_FLOPS over one
+    member's step work, from 1 to MAX_MEMBERS (1 when the work cannot be estimated)."""
+    try:
+        work = cost_of(cfg).step_flops
+    except Exception:  # an estimate that cannot be made must not make a run free
+        log.debug("no cost estimate for %s", cfg, exc_info=True)
+        return 1
+    return max(1, min(MAX_MEMBERS, int(POOL_SLOT_FLOPS // max(work, 1))))
 
 
 SLOTS = RunSlots()

@@ -22,6 +22,10 @@ while paused, and the rare end of a half step of slow motion, are taken by the m
 Trainer, exactly as a lone run takes them. A member follows the trajectory of a lone run of its
 config and seed up to float rounding (tests/test_pool.py compares them).
 
+A group of one member (the first student, or the last one left) is stepped by that member's
+own Trainer, exactly as a lone run steps: a stack of one would only add the stacked step's
+overhead, and the member's trajectory is then its lone run's bit for bit.
+
 Runs the pool cannot take (`poolable` is False: another optimiser, spectral norm, images,
 instance noise, whose strength follows each run's own step) run alone as before.
 """
@@ -59,6 +63,19 @@ IDLE_WAIT_S = 1.0  # how long the pool's thread sleeps with nothing to step befo
 # Live pictures: a lone run keeps its drawing within controls.FRAME_SHARE of its thread; a pool
 # draws for all its members in one thread, so their pictures together get at most this share.
 POOL_FRAME_SHARE = 0.2
+
+
+def _failure_text(exc: BaseException) -> str:
+    """What a member that failed shows: the words a lone run shows (runner's own, for an
+    out-of-memory error the advice to make the run smaller), so a page cannot tell the two
+    apart by their errors either."""
+    text = str(exc).strip() or type(exc).__name__
+    if "out of memory" in text.lower():
+        return (
+            "The GPU ran out of memory: try a smaller batch size, a smaller image size or "
+            "a narrower model."
+        )
+    return text if len(text) < 500 else text[:500] + "…"
 
 
 def poolable(cfg: GANConfig) -> bool:
@@ -234,6 +251,16 @@ class PooledRun(Run):
         self._step_lock = _MemberLock(pool, self)
         self._launched = False
         self._ended_event = threading.Event()
+        # The pool's thread when this member's end was its last act (it then exits): joined by
+        # join() and stop(), so "ended" also means no training thread is left, as for a lone run.
+        self._exiting: threading.Thread | None = None
+
+    @property
+    def pool_slot(self) -> tuple[tuple, GANConfig]:
+        """(its stack's kind, its settings now): what capacity.RunSlots counts it by."""
+        trainer = self.trainer
+        cfg = trainer.cfg if trainer is not None else self.config
+        return group_key(cfg), cfg
 
     # ------------------------------------------------------------------ controls
     def start(self, paused: bool = False) -> None:
@@ -252,7 +279,7 @@ class PooledRun(Run):
             self._cond.notify_all()
         self.pool._wake()
         if wait and threading.current_thread() is not self.pool._thread:
-            self._ended_event.wait(wait)
+            self._wait_ended(wait)
 
     def pause(self) -> None:
         super().pause()
@@ -285,7 +312,16 @@ class PooledRun(Run):
     def join(self, timeout: float | None = None) -> bool:
         if not self._launched:
             return True
-        return self._ended_event.wait(timeout)
+        return self._wait_ended(timeout)
+
+    def _wait_ended(self, timeout: float | None) -> bool:
+        began = time.monotonic()
+        if not self._ended_event.wait(timeout):
+            return False
+        thread = self._exiting
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(None if timeout is None else max(0.0, timeout - (time.monotonic() - began)))
+        return True
 
     @property
     def alive(self) -> bool:
@@ -365,6 +401,7 @@ class Pool:
         self._thread: threading.Thread | None = None
         self._woken = False
         self.rounds = 0  # rounds with at least one stacked step (for the bench and tests)
+        self.largest_stack = 0  # the most members one stack has held (for the bench and tests)
         _POOLS.add(self)
 
     # ------------------------------------------------------------------ making members
@@ -432,24 +469,31 @@ class Pool:
                 fresh, self._incoming = self._incoming, []
                 self._members += fresh  # (only this thread changes _members)
                 self._woken = False
+            ending: list[tuple[PooledRun, str, str | None]] = []
             for member in fresh:
-                self._build(member)
+                self._build(member, ending)
             with self._lock:
-                due, ending = self._round()
+                due, ended = self._round()
+            ending += ended
             for member in due:  # pictures outside the lock: each takes it (and brings it up)
                 member._paced_frame()
+            with self._cond:  # the last member gone: this thread ends (a new one starts later)
+                last = not self._members and not self._incoming
+                if last:
+                    self._thread = None
             for member, status, error in ending:
                 if status == "finished":
                     member._record_frame()  # the last picture, as a lone run draws it
+                if last:
+                    member._exiting = threading.current_thread()
                 member._end(status, error)
+            if last:
+                return
             with self._cond:
-                if not self._members and not self._incoming:
-                    self._thread = None
-                    return
                 if not self._place and not due and not self._incoming and not self._woken:
                     self._cond.wait(IDLE_WAIT_S)
 
-    def _build(self, member: PooledRun) -> None:
+    def _build(self, member: PooledRun, ending: list) -> None:
         """A new member's Trainer (on the pool's shared data of its kind) and first picture."""
         try:
             if member.trainer is None:
@@ -458,7 +502,7 @@ class Pool:
         except Exception as exc:
             log.exception("a pooled run failed to start")
             self._members.remove(member)
-            member._end("error", str(exc).strip() or type(exc).__name__)
+            ending.append((member, "error", _failure_text(exc)))
             return
         member._stepped()
         member._paced_frame()
@@ -500,7 +544,7 @@ class Pool:
             except Exception as exc:  # shown to the person, as a lone run shows it
                 log.exception("a pooled run failed")
                 self._members.remove(member)
-                ending.append((member, "error", str(exc).strip() or type(exc).__name__))
+                ending.append((member, "error", _failure_text(exc)))
                 continue
             member._stepped(manual)
             due.append(member)
@@ -556,22 +600,27 @@ class Pool:
                 if not self._groups[group.key]:
                     del self._groups[group.key]
                 continue
+            group.rows = {m: j for j, m in enumerate(group.members)}
+            if len(group.members) == 1:  # its own Trainer steps it (_step_alone)
+                group.stack = None
+                continue
             try:
                 trainers = [m.trainer for m in group.members]
                 group.stack = _Stack(trainers, self._data_for(trainers[0].cfg))
+                self.largest_stack = max(self.largest_stack, len(trainers))
             except Exception as exc:  # shown to the person, as a lone run shows a failure
                 log.exception("a pool's stack could not be built")
                 for member in group.members:
                     self._place.pop(member, None)
                     self._members.remove(member)
-                    ending.append((member, "error", str(exc).strip() or type(exc).__name__))
+                    ending.append((member, "error", _failure_text(exc)))
                 group.members = []
                 self._groups[group.key].remove(group)
-                continue
-            group.rows = {m: j for j, m in enumerate(group.members)}
 
     def _step_group(self, group: _Group, ending: list) -> list[PooledRun]:
         """One stacked step of a group's members; their logs, measures and due pictures."""
+        if group.stack is None:
+            return self._step_alone(group.members[0], ending)
         stack, members = group.stack, list(group.members)
         log_every = stack.cfg.log_every
         logging = [j for j, m in enumerate(members) if (m.trainer.step + 1) % log_every == 0]
@@ -605,6 +654,30 @@ class Pool:
             ):
                 due.append(member)
         return due
+
+    def _step_alone(self, member: PooledRun, ending: list) -> list[PooledRun]:
+        """One step of a member alone in its group, by its own Trainer as a lone run steps it
+        (its log, measures and fall-back state are the Trainer's own); [member] when its
+        picture is due."""
+        trainer = member.trainer
+        try:
+            logged = member._train_step((True, True, True)) is not None
+        except Divergence as exc:  # the Trainer put its models back at its last finite log
+            self._leave(member)
+            self._members.remove(member)
+            ending.append((member, "diverged", str(exc)))
+            return []
+        except Exception as exc:  # shown to the person, as a lone run shows it
+            log.exception("a pooled run failed")
+            self._leave(member)
+            self._members.remove(member)
+            ending.append((member, "error", _failure_text(exc)))
+            return []
+        member._stepped()
+        cfg = trainer.cfg
+        early = logged and trainer.step <= 10 * cfg.log_every
+        due = time.monotonic() >= member._next_frame_at or trainer.step % cfg.sample_every == 0
+        return [member] if member._pictures and (early or due) else []
 
     def _log(self, member: PooledRun, sums) -> tuple[list[str], float] | None:
         """A member's log record, made as Trainer.flush_log makes it, into its history and its
@@ -656,7 +729,9 @@ def default_pool() -> Pool:
     global _default
     with _default_lock:
         if _default is None:
-            _default = Pool()
+            # Its thread has the name every training thread has (controls.ThreadControls),
+            # so whatever looks for the server's training threads finds it too.
+            _default = Pool(name="gan-run")
         return _default
 
 

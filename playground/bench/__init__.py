@@ -14,6 +14,10 @@ ratio is the median of the per-round ratios. Sections:
   Trainers;
 - ui: Start-to-first-update latency, Start-to-first-picture of a 2D lesson (cold and warm),
   one latent-explorer slider move, building the Train page's figures from a snapshot;
+- classroom: 1, 10 and 30 simulated students (ring8-stable, one seed each) in one shared
+  stepping pool (runs.pool) on the CPU, against a lone run: member-steps/s, per student and in
+  total; with the roofline share (of the machine's measured fp32 matmul rate) that the
+  overhead, images and multirun rows carry too;
 - memory: process RSS over a long run (history and frames must stay bounded);
 - ray (only when named): a run in a Ray actor, polled once a second or not.
 
@@ -39,6 +43,8 @@ from playground.errors import ConfigError
 from playground.settings.presets import preset
 from playground.training.devices import resolve_device
 
+from .classroom import STUDENTS as CLASSROOM_STUDENTS
+from .classroom import classroom_pool, matmul_rate, roofline_share, step_flops
 from .common import (
     EXTRA_SECTIONS,
     FULL,
@@ -113,6 +119,15 @@ def run_bench(
         log(f"{what}: skipped (past --quick's {budget.deadline_s:.0f} s)")
         return False
 
+    matmul: dict[str, dict] = {}
+
+    def rate_for(where: torch.device) -> dict:
+        """The device's fp32 matmul rate, measured once (the first row that needs it)."""
+        if where.type not in matmul:
+            log(f"roofline: fp32 matmul rate on {where.type}")
+            matmul[where.type] = matmul_rate(where, 0.15 if quick else 0.5)
+        return matmul[where.type]
+
     if "ui" in sections:  # first: a cold start is what a fresh app process sees
         ui: dict = {"first_update": []}
         for name in ("ring8-stable", "digits-dcgan"):
@@ -161,9 +176,20 @@ def run_bench(
                     again = overhead(name, cfg, where, budget)
                     row = max(row, again, key=overhead_score)
                     row["measured_times"] = 2
+            if "trainer_steps_per_s" in row:  # the engine's share of the machine's matmul rate
+                flops = step_flops(cfg if cfg is not None else dcgan64_config(where))
+                row["step_gflop"] = round(flops / 1e9, 4)
+                row["roofline_share_trainer"] = roofline_share(
+                    row["trainer_steps_per_s"], flops, rate_for(where)
+                )
             results["overhead"].append(row)
     if "images" in sections and due(f"images: DCGAN 64 px batch 128 on {device.type}"):
-        results["images"] = [image_throughput(device, budget)]
+        row = image_throughput(device, budget)
+        per_image = step_flops(dcgan64_config(device)) / row["batch_size"]
+        row["roofline_share_engine"] = roofline_share(
+            row["engine_images_per_s"], per_image, rate_for(device)
+        )
+        results["images"] = [row]
     # The fast paths are GPU-only: on a CPU both ways are the same computation.
     if "learning" in sections and device.type == "cuda":
         if due(f"learning: DCGAN 64 px, {budget.learning_steps} steps x 3 on {device.type}"):
@@ -172,15 +198,27 @@ def run_bench(
         plan = [(name, configs, cpu) for name, configs in multirun_sets(quick)] if cpu_rows else []
         if device.type == "cuda":
             plan += [(name, configs, device) for name, configs in multirun_sets(True)]
-        results["multirun"] = [
-            multirun_cost(name, configs, budget, where)
-            for name, configs, where in plan
-            if due(f"multirun: {name} on {where.type}")
-        ]
+        results["multirun"] = []
+        for name, configs, where in plan:
+            if not due(f"multirun: {name} on {where.type}"):
+                continue
+            row = multirun_cost(name, configs, budget, where)
+            row["roofline_share_batched"] = roofline_share(
+                row["batched_steps_per_s"], sum(map(step_flops, configs)), rate_for(where)
+            )
+            results["multirun"].append(row)
+    if "classroom" in sections and cpu_rows:
+        students = ", ".join(map(str, CLASSROOM_STUDENTS))
+        if due(f"classroom: {students} students in one pool on cpu"):
+            # --quick: shorter blocks, so the section adds seconds, not tens of them
+            short = dataclasses.replace(budget, block_s=budget.block_s / 2) if quick else budget
+            results["classroom"] = classroom_pool(short, CLASSROOM_STUDENTS, rate=rate_for(cpu))
     if "memory" in sections and due(f"memory: a {budget.memory_steps:,}-step run"):
         results["memory"] = memory(budget)
     if "ray" in sections and due("ray: ring8-stable in a Ray actor, polled vs not"):
         results["ray"] = ray_overhead(budget)
+    if matmul:
+        results["matmul"] = matmul
     results["skipped"] = skipped
     if hasattr(os, "getloadavg"):
         results["load_average_end"] = round(os.getloadavg()[0], 2)

@@ -17,7 +17,7 @@ from playground.runs.snapshots import FINAL
 from playground.training.trainer import Trainer
 
 EXAMPLE_DIGITS = paths.shipped_checkpoints() / "examples" / "digits-dcgan"
-SECTIONS = ("ui", "overhead", "images", "learning", "multirun", "memory")
+SECTIONS = ("ui", "overhead", "images", "learning", "multirun", "classroom", "memory")
 EXTRA_SECTIONS = ("ray",)  # only when named (--only ray): it starts a Ray, or joins $RAY_ADDRESS
 POLL_SECONDS = 1.0  # the Train page redraws its live view about once a second
 NEVER = 10_000_000  # a step count no benchmark reaches: runs go on until stopped

@@ -51,6 +51,7 @@ def format_table(results: dict) -> str:
                 ("Run/plain range", lambda r: "-".join(map(str, r["ratio_run_vs_plain_range"]))),
                 ("by CPU time: trainer/plain", key("cpu_ratio_trainer_vs_plain")),
                 ("Run/plain", key("cpu_ratio_run_vs_plain")),
+                ("trainer roofline", key("roofline_share_trainer")),
             ],
             results["overhead"],
         )
@@ -67,6 +68,7 @@ def format_table(results: dict) -> str:
                 ("engine/plain", key("ratio_engine_vs_plain")),
                 ("engine eager/plain", key("ratio_engine_eager_vs_plain")),
                 ("by CPU time", key("cpu_ratio_engine_vs_plain")),
+                ("engine roofline", key("roofline_share_engine")),
             ],
             results["images"],
         )
@@ -107,8 +109,40 @@ def format_table(results: dict) -> str:
                 ("batched time / one", key("time_ratio_batched_vs_one")),
                 ("by CPU time", key("cpu_time_ratio_batched_vs_one")),
                 ("speed-up vs separate", key("speedup_vs_separate")),
+                ("batched roofline", key("roofline_share_batched")),
             ],
             results["multirun"],
+        )
+    if "classroom" in results:
+        room = results["classroom"]
+        table(
+            f"3b. Classroom: students in one shared pool ({room['config']}, one seed each, CPU) "
+            f"against a lone run, {room['lone_steps_per_s']} steps/s (roofline "
+            f"{room['lone_roofline_share']}); ratios: median of paired rounds",
+            [
+                ("students", key("students")),
+                ("largest stack", key("largest_stack")),
+                ("member-steps/s", key("member_steps_per_s")),
+                ("per student", key("per_student_steps_per_s")),
+                ("per student/lone", key("per_student_vs_lone")),
+                ("total/lone", key("total_vs_lone")),
+                ("by CPU time", key("cpu_total_vs_lone")),
+                ("roofline", key("roofline_share")),
+            ],
+            room["rows"],
+        )
+    if "matmul" in results:
+        lines.extend(
+            [
+                "",
+                "Roofline: a row's steps/s x its FLOPs a step (training.cost) over the machine's "
+                "fp32 matmul rate: "
+                + "; ".join(
+                    f"{m['device']} {m['gflop_per_s']} GFLOP/s ({m['size']}x{m['size']}, "
+                    f"{m['threads']} thread(s), best of {m['repeats']})"
+                    for m in results["matmul"].values()
+                ),
+            ]
         )
     if "ui" in results:
         ui = results["ui"]

@@ -25,6 +25,12 @@ pages = [
         url_path="diagnostics",
     ),
     st.Page("pages/runs.py", title=_("Runs"), icon=":material/folder_open:", url_path="runs"),
+    st.Page(
+        "pages/classroom.py",
+        title=_("Class console"),
+        icon=":material/groups:",
+        url_path="classroom",
+    ),
 ]
 warm_up_in_background()
 keep_owner_cookie()  # a reload keeps the runs this browser saved

@@ -6,6 +6,7 @@ parts hidden and its settings locked.
 
 import streamlit as st
 
+from pages.ui import classroom as class_ui
 from pages.ui import common as ui
 from pages.ui import dirac as dirac_ui
 from pages.ui import lessons as lui
@@ -24,6 +25,8 @@ if view.shows("picker") and not view.locked:
             "click; each says what to watch and what you should see (measured: see the README)."
         )
     )
+class_ui.after_follow()
+class_ui.student_banner()
 lesson = lui.pick_lesson(view)
 lui.header(lesson, view)
 lui.start_buttons(lesson)
@@ -54,3 +57,4 @@ for page, label in lesson.links:
         st.switch_page(page)
 if not view.locked:
     lui.teacher_link_builder(lesson)
+    class_ui.teacher_panel()

@@ -38,6 +38,8 @@ TRANSLATED = (
     "app.py",
     "pages/home.py",
     "pages/lessons.py",
+    "pages/classroom.py",
+    "pages/ui/classroom.py",
     "pages/ui/lessons.py",
     "pages/ui/side_by_side.py",
     "pages/ui/dirac.py",
@@ -360,6 +362,7 @@ def english_words(text: str) -> list[str]:
     text = re.sub(r"\\([\\`*_{}\[\]()#+\-.!'])", r"\1", text)  # markdown's escapes (ui.plain)
     text = re.sub(r"\$[^$]*\$", " ", text)  # inline formulas
     text = re.sub(r"`[^`]*`", " ", text)  # code
+    text = re.sub(r"<[^<>]*>|&#?[a-z0-9]+;", " ", text)  # HTML tags and entities
     text = re.sub(r"\{[a-z_]+(:[^{}]*)?\}", " ", text)  # placeholders ({title}, {seconds:.0f})
     text = re.sub(r"\?[a-z]+=[^\s)]*", " ", text)  # an address's query (?lang=zh)
     text = re.sub(r"https?://\S+", " ", text)

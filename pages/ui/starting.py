@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from pages.ui import classroom as class_ui
 from pages.ui import common as ui
 from pages.ui.i18n import _
 from playground.errors import ConfigError
@@ -39,7 +40,7 @@ def make_run(cfg: GANConfig) -> Run | None:
     return run
 
 
-def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
+def start_run(slot: ui.RunSlot, new_run: Run, label: str = "") -> bool:
     """Start `new_run` as this session's run if the server has a free training slot (a run on
     the Ray cluster always starts, and queues there when the cluster is full). This session's
     current run is stopped first, so it frees its own slot. False when all are busy."""
@@ -48,6 +49,7 @@ def start_run(slot: ui.RunSlot, new_run: Run) -> bool:
         st.session_state[WAITING] = True
         return False
     slot.replace(new_run)
+    class_ui.attach(new_run, label)  # in a class: the teacher's console shows it
     st.session_state.pop(WAITING, None)
     st.session_state.pop(SLOT_FREED, None)
     return True

@@ -173,3 +173,21 @@ def test_a_failed_member_says_what_a_lone_run_says_and_its_thread_is_gone(tiny_c
     # join() returned after the pool's thread itself ended (its last member gone), as a lone
     # run's join returns after its thread: nothing is left training.
     assert not any(t.name == "gan-pool-oom" and t.is_alive() for t in threading.enumerate())
+
+
+def test_a_member_is_built_by_its_make_trainer_in_the_pools_thread(tiny_cfg):
+    """As a lone run builds its Trainer with `make_trainer` in its thread (status "starting"
+    meanwhile), so does a pooled member, in the pool's."""
+    gate, built = threading.Event(), []
+
+    def slow_trainer(cfg):
+        gate.wait(WAIT)
+        built.append(threading.current_thread().name)
+        return Trainer(cfg)
+
+    run = Pool(name="gan-pool-build").member(tiny_cfg(steps=5), make_trainer=slow_trainer)
+    run.start()
+    assert run.snapshot().status == "starting" and not run.has_models
+    gate.set()
+    assert run.join(WAIT) and run.status == "finished" and run.snapshot().step == 5
+    assert built == ["gan-pool-build"]

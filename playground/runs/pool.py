@@ -39,6 +39,7 @@ import math
 import threading
 import time
 import weakref
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -243,10 +244,14 @@ class PooledRun(Run):
         pool: Pool,
         config: GANConfig | None = None,
         trainer: Trainer | None = None,
+        make_trainer: Callable[[GANConfig], Trainer] | None = None,
         *,
         pictures: bool = True,
     ):
-        super().__init__(config, trainer, pictures=pictures)
+        if make_trainer is None:  # runner.Run's own default
+            super().__init__(config, trainer, pictures=pictures)
+        else:
+            super().__init__(config, trainer, make_trainer, pictures=pictures)
         self.pool = pool
         self._step_lock = _MemberLock(pool, self)
         self._launched = False
@@ -410,14 +415,17 @@ class Pool:
         config: GANConfig | None = None,
         trainer: Trainer | None = None,
         *,
+        make_trainer: Callable[[GANConfig], Trainer] | None = None,
         pictures: bool = True,
     ) -> PooledRun:
         """A new, unstarted member for `config` (or continuing `trainer`); poolable configs
-        only (ValueError otherwise: ask `poolable` first)."""
+        only (ValueError otherwise: ask `poolable` first). `make_trainer` builds its Trainer
+        in the pool's thread, as runner.Run's builds a lone run's in its own (by default on
+        the pool's shared data)."""
         cfg = trainer.cfg if trainer is not None else config
         if cfg is None or not poolable(cfg):
             raise ValueError("this run cannot train in a pool; run it alone")
-        return PooledRun(self, config, trainer, pictures=pictures)
+        return PooledRun(self, config, trainer, make_trainer, pictures=pictures)
 
     @property
     def size(self) -> int:
@@ -497,7 +505,12 @@ class Pool:
         """A new member's Trainer (on the pool's shared data of its kind) and first picture."""
         try:
             if member.trainer is None:
-                member.trainer = Trainer(member.config, self._data_for(member.config))
+                make = member._make_trainer
+                member.trainer = (
+                    Trainer(member.config, self._data_for(member.config))
+                    if make is Trainer  # the usual case: the pool's data, loaded once
+                    else make(member.config)
+                )
             member.trainer.keep_good_state()  # what a divergence falls back on, as a lone run's
         except Exception as exc:
             log.exception("a pooled run failed to start")

@@ -43,6 +43,7 @@ def test_the_section_measures_every_class_against_a_lone_run(tiny_cfg):
     flops = room.step_flops(cfg.replace(steps=room.NEVER))
     for row in (one, three):
         assert row["member_steps_per_s"] > 0 and row["total_vs_lone"] > 0
+        assert row["cpu_total_vs_lone"] > 0 and row["rejoin_round_ms"] > 0
         assert row["per_student_vs_lone"] == pytest.approx(
             row["total_vs_lone"] / row["students"], rel=1e-3)
         assert row["roofline_share"] == pytest.approx(
@@ -57,7 +58,9 @@ def test_a_pool_block_counts_every_members_steps_and_leaves_them_paused(tiny_cfg
         before = [m.trainer.step for m in block.members]
         done, seconds = block(0.05)
         after = [m.trainer.step for m in block.members]
-        assert done == sum(after) - sum(before) > 0 and seconds > 0
+        # The rejoining round is timed apart: the block counts the steady state after it.
+        assert 0 < done <= sum(after) - sum(before) - len(block.members) and seconds > 0
+        assert len(block.rejoin_s) == len(block.cpu_s) == 1
         assert all(a > b for a, b in zip(after, before, strict=True)), "every member stepped"
         assert all(m.status == "paused" for m in block.members)
         assert [m.trainer.step for m in block.members] == after, "nothing steps between blocks"

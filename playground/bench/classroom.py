@@ -71,15 +71,18 @@ def roofline_share(steps_per_s: float, flops_per_step: float, rate: dict) -> flo
 
 # ---------------------------------------------------------------------- the class
 class PoolBlock:
-    """N pooled members, paused between blocks. A block resumes them all at one round boundary
-    (under the pool's lock, which a member's between_steps() is), lets the pool's thread train
-    them for `seconds`, and ends at a round boundary too; it returns member-steps (the sum of
-    every member's steps) and the seconds between the two boundaries. The block includes the
-    stack's rebuild as the members rejoin (a few milliseconds), as a real pool pays it when
-    students come and go."""
+    """N pooled members, paused between blocks. A block resumes them all in one round (under
+    the pool's lock, which a member's between_steps() is), waits out that first round, in which
+    the stack is rebuilt as they rejoin (timed on its own: `rejoin_s`, what a real class pays
+    each time a student comes or goes), then times the steady state: from one round boundary,
+    `seconds` of the pool's thread training, to the next. It returns member-steps (the sum of
+    every member's steps) and the seconds between the two boundaries; `cpu_s` holds this
+    process's CPU seconds over the same stretch of each block."""
 
     def __init__(self, configs: list[GANConfig], data, name: str):
         self.pool = Pool(name=name)
+        self.rejoin_s: list[float] = []
+        self.cpu_s: list[float] = []
         self.members: list[PooledRun] = []
         for cfg in configs:
             trainer = Trainer(cfg, data=data)
@@ -110,13 +113,22 @@ class PoolBlock:
     def __call__(self, seconds: float) -> tuple[int, float]:
         lock = self.members[0].between_steps()
         with lock:
-            first = self._steps()
+            resumed = self._steps()
             for member in self.members:
                 member.resume()
-            start = time.perf_counter()
+            rejoin = time.perf_counter()
+        deadline = time.monotonic() + WAIT_S
+        while self._steps() < resumed + len(self.members):  # the first round: every member once
+            if time.monotonic() > deadline or any(not m.alive for m in self.members):
+                raise RuntimeError(f"the pool did not step: {self._errors() or 'timed out'}")
+            time.sleep(0.0005)
+        with lock:  # (waits for the round under way: the clock starts at a round boundary)
+            first, start, cpu = self._steps(), time.perf_counter(), time.process_time()
+        self.rejoin_s.append(start - rejoin)
         time.sleep(seconds)
         with lock:
             done, end = self._steps() - first, time.perf_counter()
+            self.cpu_s.append(time.process_time() - cpu)
             for member in self.members:
                 member.pause()
         self._wait_paused()  # nothing of the pool's runs into the next variant's block
@@ -155,7 +167,10 @@ def classroom_pool(
         for block in pools.values():
             block.close()
     wall = {k: rates(v) for k, v in samples.items()}
-    cpu = {k: rates(v, "cpu") for k, v in samples.items()}
+    cpu = {"lone": rates(samples["lone"], "cpu")}
+    for n, block in pools.items():  # their own CPU clock, over the timed stretch (no warm-up)
+        steps = [sample.steps for sample in samples[f"pool{n}"]]
+        cpu[f"pool{n}"] = [k / max(c, 1e-9) for k, c in zip(steps, block.cpu_s[1:], strict=True)]
     flops = step_flops(cfg)
     lone_rate = statistics.median(wall["lone"])
     rows = []
@@ -172,6 +187,8 @@ def classroom_pool(
                 "total_vs_lone": round(paired_ratio(total, wall["lone"]), 4),
                 "cpu_total_vs_lone": round(paired_ratio(cpu[f"pool{n}"], cpu["lone"]), 4),
                 "roofline_share": roofline_share(statistics.median(total), flops, rate),
+                # the round in which they rejoin after a pause, the stack rebuilt (median)
+                "rejoin_round_ms": round(statistics.median(pools[n].rejoin_s[1:]) * 1e3, 1),
             }
         )
     return {

@@ -128,6 +128,7 @@ def format_table(results: dict) -> str:
                 ("total/lone", key("total_vs_lone")),
                 ("by CPU time", key("cpu_total_vs_lone")),
                 ("roofline", key("roofline_share")),
+                ("rejoin round ms", key("rejoin_round_ms")),
             ],
             room["rows"],
         )

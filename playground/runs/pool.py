@@ -405,7 +405,7 @@ class Pool:
         self._data: dict[tuple, DataSource] = {}
         self._thread: threading.Thread | None = None
         self._woken = False
-        self.rounds = 0  # rounds with at least one stacked step (for the bench and tests)
+        self.rounds = 0  # rounds that stepped some group (for the bench and tests)
         self.largest_stack = 0  # the most members one stack has held (for the bench and tests)
         _POOLS.add(self)
 

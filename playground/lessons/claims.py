@@ -16,6 +16,7 @@ import numpy as np
 
 from playground.data.loading import held_out, load_dataset
 from playground.data.registry import mixture_spec
+from playground.lessons import ada as ada_lesson
 from playground.lessons.catalogue import BY_KEY, LIPSCHITZ_AT, MEMORISE_AT, TUNING_SEEDS
 from playground.lessons.dirac import DiracSetup, distances, trajectory
 from playground.measures.evaluation import DIAGNOSE_SAMPLES, Evaluator, enlarge
@@ -269,6 +270,11 @@ def _claim_memorise(seed: int) -> ClaimResult:
     return ClaimResult(seed, holds, detail)
 
 
+def _claim_ada(seed: int) -> ClaimResult:
+    holds, detail = ada_lesson.claim(seed)  # the three arms, measured as ada.json's were
+    return ClaimResult(seed, holds, detail)
+
+
 CLAIMS: dict[str, Callable[[int], ClaimResult]] = {
     "game": _claim_game,
     "collapse": _claim_collapse,
@@ -278,6 +284,7 @@ CLAIMS: dict[str, Callable[[int], ClaimResult]] = {
     "switch": _claim_switch,
     "latent": _claim_latent,
     "memorise": _claim_memorise,
+    "ada": _claim_ada,
 }
 # Parts of a claim that depend on no seed: measured once, and a lesson holds on a seed only when
 # they hold too.

@@ -1,4 +1,4 @@
-"""Lessons: a GAN lecture in eight one-click steps, each with what to watch and what to expect.
+"""Lessons: a GAN lecture in nine one-click steps, each with what to watch and what to expect.
 
 A teacher link (`/lessons?lesson=3&hide=settings,formula&lock=1`) opens one lesson with chosen
 parts hidden and its settings locked.
@@ -21,7 +21,7 @@ if view.shows("picker") and not view.locked:
     st.title(_("Lessons"))
     st.caption(
         _(
-            "A GAN lecture in eight steps, in teaching order. Each lesson starts with one "
+            "A GAN lecture in nine steps, in teaching order. Each lesson starts with one "
             "click; each says what to watch and what you should see (measured: see the README)."
         )
     )

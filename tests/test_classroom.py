@@ -121,3 +121,13 @@ def test_a_push_has_a_version_and_needs_a_lesson_or_settings():
     assert (pushed.version, pushed.lesson, pushed.settings) == (2, None, {"lr_g": "0.0002"})
     with pytest.raises(classroom.ClassError, match="lesson or some settings"):
         klass.send(TEACHER)
+
+
+def test_a_student_whose_start_was_refused_shows_as_waiting_until_a_run_starts():
+    klass = classroom.Classes().create(TEACHER)
+    klass.refused(ALICE)
+    (alice,) = klass.members(TEACHER)
+    assert alice.waiting and alice.run is None
+    klass.attach(ALICE, _Run(_snap()))
+    (alice,) = klass.members(TEACHER)
+    assert not alice.waiting and alice.run is not None

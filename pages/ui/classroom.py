@@ -63,13 +63,17 @@ def joined_class() -> classroom.Class | None:
     return classroom.classes().get(code) if code else None
 
 
-def attach(run, label: str) -> None:
-    """Put a run this session just started on its class's console (when it is in one)."""
+def attach(run, label: str = "") -> None:
+    """Put a run this session just started on its class's console (when it is in one); None:
+    its Start was refused for want of a free training slot, which the console shows."""
     klass = joined_class()
     if klass is None or klass.is_teacher(ui.owner_token()):
         return
     try:
-        klass.attach(ui.owner_token(), run, label)
+        if run is None:
+            klass.refused(ui.owner_token())
+        else:
+            klass.attach(ui.owner_token(), run, label)
     except classroom.ClassError:
         pass  # a full class: the run trains all the same, only off the console
 
@@ -238,6 +242,8 @@ def _card(m: classroom.Member) -> None:
         bits.append(_("{held} of {total} modes").format(held=m.modes_held, total=m.modes_total))
     if m.snapshot is not None and m.snapshot.config is not None:
         bits.append(f"{m.snapshot.config.dataset} · {m.snapshot.config.loss}")
+    if m.waiting:
+        bits.append(_("waiting for a free training slot"))
     st.caption(" · ".join(bits) or _("no run yet"))
     if m.run is not None:
         st.button(_("Project"), key=f"console.project.{m.number}", icon=":material/fit_screen:",

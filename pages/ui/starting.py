@@ -47,6 +47,7 @@ def start_run(slot: ui.RunSlot, new_run: Run, label: str = "") -> bool:
     slot.stop()
     if not backends.try_start(new_run):
         st.session_state[WAITING] = True
+        class_ui.attach(None)  # in a class: the console says this student waits
         return False
     slot.replace(new_run)
     class_ui.attach(new_run, label)  # in a class: the teacher's console shows it

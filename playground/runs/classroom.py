@@ -73,6 +73,7 @@ class Student:
     run: object | None = None  # the latest run they started (a runs.interface.SingleRun)
     label: str = ""  # what the run is (e.g. "lesson 2 (the fix)")
     joined: float = field(default_factory=time.time)
+    waiting: bool = False  # their last Start found every training slot busy
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class Member:
     why: str  # the status in a sentence (the verdict's figure)
     modes_held: int | None
     modes_total: int | None
+    waiting: bool = False  # their last Start found every training slot busy
 
 
 def run_status(snap: Snapshot | None) -> tuple[str, str, int | None, int | None]:
@@ -151,7 +153,14 @@ class Class:
         """`run` is now this student's run on the console (joining first if need be)."""
         student = self.join(token)
         with self._lock:
-            student.run, student.label = run, label
+            student.run, student.label, student.waiting = run, label, False
+        return student
+
+    def refused(self, token: str) -> Student:
+        """This student's Start found no free training slot: the console says they wait."""
+        student = self.join(token)
+        with self._lock:
+            student.waiting = True
         return student
 
     @property
@@ -173,7 +182,7 @@ class Class:
                 run, snap = None, None
             status, why, held, total = run_status(snap)
             rows.append(
-                Member(s.number, s.name, s.label, run, snap, status, why, held, total)
+                Member(s.number, s.name, s.label, run, snap, status, why, held, total, s.waiting)
             )
         return rows
 

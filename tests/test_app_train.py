@@ -187,3 +187,23 @@ def test_reset_keeps_settings_the_person_changed_after_the_hand_over(fresh_slot)
     _reset(at)
     assert not at.exception and fresh_slot.run is None
     assert at.sidebar.number_input(key="cfg.d_steps").value == 3
+
+
+def test_an_ada_run_charts_p_beside_r_t(fresh_slot):
+    """ADA's p and r_t are in the run's history: the Train page draws them (and only for ADA)."""
+    import json
+
+    from helpers import wait_for
+
+    at = _page("train.py").run()
+    at.sidebar.selectbox(key="preset").set_value("digits-ada").run()
+    for name, value in (("width", 8), ("batch_size", 16), ("steps", 100000), ("log_every", 2)):
+        at.sidebar.number_input(key=f"cfg.{name}").set_value(value).run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    run = fresh_slot.run
+    wait_for(lambda: len(run.snapshot().history.get("ada_p", [])) >= 2, "ADA's p logged", 120)
+    at.run()
+    assert not at.exception
+    titles = [(json.loads(c.proto.spec)["layout"].get("title") or {}).get("text", "")
+              for c in at.get("plotly_chart")]
+    assert "ADA: p beside r_t" in titles

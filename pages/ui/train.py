@@ -315,6 +315,7 @@ def _metrics(snap: Snapshot) -> None:
 LOSS_SERIES = {"d_loss": N_("D loss"), "g_loss": N_("G loss"),
                "info_loss": N_("InfoGAN L_I (Q's error)")}
 D_SERIES = {"d_real": N_("D(real)"), "d_fake": N_("D(fake)")}
+ADA_SERIES = {"ada_p": "p", "ada_rt": "r_t"}
 
 
 def _charts(snap: Snapshot) -> None:
@@ -351,6 +352,11 @@ def _charts(snap: Snapshot) -> None:
         ),
         key="chart_grad",
     )
+    if h.get("ada_p"):  # an ADA run: its augmentation probability p, tuned to keep r_t at target
+        c1.plotly_chart(
+            translated(figures.line_figure(h, ADA_SERIES, N_("ADA: p beside r_t"), 0.0)),
+            key="chart_ada",
+        )
 
 
 def _pick_frame(snap: Snapshot) -> Frame:

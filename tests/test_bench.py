@@ -375,3 +375,24 @@ def test_a_slow_cold_start_under_quick_is_reported_but_a_slow_warm_one_fails(mon
         _judged(monkeypatch, ui(when, mode))
         assert main(["bench", "--quick"]) == 1
     assert "target not met: first live update" in capsys.readouterr().err
+
+
+def test_the_classroom_target_gates_the_full_run_but_not_quick(monkeypatch):
+    """--quick's half-length pool blocks on a shared machine report a short classroom ratio
+    without failing; the full run (or a lone run far from the machine's limit) still fails."""
+    def room(mode: str) -> dict:
+        row = dict(students=30, total_vs_lone=1.9, cpu_total_vs_lone=1.5, roofline_share=0.3)
+        return {"mode": mode, "classroom": {"rows": [row], "lone_roofline_share": 0.15}}
+
+    def judged(mode: str) -> dict:
+        (row,) = [t for t in bench.targets(room(mode), torch.device("cpu"))
+                  if t["target"].startswith("30 pooled students")]
+        return row
+
+    quick, full = judged("quick"), judged("full")
+    assert quick["status"] == "not met" and quick["known"] and "--quick" in quick["why"]
+    assert full["status"] == "not met" and not full.get("known")
+    _judged(monkeypatch, room("quick"))
+    assert main(["bench", "--quick"]) == 0
+    _judged(monkeypatch, room("full"))
+    assert main(["bench", "--quick"]) == 1

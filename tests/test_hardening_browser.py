@@ -65,6 +65,8 @@ def proc_status(pid: int, field: str) -> int:
 def server(tmp_path_factory):
     env = {"GAN_PLAYGROUND_DATA": str(tmp_path_factory.mktemp("data")),
            "GAN_PLAYGROUND_MAX_RUNS": str(CAP),
+           # lone runs: this module is about the slots' cap, which pooled 2D runs share
+           "GAN_PLAYGROUND_POOL": "0",
            "GAN_PLAYGROUND_RUNS_DIR": str(tmp_path_factory.mktemp("runs"))}
     with open(tmp_path_factory.mktemp("log") / "server.log", "w+b") as log:
         with app_server(env, log) as proc:

@@ -3,6 +3,9 @@ and a student's banner, and the teacher's console (pages/classroom.py)."""
 
 from __future__ import annotations
 
+import base64
+import html
+
 import numpy as np
 import streamlit as st
 
@@ -227,10 +230,20 @@ def _badge(status: str) -> str:
             f"<strong>{_(STATUS_WORDS[status])}</strong>")
 
 
+def _inline_picture(m: classroom.Member, size: int) -> None:
+    """The run's picture inline in the page (a data URL): the grid redraws every REFRESH_S, and
+    an st.image's media file could be gone before a busy browser fetched it (a broken image)."""
+    picture = _picture(m, size)
+    if picture is None:
+        return
+    data = base64.b64encode(images.png_bytes(picture)).decode("ascii")
+    alt = _("{name}'s run").format(name=_student_name(m))
+    st.markdown(f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" '
+                f'style="width:100%;max-width:{size}px">', unsafe_allow_html=True)
+
+
 def _card(m: classroom.Member) -> None:
-    picture = _picture(m, THUMB_PX)
-    if picture is not None:
-        st.image(picture, width="stretch")
+    _inline_picture(m, THUMB_PX)
     st.markdown(f"**{_student_name(m)}**")
     st.markdown(_badge(m.status), unsafe_allow_html=True)
     bits = []
@@ -260,9 +273,7 @@ def _projected(m: classroom.Member) -> None:
         head[0].subheader(_("On the projector: {name}").format(name=_student_name(m)))
         head[1].button(_("Back to the class"), key="console.unproject", on_click=_project,
                        args=(None,), icon=":material/close:")
-        picture = _picture(m, PROJECTED_PX)
-        if picture is not None:
-            st.image(picture, width=PROJECTED_PX)
+        _inline_picture(m, PROJECTED_PX)
         st.caption(message(m.why))
 
 

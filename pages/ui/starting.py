@@ -123,7 +123,7 @@ def capacity_notice() -> None:
                     "active), so your run did not start. A run frees its slot when it "
                     "finishes, is stopped or reset, or its browser tab is closed; this message "
                     "changes by itself when a slot is free."
-                ).format(limit=status.limit, active=status.active)
+                ).format(limit=status.limit, active=max(status.runs, status.active))
             )
         elif st.session_state.get(SLOT_FREED):
             st.success(

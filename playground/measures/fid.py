@@ -171,6 +171,26 @@ def _safe_weights_copy(path: Path) -> Path:
     return Path(name)
 
 
+class _PoolFeatures(torch.nn.Module):
+    """torch-fidelity's own Inception-v3 feature extractor (the network its FID uses), giving the
+    2048 pool features of uint8 RGB images as torchmetrics' FID and KID take a feature module.
+    torchmetrics' copy of the network (NoTrainInceptionV3) differs from it by up to 2% on the
+    same weights, and the features are what decides the agreement with torch-fidelity's FID."""
+
+    num_features = 2048
+
+    def __init__(self, weights: Path):
+        super().__init__()
+        from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+
+        self.net = FeatureExtractorInceptionV3(
+            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights)
+        ).eval()
+
+    def forward(self, pixels: torch.Tensor) -> torch.Tensor:
+        return self.net(pixels)[0]
+
+
 class InceptionMeasures:
     """The standard FID and KID on Inception-v3 pool features (2048), torchmetrics' way, from a
     weights file on disk. `real`: (n, C, H, W) in [-1, 1]; grey images are repeated to RGB."""
@@ -179,20 +199,12 @@ class InceptionMeasures:
         from torchmetrics.image import FrechetInceptionDistance, KernelInceptionDistance
 
         warnings.filterwarnings("ignore", message=".*will save all extracted features")
-        from torchmetrics.image.fid import NoTrainInceptionV3
 
         copy = _safe_weights_copy(Path(weights))
         try:
-            # torchmetrics' own Inception-v3 module, built here so the weights path works with
-            # every torchmetrics from 1.4 (its FID takes the path itself only from 1.7).
-            network = NoTrainInceptionV3(
-                name="inception-v3-compat",
-                features_list=["2048"],
-                feature_extractor_weights_path=str(copy),
-            )
+            network = _PoolFeatures(copy)
         finally:
             copy.unlink(missing_ok=True)
-        network.num_features = 2048
         self.fid = FrechetInceptionDistance(feature=network, reset_real_features=False)
         self.n_real = int(real.shape[0])
         self._kid_cls = KernelInceptionDistance

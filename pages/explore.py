@@ -73,15 +73,15 @@ if codes is not None:
     z = model.codes.set(z[None], *codes)[0]
 
 with output:
-    sample = model.generate(z[None], label)
-    if model.kind == "images":
+    sample = xui.generated(model, z[None], label)  # None: the reason is on the page
+    if sample is not None and model.kind == "images":
         xui.show_image(
             sample,
             _("G(z) · seed {seed} · ψ {psi} · step {step}").format(
                 seed=seed, psi=f"{psi:g}", step=f"{model.step:,}"
             ),
         )
-    else:
+    elif sample is not None:
         cloud = model.sample(xui.N_CLOUD, seed=0, psi=psi)  # the model as a whole, for context
         xui.show_point(model, sample[0], cloud)
 
@@ -122,7 +122,9 @@ def interpolation(
     zs = latent.interpolate(*ends, frames, method)
     if codes is not None:  # InfoGAN: the walk keeps the chosen codes
         zs = model.codes.set(zs, *codes)
-    outputs = model.generate(zs, label)
+    outputs = xui.generated(model, zs, label)
+    if outputs is None:
+        return  # the reason is on the page
     if model.kind == "images":
         st.image(
             xui.frames_strip(images.to_uint8(outputs)),

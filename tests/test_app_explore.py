@@ -199,3 +199,22 @@ def test_gif_of_an_interpolation(checkpoints):
     ring = latent.load_latent_model(checkpoints["ring"])
     points = ring.generate(latent.interpolate(torch.zeros(2), torch.ones(2), 4))
     assert explore_ui.gif_maker(ring, points)().startswith(b"GIF8")
+
+
+def _page_with_a_failing_generator():
+    from pages.ui import explore as xui
+    from playground.onnxmodel import OnnxError
+
+    class Failing:
+        def generate(self, z, label=None):
+            raise OnnxError("the ONNX generator's output holds NaN or inf")
+
+    assert xui.generated(Failing(), None, None) is None
+
+
+def test_a_generator_that_fails_on_a_z_says_so_in_the_page():
+    """An ONNX generator whose output is NaN for some z (its probe batch was fine) is refused in
+    one line on the page, not with a traceback."""
+    at = AppTest.from_function(_page_with_a_failing_generator).run()
+    assert not at.exception
+    assert at.error and "NaN or inf" in at.error[0].value

@@ -122,6 +122,18 @@ def source_picker() -> tuple[LatentModel, str] | None:
         return None
 
 
+def generated(model: LatentModel, z, label):
+    """G(z), or None after saying why in the page: an ONNX generator can fail on a z its probe
+    batch did not hold (NaN or inf out, an operator that fails), and a page says so in one line
+    instead of a traceback."""
+    try:
+        return model.generate(z, label)
+    except onnxmodel.OnnxError as exc:
+        st.error(_("The generator could not draw these samples: {reason}").format(
+            reason=ui.reason(exc)))
+        return None
+
+
 @st.cache_resource(max_entries=4, show_spinner=False)
 def load_onnx_upload(digest: str, _data: bytes) -> LatentModel:
     """An uploaded ONNX generator, keyed by the file's SHA-256."""

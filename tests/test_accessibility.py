@@ -4,17 +4,18 @@ findings are printed, not failed)."""
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 
 import pytest
-from helpers import IDLE, require_chromium, step_count, wait_until
+from helpers import BROWSER_BUDGET_S, IDLE, require_chromium, step_count, wait_until
 
 pytestmark = pytest.mark.browser
 
 require_chromium()
 axe_sync = pytest.importorskip("axe_playwright_python.sync_playwright")
 
-PAGES = ("", "lessons", "train", "explore", "diagnostics", "runs")
+PAGES = ("", "lessons", "train", "explore", "diagnostics", "runs", "classroom")
 PAGES = (*PAGES, *(f"{p}?lang=zh" for p in PAGES))  # every page in both languages
 FAILING = ("serious", "critical")
 
@@ -92,3 +93,44 @@ def test_a_lesson_in_chinese_in_a_run_has_no_serious_violation(server, page):
     if stop.count():
         stop.first.click()
         wait_until(lambda: stop.count() == 0, "the run to stop")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_the_class_console_with_students_has_no_serious_violation(server, page, lang):
+    """The teacher's console with two students' runs on it: the cards' pictures, status words
+    and buttons, in both languages."""
+    page.goto(f"{server}/lessons?lang={lang}")
+    page.wait_for_selector(IDLE)
+    make = page.get_by_role(
+        "button", name=re.compile(r"Make a (new )?class" if lang == "en" else "(建立|新建一个)班级")
+    ).first
+    if not make.is_visible():  # the panel opens by itself for a browser that teaches a class
+        page.get_by_text("Teach a class" if lang == "en" else "给一个班上课").click()
+    # force: while other runs train, the page's slot notice redraws every second or two, and a
+    # redraw can catch the button between two frames ("not stable")
+    make.click(force=True)
+    link = page.locator("code").filter(has_text="/lessons?class=").first
+    link.wait_for()
+    code = link.inner_text().split("=")[-1].strip()
+    contexts = []
+    try:
+        for _ in range(2):
+            contexts.append(page.context.browser.new_context())
+            student = contexts[-1].new_page()
+            student.set_default_timeout(BROWSER_BUDGET_S * 1000)
+            student.goto(f"{server}/lessons?class={code}&lang={lang}")
+            student.wait_for_selector(IDLE)
+            student.get_by_role("button").filter(
+                has_text="Start lesson 1" if lang == "en" else "开始第 1 课").first.click()
+            student.locator("[data-testid='stPlotlyChart']").first.wait_for()  # it trains
+        page.goto(f"{server}/classroom?lang={lang}")
+        page.wait_for_selector(IDLE)
+        try:
+            page.locator("img[alt]").nth(1).wait_for()  # both students' pictures
+        except Exception:
+            page.screenshot(path=str(page.shots / f"console-{lang}.png"), full_page=True)
+            raise
+        _check(page, f"classroom?lang={lang}, two students")
+    finally:
+        for context in contexts:
+            context.close()

@@ -99,6 +99,9 @@ def test_a_lesson_in_chinese_in_a_run_has_no_serious_violation(server, page):
 def test_the_class_console_with_students_has_no_serious_violation(server, page, lang):
     """The teacher's console with two students' runs on it: the cards' pictures, status words
     and buttons, in both languages."""
+    teacher = page.context.browser.new_context()  # a browser of its own: no class made yet
+    page = teacher.new_page()
+    page.set_default_timeout(BROWSER_BUDGET_S * 1000)
     page.goto(f"{server}/lessons?lang={lang}")
     page.wait_for_selector(IDLE)
     make = page.get_by_role(
@@ -130,5 +133,5 @@ def test_the_class_console_with_students_has_no_serious_violation(server, page, 
         page.get_by_text("student 2" if lang == "en" else "学生 2").first.wait_for()
         _check(page, f"classroom?lang={lang}, two students")
     finally:
-        for context in contexts:
+        for context in [*contexts, teacher]:
             context.close()

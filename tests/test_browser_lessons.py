@@ -25,7 +25,9 @@ def test_lesson_one_shows_the_live_picture_with_manifold_and_arrows(server, page
         legend.filter(has_text=layer).first.wait_for(timeout=WAIT_MS)
     # The mesh and the arrows are drawn as lines in the picture, not only named in its legend.
     picture = page.locator("[data-testid='stPlotlyChart']").first
-    assert picture.locator(".scatterlayer .trace path.js-line").count() >= 2
+    # (waited for: on a loaded machine the chart can be between two redraws when first read)
+    lines = picture.locator(".scatterlayer .trace path.js-line")
+    wait_until(lambda: lines.count() >= 2, "the mesh and the arrows drawn as lines")
     # Start scrolled the live run into view: below the lesson's text, the picture began under
     # the window's bottom edge.
     height = page.viewport_size["height"]

@@ -176,7 +176,7 @@ def show_source(source: Source, run, n: int) -> None:
                 )
     except Exception as exc:  # e.g. MNIST not downloaded here: say so, show what was saved
         st.warning(_("Cannot measure this generator now: {reason}").format(
-            reason=ui.plain(ui.reason(exc))))
+            reason=ui.reason(exc)))
         report = real = extent = None
     if report is not None:
         st.markdown(_("**Now** ({samples} samples)").format(

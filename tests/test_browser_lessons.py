@@ -24,7 +24,9 @@ def test_lesson_one_shows_the_live_picture_with_manifold_and_arrows(server, page
     for layer in ("G's manifold", "gradient arrows", "generated", "real"):
         legend.filter(has_text=layer).first.wait_for(timeout=WAIT_MS)
     # The mesh and the arrows are drawn as lines in the picture, not only named in its legend.
-    picture = page.locator("[data-testid='stPlotlyChart']").first
+    # the live view: the chart whose legend names G's manifold (not whichever chart is first)
+    picture = page.locator("[data-testid='stPlotlyChart']").filter(
+        has=page.locator(".legendtext", has_text="G's manifold")).first
     # (waited for: on a loaded machine the chart can be between two redraws when first read)
     lines = picture.locator(".scatterlayer .trace path.js-line")
     wait_until(lambda: lines.count() >= 2, "the mesh and the arrows drawn as lines")

@@ -47,7 +47,7 @@ from torch import nn
 from playground.data.loading import load_dataset
 from playground.data.source import DataSource
 from playground.runs.controls import FRAME_SECONDS, FRAME_SHARE
-from playground.runs.runner import Run
+from playground.runs.runner import Run, describe_failure
 from playground.settings.config import GANConfig
 from playground.settings.live import GP_LOSSES
 from playground.training.devices import resolve_device
@@ -64,19 +64,6 @@ IDLE_WAIT_S = 1.0  # how long the pool's thread sleeps with nothing to step befo
 # Live pictures: a lone run keeps its drawing within controls.FRAME_SHARE of its thread; a pool
 # draws for all its members in one thread, so their pictures together get at most this share.
 POOL_FRAME_SHARE = 0.2
-
-
-def _failure_text(exc: BaseException) -> str:
-    """What a member that failed shows: the words a lone run shows (runner's own, for an
-    out-of-memory error the advice to make the run smaller), so a page cannot tell the two
-    apart by their errors either."""
-    text = str(exc).strip() or type(exc).__name__
-    if "out of memory" in text.lower():
-        return (
-            "The GPU ran out of memory: try a smaller batch size, a smaller image size or "
-            "a narrower model."
-        )
-    return text if len(text) < 500 else text[:500] + "…"
 
 
 def poolable(cfg: GANConfig) -> bool:
@@ -515,7 +502,7 @@ class Pool:
         except Exception as exc:
             log.exception("a pooled run failed to start")
             self._members.remove(member)
-            ending.append((member, "error", _failure_text(exc)))
+            ending.append((member, "error", describe_failure(exc)))
             return
         member._stepped()
         member._paced_frame()
@@ -557,7 +544,7 @@ class Pool:
             except Exception as exc:  # shown to the person, as a lone run shows it
                 log.exception("a pooled run failed")
                 self._members.remove(member)
-                ending.append((member, "error", _failure_text(exc)))
+                ending.append((member, "error", describe_failure(exc)))
                 continue
             member._stepped(manual)
             due.append(member)
@@ -626,7 +613,7 @@ class Pool:
                 for member in group.members:
                     self._place.pop(member, None)
                     self._members.remove(member)
-                    ending.append((member, "error", _failure_text(exc)))
+                    ending.append((member, "error", describe_failure(exc)))
                 group.members = []
                 self._groups[group.key].remove(group)
 
@@ -684,7 +671,7 @@ class Pool:
             log.exception("a pooled run failed")
             self._leave(member)
             self._members.remove(member)
-            ending.append((member, "error", _failure_text(exc)))
+            ending.append((member, "error", describe_failure(exc)))
             return []
         member._stepped()
         cfg = trainer.cfg

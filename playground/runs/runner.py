@@ -205,7 +205,7 @@ class Run(ThreadControls):
             self._set_status("diverged", str(exc))
         except Exception as exc:  # shown to the person, not raised into a dead thread
             log.exception("training run failed")
-            self._set_status("error", _describe(exc))
+            self._set_status("error", describe_failure(exc))
         finally:
             self._release()
 
@@ -270,7 +270,9 @@ def _picture(trainer: Trainer) -> Frame:
     return Frame(trainer.step, samples, decision, *layers)
 
 
-def _describe(exc: BaseException) -> str:
+def describe_failure(exc: BaseException) -> str:
+    """What a run that failed shows: its error in one line (for an out-of-memory error, the
+    advice to make the run smaller)."""
     text = str(exc).strip() or type(exc).__name__
     if "out of memory" in text.lower():
         return (

@@ -60,6 +60,7 @@ from playground.training.trainer import Trainer
 
 log = logging.getLogger(__name__)
 
+HANDOFF_WAIT_S = 0.05  # the longest the pool's thread waits for a caller to take its lock
 IDLE_WAIT_S = 1.0  # how long the pool's thread sleeps with nothing to step before looking again
 # Live pictures: a lone run keeps its drawing within controls.FRAME_SHARE of its thread; a pool
 # draws for all its members in one thread, so their pictures together get at most this share.
@@ -204,7 +205,7 @@ class _MemberLock:
         self._pool, self._member = pool, weakref.ref(member)
 
     def acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
-        if not self._pool._lock.acquire(blocking, timeout):
+        if not self._pool._acquire(blocking, timeout):
             return False
         member = self._member()
         if member is not None:
@@ -382,6 +383,10 @@ class Pool:
         self._name = name
         self._lock = threading.Lock()  # held while stepping: every member's step lock
         self._cond = threading.Condition()  # guards _incoming and wakes the thread
+        # Callers other than the pool's thread waiting for _lock: the thread lets them take it
+        # between two rounds (a plain Lock would let the thread take it back at once, round
+        # after round, and a page's read or Pause waited seconds for it).
+        self._waiting = 0
         self._incoming: list[PooledRun] = []
         # The rest is the pool thread's (or under _lock):
         self._members: list[PooledRun] = []  # admitted, their Trainer built
@@ -439,6 +444,26 @@ class Pool:
             self._woken = True
             self._cond.notify_all()
 
+    def _acquire(self, blocking: bool = True, timeout: float = -1) -> bool:
+        """Take the pool's lock from outside its thread, ahead of the thread's next round."""
+        if threading.current_thread() is self._thread:
+            return self._lock.acquire(blocking, timeout)
+        with self._cond:
+            self._waiting += 1
+        try:
+            return self._lock.acquire(blocking, timeout)
+        finally:
+            with self._cond:
+                self._waiting -= 1
+                self._cond.notify_all()
+
+    def _let_waiters_in(self) -> None:
+        """Between two rounds (the lock released): wait while some caller still waits for the
+        lock, so that it takes it before the next round does (at most HANDOFF_WAIT_S)."""
+        with self._cond:
+            if self._waiting:
+                self._cond.wait_for(lambda: not self._waiting, HANDOFF_WAIT_S)
+
     def _wake(self) -> None:
         with self._cond:
             self._woken = True
@@ -469,6 +494,7 @@ class Pool:
                 self._build(member, ending)
             with self._lock:
                 due, ended = self._round()
+            self._let_waiters_in()
             ending += ended
             for member in due:  # pictures outside the lock: each takes it (and brings it up)
                 member._paced_frame()

@@ -101,7 +101,8 @@ class _Stack(MultiRun):
     corrections), as its lone optimiser has."""
 
     def __init__(self, trainers: list[Trainer], data: DataSource):
-        super().__init__([t.cfg for t in trainers], data)
+        # stacked from the members' own modules (their weights as they stand), not rebuilt
+        super().__init__([t.cfg for t in trainers], data, [(t.G, t.D) for t in trainers])
         self.graph = None  # eager: a CUDA graph would be recaptured at every change of members
         self.d_counts = [0] * self.n  # updates summed since each member's last log
         self.g_counts = [0] * self.n

@@ -123,17 +123,25 @@ class MultiRun(StepCore):
     """N 2D GANs trained in lock-step. `train_step()` mirrors `Trainer.train_step()` for all of
     them; `histories[i]` holds member i's records under the series names of `trainer.SERIES`."""
 
-    def __init__(self, configs: list[GANConfig], data: DataSource | None = None):
+    def __init__(
+        self,
+        configs: list[GANConfig],
+        data: DataSource | None = None,
+        models: list[tuple[nn.Module, nn.Module]] | None = None,
+    ):
+        """`models`: each member's (G, D) to stack, as they are (default: built from each
+        member's seed, the same initial weights a lone Trainer builds)."""
         self.configs = check_members(list(configs))
         self.cfg = cfg = self.configs[0]  # the shared settings (steps, batch, architecture…)
         self.n = len(self.configs)
         self.device = resolve_device(cfg.device)
         self.data = data if data is not None else load_dataset(cfg, self.device)
-        gens, discs = [], []
-        for member in self.configs:  # the same initial weights a lone Trainer would build
-            g, d = build_seeded(member, self.data.shape)
-            gens.append(g)
-            discs.append(d)
+        if models is None:
+            models = [build_seeded(member, self.data.shape) for member in self.configs]
+        if len(models) != self.n:
+            raise ValueError(f"{len(models)} (G, D) pairs for {self.n} members")
+        gens = [g for g, _ in models]
+        discs = [d for _, d in models]
         self.g_layers = stack(gens, nn.ReLU, self.device)
         self.d_layers = stack(discs, nn.LeakyReLU, self.device)
         self.g_ema = (

@@ -126,7 +126,7 @@ NAN, INF = math.nan, math.inf
 INVALID = [
     # wrong choice
     ("dataset", "imagenet"),
-    ("arch", "stylegan"),
+    ("arch", "biggan"),
     ("loss", "vanilla"),
     ("optimizer", "adamw"),
     ("device", "tpu"),

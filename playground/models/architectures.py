@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from playground.models import infogan, sngan
+from playground.models import infogan, sngan, stylegan
 from playground.models import nets as models
 from playground.models.parts import Discriminator, Generator, ModelSettings
 
@@ -96,6 +96,19 @@ ARCHITECTURES: dict[str, Architecture] = {
             # Convolutional like DCGAN, but bf16 under its spectral norm's power iteration is
             # not yet measured on a GPU: fp32 until it is.
             gpu_fast_layers=False,
+        ),
+        Architecture(
+            "stylegan",
+            "StyleGAN (Karras et al. 2019, 2020): a mapping network turns z into a style w that "
+            "scales every convolution of G, which grows the image from a learned constant; "
+            "DCGAN's D.",
+            stylegan.stylegan_generator,
+            models.dcgan_discriminator,
+            points=False,
+            image_sizes=stylegan.SIZES,
+            gpu_fast_layers=False,  # not yet measured on a GPU
+            drops_batchnorm_for_gp=True,  # DCGAN's D
+            init=models.dcgan_init,  # D's layers; G's equalised-lr layers are left alone
         ),
     ]
 }

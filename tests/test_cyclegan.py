@@ -154,3 +154,10 @@ def test_the_round_trip_picture():
     fig = round_trip_figure(a.numpy(), _to_b(a).numpy(), b.numpy(), a.numpy(), title="t")
     assert len(fig.data) == 5 and fig.layout.title.text == "t"
     assert all(len(trace.x) in (5, 15) for trace in fig.data)
+
+
+def test_the_lesson_draws_a_trained_run():
+    model = lesson.train(0, 10.0, steps=3)
+    fig = lesson.picture(model, n=20)
+    assert "λ = 10" in fig.layout.title.text
+    assert [len(trace.x) for trace in fig.data] == [60, 20, 20, 20, 20]

@@ -194,3 +194,27 @@ def test_the_console_and_the_class_banner_in_chinese_have_no_english_left(sessio
     assert not console.exception
     assert console.title[0].value == "班级控制台"
     assert _english_left(console) == {}
+
+
+def test_a_student_who_reloads_and_starts_on_the_train_page_stays_in_the_class(sessions):
+    """A page opened again by its address (a reload, a bookmark of /train) has no ?class= and
+    a fresh session: the browser's owner token still finds the class it joined, so the run
+    started there is on the teacher's console."""
+    teacher = _page("lessons.py").run()
+    _button(teacher, "class.make").click().run()
+    (klass,) = classroom.classes().taught_by(_token(teacher))
+    joined = _page("lessons.py", {"class": klass.code}).run()
+    assert klass.size == 1
+    train = _page("train.py", {"hidden": "32", "batch_size": "64", "steps": "10000000"})
+    train.session_state[_owner_key()] = _token(joined)  # the same browser, a new session
+    train.run()
+    start = next(b for b in train.button if b.label == "Start")
+    start.click().run()
+    assert not train.exception
+    run = sessions[_token(joined)].run
+    assert run is not None
+    (row,) = klass.members(_token(teacher))
+    assert row.run is run, "the run started on the Train page is the student's on the console"
+    stranger = _page("train.py", {"hidden": "32", "batch_size": "64", "steps": "10000000"}).run()
+    next(b for b in stranger.button if b.label == "Start").click().run()
+    assert klass.size == 1, "a browser that never joined is not put in the class"

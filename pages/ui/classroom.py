@@ -55,7 +55,8 @@ _WORST_FIRST = ("diverged", "collapsed", "off the data", "partly collapsed", "no
 # ---------------------------------------------------------------------- a student
 def joined_class() -> classroom.Class | None:
     """The class this session belongs to: the one its link names (`?class=K7Q2`), kept for the
-    session; None without one, or when the class has ended."""
+    session; else the one this browser joined earlier (a reload, another page opened by its
+    address); None without one, or when the class has ended."""
     asked = st.query_params.get("class")
     if asked:
         code = classroom.normalise_code(asked)
@@ -63,7 +64,9 @@ def joined_class() -> classroom.Class | None:
             st.session_state[CLASS_KEY] = code
             st.session_state.pop(SEEN_KEY, None)
     code = st.session_state.get(CLASS_KEY)
-    return classroom.classes().get(code) if code else None
+    if code:
+        return classroom.classes().get(code)
+    return classroom.classes().joined_by(ui.owner_token())
 
 
 def attach(run, label: str = "") -> None:

@@ -232,6 +232,16 @@ class Classes:
             self._drop_expired()
             return self._classes.get(code) if code else None
 
+    def joined_by(self, token: str | None) -> Class | None:
+        """The newest class this token joined as a student (None: none), so that a student who
+        reloads or opens another page without the class's link stays in the class."""
+        if not token:
+            return None
+        with self._lock:
+            self._drop_expired()
+            found = [k for k in self._classes.values() if k.student(token) is not None]
+        return max(found, key=lambda k: k.created) if found else None
+
     def taught_by(self, token: str | None) -> list[Class]:
         """The classes this token teaches, newest first."""
         with self._lock:

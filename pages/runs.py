@@ -10,7 +10,6 @@ import streamlit as st
 from pages.ui import common as ui
 from pages.ui import explore as xui
 from pages.ui import gauges as gauges_ui
-from pages.ui import i18n
 from pages.ui import train as train_ui
 from pages.ui import userdata as userdata_ui
 from pages.ui.i18n import _
@@ -19,7 +18,7 @@ from playground.data import roots
 from playground.runs import backends, capacity
 from playground.storage import store
 from playground.storage.checkpoints import read_meta
-from playground.texts.catalogue import DEFAULT, N_
+from playground.texts.catalogue import N_
 
 ui.require_router()
 
@@ -90,11 +89,10 @@ METRIC_NAMES = {"reverse_kl": N_("reverse KL"), "samples": N_("number of samples
 
 
 def metrics_line(metrics) -> str:
-    """A saved run's metrics as one line: the Latent explorer's (xui.metrics_text) in English,
-    the same parts in the page's language otherwise."""
-    english = xui.metrics_text(metrics)
-    if not english or i18n.current() == DEFAULT:
-        return english
+    """A saved run's metrics as one line in the page's language (mode coverage first, then
+    any other scalars by their names in words: "reverse KL", never the key "reverse_kl")."""
+    if not isinstance(metrics, dict) or not metrics:
+        return ""
     parts, total = [], metrics.get("modes_total")
     if isinstance(metrics.get("modes_held"), int) and isinstance(total, int):
         parts.append(_("modes held {held}/{total}").format(held=metrics["modes_held"], total=total))

@@ -80,6 +80,7 @@ def test_lists_every_checkpoint_with_preview_and_metrics(checkpoints, app):
     text = " ".join(m.value for m in at.markdown)
     assert "my-digits" in text and "ring8-demo" in text
     assert "modes held" in text  # the ring's metrics from its metadata
+    assert "reverse KL" in text and "reverse_kl" not in text  # a measure's name, not its key
     assert len(at.image) == 2  # one thumbnail each
     assert [s.value for s in at.header] == ["Your runs (1)", "Examples (1)"]
     assert len(buttons(at, "runs.explore.")) == 2

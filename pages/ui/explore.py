@@ -478,23 +478,3 @@ def thumbnail(path: str, mtime_ns: int) -> np.ndarray | None:
     grid = images.make_grid(samples, ncols=4, pad=1)
     return upscale(grid, 160)
 
-
-def metrics_text(metrics: dict) -> str:
-    """The metadata's metrics as one readable line (mode coverage first, then any scalars)."""
-    if not isinstance(metrics, dict) or not metrics:
-        return ""
-    parts = []
-    if isinstance(metrics.get("modes_held"), int) and isinstance(metrics.get("modes_total"), int):
-        parts.append(f"modes held {metrics['modes_held']}/{metrics['modes_total']}")
-    if isinstance(metrics.get("modes_covered"), int) and isinstance(
-        metrics.get("modes_total"), int
-    ):
-        parts.append(f"covered {metrics['modes_covered']}/{metrics['modes_total']}")
-    if isinstance(metrics.get("high_quality_fraction"), (int, float)):
-        parts.append(f"high quality {metrics['high_quality_fraction']:.0%}")
-    shown = {"modes_held", "modes_covered", "modes_total", "high_quality_fraction"}
-    for name, value in metrics.items():
-        if name not in shown and isinstance(value, (int, float)) and not isinstance(value, bool):
-            parts.append(f"{name} {value:.4g}")
-    return " · ".join(parts[:8])
-

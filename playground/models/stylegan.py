@@ -185,10 +185,10 @@ def doublings(size: int) -> int:
 
 
 def channel_plan(width: int, size: int) -> list[int]:
-    """Channels at 4x4, 8x8, …, size: halving as the side doubles down to `width` at the
-    image's side (as DCGAN's G: 8 px with width 32 is 64 at 4x4, 32 at 8x8)."""
+    """Channels at 4x4, 8x8, …, size: DCGAN's G's at each side, width · size / (2 · side),
+    halving as the side doubles (8 px with width 32: 32 at 4x4, 16 at 8x8)."""
     n = doublings(size)
-    return [width * 2 ** (n - i) for i in range(n + 1)]
+    return [max(1, width * size // (2 * BASE_SIDE * 2**i)) for i in range(n + 1)]
 
 
 class SynthesisNetwork(nn.Module):

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import pytest
+import torch
 from helpers import lesson_slots, wait_for
 from streamlit.testing.v1 import AppTest
 from test_i18n import _english_left
@@ -155,3 +156,76 @@ def test_the_stored_measurement_is_of_the_lessons_arms_on_untuned_seeds():
     for arms in stored:
         assert [a.label for a in arms] == [v.label for v in LESSON.variants]
         assert arms[2].ada_p and len(arms[2].steps) == LESSON.configs()[2].steps // 100
+
+
+# ---------------------------------------------------------------------- the claim's own code
+def _arm(label: str, fid: float, real: list[float], fake: list[float], p=()):
+    steps = [100 * (i + 1) for i in range(len(real))]
+    return ada_lesson.ArmResult(label, 0, fid, steps=steps, real_called_real=real,
+                                fake_called_real=fake, ada_p=list(p))
+
+
+def test_the_claim_holds_when_adas_fid_is_below_no_augmentations_and_not_otherwise():
+    plain = _arm("none", 70.0, [0.9, 1.0, 1.0, 1.0], [0.1, 0.0, 0.0, 0.0])
+    diffaug = _arm("DiffAugment", 60.0, [0.8, 0.7, 0.7, 0.6], [0.3, 0.3, 0.3, 0.4])
+    ada = _arm("ADA", 55.0, [0.7, 0.6, 0.6, 0.6], [0.4, 0.4, 0.5, 0.5], p=[0.1, 0.3])
+    holds, detail = ada_lesson.claim_holds([plain, diffaug, ada])
+    assert holds
+    assert "FID none 70.0, DiffAugment 60.0, ADA 55.0" in detail and "ADA p 0.30" in detail
+    # the late gap: the mean over the looks past half the run (steps 300, 400)
+    assert plain.late_gap == pytest.approx(1.0) and ada.late_gap == pytest.approx(0.1)
+    assert "gap 1.00/0.30/0.10" in detail
+    worse = _arm("ADA", 71.0, ada.real_called_real, ada.fake_called_real, p=[0.3])
+    assert not ada_lesson.claim_holds([plain, diffaug, worse])[0]
+    tie = _arm("ADA", 70.0, ada.real_called_real, ada.fake_called_real, p=[0.3])
+    assert not ada_lesson.claim_holds([plain, diffaug, tie])[0], "a tie is not better"
+
+
+def test_the_summary_counts_the_seeds_that_go_adas_way():
+    def seed(none, diffaug, ada):
+        return [_arm("none", none, [1.0, 1.0], [0.0, 0.0]),
+                _arm("DiffAugment", diffaug, [0.8, 0.8], [0.4, 0.4]),
+                _arm("ADA", ada, [0.6, 0.6], [0.5, 0.5], p=[0.2])]
+
+    got = ada_lesson.summary([seed(70, 60, 50), seed(70, 60, 65), seed(50, 55, 60)])
+    assert got["ada_below_none"] == 2 and got["ada_below_diffaugment"] == 1
+    assert got["diffaugment_below_none"] == 2 and got["ada_gap_below_none"] == 3
+    assert got["median_fid"] == {"none": 70.0, "DiffAugment": 60.0, "ADA": 60.0}
+    assert got["median_final_p"] == pytest.approx(0.2)
+    assert ada_lesson.summary([]) == {}
+
+
+class _ScoringTrainer:
+    """A stand-in run whose D calls an image real when its mean brightness is above 0 (in
+    [-1, 1]), with a batch norm whose running statistics a look must leave as they were."""
+
+    def __init__(self):
+        self.device = torch.device("cpu")
+        self.cfg = GANConfig(dataset="digits", image_size=8)
+        norm = torch.nn.BatchNorm2d(1)
+        norm.train()
+
+        class D(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm = norm
+
+            def forward(self, x):
+                self.norm(x[:, :1])  # moves the running statistics, as a real D's would
+                return x.mean(dim=(1, 2, 3))
+
+        self.D = D()
+
+
+def test_called_real_is_the_share_d_scores_above_zero_and_leaves_d_as_it_was():
+    trainer = _ScoringTrainer()
+    before = [b.clone() for b in trainer.D.buffers()]
+    bright = torch.full((3, 1, 8, 8), 200, dtype=torch.uint8)  # uint8 -> above 0 in [-1, 1]
+    dark = torch.full((1, 1, 8, 8), 20, dtype=torch.uint8)
+    assert ada_lesson.called_real(trainer, torch.cat([bright, dark])) == pytest.approx(0.75)
+    floats = torch.tensor([-0.5, 0.5]).view(2, 1, 1, 1).expand(2, 1, 8, 8)
+    assert ada_lesson.called_real(trainer, floats) == pytest.approx(0.5)
+    # through an augmentation that darkens every image: none is called real
+    assert ada_lesson.called_real(trainer, bright, augment=lambda x: x - 2.0) == 0.0
+    for b, a in zip(before, trainer.D.buffers(), strict=True):
+        torch.testing.assert_close(a, b)

@@ -3,6 +3,7 @@ slow-motion panel). AppTest never fires run_every: call .run() again to redraw."
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,23 @@ def _button(at: AppTest, key: str):
     return next(b for b in at.button if b.key == key)
 
 
+SLOWMO_MAPS = ("D's map before", "D's map after", "Before: each fake's arrow", "After: where")
+
+
+def _legends(at: AppTest) -> list[str]:
+    """The titles of the colour bars that slow motion's D maps (before and after) show."""
+    found = []
+    for chart in at.get("plotly_chart"):
+        spec = json.loads(chart.proto.spec)
+        title = (spec["layout"].get("title") or {}).get("text", "")
+        if not title.startswith(SLOWMO_MAPS):
+            continue
+        for trace in spec["data"]:
+            if trace.get("type") == "heatmap" and trace.get("showscale", True):
+                found.append(trace.get("colorbar", {}).get("title", {}).get("text", ""))
+    return found
+
+
 def test_a_lessons_paused_run_plays_in_slow_motion(slot):
     at = AppTest.from_file(str(ROOT / "pages" / "lessons.py"), default_timeout=60).run()
     _button(at, "lessons.start.game").click().run()
@@ -40,6 +58,8 @@ def test_a_lessons_paused_run_plays_in_slow_motion(slot):
     assert run.snapshot().step == before  # D's phase is the first half of one step
     assert run.snapshot().manual_steps >= 1
     assert any(r"\boxed" in x.value for x in at.latex)
+    assert _legends(at) == ["D says"], "D's maps say once what their colours mean"
     assert _button(at, "lessons.slowmo.next").label == "Next phase: G's update"
     _button(at, "lessons.slowmo.next").click().run()
     assert run.snapshot().step == before + 1 and not at.exception
+    assert _legends(at) == ["D says"]

@@ -87,8 +87,9 @@ def _show_d(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> No
     cols = st.columns(3)
     titles = {"before": _("D's map before"), "after": _("D's map after")}
     for col, frame, name in ((cols[0], result.before, "before"), (cols[1], result.after, "after")):
+        # the colour bar ("D says fake … real") once, beside the second map
         fig = figures.layered_figure(frame, real, snap.extent, {"real", "generated", "decision"},
-                                     title=titles[name], height=HEIGHT, colorbar=False)
+                                     title=titles[name], height=HEIGHT, colorbar=name == "after")
         col.plotly_chart(translated(fig), key=f"{prefix}.slowmo.d.{name}")
     change = result.decision_change
     cols[2].plotly_chart(
@@ -116,7 +117,7 @@ def _show_g(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> No
     cols[0].plotly_chart(translated(fig), key=f"{prefix}.slowmo.g.before")
     fig = figures.layered_figure(after, real, snap.extent, {"real", "generated", "decision"},
                                  title=_("After: where each moved ({scale})").format(scale=scale),
-                                 height=HEIGHT, colorbar=False)
+                                 height=HEIGHT)  # with the colour bar: what D's colours mean
     figures.add_arrows(fig, before.arrows.starts, moved * factor,
                        _("movement ({scale})").format(scale=scale), MOVE_COLOUR)
     cols[1].plotly_chart(translated(fig), key=f"{prefix}.slowmo.g.after")

@@ -176,6 +176,8 @@ NAMES = (
         "InfoGAN",
         "PacGAN",
         "SNGAN",
+        "StyleGAN",
+        "StyleGAN2",
         "RaGAN",
         "DiffAugment",
         "Adam",

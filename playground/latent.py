@@ -358,3 +358,65 @@ def output_change(
     before = model.generate(z).reshape(n, -1)
     after = model.generate(z + step * direction).reshape(n, -1)
     return float((after - before).norm(dim=1).mean())
+
+
+# ---------------------------------------------------------------------- W space (StyleGAN)
+def has_styles(generator: torch.nn.Module) -> bool:
+    """Whether a generator has a W space: a mapping z -> w, a running mean w̄ and a synthesis
+    from one w per layer (models.stylegan.StyleGenerator)."""
+    return all(hasattr(generator, name) for name in ("mapping", "synthesis", "truncate", "num_ws"))
+
+
+def _device_of(generator: torch.nn.Module) -> torch.device:
+    return next(generator.parameters()).device
+
+
+@torch.inference_mode()
+def style_ws(
+    generator: torch.nn.Module,
+    z: torch.Tensor,
+    psi: float = 1.0,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """The per-layer styles (N, num_ws, w_dim) of latents z (N, latent_dim): w = mapping(z),
+    truncated in W towards G's running mean, w̄ + ψ(w − w̄), the same w for every layer. On the
+    CPU. Truncating w rather than z is StyleGAN's way: W is where G's typical images sit."""
+    if not has_styles(generator):
+        raise ValueError(f"{type(generator).__name__} has no W space (not a StyleGAN generator)")
+    device = _device_of(generator)
+    labels = None if labels is None else labels.to(device)
+    w = generator.mapping(z.to(device, torch.float32), labels)
+    return generator.broadcast(generator.truncate(w, psi)).float().cpu()
+
+
+def crossed_ws(ws_coarse: torch.Tensor, ws_fine: torch.Tensor, crossover: int) -> torch.Tensor:
+    """Styles (N, num_ws, w_dim) with the layers before `crossover` from ws_coarse and the rest
+    from ws_fine: 0 is all ws_fine, num_ws all ws_coarse."""
+    if ws_coarse.shape != ws_fine.shape:
+        raise ValueError(f"ws of shapes {tuple(ws_coarse.shape)} and {tuple(ws_fine.shape)}")
+    if not 0 <= crossover <= ws_coarse.shape[1]:
+        raise ValueError(f"crossover must be from 0 to {ws_coarse.shape[1]}, got {crossover}")
+    return torch.cat([ws_coarse[:, :crossover], ws_fine[:, crossover:]], dim=1)
+
+
+@torch.inference_mode()
+def synthesise(generator: torch.nn.Module, ws: torch.Tensor) -> torch.Tensor:
+    """Images (N, C, H, W) in [-1, 1] on the CPU from styles ws (N, num_ws, w_dim); the
+    generator's own noise mode (fixed per-layer noise in eval mode)."""
+    return generator.synthesis(ws.to(_device_of(generator), torch.float32)).float().cpu()
+
+
+def mix_styles(
+    generator: torch.nn.Module,
+    z_coarse: torch.Tensor,
+    z_fine: torch.Tensor,
+    crossover: int,
+    psi: float = 1.0,
+    labels: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """Style mixing: images (N, C, H, W) whose layers before `crossover` (the low-resolution
+    ones: overall shape) read z_coarse's w and whose later layers (stroke, fine detail) read
+    z_fine's. z_coarse and z_fine are (N, latent_dim), paired row by row."""
+    coarse = style_ws(generator, z_coarse, psi, labels)
+    fine = style_ws(generator, z_fine, psi, labels)
+    return synthesise(generator, crossed_ws(coarse, fine, crossover))

@@ -241,3 +241,54 @@ def test_along_sums_the_moves_along_each_direction():
     assert latent.along(directions[:0], []).tolist() == [0.0, 0.0, 0.0]
     with pytest.raises(ValueError, match="2 directions need 2 amounts"):
         latent.along(directions, [1.0])
+
+
+# ---------------------------------------------------------------------- W space (StyleGAN)
+@pytest.fixture(scope="module")
+def style_model() -> LatentModel:
+    cfg = preset("digits-stylegan").replace(
+        width=8, latent_dim=16, batch_size=16, device="cpu", eval_every=0
+    )
+    trainer = Trainer(cfg)
+    for _ in range(3):
+        trainer.train_step()
+    model = LatentModel.from_trainer(trainer)
+    with torch.no_grad():  # styles that matter at every layer, as after a longer training
+        for p in model.generator.parameters():
+            p.add_(0.3 * torch.randn(p.shape, generator=torch.Generator().manual_seed(p.numel())))
+    return model
+
+
+def test_only_a_style_generator_has_a_w_space(style_model, digits_trainer):
+    assert latent.has_styles(style_model.generator)
+    dcgan = LatentModel.from_trainer(digits_trainer).generator
+    assert not latent.has_styles(dcgan)
+    with pytest.raises(ValueError, match="no W space"):
+        latent.style_ws(dcgan, torch.zeros(2, 16))
+
+
+def test_style_ws_are_one_truncated_w_per_layer(style_model):
+    g = style_model.generator
+    z = torch.randn(5, 16, generator=torch.Generator().manual_seed(1))
+    ws = latent.style_ws(g, z)
+    assert ws.shape == (5, g.num_ws, g.w_dim)
+    assert torch.equal(ws, ws[:, :1].expand_as(ws))  # the same w at every layer
+    torch.testing.assert_close(latent.style_ws(g, z, psi=0.0), g.w_avg.expand(5, g.num_ws, -1))
+    half = latent.style_ws(g, z, psi=0.5)
+    torch.testing.assert_close(half, (ws + g.w_avg) / 2)
+    torch.testing.assert_close(
+        latent.synthesise(g, ws), style_model.generate(z)  # eval: the same fixed noise
+    )
+
+
+def test_mixing_styles_takes_coarse_layers_from_one_z_and_fine_from_the_other(style_model):
+    g = style_model.generator
+    za = torch.randn(3, 16, generator=torch.Generator().manual_seed(2))
+    zb = torch.randn(3, 16, generator=torch.Generator().manual_seed(3))
+    a, b = style_model.generate(za), style_model.generate(zb)
+    torch.testing.assert_close(latent.mix_styles(g, za, zb, 0), b)  # all fine: zb's
+    torch.testing.assert_close(latent.mix_styles(g, za, zb, g.num_ws), a)  # all coarse: za's
+    mixed = latent.mix_styles(g, za, zb, g.num_ws // 2)
+    assert (mixed - a).abs().max() > 1e-3 and (mixed - b).abs().max() > 1e-3
+    with pytest.raises(ValueError, match="crossover"):
+        latent.mix_styles(g, za, zb, g.num_ws + 1)

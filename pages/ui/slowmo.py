@@ -83,14 +83,24 @@ def _show(result: slowmo.PhaseResult, snap: Snapshot, real: np.ndarray | None,
         _show_g(result, snap, real, prefix)
 
 
+def _colour_key(decision) -> str:
+    """What the colours of D's maps mean, in words (the maps are drawn without a colour bar,
+    which would shrink them beside each other)."""
+    if decision is None:
+        return ""
+    lo, hi = float(np.nanmin(decision)), float(np.nanmax(decision))
+    return _("Colours of D's maps: blue where D says real (up to {hi}), red where it says fake "
+             "(down to {lo}).").format(hi=f"{hi:.2g}", lo=f"{lo:.2g}")
+
+
 def _show_d(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> None:
     cols = st.columns(3)
     titles = {"before": _("D's map before"), "after": _("D's map after")}
     for col, frame, name in ((cols[0], result.before, "before"), (cols[1], result.after, "after")):
-        # the colour bar ("D says fake … real") once, beside the second map
         fig = figures.layered_figure(frame, real, snap.extent, {"real", "generated", "decision"},
-                                     title=titles[name], height=HEIGHT, colorbar=name == "after")
+                                     title=titles[name], height=HEIGHT, colorbar=False)
         col.plotly_chart(translated(fig), key=f"{prefix}.slowmo.d.{name}")
+    st.caption(_colour_key(result.before.decision))
     change = result.decision_change
     cols[2].plotly_chart(
         translated(figures.change_figure(change, snap.extent, real, result.before.samples,
@@ -117,10 +127,11 @@ def _show_g(result: slowmo.PhaseResult, snap: Snapshot, real, prefix: str) -> No
     cols[0].plotly_chart(translated(fig), key=f"{prefix}.slowmo.g.before")
     fig = figures.layered_figure(after, real, snap.extent, {"real", "generated", "decision"},
                                  title=_("After: where each moved ({scale})").format(scale=scale),
-                                 height=HEIGHT)  # with the colour bar: what D's colours mean
+                                 height=HEIGHT, colorbar=False)
     figures.add_arrows(fig, before.arrows.starts, moved * factor,
                        _("movement ({scale})").format(scale=scale), MOVE_COLOUR)
     cols[1].plotly_chart(translated(fig), key=f"{prefix}.slowmo.g.after")
+    st.caption(_colour_key(before.decision))
     cosine = result.arrow_cosine()
     agreement = "" if np.isnan(cosine) else " " + _(
         "The movements point along the arrows with a mean cosine of {cosine} (1 would "

@@ -420,3 +420,29 @@ def mix_styles(
     coarse = style_ws(generator, z_coarse, psi, labels)
     fine = style_ws(generator, z_fine, psi, labels)
     return synthesise(generator, crossed_ws(coarse, fine, crossover))
+
+
+@torch.inference_mode()
+def w_directions(
+    generator: torch.nn.Module, k: int, n: int = 2000, seed: int = 0
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The principal directions of W: map n latents drawn from N(0, I) (seeded) to their styles
+    w, and take the top k principal components of those w. Returns the unit directions (k', w_dim),
+    each one's share of W's variance (k',) and the spread of the w along it (k', one standard
+    deviation), k' = min(k, w_dim, n − 1). W is where a StyleGAN generator's styles live, so
+    its principal directions are ways its images commonly vary (a slider moves w along one)."""
+    if not has_styles(generator):
+        raise ValueError(f"{type(generator).__name__} has no W space (not a StyleGAN generator)")
+    gen = torch.Generator().manual_seed(seed)
+    z = torch.randn(n, generator.latent_dim, generator=gen)
+    w = style_ws(generator, z)[:, 0].double()  # (n, w_dim): every layer's w is the same
+    w = w - w.mean(dim=0)
+    k = max(0, min(k, w.shape[1], n - 1))
+    evals, evecs = torch.linalg.eigh(w.T @ w / max(n - 1, 1))
+    top = evals.argsort(descending=True)[:k]
+    total = evals.clamp_min(0).sum()
+    share = evals[top].clamp_min(0) / total if total > 0 else torch.zeros(k, dtype=torch.double)
+    directions = evecs[:, top].T  # (k, w_dim), unit rows
+    largest = directions.abs().argmax(dim=1, keepdim=True)  # a repeatable sign
+    directions = directions * torch.where(directions.gather(1, largest) < 0, -1.0, 1.0)
+    return directions.float(), share.float(), evals[top].clamp_min(0).sqrt().float()

@@ -292,3 +292,20 @@ def test_mixing_styles_takes_coarse_layers_from_one_z_and_fine_from_the_other(st
     assert (mixed - a).abs().max() > 1e-3 and (mixed - b).abs().max() > 1e-3
     with pytest.raises(ValueError, match="crossover"):
         latent.mix_styles(g, za, zb, g.num_ws + 1)
+
+
+def test_w_directions_are_the_principal_axes_of_the_mapped_styles(style_model):
+    g = style_model.generator
+    directions, share, spread = latent.w_directions(g, k=4, n=500)
+    assert directions.shape == (4, g.w_dim) and share.shape == spread.shape == (4,)
+    torch.testing.assert_close(directions @ directions.T, torch.eye(4), atol=1e-4, rtol=0)
+    assert bool((share[:-1] >= share[1:]).all()) and 0 < float(share.sum()) <= 1 + 1e-6
+    # the spread is the standard deviation of the styles along each direction
+    z = torch.randn(500, g.latent_dim, generator=torch.Generator().manual_seed(0))
+    w = latent.style_ws(g, z)[:, 0]
+    along = (w - w.mean(0)) @ directions.T
+    torch.testing.assert_close(along.std(0), spread, rtol=1e-3, atol=1e-5)
+    again, _, _ = latent.w_directions(g, k=4, n=500)
+    torch.testing.assert_close(again, directions)  # repeatable signs
+    with pytest.raises(ValueError, match="no W space"):
+        latent.w_directions(torch.nn.Linear(2, 2), k=2)

@@ -148,5 +148,8 @@ def interpolation(
     )
 
 
+if latent.has_styles(model.generator):  # a StyleGAN generator: its W space too
+    st.divider()
+    xui.style_space(model, key, seed, label)
 st.divider()
 interpolation(model, psi, label, codes)

@@ -446,3 +446,51 @@ def w_directions(
     largest = directions.abs().argmax(dim=1, keepdim=True)  # a repeatable sign
     directions = directions * torch.where(directions.gather(1, largest) < 0, -1.0, 1.0)
     return directions.float(), share.float(), evals[top].clamp_min(0).sqrt().float()
+
+
+def _class_rows(model: LatentModel, label: int | None, n: int) -> torch.Tensor | None:
+    """One class for n rows, as a conditional G wants it (None for an unconditional G)."""
+    if not model.num_classes:
+        return None
+    return torch.full((n,), 0 if label is None else int(label), dtype=torch.long)
+
+
+def styled(
+    model: LatentModel,
+    seed: int,
+    psi: float,
+    shift: torch.Tensor | None = None,
+    label: int | None = None,
+) -> torch.Tensor:
+    """The image (1, C, H, W) of a seed's style, truncated in W by psi and moved by `shift`
+    (w_dim,) in W at every layer (latent.along over w_directions, for instance)."""
+    z = z_from_seed(seed, model.latent_dim)[None]
+    ws = style_ws(model.generator, z, psi, _class_rows(model, label, 1))
+    if shift is not None:
+        ws = ws + shift.to(ws.dtype)
+    return synthesise(model.generator, ws)
+
+
+def mixing_grid(
+    model: LatentModel,
+    coarse_seeds: list[int],
+    fine_seeds: list[int],
+    crossover: int,
+    psi: float = 1.0,
+    label: int | None = None,
+) -> torch.Tensor:
+    """The style-mixing grid, row by row, (len(coarse)+1)·(len(fine)+1) images: a blank corner
+    (zeros) and the fine seeds' own images along the top; then each row starts with a coarse
+    seed's own image, followed by its mixes with every fine seed (mix_styles at `crossover`)."""
+    g = model.generator
+    coarse = torch.stack([z_from_seed(s, model.latent_dim) for s in coarse_seeds])
+    fine = torch.stack([z_from_seed(s, model.latent_dim) for s in fine_seeds])
+    nc, nf = len(coarse_seeds), len(fine_seeds)
+    mixed = mix_styles(g, coarse.repeat_interleave(nf, 0), fine.repeat(nc, 1), crossover, psi,
+                       _class_rows(model, label, nc * nf))
+    tops = synthesise(g, style_ws(g, fine, psi, _class_rows(model, label, nf)))
+    sides = synthesise(g, style_ws(g, coarse, psi, _class_rows(model, label, nc)))
+    cells = [torch.zeros_like(tops[:1]), tops]
+    for i in range(nc):
+        cells += [sides[i : i + 1], mixed[i * nf : (i + 1) * nf]]
+    return torch.cat(cells)

@@ -401,8 +401,7 @@ def show_point(model: LatentModel, point: Vector, cloud: Vector) -> None:
 
 def frames_strip(frames: np.ndarray) -> np.ndarray:
     """Interpolation frames (N, H, W, C) in rows of up to 8, upscaled to be readable."""
-    upscale_by = max(1, 64 // frames.shape[1])
-    return images.make_grid(frames, ncols=min(8, len(frames)), upscale=upscale_by)
+    return frames_strip_grid(frames, min(8, len(frames)))
 
 
 def path_figure(model: LatentModel, path: np.ndarray) -> go.Figure:
@@ -478,3 +477,97 @@ def thumbnail(path: str, mtime_ns: int) -> np.ndarray | None:
     grid = images.make_grid(samples, ncols=4, pad=1)
     return upscale(grid, 160)
 
+
+
+# ---------------------------------------------------------------------- W space (StyleGAN)
+N_W_DIRECTIONS = 4
+MIX_SEEDS = 3  # the style-mixing grid: this many coarse sources by this many fine ones
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def w_directions(_model: LatentModel, key: str, k: int = N_W_DIRECTIONS):
+    """W's principal directions per model (cached by the model's key)."""
+    return latent.w_directions(_model.generator, k)
+
+
+@st.fragment
+def style_space(model: LatentModel, key: str, seed: int, label: int | None) -> None:
+    """A StyleGAN generator's W space: truncation in W, sliders along W's principal
+    directions, and the style-mixing grid. A fragment: its controls rerun only this section."""
+    st.header(_("Style space W (StyleGAN)"))
+    st.caption(_("This generator first maps z to a style vector w (its mapping network), and "
+                 "every layer of its synthesis network reads w to set the strength of its "
+                 "channels. W is learnt to be less tangled than z: moving w tends to change one "
+                 "thing at a time. The seed is the one chosen above."))
+    controls, output = st.columns([2, 3], gap="large")
+    with controls:
+        psi_w = st.slider(
+            _("Truncation in W, ψ"), 0.0, 1.5, 1.0, 0.05, key="explore.w.psi",
+            help=_("Pulls w towards the average style w̄ the generator learnt (w → w̄ + ψ·(w − "
+                   "w̄)). ψ = 0 gives the average image whatever the seed; ψ < 1 typical, "
+                   "cleaner images; ψ > 1 unusual ones."),
+        )
+        with st.spinner(_("Finding principal directions…")):
+            found, share, spread = w_directions(model, key)
+        amounts = [
+            st.slider(
+                _("W direction {number} ({share} of W's variance)").format(
+                    number=j + 1, share=f"{float(share[j]):.1%}"),
+                -SLIDER_RANGE, SLIDER_RANGE, 0.0, 0.05, key=f"explore.{key}.w{j}",
+                help=_("Move w along W's {ordinal} principal direction (PCA of the styles of "
+                       "many seeds), in standard deviations of the styles along it; 0 is the "
+                       "seed's own style.").format(ordinal=_ordinal(j + 1)),
+            )
+            for j in range(found.shape[0])
+        ]
+    shift = latent.along(found * spread[:, None], amounts)  # (w_dim,): σ units along each
+    with output:
+        show_image(latent.styled(model, seed, psi_w, shift, label),
+                   _("G(w) · seed {seed} · ψ in W {psi}").format(seed=seed, psi=f"{psi_w:g}"))
+    style_mixing(model, seed, psi_w, label)
+
+
+def style_mixing(model: LatentModel, seed: int, psi_w: float, label: int | None) -> None:
+    """A grid: across the top the images of the fine-style seeds, down the left those of the
+    coarse-style seeds, and in each cell the coarse one's early layers with the fine one's
+    later layers."""
+    g = model.generator
+    st.subheader(_("Style mixing"))
+    a_col, b_col, c_col = st.columns(3)
+    coarse_from = a_col.number_input(
+        _("Coarse styles from seeds"), 0, 2**31 - 1 - MIX_SEEDS, seed, 1, key="explore.mix.coarse",
+        help=_("The seeds of the rows: their early, low-resolution layers set the overall "
+               "shape."),
+    )
+    fine_from = b_col.number_input(
+        _("Fine styles from seeds"), 0, 2**31 - 1 - MIX_SEEDS, seed + MIX_SEEDS, 1,
+        key="explore.mix.fine",
+        help=_("The seeds of the columns: their later, high-resolution layers set the strokes "
+               "and fine detail."),
+    )
+    crossover = c_col.slider(
+        _("Layers from the coarse seed"), 1, g.num_ws - 1, max(1, g.num_ws // 2),
+        key="explore.mix.crossover",
+        help=_("How many of the generator's {layers} style inputs, from the lowest resolution "
+               "up, read the row's w; the rest read the column's.").format(layers=g.num_ws),
+    )
+    n = MIX_SEEDS
+    grid = images.to_uint8(latent.mixing_grid(
+        model, [int(coarse_from) + i for i in range(n)], [int(fine_from) + j for j in range(n)],
+        crossover, psi_w, label))
+    st.image(
+        frames_strip_grid(grid, n + 1),
+        caption=_("Top row: the fine-style seeds {fine}; left column: the coarse-style seeds "
+                  "{coarse}; each cell: the row's first {layers} style inputs with the column's "
+                  "others.").format(
+            fine=f"{int(fine_from)}–{int(fine_from) + n - 1}",
+            coarse=f"{int(coarse_from)}–{int(coarse_from) + n - 1}", layers=crossover),
+        output_format="PNG",
+        alt=_("A {n} by {n} grid of style mixes with their sources along the top and the "
+              "left").format(n=n),
+    )
+
+
+def frames_strip_grid(frames: np.ndarray, ncols: int) -> np.ndarray:
+    """Images (N, H, W, C) tiled `ncols` to a row, upscaled to be readable."""
+    return images.make_grid(frames, ncols=ncols, upscale=max(1, 64 // frames.shape[1]))

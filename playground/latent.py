@@ -480,7 +480,7 @@ def mixing_grid(
     label: int | None = None,
 ) -> torch.Tensor:
     """The style-mixing grid, row by row, (len(coarse)+1)·(len(fine)+1) images: a blank corner
-    (zeros) and the fine seeds' own images along the top; then each row starts with a coarse
+    (black, -1) and the fine seeds' own images along the top; then each row starts with a coarse
     seed's own image, followed by its mixes with every fine seed (mix_styles at `crossover`)."""
     g = model.generator
     coarse = torch.stack([z_from_seed(s, model.latent_dim) for s in coarse_seeds])
@@ -490,7 +490,7 @@ def mixing_grid(
                        _class_rows(model, label, nc * nf))
     tops = synthesise(g, style_ws(g, fine, psi, _class_rows(model, label, nf)))
     sides = synthesise(g, style_ws(g, coarse, psi, _class_rows(model, label, nc)))
-    cells = [torch.zeros_like(tops[:1]), tops]
+    cells = [torch.full_like(tops[:1], -1.0), tops]  # the corner: black
     for i in range(nc):
         cells += [sides[i : i + 1], mixed[i * nf : (i + 1) * nf]]
     return torch.cat(cells)

@@ -482,6 +482,7 @@ def thumbnail(path: str, mtime_ns: int) -> np.ndarray | None:
 # ---------------------------------------------------------------------- W space (StyleGAN)
 N_W_DIRECTIONS = 4
 MIX_SEEDS = 3  # the style-mixing grid: this many coarse sources by this many fine ones
+MIX_GRID_PX = 420  # its width on the page
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)
@@ -557,6 +558,7 @@ def style_mixing(model: LatentModel, seed: int, psi_w: float, label: int | None)
         crossover, psi_w, label))
     st.image(
         frames_strip_grid(grid, n + 1),
+        width=MIX_GRID_PX,
         caption=_("Top row: the fine-style seeds {fine}; left column: the coarse-style seeds "
                   "{coarse}; each cell: the row's first {layers} style inputs with the column's "
                   "others.").format(

@@ -88,3 +88,15 @@ def test_the_w_space_in_chinese_has_no_english_left(checkpoint):
     left = {text: words for text, words in _english_left(at).items()
             if not text.startswith("runs/style — ")}  # the folder's name: the user's words
     assert left == {}
+
+
+def test_a_stylegan_checkpoint_is_diagnosed_like_any_image_run(checkpoint, fresh_slot):
+    at = AppTest.from_file(str(Path(PAGE).parent / "diagnostics.py"), default_timeout=120).run()
+    assert not at.exception
+    at.selectbox(key="diag.source").set_value(str(checkpoint)).run()
+    at.select_slider(key="diag.samples").set_value(250).run()
+    assert not at.exception
+    labels = [m.label for m in at.metric]
+    for wanted in ("Classes covered", "Precision", "Recall", "Near-duplicates"):
+        assert wanted in labels, wanted
+    assert len(at.image) >= 1  # the grid sorted by predicted class

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from helpers import cli_train, install_checkpoints
+from helpers import cli_train, install_checkpoints, wait_for
 from streamlit.testing.v1 import AppTest
 from test_i18n import _english_left
 
@@ -100,3 +100,17 @@ def test_a_stylegan_checkpoint_is_diagnosed_like_any_image_run(checkpoint, fresh
     for wanted in ("Classes covered", "Precision", "Recall", "Near-duplicates"):
         assert wanted in labels, wanted
     assert len(at.image) >= 1  # the grid sorted by predicted class
+
+
+def test_the_digits_stylegan_preset_trains_from_the_train_page(fresh_slot):
+    at = AppTest.from_file(str(Path(PAGE).parent / "train.py"), default_timeout=120).run()
+    at.sidebar.selectbox(key="preset").set_value("digits-stylegan").run()
+    assert at.sidebar.selectbox(key="cfg.arch").value == "stylegan"
+    at.sidebar.number_input(key="cfg.batch_size").set_value(16).run()
+    next(b for b in at.button if b.label == "Start").click().run()
+    assert not at.exception
+    run = fresh_slot.run
+    wait_for(lambda: run.snapshot().step >= 30 and run.snapshot().latest is not None,
+             "the StyleGAN run to step and draw", 300)
+    at.run()
+    assert not at.exception and at.image  # the sample grid

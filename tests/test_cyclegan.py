@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from playground.data.registry import toy_points
 from playground.lessons import cyclegan as lesson
 from playground.measures.translation import (
     round_trip_distances,
@@ -161,3 +162,9 @@ def test_the_lesson_draws_a_trained_run():
     fig = lesson.picture(model, n=20)
     assert "λ = 10" in fig.layout.title.text
     assert [len(trace.x) for trace in fig.data] == [60, 20, 20, 20, 20]
+
+
+def test_domain_a_is_drawn_as_the_ring8_dataset_draws_its_points():
+    mine = domain_a(200, torch.Generator().manual_seed(3))
+    theirs = toy_points("ring8", 200, torch.Generator().manual_seed(3), "cpu")
+    assert torch.equal(mine, theirs)

@@ -23,13 +23,11 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-from playground.data.registry import toy_points
-from playground.data.toys import RING8_CENTRES, RING8_SIGMA
+from playground.data.toys import RING8_CENTRES, RING8_SIGMA, mixture_points
 from playground.models.cyclegan import PointCritic, translator
 from playground.objectives.losses import lsgan_d_loss, lsgan_g_loss
 from playground.training.history import BoundedHistory
 
-DOMAIN_A = "ring8"
 B_ANGLE = math.pi / 6  # B is A stretched by B_STRETCH along x, then turned by 30°
 B_STRETCH = (1.5, 0.6)
 # The linear map taking A's points to B's: rotation(B_ANGLE) @ diag(B_STRETCH), (2, 2).
@@ -58,8 +56,10 @@ class CycleGANSetup:
 
 
 def domain_a(n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:
-    """n points (n, 2) of domain A."""
-    return toy_points(DOMAIN_A, n, generator, device)
+    """n points (n, 2) of domain A: the ring of 8 Gaussians, drawn as the ring8 dataset draws
+    them (the same centres, σ and order of draws)."""
+    centres = torch.tensor(RING8_CENTRES, dtype=torch.float32, device=torch.device(device))
+    return mixture_points(centres, RING8_SIGMA, n, generator)
 
 
 def domain_b(n: int, generator: torch.Generator, device: torch.device | str = "cpu") -> Tensor:

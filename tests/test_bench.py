@@ -275,10 +275,10 @@ def test_a_known_shortfall_shows_as_not_met_without_failing(monkeypatch, capsys)
     assert row["status"] == "not met" and not row.get("known")
 
 
-def test_quick_mode_measures_a_falling_overhead_row_again(monkeypatch):
-    """A short block can catch a busy moment: --quick measures a CPU overhead row that falls
-    short once more and keeps the better one."""
-    rows = iter([0.90, 0.99, 1.0])
+def _quick_overhead_bench(monkeypatch, ratios: list[float]) -> dict:
+    """The results of a --quick bench of the overhead section whose successive overhead
+    measurements read `ratios` (Run/plain, both clocks)."""
+    rows = iter(ratios)
 
     def fake_overhead(name, cfg, where, budget, data=None):
         ratio = next(rows)
@@ -288,25 +288,20 @@ def test_quick_mode_measures_a_falling_overhead_row_again(monkeypatch):
 
     monkeypatch.setattr(bench, "overhead", fake_overhead)
     monkeypatch.setattr(bench, "preset", lambda name: preset("ring8-stable"))
-    results = bench.run_bench(quick=True, block_s=0.03, sections=("overhead",))
-    first, *rest = results["overhead"]
+    return bench.run_bench(quick=True, block_s=0.03, sections=("overhead",))
+
+
+def test_quick_mode_measures_a_falling_overhead_row_again(monkeypatch):
+    """A short block can catch a busy moment: --quick measures a CPU overhead row that falls
+    short once more and keeps the better one."""
+    first, *rest = _quick_overhead_bench(monkeypatch, [0.90, 0.99, 1.0])["overhead"]
     assert first["ratio_run_vs_plain"] == 0.99 and first["measured_times"] == 2
     assert all(row.get("measured_times", 1) == 1 for row in rest)
 
 
 def test_quick_mode_measures_a_falling_row_three_times_at_most_and_keeps_a_shortfall(monkeypatch):
     """Three measurements that all fall short: the best of them is reported, still not met."""
-    rows = iter([0.90, 0.95, 0.93, 1.0, 1.0])
-
-    def fake_overhead(name, cfg, where, budget, data=None):
-        ratio = next(rows)
-        return dict(config=name, device="cpu", ratio_run_vs_plain=ratio,
-                    cpu_ratio_run_vs_plain=ratio, ratio_trainer_vs_plain=1.1,
-                    cpu_ratio_trainer_vs_plain=1.1)
-
-    monkeypatch.setattr(bench, "overhead", fake_overhead)
-    monkeypatch.setattr(bench, "preset", lambda name: preset("ring8-stable"))
-    results = bench.run_bench(quick=True, block_s=0.03, sections=("overhead",))
+    results = _quick_overhead_bench(monkeypatch, [0.90, 0.95, 0.93, 1.0, 1.0])
     first, *rest = results["overhead"]
     assert first["ratio_run_vs_plain"] == 0.95 and first["measured_times"] == 3
     assert all(row.get("measured_times", 1) == 1 for row in rest)
